@@ -1,0 +1,3 @@
+from stakepool.cli import main
+
+raise SystemExit(main())

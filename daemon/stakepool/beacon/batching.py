@@ -1,0 +1,92 @@
+"""Validator id lists: normalisation, chunking, and merging the chunks' answers.
+
+An empty id list means "the whole registry" to the API (about 1 GB of JSON on mainnet), so the
+client never sends one: callers get an empty answer instead, without a request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
+
+from stakepool.beacon.errors import InconsistentAnswer
+from stakepool.beacon.models.wire import Envelope
+
+GET_MAX_IDS = 64
+"""The spec's ``maxItems`` for repeated ``id=`` query parameters."""
+
+_PUBKEY = re.compile(r"0x[0-9a-fA-F]{96}")
+_DECIMAL = re.compile(r"[0-9]{1,20}")
+
+T = TypeVar("T")
+
+
+def normalize_id(value: int | str) -> str:
+    """A validator id as the API wants it: a decimal index, or a lower-case ``0x`` pubkey."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a validator id: {value!r}")
+    if isinstance(value, int):
+        if 0 <= value < 2**64:
+            return str(value)
+        raise ValueError(f"validator index out of range: {value}")
+    if isinstance(value, str):
+        if _PUBKEY.fullmatch(value):
+            return value.lower()
+        if _DECIMAL.fullmatch(value) and int(value) < 2**64:
+            return str(int(value))  # no leading zeros: Teku matches index strings exactly
+    raise ValueError(f"not a validator index or 0x pubkey: {value!r}")
+
+
+def normalize_ids(values: Iterable[int | str]) -> list[str]:
+    """Normalised, de-duplicated, order kept."""
+    return list(dict.fromkeys(normalize_id(v) for v in values))
+
+
+def normalize_indices(values: Iterable[int]) -> list[str]:
+    """For endpoints that take indices only (duties, liveness)."""
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"not a validator index: {value!r}")
+        out.append(normalize_id(value))
+    return list(dict.fromkeys(out))
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    if size < 1:
+        raise ValueError(f"chunk size must be ≥ 1, got {size}")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def merge_envelopes(parts: Sequence[Envelope[tuple[T, ...]]]) -> Envelope[tuple[T, ...]]:
+    """One answer from the answers to each chunk.
+
+    Optimistic if any part was; finalized only if every part said so (unknown if any was unknown);
+    the dependent root must be the same in every part, or the duties came from different forks.
+    """
+    # model_construct: the parts are validated already; re-validating 100k items costs seconds.
+    if not parts:
+        return Envelope[tuple[T, ...]].model_construct(
+            data=(), execution_optimistic=False, finalized=None, version=None, dependent_root=None
+        )
+    finalized: bool | None = True
+    for part in parts:
+        if part.finalized is False:
+            finalized = False
+            break
+        if part.finalized is None:
+            finalized = None
+    roots = {p.dependent_root for p in parts}
+    if len(roots) > 1:
+        raise InconsistentAnswer(
+            "batched request", f"dependent_root changed between chunks: {sorted(map(str, roots))}"
+        )
+    return Envelope[tuple[T, ...]].model_construct(
+        data=tuple(item for part in parts for item in part.data),
+        execution_optimistic=any(p.execution_optimistic for p in parts),
+        finalized=finalized,
+        version=parts[0].version,
+        dependent_root=parts[0].dependent_root,
+    )

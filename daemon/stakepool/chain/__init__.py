@@ -1,0 +1,1 @@
+"""Protocol knowledge without I/O: spec parameters, the clock, typed ids, bitfields."""

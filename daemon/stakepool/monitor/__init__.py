@@ -1,0 +1,1 @@
+"""Duties and their outcomes for the pool's validators, turned into typed events."""

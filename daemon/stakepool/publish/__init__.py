@@ -1,0 +1,1 @@
+"""The faces of stakepool: metrics, MQTT, HTTP API."""

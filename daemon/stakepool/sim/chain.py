@@ -1,0 +1,468 @@
+"""``SimChain``: the simulated chain in memory. No asyncio and no clock: time moves only when
+``advance_slot()`` is called, and each call returns what happened (block, events).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from stakepool.sim import ids
+from stakepool.sim.block import produce_block
+from stakepool.sim.block_json import genesis_block
+from stakepool.sim.epoch import EpochOutcome, process_epoch
+from stakepool.sim.events import Event, slot_events
+from stakepool.sim.genesis import genesis_state
+from stakepool.sim.operations import slashing_evidence, voluntary_exit
+from stakepool.sim.params import SimParams
+from stakepool.sim.presets import spec_for
+from stakepool.sim.records import BlockRecord
+from stakepool.sim.rewards import EpochRewardInputs
+from stakepool.sim.scenario import SimScenario
+from stakepool.sim.shuffling import (
+    EpochCommittees,
+    compute_committees,
+)
+from stakepool.sim.state import BeaconState, PendingAggregate, PoolOperation
+from stakepool.sim.votes import cast_votes
+
+ZERO_ROOT = "0x" + "00" * 32
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    validators: int = 256
+    preset: str = "minimal"
+    slot_duration_ms: int | None = None
+    """``None`` keeps the preset's slot duration."""
+    seed: int = 1
+    genesis_time: int | None = None
+    """Unix seconds; ``None`` = now (rounded down)."""
+    scenario: SimScenario = field(default_factory=SimScenario)
+    spec: Mapping[str, str] | None = None
+    """A full spec dictionary instead of ``preset`` (tests build odd networks this way)."""
+    history_epochs: int = 8
+    """Epoch-boundary states (first and last slot), blocks and reward inputs kept this long."""
+    history_budget_bytes: int = 512 * 2**20
+    """Rough memory allowed for per-slot states (each costs ~10 bytes per validator)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlotOutcome:
+    slot: int
+    block: BlockRecord | None
+    events: tuple[Event, ...]
+    epoch: EpochOutcome | None
+
+
+class SimChain:
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        c = self.config
+        self.spec: dict[str, str] = (
+            dict(c.spec) if c.spec is not None else spec_for(c.preset, c.slot_duration_ms)
+        )
+        self.params = SimParams.from_spec(self.spec)
+        self.scenario = c.scenario
+        self.seed = c.seed
+        self.genesis_time = int(time.time()) if c.genesis_time is None else c.genesis_time
+        self.genesis_validators_root = ids.digest("genesis-validators", c.seed, c.validators)
+        self.genesis_fork_version = self.spec["GENESIS_FORK_VERSION"]
+        p = self.params
+        self.history_slots = max(
+            2,
+            min(
+                c.history_epochs * p.slots_per_epoch,
+                c.history_budget_bytes // max(1, 10 * c.validators),
+            ),
+        )
+        self._listeners: list[Listener] = []
+        self._states: dict[int, BeaconState] = {}
+        self._slot_of_state_root: dict[str, int] = {}
+        self._blocks: dict[str, BlockRecord] = {}
+        self._blocks_at_slot: dict[int, list[str]] = {}
+        self._canonical: dict[int, str] = {}
+        self._root_at_slot: dict[int, str] = {}
+        self._reward_inputs: dict[int, EpochRewardInputs] = {}
+        self._epoch_outcomes: dict[int, EpochOutcome] = {}
+        self._proposers: dict[int, npt.NDArray[np.int64]] = {}
+        self._sync_committees: dict[int, npt.NDArray[np.int64]] = {}
+        self._committees: dict[int, EpochCommittees] = {}
+        self._masks: dict[int, tuple[Any, ...]] = {}
+        self._pending_orphan: tuple[BlockRecord, BeaconState] | None = None
+        self._genesis()
+
+    @staticmethod
+    def slots_per_epoch_of(config: SimConfig) -> int:
+        spec = config.spec if config.spec is not None else spec_for(config.preset)
+        return int(spec["SLOTS_PER_EPOCH"])
+
+    # --- construction -----------------------------------------------------------------------
+
+    def _genesis(self) -> None:
+        p, c = self.params, self.config
+        s = genesis_state(p, validators=c.validators, seed=c.seed, scenario=self.scenario)
+        record = genesis_block(self, s)
+        self._store_block(record)
+        self._root_at_slot[0] = record.root
+        self._proposers[0] = s.proposer_lookahead[: p.slots_per_epoch]
+        self._proposers[1] = s.proposer_lookahead[p.slots_per_epoch :]
+        self._sync_committees[0] = s.current_sync_committee
+        self._sync_committees[1] = s.next_sync_committee
+        self._head = s
+        s.attestation_pool = self._votes(s, record.root, record.root)
+        self._store_state(s)
+
+    # --- listeners (the servers' SSE broadcasters) --------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # --- the view block production needs ------------------------------------------------------
+
+    def committees(self, epoch: int) -> EpochCommittees:
+        cached = self._committees.get(epoch)
+        if cached is None:
+            s = self._head
+            cached = compute_committees(
+                self.params, self.seed, epoch, s.activation_epoch, s.exit_epoch
+            )
+            self._committees[epoch] = cached
+            for old in [e for e in self._committees if e < epoch - self.config.history_epochs]:
+                del self._committees[old]
+        return cached
+
+    def block_root_at_slot(self, slot: int) -> str:
+        """Root of the latest canonical block at or before ``slot``."""
+        return self._root_at_slot.get(slot, ZERO_ROOT)
+
+    def block_root_at_epoch(self, epoch: int) -> str:
+        return self.block_root_at_slot(self.params.start_slot(epoch))
+
+    def _epoch_masks(self, epoch: int) -> tuple[Any, ...]:
+        masks = self._masks.get(epoch)
+        if masks is None:
+            n, sc = self.config.validators, self.scenario
+            masks = (
+                sc.offline_mask(n, epoch),
+                sc.sync_offline_mask(n, epoch),
+                sc.late_delay(n, epoch),
+                sc.wrong_kind(n, epoch),
+            )
+            self._masks[epoch] = masks
+            for old in [e for e in self._masks if e < epoch - 2]:
+                del self._masks[old]
+        return masks
+
+    def offline(self, epoch: int) -> npt.NDArray[np.bool_]:
+        mask: npt.NDArray[np.bool_] = self._epoch_masks(epoch)[0]
+        return mask
+
+    def sync_offline(self, epoch: int) -> npt.NDArray[np.bool_]:
+        mask: npt.NDArray[np.bool_] = self._epoch_masks(epoch)[1]
+        return mask
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def head(self) -> BeaconState:
+        return self._head
+
+    @property
+    def head_slot(self) -> int:
+        return self._head.slot
+
+    @property
+    def head_epoch(self) -> int:
+        return self.params.epoch_of(self._head.slot)
+
+    @property
+    def validator_count(self) -> int:
+        return self.config.validators
+
+    def state_at_slot(self, slot: int) -> BeaconState | None:
+        if slot > self._head.slot:
+            return None
+        return self._states.get(slot)
+
+    def state(self, state_id: str) -> BeaconState | None:
+        """Resolve a Beacon API ``state_id``; ``None`` if unknown or pruned.
+
+        Raises ``ValueError`` for a malformed id.
+        """
+        s = self._head
+        if state_id == "head":
+            return s
+        if state_id == "genesis":
+            return self._states.get(0)
+        if state_id == "finalized":
+            return self.state_at_slot(self.params.start_slot(s.finalized.epoch))
+        if state_id == "justified":
+            return self.state_at_slot(self.params.start_slot(s.current_justified.epoch))
+        if state_id.isdigit():
+            return self.state_at_slot(int(state_id))
+        if state_id.startswith("0x") and len(state_id) == 66:
+            slot = self._slot_of_state_root.get(state_id.lower())
+            return None if slot is None else self._states.get(slot)
+        raise ValueError(f"Invalid state ID: {state_id}")
+
+    def block(self, block_id: str) -> BlockRecord | None:
+        """Resolve a Beacon API ``block_id``; raises ``ValueError`` if malformed."""
+        if block_id == "head":
+            return self._blocks.get(self._head.latest_block_root)
+        if block_id == "genesis":
+            return self._blocks.get(self._canonical.get(0, ""))
+        if block_id == "finalized":
+            fin_root = self._head.finalized.root
+            if fin_root == ZERO_ROOT:
+                return self._blocks.get(self._canonical.get(0, ""))
+            return self._blocks.get(fin_root)
+        if block_id.isdigit():
+            root = self._canonical.get(int(block_id))
+            return None if root is None else self._blocks.get(root)
+        if block_id.startswith("0x") and len(block_id) == 66:
+            return self._blocks.get(block_id.lower())
+        raise ValueError(f"Invalid block ID: {block_id}")
+
+    def blocks_at_slot(self, slot: int) -> list[BlockRecord]:
+        return [self._blocks[r] for r in self._blocks_at_slot.get(slot, []) if r in self._blocks]
+
+    def is_finalized_slot(self, slot: int) -> bool:
+        return slot <= self.params.start_slot(self._head.finalized.epoch) and (
+            self._head.finalized.epoch > 0 or slot == 0
+        )
+
+    def reward_inputs(self, epoch: int) -> EpochRewardInputs | None:
+        return self._reward_inputs.get(epoch)
+
+    def epoch_outcome(self, epoch: int) -> EpochOutcome | None:
+        """What the transition at the end of ``epoch`` did (correlation penalties, deposits…)."""
+        return self._epoch_outcomes.get(epoch)
+
+    def proposers(self, epoch: int) -> npt.NDArray[np.int64] | None:
+        return self._proposers.get(epoch)
+
+    def sync_committee(self, epoch: int) -> npt.NDArray[np.int64] | None:
+        return self._sync_committees.get(self.params.period_of(epoch))
+
+    def operation_pool(self, kind: str | None = None) -> tuple[PoolOperation, ...]:
+        """Operations seen but not yet included (``kind``: attester, proposer, voluntary_exit)."""
+        ops = self._head.operation_pool
+        return ops if kind is None else tuple(op for op in ops if op.kind == kind)
+
+    def slashing_pool(self) -> tuple[PoolOperation, ...]:
+        return tuple(op for op in self._head.operation_pool if op.kind != "voluntary_exit")
+
+    def dependent_root(self, epoch: int) -> str:
+        """Block root at the last slot of ``epoch − 1`` (genesis block before epoch 1)."""
+        slot = self.params.start_slot(epoch) - 1
+        return self.block_root_at_slot(max(slot, 0))
+
+    def live(self, epoch: int, indices: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Seen attesting (or proposing) in ``epoch`` as of the head."""
+        p = self.params
+        valid, slot_in_epoch, _, _, _ = self.committees(epoch).duties(indices)
+        duty_slot = p.start_slot(epoch) + slot_in_epoch
+        seen: npt.NDArray[np.bool_] = (
+            (valid == 1) & (duty_slot <= self._head.slot) & ~self.offline(epoch)[indices]
+        )
+        proposers = {
+            b.proposer_index
+            for slot in range(p.start_slot(epoch), p.last_slot(epoch) + 1)
+            for b in self.blocks_at_slot(slot)
+        }
+        if proposers:
+            seen |= np.isin(indices, np.fromiter(proposers, dtype=np.int64))
+        return seen
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _store_block(self, record: BlockRecord) -> None:
+        self._blocks[record.root] = record
+        self._blocks_at_slot.setdefault(record.slot, []).append(record.root)
+        if record.canonical:
+            self._canonical[record.slot] = record.root
+
+    def _store_state(self, s: BeaconState) -> None:
+        old = self._states.get(s.slot)
+        if old is not None:
+            self._slot_of_state_root.pop(old.state_root, None)
+        self._states[s.slot] = s
+        self._slot_of_state_root[s.state_root] = s.slot
+
+    def _prune(self) -> None:
+        p = self.params
+        head = self._head.slot
+        keep_epochs_from = head - self.config.history_epochs * p.slots_per_epoch
+        h = self._head
+        # Checkpoint states stay servable as ``finalized`` / ``justified`` on big networks too.
+        checkpoints = {
+            p.start_slot(cp.epoch)
+            for cp in (h.finalized, h.current_justified, h.previous_justified)
+        }
+        for slot in [sl for sl in self._states if sl < head - self.history_slots]:
+            # First and last slot of recent epochs: checkpoints and settlement points.
+            boundary = slot % p.slots_per_epoch in (0, p.slots_per_epoch - 1)
+            if slot == 0 or slot in checkpoints or (boundary and slot >= keep_epochs_from):
+                continue
+            self._slot_of_state_root.pop(self._states.pop(slot).state_root, None)
+        for slot in [sl for sl in self._blocks_at_slot if 0 < sl < keep_epochs_from]:
+            for root in self._blocks_at_slot.pop(slot):
+                self._blocks.pop(root, None)
+            self._canonical.pop(slot, None)
+        oldest_root = keep_epochs_from - 4096 * p.slots_per_epoch
+        for slot in [sl for sl in self._root_at_slot if 0 < sl < oldest_root]:
+            del self._root_at_slot[slot]
+        oldest_epoch = p.epoch_of(keep_epochs_from) - 1
+        for d in (self._reward_inputs, self._epoch_outcomes):
+            for e in [e for e in d if e < oldest_epoch]:
+                del d[e]
+        # Proposer schedules are tiny; keep them long so past duties stay answerable.
+        for e in [e for e in self._proposers if e < oldest_epoch - 4096]:
+            del self._proposers[e]
+
+    def _votes(
+        self, s: BeaconState, head_root: str, target_root: str
+    ) -> tuple[PendingAggregate, ...]:
+        p = self.params
+        epoch = p.epoch_of(s.slot)
+        offline, _, delay, wrong = self._epoch_masks(epoch)
+        return cast_votes(
+            p,
+            slot=s.slot,
+            members=self.committees(epoch).slot_members(s.slot % p.slots_per_epoch),
+            offline=offline,
+            delay=delay,
+            wrong=wrong,
+            head_root=head_root,
+            target_root=target_root,
+            source=s.current_justified,
+        )
+
+    def _emit(self, events: list[Event]) -> None:
+        for topic, data in events:
+            for listener in list(self._listeners):
+                listener(topic, data)
+
+    def advance_to(self, slot: int) -> list[SlotOutcome]:
+        out = []
+        while self._head.slot < slot:
+            out.append(self.advance_slot())
+        return out
+
+    def advance_epochs(self, epochs: int) -> list[SlotOutcome]:
+        return self.advance_to(self._head.slot + epochs * self.params.slots_per_epoch)
+
+    def advance_slot(self) -> SlotOutcome:
+        p = self.params
+        sc = self.scenario
+        head = self._head
+        reorg: tuple[BlockRecord, BeaconState] | None = None
+        if self._pending_orphan is not None:
+            orphan, canonical = self._pending_orphan
+            self._pending_orphan = None
+            orphan.canonical = False
+            self._canonical.pop(orphan.slot, None)
+            self._root_at_slot[orphan.slot] = canonical.latest_block_root
+            self._store_state(canonical)
+            reorg = (orphan, head)
+            head = canonical
+
+        slot = head.slot + 1
+        epoch = p.epoch_of(slot)
+        outcome: EpochOutcome | None = None
+        s = head
+        if slot % p.slots_per_epoch == 0:
+            s, outcome = process_epoch(
+                p,
+                head,
+                seed=self.seed,
+                stalled=sc.stalled(epoch - 1),
+                block_root_at_epoch=self.block_root_at_epoch,
+            )
+            self._epoch_outcomes[outcome.epoch] = outcome
+            if outcome.reward_inputs is not None:
+                self._reward_inputs[outcome.reward_inputs.epoch] = outcome.reward_inputs
+            self._proposers[epoch + 1] = s.proposer_lookahead[p.slots_per_epoch :]
+            period = p.period_of(epoch)
+            self._sync_committees[period] = s.current_sync_committee
+            self._sync_committees[period + 1] = s.next_sync_committee
+        s = s.copy()
+        s.slot = slot
+
+        proposer = int(s.proposer_lookahead[slot % p.slots_per_epoch])
+        publishes = (
+            slot not in sc.missed_slots
+            and not bool(self.offline(epoch)[proposer])
+            and not bool(s.slashed[proposer])
+        )
+        record: BlockRecord | None = None
+        pre = s
+        orphaning = publishes and slot in sc.orphaned_slots
+        if publishes:
+            s, record = produce_block(self, pre, proposer, branch="orphan" if orphaning else "")
+            self._store_block(record)
+            self._root_at_slot[slot] = record.root
+        else:
+            s.state_root = ids.digest("state", slot, s.latest_block_root, "empty")
+            self._root_at_slot[slot] = s.latest_block_root
+
+        # Votes of this slot. Voters of a block that will be orphaned saw it too late and
+        # voted for its parent, which is why the next proposer builds on the parent.
+        vote_head = pre.latest_block_root if orphaning else s.latest_block_root
+        start = p.start_slot(epoch)
+        target_root = vote_head if slot == start else self.block_root_at_slot(start)
+        votes = self._votes(s, vote_head, target_root)
+        s.attestation_pool = (*s.attestation_pool, *votes)
+        announced = [
+            slashing_evidence(
+                p,
+                kind=sch.kind,
+                validators=sch.validators,
+                slot=max(0, slot - 1),
+                include_slot=sch.include_slot,
+                parent_root=pre.latest_block_root,
+            )
+            for sch in sc.slashings
+            if sch.announce_slot == slot
+        ] + [
+            voluntary_exit(p, ex.validator, slot, ex.include_slot)
+            for ex in sc.exits
+            if ex.announce_slot == slot
+        ]
+        s.operation_pool = (*s.operation_pool, *announced)
+        if orphaning and record is not None:
+            canonical = pre.copy()
+            canonical.state_root = ids.digest("state", slot, pre.latest_block_root, "empty")
+            canonical.attestation_pool = (*pre.attestation_pool, *votes)
+            canonical.operation_pool = (*pre.operation_pool, *announced)
+            self._pending_orphan = (record, canonical)
+
+        self._store_state(s)
+        self._head = s
+        self._prune()
+
+        fin_state = self.state_at_slot(p.start_slot(s.finalized.epoch))
+        events = slot_events(
+            s,
+            epoch=epoch,
+            record=record,
+            reorg=reorg,
+            epoch_transition=outcome is not None,
+            finalized_changed=outcome is not None and outcome.finalized_changed,
+            finalized_state_root=None if fin_state is None else fin_state.state_root,
+            dependent_roots=(self.dependent_root(max(epoch - 1, 0)), self.dependent_root(epoch)),
+            announced=announced,
+        )
+        self._emit(events)
+        return SlotOutcome(slot, record, tuple(events), outcome)

@@ -1,0 +1,257 @@
+"""Spec dictionaries as ``/eth/v1/config/spec`` serves them (every value a string).
+
+The simulator reads every parameter of its maths from one of these dictionaries, so networks differ
+only here. Values follow consensus-specs ``presets/{minimal,mainnet,gnosis}`` and the matching
+``configs/*.yaml``; fork epochs are the simulator's own (everything through Electra at genesis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+FAR_FUTURE = str(2**64 - 1)
+GWEI_PER_ETH = 10**9
+
+_FORKS = ("ALTAIR", "BELLATRIX", "CAPELLA", "DENEB", "ELECTRA", "FULU")
+
+# Protocol constants (not configuration) that nodes serve anyway.
+_CONSTANTS: dict[str, str] = {
+    "TIMELY_SOURCE_WEIGHT": "14",
+    "TIMELY_TARGET_WEIGHT": "26",
+    "TIMELY_HEAD_WEIGHT": "14",
+    "SYNC_REWARD_WEIGHT": "2",
+    "PROPOSER_WEIGHT": "8",
+    "WEIGHT_DENOMINATOR": "64",
+    "TIMELY_SOURCE_FLAG_INDEX": "0",
+    "TIMELY_TARGET_FLAG_INDEX": "1",
+    "TIMELY_HEAD_FLAG_INDEX": "2",
+    "FAR_FUTURE_EPOCH": FAR_FUTURE,
+    "GENESIS_SLOT": "0",
+    "GENESIS_EPOCH": "0",
+    "BASE_REWARDS_PER_EPOCH": "4",
+    "DEPOSIT_CONTRACT_TREE_DEPTH": "32",
+    "JUSTIFICATION_BITS_LENGTH": "4",
+    "FULL_EXIT_REQUEST_AMOUNT": "0",
+    "UNSET_DEPOSIT_REQUESTS_START_INDEX": FAR_FUTURE,
+    "BLS_WITHDRAWAL_PREFIX": "0x00",
+    "ETH1_ADDRESS_WITHDRAWAL_PREFIX": "0x01",
+    "COMPOUNDING_WITHDRAWAL_PREFIX": "0x02",
+    "DOMAIN_BEACON_PROPOSER": "0x00000000",
+    "DOMAIN_BEACON_ATTESTER": "0x01000000",
+    "DOMAIN_RANDAO": "0x02000000",
+    "DOMAIN_DEPOSIT": "0x03000000",
+    "DOMAIN_VOLUNTARY_EXIT": "0x04000000",
+    "DOMAIN_SELECTION_PROOF": "0x05000000",
+    "DOMAIN_AGGREGATE_AND_PROOF": "0x06000000",
+    "DOMAIN_SYNC_COMMITTEE": "0x07000000",
+    "DOMAIN_APPLICATION_MASK": "0x00000001",
+}
+
+_MAINNET_PRESET: dict[str, int] = {
+    # phase0
+    "MAX_COMMITTEES_PER_SLOT": 64,
+    "TARGET_COMMITTEE_SIZE": 128,
+    "MAX_VALIDATORS_PER_COMMITTEE": 2048,
+    "SHUFFLE_ROUND_COUNT": 90,
+    "HYSTERESIS_QUOTIENT": 4,
+    "HYSTERESIS_DOWNWARD_MULTIPLIER": 1,
+    "HYSTERESIS_UPWARD_MULTIPLIER": 5,
+    "MIN_DEPOSIT_AMOUNT": 1 * GWEI_PER_ETH,
+    "MAX_EFFECTIVE_BALANCE": 32 * GWEI_PER_ETH,
+    "EFFECTIVE_BALANCE_INCREMENT": 1 * GWEI_PER_ETH,
+    "MIN_ATTESTATION_INCLUSION_DELAY": 1,
+    "SLOTS_PER_EPOCH": 32,
+    "MIN_SEED_LOOKAHEAD": 1,
+    "MAX_SEED_LOOKAHEAD": 4,
+    "EPOCHS_PER_ETH1_VOTING_PERIOD": 64,
+    "SLOTS_PER_HISTORICAL_ROOT": 8192,
+    "MIN_EPOCHS_TO_INACTIVITY_PENALTY": 4,
+    "EPOCHS_PER_HISTORICAL_VECTOR": 65536,
+    "EPOCHS_PER_SLASHINGS_VECTOR": 8192,
+    "HISTORICAL_ROOTS_LIMIT": 16777216,
+    "VALIDATOR_REGISTRY_LIMIT": 1099511627776,
+    "BASE_REWARD_FACTOR": 64,
+    "WHISTLEBLOWER_REWARD_QUOTIENT": 512,
+    "PROPOSER_REWARD_QUOTIENT": 8,
+    "INACTIVITY_PENALTY_QUOTIENT": 67108864,
+    "MIN_SLASHING_PENALTY_QUOTIENT": 128,
+    "PROPORTIONAL_SLASHING_MULTIPLIER": 1,
+    "MAX_PROPOSER_SLASHINGS": 16,
+    "MAX_ATTESTER_SLASHINGS": 2,
+    "MAX_ATTESTATIONS": 128,
+    "MAX_DEPOSITS": 16,
+    "MAX_VOLUNTARY_EXITS": 16,
+    # altair
+    "INACTIVITY_PENALTY_QUOTIENT_ALTAIR": 50331648,
+    "MIN_SLASHING_PENALTY_QUOTIENT_ALTAIR": 64,
+    "PROPORTIONAL_SLASHING_MULTIPLIER_ALTAIR": 2,
+    "SYNC_COMMITTEE_SIZE": 512,
+    "EPOCHS_PER_SYNC_COMMITTEE_PERIOD": 256,
+    "MIN_SYNC_COMMITTEE_PARTICIPANTS": 1,
+    "UPDATE_TIMEOUT": 8192,
+    # bellatrix
+    "INACTIVITY_PENALTY_QUOTIENT_BELLATRIX": 16777216,
+    "MIN_SLASHING_PENALTY_QUOTIENT_BELLATRIX": 32,
+    "PROPORTIONAL_SLASHING_MULTIPLIER_BELLATRIX": 3,
+    "MAX_BYTES_PER_TRANSACTION": 1073741824,
+    "MAX_TRANSACTIONS_PER_PAYLOAD": 1048576,
+    "BYTES_PER_LOGS_BLOOM": 256,
+    "MAX_EXTRA_DATA_BYTES": 32,
+    # capella
+    "MAX_BLS_TO_EXECUTION_CHANGES": 16,
+    "MAX_WITHDRAWALS_PER_PAYLOAD": 16,
+    "MAX_VALIDATORS_PER_WITHDRAWALS_SWEEP": 16384,
+    # deneb
+    "FIELD_ELEMENTS_PER_BLOB": 4096,
+    "MAX_BLOB_COMMITMENTS_PER_BLOCK": 4096,
+    "KZG_COMMITMENT_INCLUSION_PROOF_DEPTH": 17,
+    # electra
+    "MIN_ACTIVATION_BALANCE": 32 * GWEI_PER_ETH,
+    "MAX_EFFECTIVE_BALANCE_ELECTRA": 2048 * GWEI_PER_ETH,
+    "MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA": 4096,
+    "WHISTLEBLOWER_REWARD_QUOTIENT_ELECTRA": 4096,
+    "PENDING_DEPOSITS_LIMIT": 134217728,
+    "PENDING_PARTIAL_WITHDRAWALS_LIMIT": 134217728,
+    "PENDING_CONSOLIDATIONS_LIMIT": 262144,
+    "MAX_ATTESTER_SLASHINGS_ELECTRA": 1,
+    "MAX_ATTESTATIONS_ELECTRA": 8,
+    "MAX_DEPOSIT_REQUESTS_PER_PAYLOAD": 8192,
+    "MAX_WITHDRAWAL_REQUESTS_PER_PAYLOAD": 16,
+    "MAX_CONSOLIDATION_REQUESTS_PER_PAYLOAD": 2,
+    "MAX_PENDING_PARTIALS_PER_WITHDRAWALS_SWEEP": 8,
+    "MAX_PENDING_DEPOSITS_PER_EPOCH": 16,
+}
+
+_MAINNET_CONFIG: dict[str, int | str] = {
+    "PRESET_BASE": "mainnet",
+    "CONFIG_NAME": "stakepool-sim-mainnet",
+    "MIN_GENESIS_ACTIVE_VALIDATOR_COUNT": 16384,
+    "MIN_GENESIS_TIME": 1606824000,
+    "GENESIS_DELAY": 604800,
+    "SECONDS_PER_SLOT": 12,
+    "SLOT_DURATION_MS": 12000,
+    "SECONDS_PER_ETH1_BLOCK": 14,
+    "MIN_VALIDATOR_WITHDRAWABILITY_DELAY": 256,
+    "SHARD_COMMITTEE_PERIOD": 256,
+    "ETH1_FOLLOW_DISTANCE": 2048,
+    "INACTIVITY_SCORE_BIAS": 4,
+    "INACTIVITY_SCORE_RECOVERY_RATE": 16,
+    "EJECTION_BALANCE": 16 * GWEI_PER_ETH,
+    "MIN_PER_EPOCH_CHURN_LIMIT": 4,
+    "CHURN_LIMIT_QUOTIENT": 65536,
+    "MAX_PER_EPOCH_ACTIVATION_CHURN_LIMIT": 8,
+    "PROPOSER_SCORE_BOOST": 40,
+    "REORG_HEAD_WEIGHT_THRESHOLD": 20,
+    "REORG_PARENT_WEIGHT_THRESHOLD": 160,
+    "REORG_MAX_EPOCHS_SINCE_FINALIZATION": 2,
+    "DEPOSIT_CHAIN_ID": 1,
+    "DEPOSIT_NETWORK_ID": 1,
+    "DEPOSIT_CONTRACT_ADDRESS": "0x00000000219ab540356cbb839cbe05303d7705fa",
+    "MIN_PER_EPOCH_CHURN_LIMIT_ELECTRA": 128 * GWEI_PER_ETH,
+    "MAX_PER_EPOCH_ACTIVATION_EXIT_CHURN_LIMIT": 256 * GWEI_PER_ETH,
+    "MAX_BLOBS_PER_BLOCK_ELECTRA": 9,
+    "MAX_REQUEST_BLOB_SIDECARS_ELECTRA": 1152,
+    "BLOB_SIDECAR_SUBNET_COUNT_ELECTRA": 9,
+}
+
+_MINIMAL_OVERRIDES: dict[str, int | str] = {
+    "PRESET_BASE": "minimal",
+    "CONFIG_NAME": "stakepool-sim-minimal",
+    "MAX_COMMITTEES_PER_SLOT": 4,
+    "TARGET_COMMITTEE_SIZE": 4,
+    "SHUFFLE_ROUND_COUNT": 10,
+    "SLOTS_PER_EPOCH": 8,
+    "EPOCHS_PER_ETH1_VOTING_PERIOD": 4,
+    "SLOTS_PER_HISTORICAL_ROOT": 64,
+    "EPOCHS_PER_HISTORICAL_VECTOR": 64,
+    "EPOCHS_PER_SLASHINGS_VECTOR": 64,
+    "SYNC_COMMITTEE_SIZE": 32,
+    "EPOCHS_PER_SYNC_COMMITTEE_PERIOD": 8,
+    "MAX_WITHDRAWALS_PER_PAYLOAD": 4,
+    "MAX_VALIDATORS_PER_WITHDRAWALS_SWEEP": 16,
+    "MAX_BLOB_COMMITMENTS_PER_BLOCK": 32,
+    "KZG_COMMITMENT_INCLUSION_PROOF_DEPTH": 10,
+    "PENDING_PARTIAL_WITHDRAWALS_LIMIT": 64,
+    "PENDING_CONSOLIDATIONS_LIMIT": 64,
+    "MAX_PENDING_PARTIALS_PER_WITHDRAWALS_SWEEP": 2,
+    "UPDATE_TIMEOUT": 64,
+    "MIN_GENESIS_ACTIVE_VALIDATOR_COUNT": 64,
+    "GENESIS_DELAY": 300,
+    "SECONDS_PER_SLOT": 6,
+    "SLOT_DURATION_MS": 6000,
+    "SHARD_COMMITTEE_PERIOD": 64,
+    "ETH1_FOLLOW_DISTANCE": 16,
+    "CHURN_LIMIT_QUOTIENT": 32,
+    "MAX_PER_EPOCH_ACTIVATION_CHURN_LIMIT": 4,
+    "MIN_PER_EPOCH_CHURN_LIMIT": 2,
+    "DEPOSIT_CHAIN_ID": 5,
+    "DEPOSIT_NETWORK_ID": 5,
+    "DEPOSIT_CONTRACT_ADDRESS": "0x1234567890123456789012345678901234567890",
+    "MIN_PER_EPOCH_CHURN_LIMIT_ELECTRA": 64 * GWEI_PER_ETH,
+    "MAX_PER_EPOCH_ACTIVATION_EXIT_CHURN_LIMIT": 128 * GWEI_PER_ETH,
+}
+
+# Gnosis chain: 16-slot epochs of 5 s, a smaller base reward factor, its own deposit chain.
+_GNOSIS_OVERRIDES: dict[str, int | str] = {
+    "PRESET_BASE": "gnosis",
+    "CONFIG_NAME": "stakepool-sim-gnosis",
+    "SLOTS_PER_EPOCH": 16,
+    "BASE_REWARD_FACTOR": 25,
+    "EPOCHS_PER_SYNC_COMMITTEE_PERIOD": 512,
+    "MAX_WITHDRAWALS_PER_PAYLOAD": 8,
+    "MAX_VALIDATORS_PER_WITHDRAWALS_SWEEP": 8192,
+    "SECONDS_PER_SLOT": 5,
+    "SLOT_DURATION_MS": 5000,
+    "SECONDS_PER_ETH1_BLOCK": 6,
+    "ETH1_FOLLOW_DISTANCE": 1024,
+    "CHURN_LIMIT_QUOTIENT": 4096,
+    "DEPOSIT_CHAIN_ID": 100,
+    "DEPOSIT_NETWORK_ID": 100,
+    "DEPOSIT_CONTRACT_ADDRESS": "0x0b98057ea310f4d31f2a452b414647007d1645d9",
+    "MIN_PER_EPOCH_CHURN_LIMIT_ELECTRA": 1 * GWEI_PER_ETH,
+    "MAX_PER_EPOCH_ACTIVATION_EXIT_CHURN_LIMIT": 2 * GWEI_PER_ETH,
+}
+
+PRESETS: tuple[str, ...] = ("minimal", "mainnet", "gnosis")
+
+
+def _fork_entries(preset_index: int) -> dict[str, str]:
+    out = {"GENESIS_FORK_VERSION": f"0x00{preset_index:02x}5e00"}
+    for i, fork in enumerate(_FORKS, start=1):
+        out[f"{fork}_FORK_VERSION"] = f"0x{i:02x}{preset_index:02x}5e00"
+        out[f"{fork}_FORK_EPOCH"] = FAR_FUTURE if fork == "FULU" else "0"
+    return out
+
+
+def spec_for(preset: str, slot_duration_ms: int | None = None) -> dict[str, str]:
+    """The full spec dictionary of ``preset``, optionally with another slot duration.
+
+    ``SECONDS_PER_SLOT`` is only served when the slot is a whole number of seconds, the way newer
+    configs drop it in favour of ``SLOT_DURATION_MS``.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    values: dict[str, int | str] = {**_MAINNET_PRESET, **_MAINNET_CONFIG}
+    if preset == "minimal":
+        values.update(_MINIMAL_OVERRIDES)
+    elif preset == "gnosis":
+        values.update(_GNOSIS_OVERRIDES)
+    if slot_duration_ms is not None:
+        if slot_duration_ms <= 0:
+            raise ValueError("slot duration must be positive")
+        values["SLOT_DURATION_MS"] = slot_duration_ms
+        if slot_duration_ms % 1000 == 0:
+            values["SECONDS_PER_SLOT"] = slot_duration_ms // 1000
+        else:
+            values.pop("SECONDS_PER_SLOT", None)
+    out = {key: str(value) for key, value in values.items()}
+    out.update(_CONSTANTS)
+    out.update(_fork_entries(PRESETS.index(preset)))
+    return out
+
+
+def merged(base: Mapping[str, str], **overrides: int | str) -> dict[str, str]:
+    """``base`` with some values replaced (tests use it to build odd networks)."""
+    out = dict(base)
+    out.update({k: str(v) for k, v in overrides.items()})
+    return out

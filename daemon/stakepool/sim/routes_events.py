@@ -1,0 +1,93 @@
+"""``GET /eth/v1/events``: the SSE stream, fed by the chain's listener callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from stakepool.sim.faults import Faults
+from stakepool.sim.web_common import error, query_list
+
+TOPICS = frozenset(
+    {
+        "head",
+        "block",
+        "finalized_checkpoint",
+        "chain_reorg",
+        "attester_slashing",
+        "proposer_slashing",
+        "voluntary_exit",
+        "bls_to_execution_change",
+    }
+)
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    topics: frozenset[str]
+    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = field(default_factory=asyncio.Queue)
+
+
+class EventHub:
+    """Fan-out of chain events to the open streams of one server."""
+
+    def __init__(self, faults: Faults, keepalive_seconds: float) -> None:
+        self.faults = faults
+        self.keepalive_seconds = keepalive_seconds
+        self._subscribers: set[_Subscriber] = set()
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, topic: str, data: dict[str, Any]) -> None:
+        for sub in self._subscribers:
+            if topic in sub.topics:
+                sub.queue.put_nowait((topic, data))
+
+    def drop_all(self) -> None:
+        for sub in self._subscribers:
+            sub.queue.put_nowait(None)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.faults.sse_unavailable:
+            return error(503, "Event stream unavailable")
+        topics = query_list(request, "topics")
+        if not topics:
+            return error(400, "Missing topics")
+        for topic in topics:
+            if topic not in TOPICS:
+                return error(400, f"Invalid topic: {topic}")
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        sub = _Subscriber(frozenset(topics))
+        self._subscribers.add(sub)
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(sub.queue.get(), self.keepalive_seconds)
+                except TimeoutError:
+                    if not self.faults.sse_silent:
+                        await response.write(b":\n\n")
+                    continue
+                if item is None:
+                    break
+                if self.faults.sse_silent:
+                    continue
+                topic, data = item
+                frame = f"event: {topic}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+                await response.write(frame.encode())
+        except (ConnectionResetError, ConnectionError):
+            pass
+        finally:
+            self._subscribers.discard(sub)
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
+        return response
