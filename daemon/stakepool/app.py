@@ -18,11 +18,11 @@ import structlog
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError, WrongChain
-from stakepool.beacon.stream import EventStream
 from stakepool.beacon.models import FinalizedCheckpointEvent, HeadEvent, Topic
+from stakepool.beacon.stream import EventStream
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
-from stakepool.config import Settings
+from stakepool.config import Settings, parse_validator_ref
 from stakepool.logs import configure_logging
 from stakepool.monitor.head import HeadTracker
 from stakepool.monitor.pool import PoolMember, resolve_pool
@@ -311,7 +311,9 @@ async def run_demo(
         demo_settings = settings.model_copy(
             update={
                 "beacon": settings.beacon.model_copy(update={"urls": [demo.url]}),
-                "pool": settings.pool.model_copy(update={"validators": demo.pool}),
+                "pool": settings.pool.model_copy(
+                    update={"validators": [parse_validator_ref(i) for i in demo.pool]}
+                ),
             }
         )
         console = ConsoleObserver(sys.stdout)

@@ -8,12 +8,13 @@ start-up with a one-line error that names the field (``ConfigError``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -31,6 +32,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 _PUBKEY = re.compile(r"^0x[0-9a-f]{96}$")
@@ -350,6 +352,22 @@ def _describe(error: ValidationError) -> str:
     return f"{loc or 'config'}: {msg}{shown}{tail}"
 
 
+def _describe_env_error(error: SettingsError) -> str:
+    """pydantic-settings names only the section when an environment value is not valid JSON."""
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith("STAKEPOOL_") or "__" not in name:
+            continue
+        section, _, key = name[len("STAKEPOOL_") :].lower().partition("__")
+        try:
+            json.loads(value)
+        except ValueError:
+            model = Settings.model_fields.get(section)
+            sub = getattr(model.annotation, "model_fields", {}).get(key) if model else None
+            if sub is not None and get_origin(sub.annotation) in (list, dict):
+                return f"{section}.{key}: {name} is not valid JSON (lists are JSON, e.g. '[1, 2]')"
+    return f"environment: {error}"
+
+
 def load_settings(config_file: Path | None = None) -> Settings:
     """The effective settings; raises ``ConfigError`` with one line naming the bad field."""
     file_values: dict[str, Any] = {}
@@ -364,5 +382,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
         settings = Settings(**file_values)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
+    except SettingsError as exc:
+        raise ConfigError(_describe_env_error(exc)) from exc
     settings.pool.all_validators()  # a broken validators file is a config error, found now
     return settings

@@ -32,6 +32,7 @@ from stakepool.sim.state import BeaconState, PendingAggregate, PoolOperation
 from stakepool.sim.votes import cast_votes
 
 ZERO_ROOT = "0x" + "00" * 32
+_COMMITTEE_CACHE = 4
 Listener = Callable[[str, dict[str, Any]], None]
 
 
@@ -131,15 +132,17 @@ class SimChain:
     # --- the view block production needs ------------------------------------------------------
 
     def committees(self, epoch: int) -> EpochCommittees:
-        cached = self._committees.get(epoch)
+        # A few recently used epochs only: each costs ~16 bytes per validator and a recompute
+        # is cheap (one permutation), so old duty queries just recompute.
+        cached = self._committees.pop(epoch, None)
         if cached is None:
             s = self._head
             cached = compute_committees(
                 self.params, self.seed, epoch, s.activation_epoch, s.exit_epoch
             )
-            self._committees[epoch] = cached
-            for old in [e for e in self._committees if e < epoch - self.config.history_epochs]:
-                del self._committees[old]
+        self._committees[epoch] = cached
+        while len(self._committees) > _COMMITTEE_CACHE:
+            del self._committees[next(iter(self._committees))]
         return cached
 
     def block_root_at_slot(self, slot: int) -> str:

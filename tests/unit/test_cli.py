@@ -1,0 +1,84 @@
+"""The command line: version, check-config (exit 2 on a bad value), argument checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from stakepool import __version__
+from stakepool.cli import EXIT_CONFIG, main
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("STAKEPOOL_") or key == "CREDENTIALS_DIRECTORY":
+            monkeypatch.delenv(key)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == f"stakepool {__version__}"
+
+
+def test_check_config_prints_effective_config_with_secrets_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "http_token").write_text("very-secret")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    monkeypatch.setenv("STAKEPOOL_POOL__FEE_BPS", "250")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[pool]\nid = "alpha"\nvalidators = [3, "4,grp"]\n')
+    assert main(["check-config", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "very-secret" not in out
+    effective = json.loads(out)
+    assert effective["http"]["token"] == "**********"
+    assert effective["pool"]["id"] == "alpha"
+    assert effective["pool"]["fee_bps"] == 250
+    assert effective["pool"]["validators"] == [
+        {"id": "3", "label": None},
+        {"id": "4", "label": "grp"},
+    ]
+
+
+def test_check_config_invalid_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[http]\nport = "http"\n')
+    assert main(["check-config", "--config", str(cfg)]) == EXIT_CONFIG == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert "http.port" in lines[0]
+
+
+def test_run_with_invalid_config_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STAKEPOOL_BEACON__URLS", "not json")
+    assert main(["run"]) == 2
+    assert "beacon.urls" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sim", "--offline", "9..3"],
+        ["sim", "--offline", "a..b"],
+        ["demo", "--epochs", "0"],
+        ["demo", "--slot-seconds", "-1"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_arguments_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
