@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from stakepool.beacon import BeaconClient
 from tests.integration.beacon.fakenode import FakeNode, Reply
 from tests.unit.beacon.fixtures import load
-
-from stakepool.beacon import BeaconClient
 
 Nodes = Callable[[], Awaitable[FakeNode]]
 MakeClient = Callable[..., BeaconClient]

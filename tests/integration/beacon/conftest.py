@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from tests.integration.beacon.fakenode import FakeNode
 
 from stakepool.beacon import Backoff, BeaconClient
+from tests.integration.beacon.fakenode import FakeNode
 
 FAST_RETRY = Backoff(base=0.01, maximum=0.02)
 OFFLINE = Backoff(base=0.3, maximum=0.3, jitter=0)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
-from tests.integration.beacon.fakenode import FakeNode, Reply
-from tests.unit.beacon.fixtures import load
 
 from stakepool.beacon import BeaconClient, InconsistentAnswer
+from tests.integration.beacon.fakenode import FakeNode, Reply
+from tests.unit.beacon.fixtures import load
 
 Nodes = Callable[[], Awaitable[FakeNode]]
 MakeClient = Callable[..., BeaconClient]

@@ -7,6 +7,13 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
+
+from stakepool.beacon import (
+    Backoff,
+    NodeUnavailable,
+    NotReady,
+    WrongChain,
+)
 from tests.integration.beacon.common import (
     GENESIS,
     GENESIS_PATH,
@@ -15,13 +22,6 @@ from tests.integration.beacon.common import (
     Nodes,
 )
 from tests.integration.beacon.fakenode import FakeNode, error
-
-from stakepool.beacon import (
-    Backoff,
-    NodeUnavailable,
-    NotReady,
-    WrongChain,
-)
 
 
 async def test_failover_on_5xx_and_score(nodes: Nodes, make_client: MakeClient) -> None:

@@ -6,6 +6,11 @@ import asyncio
 
 import pytest
 from aiohttp import web
+
+from stakepool.beacon import (
+    NotFound,
+    Unsupported,
+)
 from tests.integration.beacon.common import (
     VALIDATORS,
     MakeClient,
@@ -14,11 +19,6 @@ from tests.integration.beacon.common import (
 )
 from tests.integration.beacon.fakenode import error
 from tests.unit.beacon.fixtures import load
-
-from stakepool.beacon import (
-    NotFound,
-    Unsupported,
-)
 
 
 async def test_validators_post_missing_falls_back_to_get_and_is_remembered(

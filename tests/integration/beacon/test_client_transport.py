@@ -7,6 +7,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
+from stakepool.beacon import (
+    BadRequest,
+    MalformedResponse,
+    NodeUnavailable,
+    NotReady,
+)
+from stakepool.beacon.models import Readiness
 from tests.integration.beacon.common import (
     BALANCES,
     GENESIS,
@@ -17,14 +25,6 @@ from tests.integration.beacon.common import (
 )
 from tests.integration.beacon.fakenode import Reply, error
 from tests.unit.beacon.fixtures import load
-
-from stakepool.beacon import (
-    BadRequest,
-    MalformedResponse,
-    NodeUnavailable,
-    NotReady,
-)
-from stakepool.beacon.models import Readiness
 
 
 async def test_retries_5xx_then_succeeds(nodes: Nodes, make_client: MakeClient) -> None:

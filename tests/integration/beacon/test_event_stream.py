@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from tests.integration.beacon.fakenode import FakeNode, Reply, error, sse
-from tests.unit.beacon.fixtures import events, load
 
 from stakepool.beacon import Backoff, BeaconClient, BeaconEvent, EventStream, Topic
 from stakepool.beacon.models import HeadEvent
+from tests.integration.beacon.fakenode import FakeNode, Reply, error, sse
+from tests.unit.beacon.fixtures import events, load
 
 Nodes = Callable[[], Awaitable[FakeNode]]
 MakeClient = Callable[..., BeaconClient]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.integration.sim.scenarios import busy_chain
 
 from stakepool.sim.server import SimServer
+from tests.integration.sim.scenarios import busy_chain
 
 
 @pytest.fixture

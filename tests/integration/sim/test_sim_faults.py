@@ -8,13 +8,13 @@ import time
 
 import aiohttp
 import pytest
-from tests.integration.sim.scenarios import busy_chain
-from tests.openapi import validate_response
 
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.demo import demo_chain_server
 from stakepool.sim.main import SimOptions, run_sim
 from stakepool.sim.server import ROUTE_NAMES, SimServer
+from tests.integration.sim.scenarios import busy_chain
+from tests.openapi import validate_response
 
 BALANCES = "/eth/v1/beacon/states/head/validator_balances"
 

@@ -12,9 +12,9 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
-from tests.integration.sim.scenarios import SPE
 
 from stakepool.sim.server import SimServer
+from tests.integration.sim.scenarios import SPE
 
 START, END = 1, 6
 

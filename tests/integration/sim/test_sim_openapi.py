@@ -7,10 +7,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.integration.sim.scenarios import SPE
-from tests.openapi import validate_response
 
 from stakepool.sim.server import SimServer
+from tests.integration.sim.scenarios import SPE
+from tests.openapi import validate_response
 
 
 class Client:
