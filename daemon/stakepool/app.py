@@ -301,9 +301,12 @@ async def run_demo(
     """The simulator and the daemon in one process, with a console view."""
     from stakepool.sim.demo import demo_chain_server  # noqa: PLC0415 - numpy only when needed
 
-    # The console view goes to stdout; the daemon's own log to stderr, so the two never interleave.
+    # The console view goes to stdout; the daemon's own log goes to stderr and, unless debugging,
+    # only says what goes wrong: the view already tells the rest.
     configure_logging(
-        settings.log.level, "json" if settings.log.format == "json" else "console", sys.stderr
+        "debug" if settings.log.level == "debug" else "warning",
+        "json" if settings.log.format == "json" else "console",
+        sys.stderr,
     )
     async with demo_chain_server(
         validators=validators, slot_seconds=slot_seconds, seed=seed

@@ -45,6 +45,20 @@ class ConfigError(Exception):
     """Configuration that cannot be used; ``str()`` is one line naming the field."""
 
 
+def _check_url(url: str, schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        shown = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ValueError(f"{url!r} is not a {shown} URL with a host")
+
+
+def _optional_url(url: str | None, schemes: tuple[str, ...]) -> str | None:
+    if not url:
+        return None
+    _check_url(url, schemes)
+    return url
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -148,10 +162,8 @@ class BeaconSettings(_Section):
     def _urls(cls, urls: list[str]) -> list[str]:
         out: list[str] = []
         for url in urls:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{url!r} is not an http(s) URL with a host")
-            if parts.query or parts.fragment:
+            _check_url(url, ("http", "https"))
+            if urlsplit(url).query or urlsplit(url).fragment:
                 raise ValueError(f"{url!r} must not carry a query or fragment")
             clean = url.rstrip("/")
             if clean in out:
@@ -218,13 +230,7 @@ class ExecutionSettings(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
-        if url in (None, ""):
-            return None
-        assert url is not None
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http(s) URL with a host")
-        return url
+        return _optional_url(url, ("http", "https"))
 
 
 class LedgerSettings(_Section):
@@ -254,13 +260,7 @@ class MqttSettings(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
-        if url in (None, ""):
-            return None
-        assert url is not None
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an mqtt:// or mqtts:// URL with a host")
-        return url
+        return _optional_url(url, ("mqtt", "mqtts"))
 
 
 class MetricsSettings(_Section):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from stakepool.beacon import routes
-from stakepool.beacon.errors import NotFound, NotReady, Unsupported
+from stakepool.beacon.errors import NotFound, NotReady
 from stakepool.beacon.models import (
     STATUS_GROUPS,
     Committee,
@@ -97,12 +97,7 @@ class StateQueries(Requester):
                 request_timeout=request_timeout,
             )
 
-        if not ids:
-            return self.empty()
-        try:
-            return await self._batched(ids, self.batch_size, post)
-        except Unsupported:
-            return await self._batched(ids, self.get_batch_size, get)
+        return await self._post_or_get(ids, post, get)
 
     async def balances(
         self, state_id: str, ids: list[str], request_timeout: float
@@ -125,12 +120,7 @@ class StateQueries(Requester):
                 request_timeout=request_timeout,
             )
 
-        if not ids:
-            return self.empty()
-        try:
-            return await self._batched(ids, self.batch_size, post)
-        except Unsupported:
-            return await self._batched(ids, self.get_batch_size, get)
+        return await self._post_or_get(ids, post, get)
 
     async def finality(
         self, state_id: str, request_timeout: float | None

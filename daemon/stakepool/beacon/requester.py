@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from stakepool.beacon.batching import chunks, merge_envelopes
-from stakepool.beacon.errors import InconsistentAnswer, NotFound
+from stakepool.beacon.errors import InconsistentAnswer, NotFound, Unsupported
 from stakepool.beacon.failover import NodePool
 from stakepool.beacon.models import Envelope
 from stakepool.beacon.parsing import envelope_parser
@@ -80,6 +80,20 @@ class Requester:
             return merge_envelopes(parts)
         except InconsistentAnswer:  # the chunks straddled a reorg: ask once more
             return merge_envelopes([await fetch(list(chunk)) for chunk in chunks(ids, size)])
+
+    async def _post_or_get(
+        self,
+        ids: Sequence[str],
+        post: Callable[[list[str]], Awaitable[Chunked[T]]],
+        get: Callable[[list[str]], Awaitable[Chunked[T]]],
+    ) -> Chunked[T]:
+        """POST in ``batch_size`` chunks; where no node has the POST route, GET ``id=``×64."""
+        if not ids:
+            return self.empty()
+        try:
+            return await self._batched(ids, self.batch_size, post)
+        except Unsupported:
+            return await self._batched(ids, self.get_batch_size, get)
 
     @staticmethod
     def empty() -> Chunked[Any]:

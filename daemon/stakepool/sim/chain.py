@@ -18,6 +18,7 @@ from stakepool.sim.block_json import genesis_block
 from stakepool.sim.epoch import EpochOutcome, process_epoch
 from stakepool.sim.events import Event, slot_events
 from stakepool.sim.genesis import genesis_state
+from stakepool.sim.history import ChainHistory
 from stakepool.sim.operations import slashing_evidence, voluntary_exit
 from stakepool.sim.params import SimParams
 from stakepool.sim.presets import spec_for
@@ -31,7 +32,6 @@ from stakepool.sim.shuffling import (
 from stakepool.sim.state import BeaconState, PendingAggregate, PoolOperation
 from stakepool.sim.votes import cast_votes
 
-ZERO_ROOT = "0x" + "00" * 32
 _COMMITTEE_CACHE = 4
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -75,25 +75,13 @@ class SimChain:
         self.genesis_time = int(time.time()) if c.genesis_time is None else c.genesis_time
         self.genesis_validators_root = ids.digest("genesis-validators", c.seed, c.validators)
         self.genesis_fork_version = self.spec["GENESIS_FORK_VERSION"]
-        p = self.params
-        self.history_slots = max(
-            2,
-            min(
-                c.history_epochs * p.slots_per_epoch,
-                c.history_budget_bytes // max(1, 10 * c.validators),
-            ),
+        self._history = ChainHistory(
+            self.params,
+            validators=c.validators,
+            history_epochs=c.history_epochs,
+            budget_bytes=c.history_budget_bytes,
         )
         self._listeners: list[Listener] = []
-        self._states: dict[int, BeaconState] = {}
-        self._slot_of_state_root: dict[str, int] = {}
-        self._blocks: dict[str, BlockRecord] = {}
-        self._blocks_at_slot: dict[int, list[str]] = {}
-        self._canonical: dict[int, str] = {}
-        self._root_at_slot: dict[int, str] = {}
-        self._reward_inputs: dict[int, EpochRewardInputs] = {}
-        self._epoch_outcomes: dict[int, EpochOutcome] = {}
-        self._proposers: dict[int, npt.NDArray[np.int64]] = {}
-        self._sync_committees: dict[int, npt.NDArray[np.int64]] = {}
         self._committees: dict[int, EpochCommittees] = {}
         self._masks: dict[int, tuple[Any, ...]] = {}
         self._pending_orphan: tuple[BlockRecord, BeaconState] | None = None
@@ -110,15 +98,16 @@ class SimChain:
         p, c = self.params, self.config
         s = genesis_state(p, validators=c.validators, seed=c.seed, scenario=self.scenario)
         record = genesis_block(self, s)
-        self._store_block(record)
-        self._root_at_slot[0] = record.root
-        self._proposers[0] = s.proposer_lookahead[: p.slots_per_epoch]
-        self._proposers[1] = s.proposer_lookahead[p.slots_per_epoch :]
-        self._sync_committees[0] = s.current_sync_committee
-        self._sync_committees[1] = s.next_sync_committee
+        h = self._history
+        h.store_block(record)
+        h.set_root_at_slot(0, record.root)
+        h.set_proposers(0, s.proposer_lookahead[: p.slots_per_epoch])
+        h.set_proposers(1, s.proposer_lookahead[p.slots_per_epoch :])
+        h.set_sync_committee(0, s.current_sync_committee)
+        h.set_sync_committee(1, s.next_sync_committee)
         self._head = s
         s.attestation_pool = self._votes(s, record.root, record.root)
-        self._store_state(s)
+        h.store_state(s)
 
     # --- listeners (the servers' SSE broadcasters) --------------------------------------------
 
@@ -147,7 +136,7 @@ class SimChain:
 
     def block_root_at_slot(self, slot: int) -> str:
         """Root of the latest canonical block at or before ``slot``."""
-        return self._root_at_slot.get(slot, ZERO_ROOT)
+        return self._history.root_at_slot(slot)
 
     def block_root_at_epoch(self, epoch: int) -> str:
         return self.block_root_at_slot(self.params.start_slot(epoch))
@@ -193,52 +182,26 @@ class SimChain:
     def validator_count(self) -> int:
         return self.config.validators
 
+    @property
+    def history_slots(self) -> int:
+        return self._history.history_slots
+
     def state_at_slot(self, slot: int) -> BeaconState | None:
-        if slot > self._head.slot:
-            return None
-        return self._states.get(slot)
+        return self._history.state_at_slot(slot, self._head)
 
     def state(self, state_id: str) -> BeaconState | None:
         """Resolve a Beacon API ``state_id``; ``None`` if unknown or pruned.
 
         Raises ``ValueError`` for a malformed id.
         """
-        s = self._head
-        if state_id == "head":
-            return s
-        if state_id == "genesis":
-            return self._states.get(0)
-        if state_id == "finalized":
-            return self.state_at_slot(self.params.start_slot(s.finalized.epoch))
-        if state_id == "justified":
-            return self.state_at_slot(self.params.start_slot(s.current_justified.epoch))
-        if state_id.isdigit():
-            return self.state_at_slot(int(state_id))
-        if state_id.startswith("0x") and len(state_id) == 66:
-            slot = self._slot_of_state_root.get(state_id.lower())
-            return None if slot is None else self._states.get(slot)
-        raise ValueError(f"Invalid state ID: {state_id}")
+        return self._history.state(state_id, self._head)
 
     def block(self, block_id: str) -> BlockRecord | None:
         """Resolve a Beacon API ``block_id``; raises ``ValueError`` if malformed."""
-        if block_id == "head":
-            return self._blocks.get(self._head.latest_block_root)
-        if block_id == "genesis":
-            return self._blocks.get(self._canonical.get(0, ""))
-        if block_id == "finalized":
-            fin_root = self._head.finalized.root
-            if fin_root == ZERO_ROOT:
-                return self._blocks.get(self._canonical.get(0, ""))
-            return self._blocks.get(fin_root)
-        if block_id.isdigit():
-            root = self._canonical.get(int(block_id))
-            return None if root is None else self._blocks.get(root)
-        if block_id.startswith("0x") and len(block_id) == 66:
-            return self._blocks.get(block_id.lower())
-        raise ValueError(f"Invalid block ID: {block_id}")
+        return self._history.block(block_id, self._head)
 
     def blocks_at_slot(self, slot: int) -> list[BlockRecord]:
-        return [self._blocks[r] for r in self._blocks_at_slot.get(slot, []) if r in self._blocks]
+        return self._history.blocks_at_slot(slot)
 
     def is_finalized_slot(self, slot: int) -> bool:
         return slot <= self.params.start_slot(self._head.finalized.epoch) and (
@@ -246,17 +209,17 @@ class SimChain:
         )
 
     def reward_inputs(self, epoch: int) -> EpochRewardInputs | None:
-        return self._reward_inputs.get(epoch)
+        return self._history.reward_inputs(epoch)
 
     def epoch_outcome(self, epoch: int) -> EpochOutcome | None:
         """What the transition at the end of ``epoch`` did (correlation penalties, deposits…)."""
-        return self._epoch_outcomes.get(epoch)
+        return self._history.epoch_outcome(epoch)
 
     def proposers(self, epoch: int) -> npt.NDArray[np.int64] | None:
-        return self._proposers.get(epoch)
+        return self._history.proposers(epoch)
 
     def sync_committee(self, epoch: int) -> npt.NDArray[np.int64] | None:
-        return self._sync_committees.get(self.params.period_of(epoch))
+        return self._history.sync_committee(self.params.period_of(epoch))
 
     def operation_pool(self, kind: str | None = None) -> tuple[PoolOperation, ...]:
         """Operations seen but not yet included (``kind``: attester, proposer, voluntary_exit)."""
@@ -289,50 +252,6 @@ class SimChain:
         return seen
 
     # --- writing ------------------------------------------------------------------------------
-
-    def _store_block(self, record: BlockRecord) -> None:
-        self._blocks[record.root] = record
-        self._blocks_at_slot.setdefault(record.slot, []).append(record.root)
-        if record.canonical:
-            self._canonical[record.slot] = record.root
-
-    def _store_state(self, s: BeaconState) -> None:
-        old = self._states.get(s.slot)
-        if old is not None:
-            self._slot_of_state_root.pop(old.state_root, None)
-        self._states[s.slot] = s
-        self._slot_of_state_root[s.state_root] = s.slot
-
-    def _prune(self) -> None:
-        p = self.params
-        head = self._head.slot
-        keep_epochs_from = head - self.config.history_epochs * p.slots_per_epoch
-        h = self._head
-        # Checkpoint states stay servable as ``finalized`` / ``justified`` on big networks too.
-        checkpoints = {
-            p.start_slot(cp.epoch)
-            for cp in (h.finalized, h.current_justified, h.previous_justified)
-        }
-        for slot in [sl for sl in self._states if sl < head - self.history_slots]:
-            # First and last slot of recent epochs: checkpoints and settlement points.
-            boundary = slot % p.slots_per_epoch in (0, p.slots_per_epoch - 1)
-            if slot == 0 or slot in checkpoints or (boundary and slot >= keep_epochs_from):
-                continue
-            self._slot_of_state_root.pop(self._states.pop(slot).state_root, None)
-        for slot in [sl for sl in self._blocks_at_slot if 0 < sl < keep_epochs_from]:
-            for root in self._blocks_at_slot.pop(slot):
-                self._blocks.pop(root, None)
-            self._canonical.pop(slot, None)
-        oldest_root = keep_epochs_from - 4096 * p.slots_per_epoch
-        for slot in [sl for sl in self._root_at_slot if 0 < sl < oldest_root]:
-            del self._root_at_slot[slot]
-        oldest_epoch = p.epoch_of(keep_epochs_from) - 1
-        for d in (self._reward_inputs, self._epoch_outcomes):
-            for e in [e for e in d if e < oldest_epoch]:
-                del d[e]
-        # Proposer schedules are tiny; keep them long so past duties stay answerable.
-        for e in [e for e in self._proposers if e < oldest_epoch - 4096]:
-            del self._proposers[e]
 
     def _votes(
         self, s: BeaconState, head_root: str, target_root: str
@@ -374,10 +293,7 @@ class SimChain:
         if self._pending_orphan is not None:
             orphan, canonical = self._pending_orphan
             self._pending_orphan = None
-            orphan.canonical = False
-            self._canonical.pop(orphan.slot, None)
-            self._root_at_slot[orphan.slot] = canonical.latest_block_root
-            self._store_state(canonical)
+            self._history.orphan(orphan, canonical)
             reorg = (orphan, head)
             head = canonical
 
@@ -393,13 +309,11 @@ class SimChain:
                 stalled=sc.stalled(epoch - 1),
                 block_root_at_epoch=self.block_root_at_epoch,
             )
-            self._epoch_outcomes[outcome.epoch] = outcome
-            if outcome.reward_inputs is not None:
-                self._reward_inputs[outcome.reward_inputs.epoch] = outcome.reward_inputs
-            self._proposers[epoch + 1] = s.proposer_lookahead[p.slots_per_epoch :]
+            self._history.store_epoch_outcome(outcome)
+            self._history.set_proposers(epoch + 1, s.proposer_lookahead[p.slots_per_epoch :])
             period = p.period_of(epoch)
-            self._sync_committees[period] = s.current_sync_committee
-            self._sync_committees[period + 1] = s.next_sync_committee
+            self._history.set_sync_committee(period, s.current_sync_committee)
+            self._history.set_sync_committee(period + 1, s.next_sync_committee)
         s = s.copy()
         s.slot = slot
 
@@ -414,11 +328,11 @@ class SimChain:
         orphaning = publishes and slot in sc.orphaned_slots
         if publishes:
             s, record = produce_block(self, pre, proposer, branch="orphan" if orphaning else "")
-            self._store_block(record)
-            self._root_at_slot[slot] = record.root
+            self._history.store_block(record)
+            self._history.set_root_at_slot(slot, record.root)
         else:
             s.state_root = ids.digest("state", slot, s.latest_block_root, "empty")
-            self._root_at_slot[slot] = s.latest_block_root
+            self._history.set_root_at_slot(slot, s.latest_block_root)
 
         # Votes of this slot. Voters of a block that will be orphaned saw it too late and
         # voted for its parent, which is why the next proposer builds on the parent.
@@ -451,9 +365,9 @@ class SimChain:
             canonical.operation_pool = (*pre.operation_pool, *announced)
             self._pending_orphan = (record, canonical)
 
-        self._store_state(s)
+        self._history.store_state(s)
         self._head = s
-        self._prune()
+        self._history.prune(s)
 
         fin_state = self.state_at_slot(p.start_slot(s.finalized.epoch))
         events = slot_events(
