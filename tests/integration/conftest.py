@@ -1,0 +1,56 @@
+"""Fixtures for client-against-simulator tests: counting sim servers and fast-failing clients.
+
+Names are distinct from the ``sim/`` and ``beacon/`` folders' fixtures, which this file leaves
+alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from stakepool.beacon import Backoff, BeaconClient
+from stakepool.sim.chain import SimChain
+from tests.integration.simkit import FAST_RETRY, CountingSimServer
+
+ServeSim = Callable[..., Awaitable[CountingSimServer]]
+MakeSimClient = Callable[..., BeaconClient]
+
+
+@pytest.fixture
+async def serve_sim() -> AsyncIterator[ServeSim]:
+    """``await serve_sim(chain, auto_advance=...)``: a started server on 127.0.0.1, stopped after."""
+    servers: list[CountingSimServer] = []
+
+    async def serve(chain: SimChain, **kwargs: Any) -> CountingSimServer:
+        kwargs.setdefault("keepalive_seconds", 1.0)
+        server = CountingSimServer(chain, host="127.0.0.1", **kwargs)
+        servers.append(server)
+        await server.start()
+        return server
+
+    yield serve
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture
+async def sim_client() -> AsyncIterator[MakeSimClient]:
+    """``sim_client(url, ...)``: a ``BeaconClient`` with short timeouts and backoffs, closed after."""
+    clients: list[BeaconClient] = []
+
+    def make(*urls: str, **kwargs: Any) -> BeaconClient:
+        kwargs.setdefault("timeout", 2.0)
+        kwargs.setdefault("connect_timeout", 0.5)
+        kwargs.setdefault("retries", 1)
+        kwargs.setdefault("retry_backoff", FAST_RETRY)
+        kwargs.setdefault("offline_backoff", Backoff(base=0.5, maximum=0.5, jitter=0))
+        client = BeaconClient(list(urls), **kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
