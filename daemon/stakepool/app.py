@@ -233,7 +233,7 @@ async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T:
     if task in done:
         return task.result()
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, BaseException):
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
     raise _Stop
 
