@@ -1,8 +1,10 @@
 """The supervisor: builds every part, owns every task, stops cleanly on SIGTERM/SIGINT.
 
-One ``asyncio.TaskGroup`` owns the long-running loops. Each loop retries its own transient
-errors (a beacon node down, a malformed answer: logged once, then carried on); only a fatal error
-(the configured chain is nowhere to be found) escapes and stops the daemon with exit code 1.
+One ``asyncio.TaskGroup`` owns the long-running loops: the HTTP server (``/metrics``, ``/healthz``,
+``/readyz``), the event-loop lag monitor, start-up, then the head follower and the epoch worker.
+Each loop retries its own transient errors (a beacon node down, a malformed answer: logged once,
+then carried on); only a fatal error (the configured chain is nowhere to be found, the HTTP port
+cannot be bound) escapes and stops the daemon with exit code 1.
 """
 
 from __future__ import annotations
@@ -10,26 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
 
 import structlog
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError, WrongChain
 from stakepool.beacon.models import FinalizedCheckpointEvent, HeadEvent, Topic
+from stakepool.beacon.models.state import ValidatorStatus
 from stakepool.beacon.stream import EventStream
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
-from stakepool.config import Settings, parse_validator_ref
+from stakepool.config import Settings
 from stakepool.logs import configure_logging
 from stakepool.monitor.head import HeadTracker
 from stakepool.monitor.pool import PoolMember, resolve_pool
-from stakepool.report import ConsoleObserver, EpochReport, Observer
+from stakepool.publish.http import HttpServer, build_app
+from stakepool.publish.loop_lag import monitor_loop_lag
+from stakepool.publish.metrics import Metrics
+from stakepool.report import EpochReport, Observer
 
 log = structlog.get_logger("stakepool")
-T = TypeVar("T")
 
 STARTUP_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 TOPICS = (Topic.HEAD, Topic.FINALIZED_CHECKPOINT, Topic.CHAIN_REORG)
@@ -80,11 +83,16 @@ class Daemon:
         observers: list[Observer],
         *,
         max_epochs: int | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.observers = observers
         self.max_epochs = max_epochs
+        self.metrics = metrics or Metrics(
+            per_validator_limit=settings.metrics.per_validator_limit, pool_id=settings.pool.id
+        )
+        self.metrics.watch_beacon(client.health)
         self.spec: ChainSpec | None = None
         self.members: tuple[PoolMember, ...] = ()
         self.tracker: HeadTracker | None = None
@@ -93,6 +101,16 @@ class Daemon:
         self._last_balances: dict[ValidatorIndex, Gwei] | None = None
         self._last_epoch: Epoch | None = None
         self._epochs_shown = 0
+
+    def not_ready_reason(self) -> str | None:
+        """For ``/readyz``: None when ready, else why not."""
+        if not self.ready.is_set():
+            if self.spec is None:
+                return "starting: waiting for a beacon node"
+            return "starting: resolving the pool's validators"
+        if not any(n.up and n.excluded is None for n in self.client.health()):
+            return "no beacon node reachable"
+        return None
 
     # --- start-up ------------------------------------------------------------------------------
 
@@ -151,12 +169,16 @@ class Daemon:
                         self._closed.put_nowait(epoch)
                     head = tracker.head
                     if head is not None:
+                        self.metrics.set_head(head.slot, head.epoch)
                         for obs in self.observers:
                             obs.head(head)
                 elif isinstance(data, FinalizedCheckpointEvent):
                     head = tracker.head
                     justified = head.justified_epoch if head else 0
                     tracker.on_checkpoints(justified, data.epoch)
+                    if tracker.head is not None:
+                        view = tracker.head
+                        self.metrics.set_checkpoints(view.justified_epoch, view.finalized_epoch)
 
     async def epoch_worker(self, spec: ChainSpec) -> None:
         while True:
@@ -166,11 +188,27 @@ class Daemon:
             except BeaconError as exc:
                 log.error("epoch_report_failed", epoch=epoch, error=str(exc))
                 continue
+            self.metrics.set_checkpoints(report.head.justified_epoch, report.head.finalized_epoch)
+            await self._update_statuses(report.state_slot)
+            self.metrics.set_epoch_processed(epoch)
             for obs in self.observers:
                 obs.epoch(report)
             self._epochs_shown += 1
             if self.max_epochs is not None and self._epochs_shown >= self.max_epochs:
                 raise _Done
+
+    async def _update_statuses(self, state_slot: Slot) -> None:
+        """Validators by status and slashed, once per epoch; a failure only leaves them stale."""
+        if not self.members:
+            return
+        try:
+            answer = await self.client.get_validators(state_slot, [m.index for m in self.members])
+        except BeaconError as exc:
+            log.warning("validator_statuses_failed", slot=state_slot, error=str(exc))
+            return
+        statuses: list[ValidatorStatus] = [v.status for v in answer.data]
+        slashed = sum(v.validator.slashed for v in answer.data)
+        self.metrics.set_validator_statuses(statuses, slashed=slashed)
 
     async def _epoch_report(self, spec: ChainSpec, epoch: Epoch) -> EpochReport:
         tracker = self.tracker
@@ -194,47 +232,53 @@ class Daemon:
         assert head is not None
         return EpochReport(epoch, last_slot, balances, previous, head)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        spec = await _until_stopped(self.connect(), stop)
+    async def start_and_follow(self, group: asyncio.TaskGroup) -> None:
+        """Connect, resolve the pool, become ready, then hand the chain to the two loops."""
+        spec = await self.connect()
         self.spec = spec
         self.tracker = HeadTracker(spec.slots_per_epoch)
         while True:
             try:
-                self.members = await _until_stopped(self.resolve_members(), stop)
+                self.members = await self.resolve_members()
                 break
             except BeaconError as exc:
                 log.warning("pool_resolution_failed", error=str(exc))
-                await _until_stopped(asyncio.sleep(2.0), stop)
+                await asyncio.sleep(2.0)
+        self.metrics.set_pool((m.index, m.label) for m in self.members)
         for obs in self.observers:
             obs.started(spec, self.members, self.client.urls)
         self.ready.set()
+        group.create_task(self.follow_head(spec), name="follow_head")
+        group.create_task(self.epoch_worker(spec), name="epoch_worker")
+
+    async def run(self, stop: asyncio.Event, http: HttpServer | None = None) -> None:
+        """Until stopped, done, or a fatal error (raised as itself, not as an exception group).
+
+        ``http`` serves while the daemon starts up too, so ``/readyz`` can say why it is not ready.
+        """
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self.follow_head(spec), name="follow_head")
-                group.create_task(self.epoch_worker(spec), name="epoch_worker")
                 group.create_task(_raise_when_set(stop), name="stop_watch")
-        except* (_Stop, _Done):
-            pass
+                if http is not None:
+                    group.create_task(http.serve(), name="http")
+                group.create_task(monitor_loop_lag(self.metrics.observe_loop_lag), name="loop_lag")
+                group.create_task(self.start_and_follow(group), name="start_and_follow")
+        except BaseExceptionGroup as errors:
+            fatal = [e for e in _leaves(errors) if not isinstance(e, _Stop | _Done)]
+            if fatal:
+                raise fatal[0] from None
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
 
 
 async def _raise_when_set(stop: asyncio.Event) -> None:
     await stop.wait()
-    raise _Stop
-
-
-async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T:
-    """Await ``work`` unless ``stop`` is set first (then ``_Stop``)."""
-    task = asyncio.ensure_future(work)
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
     raise _Stop
 
 
@@ -260,8 +304,15 @@ async def run_daemon(
     observers: list[Observer] | None = None,
     max_epochs: int | None = None,
     configure_logs: bool = True,
+    on_listening: Callable[[str], None] | None = None,
+    http_fallback: bool = False,
 ) -> int:
-    """Run until stopped (or ``max_epochs`` closed epochs were reported); the exit code."""
+    """Run until stopped (or ``max_epochs`` closed epochs were reported); the exit code.
+
+    ``on_listening(url)`` is told the HTTP server's base URL once it is bound (``[http] port = 0``
+    binds an ephemeral port); ``http_fallback`` binds an ephemeral port if the configured one is
+    taken instead of failing.
+    """
     if configure_logs:
         configure_logging(settings.log.level, settings.log.format)
     stop = stop or asyncio.Event()
@@ -276,51 +327,30 @@ async def run_daemon(
         batch_size=beacon.batch_size,
     )
     daemon = Daemon(settings, client, [LogObserver(), *(observers or [])], max_epochs=max_epochs)
+    http = HttpServer(
+        build_app(daemon.metrics.registry, daemon.not_ready_reason),
+        settings.http.host,
+        settings.http.port,
+        fallback_to_ephemeral=http_fallback,
+    )
     try:
-        await daemon.run(stop)
-    except _Stop:
-        pass
+        try:
+            # Bound before anything else: a taken port is an operator error to report at once.
+            await http.start()
+        except OSError as exc:
+            log.error(
+                "http_bind_failed", host=settings.http.host, port=settings.http.port, error=str(exc)
+            )
+            return 1
+        if on_listening is not None:
+            on_listening(http.url)
+        await daemon.run(stop, http)
     except WrongChain as exc:
         log.error("wrong_chain", error=str(exc))
         return 1
     finally:
         remove_signals()
+        await http.stop()
         await client.close()
         log.info("stopped")
     return 0
-
-
-async def run_demo(
-    settings: Settings,
-    *,
-    epochs: int | None,
-    slot_seconds: float,
-    validators: int,
-    seed: int,
-) -> int:
-    """The simulator and the daemon in one process, with a console view."""
-    from stakepool.sim.demo import demo_chain_server  # noqa: PLC0415 - numpy only when needed
-
-    # The console view goes to stdout; the daemon's own log goes to stderr and, unless debugging,
-    # only says what goes wrong: the view already tells the rest.
-    configure_logging(
-        "debug" if settings.log.level == "debug" else "warning",
-        "json" if settings.log.format == "json" else "console",
-        sys.stderr,
-    )
-    async with demo_chain_server(
-        validators=validators, slot_seconds=slot_seconds, seed=seed
-    ) as demo:
-        demo_settings = settings.model_copy(
-            update={
-                "beacon": settings.beacon.model_copy(update={"urls": [demo.url]}),
-                "pool": settings.pool.model_copy(
-                    update={"validators": [parse_validator_ref(i) for i in demo.pool]}
-                ),
-            }
-        )
-        console = ConsoleObserver(sys.stdout)
-        print(demo.describe(), flush=True)
-        return await run_daemon(
-            demo_settings, observers=[console], max_epochs=epochs, configure_logs=False
-        )

@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(effective, indent=2))
         return 0
 
-    from stakepool.app import run_daemon, run_demo  # noqa: PLC0415 - keep `version` light
+    from stakepool.app import run_daemon  # noqa: PLC0415 - keep `version` light
+    from stakepool.demo import run_demo  # noqa: PLC0415
 
     if command == "demo":
         return asyncio.run(

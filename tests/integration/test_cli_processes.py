@@ -112,6 +112,7 @@ def test_run_follows_the_sim_logs_json_and_stops_on_sigterm(sim_url: str, tmp_pa
     config = tmp_path / "stakepool.toml"
     config.write_text(
         f'[beacon]\nurls = ["{sim_url}"]\n[pool]\nid = "test-pool"\nvalidators = [0, 1, 62]\n'
+        "[http]\nport = 0\n"
     )
     proc = subprocess.Popen(
         [*STAKEPOOL, "run", "--config", str(config)],

@@ -47,6 +47,7 @@ def _settings(url: str, **pool: Any) -> Settings:
     return Settings(
         beacon={"urls": [url], "timeout_seconds": 2, "retries": 1},
         pool={"validators": [parse_validator_ref(v) for v in POOL], **pool},
+        http={"port": 0},  # an ephemeral port: never collide with anything on 9464
     )
 
 
@@ -153,6 +154,7 @@ async def test_wrong_chain_is_refused_with_exit_1(sim: SimServer) -> None:
     settings = Settings(
         beacon={"urls": [sim.url], "genesis_root": "0x" + "ee" * 32},
         pool={"validators": [parse_validator_ref(0)]},
+        http={"port": 0},
     )
     with structlog.testing.capture_logs() as logs:
         code = await asyncio.wait_for(run_daemon(settings, configure_logs=False), timeout=10)

@@ -1,0 +1,55 @@
+"""``stakepool demo``: the simulator and the daemon in one process, with a console view."""
+
+from __future__ import annotations
+
+import sys
+
+from stakepool.app import run_daemon
+from stakepool.config import Settings, parse_validator_ref
+from stakepool.logs import configure_logging
+from stakepool.report import ConsoleObserver
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    epochs: int | None,
+    slot_seconds: float,
+    validators: int,
+    seed: int,
+) -> int:
+    """The simulator and the daemon in one process, with a console view."""
+    from stakepool.sim.demo import demo_chain_server  # noqa: PLC0415 - numpy only when needed
+
+    # The console view goes to stdout; the daemon's own log goes to stderr and, unless debugging,
+    # only says what goes wrong: the view already tells the rest.
+    configure_logging(
+        "debug" if settings.log.level == "debug" else "warning",
+        "json" if settings.log.format == "json" else "console",
+        sys.stderr,
+    )
+    async with demo_chain_server(
+        validators=validators, slot_seconds=slot_seconds, seed=seed
+    ) as demo:
+        demo_settings = settings.model_copy(
+            update={
+                "beacon": settings.beacon.model_copy(update={"urls": [demo.url]}),
+                "pool": settings.pool.model_copy(
+                    update={"validators": [parse_validator_ref(i) for i in demo.pool]}
+                ),
+            }
+        )
+        console = ConsoleObserver(sys.stdout)
+
+        def header(url: str) -> None:
+            print(f"{demo.describe()}; metrics at {url}/metrics", flush=True)
+
+        # The demo must run on any machine: if the configured port (9464) is taken, use another.
+        return await run_daemon(
+            demo_settings,
+            observers=[console],
+            max_epochs=epochs,
+            configure_logs=False,
+            on_listening=header,
+            http_fallback=True,
+        )

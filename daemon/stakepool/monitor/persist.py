@@ -1,0 +1,91 @@
+"""JSON round-trip of the trackers' state, so a restart neither repeats nor loses events (pure).
+
+Every tracker exposes ``state`` and accepts ``state=`` (``MissedStreaks``, ``ProposalTracker``,
+``StatusTracker``, ``SlashingWatch``, ``FinalityWatch``; ``DoppelgangerCheck`` takes ``alerted``).
+``to_json(state)`` turns such a value into JSON-ready data; ``from_json(type, data)`` rebuilds it.
+
+The codec covers the types those states use: ints (and their ``NewType``s), str, bool, float,
+None, enums (stored by value), frozen dataclasses (by field name), ``tuple[X, ...]``,
+``frozenset[X]`` (stored sorted) and ``Mapping[K, V]`` (stored as a list of ``[key, value]``
+pairs: JSON object keys would be strings). Anything else raises ``TypeError`` rather than
+guessing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+T = TypeVar("T")
+
+
+def to_json(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str | float):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, int):
+        return int(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+        }
+    if isinstance(value, Mapping):
+        return [[to_json(k), to_json(v)] for k, v in sorted(value.items())]
+    if isinstance(value, frozenset | set):
+        return [to_json(v) for v in sorted(value)]
+    if isinstance(value, tuple | list):
+        return [to_json(v) for v in value]
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def from_json(tp: Any, data: Any) -> Any:
+    """Rebuild a value of type ``tp`` (a class or a typing form) from ``to_json`` output."""
+    supertype = getattr(tp, "__supertype__", None)
+    if supertype is not None:  # a NewType: free at run time
+        return from_json(supertype, data)
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if data is None and type(None) in args:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) != 1:
+            raise TypeError(f"cannot rebuild the union {tp}")
+        return from_json(rest[0], data)
+    if origin is tuple:
+        item = get_args(tp)[0]
+        return tuple(from_json(item, v) for v in data)
+    if origin is frozenset:
+        return frozenset(from_json(get_args(tp)[0], v) for v in data)
+    if origin in (Mapping, dict, typing.Mapping):
+        key_tp, value_tp = get_args(tp)
+        return {from_json(key_tp, k): from_json(value_tp, v) for k, v in data}
+    if isinstance(tp, type):
+        if issubclass(tp, enum.Enum):
+            return tp(data)
+        if dataclasses.is_dataclass(tp):
+            hints = typing.get_type_hints(tp)
+            fields = [f for f in dataclasses.fields(tp) if f.init]
+            return tp(**{f.name: from_json(hints[f.name], data[f.name]) for f in fields})
+        if tp is bool or tp is str:
+            if not isinstance(data, tp):
+                raise TypeError(f"expected {tp.__name__}, got {data!r}")
+            return data
+        if tp is int:
+            if isinstance(data, bool) or not isinstance(data, int):
+                raise TypeError(f"expected an int, got {data!r}")
+            return data
+        if tp is float:
+            return float(data)
+    raise TypeError(f"cannot rebuild {tp}")
+
+
+def load(tp: type[T], data: Any) -> T:
+    """``from_json`` for a class, typed."""
+    value: T = from_json(tp, data)
+    return value

@@ -1,0 +1,120 @@
+"""Validator status transitions from successive ``ValidatorInfo`` snapshots (pure).
+
+``StatusTracker.observe(epoch, infos)`` compares each validator's record with the last one seen
+and returns, per validator, in this order:
+
+* ``status_changed`` (pending → active → exiting → exited → withdrawal, and the slashed
+  variants ``active_slashed``/``exited_slashed``);
+* ``effective_balance_changed`` (Gwei, ints);
+* ``credentials_changed`` when the withdrawal-credential prefix changes (``0x00`` BLS → ``0x01``
+  execution after a BLS change, ``0x01`` → ``0x02`` compounding after a consolidation request).
+
+The first snapshot of a validator is the baseline: no events (a restart must not re-announce the
+pool). Snapshots older than the last one observed are ignored, so out-of-order or repeated polls
+are harmless. ``snapshot(v)`` gives the last ``ValidatorSnapshot`` for metrics (status, credential
+type, slashed flag). The slashing *alert* is ``monitor.slashing.SlashingWatch``'s job; it reads the
+same ``slashed`` flag.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from stakepool.beacon.models.state import ValidatorInfo, ValidatorStatus
+from stakepool.chain.types import Epoch, Gwei, ValidatorIndex
+from stakepool.monitor.events import (
+    CredentialsChanged,
+    EffectiveBalanceChanged,
+    MonitorEvent,
+    StatusChanged,
+)
+
+
+class CredentialType(enum.StrEnum):
+    BLS = "0x00"
+    EXECUTION = "0x01"
+    COMPOUNDING = "0x02"
+    UNKNOWN = "unknown"
+    """A prefix no fork defines (yet)."""
+
+
+def credential_type(withdrawal_credentials: str) -> CredentialType:
+    """The type named by the first byte of the 32-byte withdrawal credentials."""
+    prefix = withdrawal_credentials[:4].lower()
+    try:
+        return CredentialType(prefix)
+    except ValueError:
+        return CredentialType.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorSnapshot:
+    index: ValidatorIndex
+    epoch: Epoch
+    """The epoch of the state the record was read from."""
+    status: ValidatorStatus
+    effective_balance: Gwei
+    slashed: bool
+    credentials: CredentialType
+    exit_epoch: Epoch
+    withdrawable_epoch: Epoch
+
+
+def snapshot(info: ValidatorInfo, epoch: int) -> ValidatorSnapshot:
+    record = info.validator
+    return ValidatorSnapshot(
+        info.index,
+        Epoch(epoch),
+        info.status,
+        record.effective_balance,
+        record.slashed,
+        credential_type(record.withdrawal_credentials),
+        record.exit_epoch,
+        record.withdrawable_epoch,
+    )
+
+
+class StatusTracker:
+    def __init__(self, state: Mapping[ValidatorIndex, ValidatorSnapshot] | None = None) -> None:
+        self._last: dict[ValidatorIndex, ValidatorSnapshot] = dict(state or {})
+
+    @property
+    def state(self) -> Mapping[ValidatorIndex, ValidatorSnapshot]:
+        return dict(self._last)
+
+    def snapshot(self, validator: int) -> ValidatorSnapshot | None:
+        return self._last.get(ValidatorIndex(validator))
+
+    def observe(self, epoch: int, infos: Iterable[ValidatorInfo]) -> list[MonitorEvent]:
+        events: list[MonitorEvent] = []
+        for info in sorted(infos, key=lambda i: i.index):
+            new = snapshot(info, epoch)
+            old = self._last.get(new.index)
+            if old is not None and new.epoch < old.epoch:
+                continue  # a lagging node's older state: it must not undo what we saw
+            self._last[new.index] = new
+            if old is not None:
+                events.extend(_diff(old, new))
+        return events
+
+
+def _diff(old: ValidatorSnapshot, new: ValidatorSnapshot) -> list[MonitorEvent]:
+    out: list[MonitorEvent] = []
+    v, e = new.index, new.epoch
+    if new.status != old.status:
+        out.append(StatusChanged(validator_index=v, epoch=e, old=old.status, new=new.status))
+    if new.effective_balance != old.effective_balance:
+        out.append(
+            EffectiveBalanceChanged(
+                validator_index=v, epoch=e, old=old.effective_balance, new=new.effective_balance
+            )
+        )
+    if new.credentials != old.credentials:
+        out.append(
+            CredentialsChanged(
+                validator_index=v, epoch=e, old=old.credentials.value, new=new.credentials.value
+            )
+        )
+    return out

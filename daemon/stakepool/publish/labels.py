@@ -1,0 +1,51 @@
+"""Which label a per-validator metric carries: the validator itself, or the operator's group.
+
+Per-validator series are only affordable for small pools (Lighthouse's 64-validator threshold):
+above ``per_validator_limit`` every per-validator family is aggregated by the label the operator
+gave the validator in the configuration (``group``), or ``"unlabelled"``. One resolver answers for
+all families, so no family can forget the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+UNLABELLED = "unlabelled"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelResolver:
+    """Maps a validator index to the label values of its series."""
+
+    label_name: str
+    """``validator`` (one series per validator) or ``group`` (aggregated)."""
+    _values: dict[int, str]
+
+    @classmethod
+    def for_pool(cls, members: Iterable[tuple[int, str | None]], limit: int) -> LabelResolver:
+        """``members``: ``(index, configured label or None)``; ``limit``: the per-validator limit."""
+        pairs = list(members)
+        if len(pairs) <= limit:
+            return cls("validator", {index: str(index) for index, _ in pairs})
+        return cls("group", {index: label or UNLABELLED for index, label in pairs})
+
+    @property
+    def per_validator(self) -> bool:
+        return self.label_name == "validator"
+
+    def value(self, index: int) -> str | None:
+        """The label value for ``index``; None for a validator outside the pool (never exported)."""
+        return self._values.get(index)
+
+    def all_values(self) -> list[str]:
+        """Every label value the pool can produce, sorted, to initialise series to 0."""
+        if self.per_validator:
+            return [str(i) for i in sorted(self._values)]
+        return sorted(set(self._values.values()))
+
+    def members_by_value(self) -> dict[str, list[int]]:
+        grouped: dict[str, list[int]] = {}
+        for index, value in self._values.items():
+            grouped.setdefault(value, []).append(index)
+        return grouped
