@@ -1,7 +1,9 @@
 """The supervisor: builds every part, owns every task, stops cleanly on SIGTERM/SIGINT.
 
 One ``asyncio.TaskGroup`` owns the long-running loops: the HTTP server (``/metrics``, ``/healthz``,
-``/readyz``), the event-loop lag monitor, start-up, then the head follower and the epoch worker.
+``/readyz``), the event-loop lag monitor, start-up, then the head follower and the epoch worker;
+the duty monitor (``monitor.service``) is fed by both: stream events as they come, each closed
+epoch after its report.
 Each loop retries its own transient errors (a beacon node down, a malformed answer: logged once,
 then carried on); only a fatal error (the configured chain is nowhere to be found, the HTTP port
 cannot be bound) escapes and stops the daemon with exit code 1.
@@ -19,23 +21,36 @@ import structlog
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError, WrongChain
 from stakepool.beacon.models import FinalizedCheckpointEvent, HeadEvent, Topic
-from stakepool.beacon.models.state import ValidatorStatus
+from stakepool.beacon.models.state import ValidatorInfo, ValidatorStatus
 from stakepool.beacon.stream import EventStream
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.config import Settings
 from stakepool.logs import configure_logging
+from stakepool.monitor.digest import EpochDuties
+from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.head import HeadTracker
 from stakepool.monitor.pool import PoolMember, resolve_pool
+from stakepool.monitor.service import MonitorService
 from stakepool.publish.http import HttpServer, build_app
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
-from stakepool.report import EpochReport, Observer
+from stakepool.report import EpochReport, Observer, duty_lines
 
 log = structlog.get_logger("stakepool")
 
 STARTUP_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
-TOPICS = (Topic.HEAD, Topic.FINALIZED_CHECKPOINT, Topic.CHAIN_REORG)
+# Slashing evidence and key-compromise signals stream too; a node refusing a topic only loses it
+# (the stream drops it) and the monitor still finds the evidence in the op pools and blocks.
+TOPICS = (
+    Topic.HEAD,
+    Topic.FINALIZED_CHECKPOINT,
+    Topic.CHAIN_REORG,
+    Topic.ATTESTER_SLASHING,
+    Topic.PROPOSER_SLASHING,
+    Topic.VOLUNTARY_EXIT,
+    Topic.BLS_TO_EXECUTION_CHANGE,
+)
 
 
 class _Stop(Exception):
@@ -74,6 +89,12 @@ class LogObserver:
             validators=len(report.balances),
         )
 
+    def monitor_event(self, event: MonitorEvent) -> None:
+        pass  # the monitor's sink already logs every event, at its severity
+
+    def duties(self, report: EpochDuties) -> None:
+        log.info("epoch_duties", epoch=report.epoch, summary=duty_lines(report))
+
 
 class Daemon:
     def __init__(
@@ -96,6 +117,7 @@ class Daemon:
         self.spec: ChainSpec | None = None
         self.members: tuple[PoolMember, ...] = ()
         self.tracker: HeadTracker | None = None
+        self.monitor: MonitorService | None = None
         self.ready = asyncio.Event()
         self._closed: asyncio.Queue[Epoch] = asyncio.Queue()
         self._last_balances: dict[ValidatorIndex, Gwei] | None = None
@@ -164,6 +186,8 @@ class Daemon:
         async with stream:
             async for event in stream:
                 data = event.data
+                if self.monitor is not None:
+                    self.monitor.on_stream_event(event)
                 if isinstance(data, HeadEvent):
                     for epoch in tracker.on_head(data.slot, data.block):
                         self._closed.put_nowait(epoch)
@@ -179,6 +203,8 @@ class Daemon:
                     if tracker.head is not None:
                         view = tracker.head
                         self.metrics.set_checkpoints(view.justified_epoch, view.finalized_epoch)
+                        if self.monitor is not None:
+                            self.monitor.on_finality(view.epoch, view.finalized_epoch)
 
     async def epoch_worker(self, spec: ChainSpec) -> None:
         while True:
@@ -189,26 +215,31 @@ class Daemon:
                 log.error("epoch_report_failed", epoch=epoch, error=str(exc))
                 continue
             self.metrics.set_checkpoints(report.head.justified_epoch, report.head.finalized_epoch)
-            await self._update_statuses(report.state_slot)
-            self.metrics.set_epoch_processed(epoch)
+            records = await self._update_statuses(report.state_slot)
             for obs in self.observers:
                 obs.epoch(report)
+            if self.monitor is not None:
+                await self.monitor.on_epoch_closed(epoch, report.head, records)
+            self.metrics.set_epoch_processed(epoch)  # after the monitor: "processed" means all
             self._epochs_shown += 1
             if self.max_epochs is not None and self._epochs_shown >= self.max_epochs:
                 raise _Done
 
-    async def _update_statuses(self, state_slot: Slot) -> None:
-        """Validators by status and slashed, once per epoch; a failure only leaves them stale."""
+    async def _update_statuses(self, state_slot: Slot) -> tuple[ValidatorInfo, ...]:
+        """Validators by status and slashed, once per epoch; a failure only leaves them stale.
+
+        The records go on to the monitor too: one request per epoch serves both."""
         if not self.members:
-            return
+            return ()
         try:
             answer = await self.client.get_validators(state_slot, [m.index for m in self.members])
         except BeaconError as exc:
             log.warning("validator_statuses_failed", slot=state_slot, error=str(exc))
-            return
+            return ()
         statuses: list[ValidatorStatus] = [v.status for v in answer.data]
         slashed = sum(v.validator.slashed for v in answer.data)
         self.metrics.set_validator_statuses(statuses, slashed=slashed)
+        return answer.data
 
     async def _epoch_report(self, spec: ChainSpec, epoch: Epoch) -> EpochReport:
         tracker = self.tracker
@@ -245,6 +276,9 @@ class Daemon:
                 log.warning("pool_resolution_failed", error=str(exc))
                 await asyncio.sleep(2.0)
         self.metrics.set_pool((m.index, m.label) for m in self.members)
+        self.monitor = MonitorService(
+            self.client, spec, (m.index for m in self.members), self.metrics, self.observers
+        )
         for obs in self.observers:
             obs.started(spec, self.members, self.client.urls)
         self.ready.set()

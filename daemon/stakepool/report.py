@@ -1,4 +1,4 @@
-"""What the daemon tells as it goes: start-up facts, the head, each closed epoch.
+"""What the daemon tells as it goes: start-up facts, the head, each closed epoch, the monitor.
 
 ``Observer`` is the seam between the supervisor and whoever shows the story: the structured log
 always, and the demo's console. Amounts are ``int`` Gwei; ``format_gwei`` prints them as ETH
@@ -7,12 +7,15 @@ without ever going through a float.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
+from stakepool.monitor.digest import EpochDuties
+from stakepool.monitor.eventbase import MonitorEvent, Severity
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.pool import PoolMember
 
@@ -48,6 +51,15 @@ class Observer(Protocol):
     def head(self, view: HeadView) -> None: ...
 
     def epoch(self, report: EpochReport) -> None: ...
+
+    def monitor_event(self, event: MonitorEvent) -> None:
+        """One monitor event, as it happens (already de-duplicated)."""
+
+    def duties(self, report: EpochDuties) -> None:
+        """The monitor's digest of a closed epoch (after ``epoch`` for the same epoch)."""
+
+
+_NOT_SHOWN = ("kind", "severity", "event_id", "epoch")
 
 
 def format_gwei(amount: int) -> str:
@@ -102,3 +114,60 @@ class ConsoleObserver:
         hidden = len(report.balances) - self._show
         if hidden > 0:
             self._print(f"    … and {hidden} more")
+
+    def monitor_event(self, event: MonitorEvent) -> None:
+        if event.severity is Severity.INFO and event.kind.value.startswith(
+            ("attestation_missed", "block_proposed", "effective_balance")
+        ):
+            return  # the per-epoch digest already says it; only what stands out is shown live
+        fields = {k: v for k, v in event.to_dict().items() if k not in _NOT_SHOWN}
+        stage = getattr(event, "stage", None)
+        if isinstance(stage, enum.Enum):
+            fields["stage"] = stage.name.lower()  # "included", not its ordinal
+        detail = ", ".join(f"{k} {v}" for k, v in fields.items())
+        marker = {Severity.CRITICAL: "!!", Severity.WARNING: " !"}.get(event.severity, "  ")
+        self._print(f"  {marker} {event.severity.value.upper()} {event.kind.value}: {detail}")
+
+    def duties(self, report: EpochDuties) -> None:
+        for line in duty_lines(report):
+            self._print(f"    {line}")
+
+
+def _ids(indices: tuple[int, ...], limit: int = 8) -> str:
+    shown = ", ".join(str(i) for i in indices[:limit])
+    return shown + (f", … (+{len(indices) - limit})" if len(indices) > limit else "")
+
+
+def duty_lines(report: EpochDuties) -> list[str]:
+    """The console's few lines for one epoch's duties."""
+    lines: list[str] = []
+    a = report.attestations
+    if a is not None:
+        s = a.summary
+        text = f"epoch {a.epoch} attestations: {s.included} included, {s.missed} missed"
+        if a.missed:
+            text += f" (validators {_ids(a.missed)})"
+        if a.head_misses:
+            text += f"; head misses: {_ids(a.head_misses)}"
+        if a.late:
+            text += f"; late: {_ids(a.late)}"
+        lines.append(text)
+    if report.proposals:
+        told = ", ".join(
+            f"slot {slot} {verdict} (validator {v})" for slot, v, verdict in report.proposals
+        )
+        lines.append(f"epoch {report.epoch} proposals: {told}")
+    y = report.sync
+    if y is not None:
+        text = (
+            f"epoch {y.epoch} sync committee: {len(y.members)} pool members signed "
+            f"{y.signed}/{y.expected}"
+        )
+        if y.low:
+            text += f"; low participation: {_ids(y.low)}"
+        lines.append(text)
+    if report.failed:
+        lines.append(
+            f"epoch {report.epoch}: skipped ({', '.join(report.failed)}): beacon node errors"
+        )
+    return lines

@@ -42,6 +42,12 @@ class Recorder:
         self.reports.append(report)
         self.changed.set()
 
+    def monitor_event(self, event: object) -> None:
+        pass
+
+    def duties(self, report: object) -> None:
+        pass
+
 
 def _settings(url: str, **pool: Any) -> Settings:
     return Settings(

@@ -1,0 +1,85 @@
+"""Canonical blocks by slot, fetched once each, and the canonical roots they imply (I/O edge).
+
+The monitor reads every canonical block of an attestation's inclusion window (two epochs) and the
+sync aggregates of one epoch; consecutive windows overlap by an epoch, so blocks are cached by slot
+and each slot is fetched once (``None`` remembers an empty slot). Slots are only fetched once
+their epoch has closed, when a depth-1 reorg can no longer change them.
+
+Roots come from the blocks themselves: a canonical block's ``parent_root`` is the root of the
+canonical block before it, so one window of blocks yields every root but the newest one's, which
+costs one header request only when a vote could name it.
+
+A ``chain_reorg`` evicts the slots it replaced (``evict_from``); a reorg the node never announces
+(polling mode) is not noticed once a slot is cached.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.models.blocks import SignedBeaconBlock
+from stakepool.chain.types import Root, Slot
+from stakepool.monitor.attestations import CanonicalChain
+
+
+class BlockCache:
+    def __init__(self, client: BeaconClient) -> None:
+        self._client = client
+        self._by_slot: dict[Slot, SignedBeaconBlock | None] = {}
+
+    async def load(
+        self, first: int, last: int, on_new: Callable[[SignedBeaconBlock], None]
+    ) -> None:
+        """Fetch the uncached slots of ``[first, last]``; ``on_new`` sees each new block at once,
+        so a request failing halfway loses no block already cached (none is seen twice either)."""
+        for slot in range(max(first, 0), last + 1):
+            if Slot(slot) in self._by_slot:
+                continue
+            answer = await self._client.get_block(slot)
+            block = None if answer is None else answer.data
+            if block is not None and block.slot != slot:
+                block = None  # a node that answers an empty slot with an earlier block
+            self._by_slot[Slot(slot)] = block
+            if block is not None:
+                on_new(block)
+
+    def has(self, first: int, last: int) -> bool:
+        return all(Slot(s) in self._by_slot for s in range(max(first, 0), last + 1))
+
+    def blocks(self, first: int, last: int) -> Iterator[SignedBeaconBlock]:
+        """Cached canonical blocks in ``[first, last]``, ascending."""
+        for slot in range(max(first, 0), last + 1):
+            block = self._by_slot.get(Slot(slot))
+            if block is not None:
+                yield block
+
+    def evict_from(self, slot: int) -> None:
+        """A reorg replaced the chain from ``slot`` on: those slots are fetched again."""
+        for cached in [s for s in self._by_slot if s >= slot]:
+            del self._by_slot[cached]
+
+    def prune(self, before: int) -> None:
+        for slot in [s for s in self._by_slot if s < before]:
+            del self._by_slot[slot]
+
+    async def chain(self, first: int, last_needed: int, last: int) -> CanonicalChain:
+        """Canonical roots covering ``[first, last_needed]`` from the cached blocks up to ``last``.
+
+        Slots before ``first`` map to the parent of the first block (placed at ``first − 1``: any
+        earlier slot resolves the same). The newest block's root is fetched only when it sits at
+        or before ``last_needed``.
+        """
+        blocks = list(self.blocks(first, last))
+        roots: dict[int, Root] = {}
+        if blocks:
+            roots[first - 1] = blocks[0].parent_root
+            for before, after in itertools.pairwise(blocks):
+                roots[before.slot] = after.parent_root
+            newest = blocks[-1]
+            if newest.slot <= last_needed:
+                header = await self._client.get_header(newest.slot)
+                if header is not None:
+                    roots[newest.slot] = header.data.root
+        return CanonicalChain(roots, Slot(first))

@@ -1,0 +1,67 @@
+"""What the monitor tells observers about one epoch's duties, in one value (pure data).
+
+The service fills an ``EpochDuties`` per evaluated epoch; the console prints it as a few lines
+and tests read it directly. Parts the service could not fetch are ``None`` (not "zero duties").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from stakepool.chain.types import Epoch, Slot, ValidatorIndex
+from stakepool.monitor.attestations import AttestationOutcome
+from stakepool.monitor.eventbase import ProposalVerdict
+from stakepool.monitor.summary import AttestationSummary, summarize_attestations
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationDigest:
+    epoch: Epoch
+    summary: AttestationSummary
+    missed: tuple[ValidatorIndex, ...]
+    """Validators with no inclusion, ascending."""
+    head_misses: tuple[ValidatorIndex, ...]
+    """Included, but the head vote earned nothing (wrong or late)."""
+    late: tuple[ValidatorIndex, ...]
+    """Included with a delay above one slot."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDigest:
+    epoch: Epoch
+    signed: int
+    expected: int
+    members: tuple[ValidatorIndex, ...]
+    low: tuple[ValidatorIndex, ...]
+    """Members under the participation threshold."""
+
+
+@dataclass(frozen=True, slots=True)
+class EpochDuties:
+    """One closed epoch ``epoch``: proposals and sync of ``epoch``, attestations of ``epoch − 1``
+    (their inclusion window has just ended)."""
+
+    epoch: Epoch
+    attestations: AttestationDigest | None = None
+    proposals: tuple[tuple[Slot, ValidatorIndex, ProposalVerdict], ...] = ()
+    sync: SyncDigest | None = None
+    failed: tuple[str, ...] = field(default=())
+    """Parts skipped this epoch because the beacon node failed them."""
+
+
+def attestation_digest(epoch: Epoch, outcomes: Sequence[AttestationOutcome]) -> AttestationDigest:
+    """The console's view of one epoch's outcomes."""
+    return AttestationDigest(
+        epoch,
+        summarize_attestations(outcomes),
+        tuple(sorted(o.validator_index for o in outcomes if not o.included)),
+        tuple(sorted(o.validator_index for o in outcomes if o.included and not o.timely_head)),
+        tuple(
+            sorted(
+                o.validator_index
+                for o in outcomes
+                if o.inclusion_delay is not None and o.inclusion_delay > 1
+            )
+        ),
+    )
