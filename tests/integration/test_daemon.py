@@ -91,7 +91,7 @@ async def test_reports_each_closed_epoch_with_exact_pool_balances(sim: SimServer
     epochs = [r.epoch for r in rec.reports]
     assert len(epochs) == 3
     assert epochs == list(range(epochs[0], epochs[0] + 3))  # in order, none skipped or repeated
-    chain = sim_chain(sim)
+    chain = sim.chain
     spe = chain.params.slots_per_epoch
     for report in rec.reports:
         assert report.state_slot == (report.epoch + 1) * spe - 1
@@ -106,10 +106,6 @@ async def test_reports_each_closed_epoch_with_exact_pool_balances(sim: SimServer
     assert all(r.balances[1] <= 32_000_000_000 for r in rec.reports)
     heads = [h.slot for h in rec.heads]
     assert heads == sorted(heads)
-
-
-def sim_chain(server: SimServer) -> SimChain:
-    return server.chain
 
 
 async def test_malformed_answer_is_logged_once_and_the_daemon_carries_on(sim: SimServer) -> None:
