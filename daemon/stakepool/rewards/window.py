@@ -1,0 +1,122 @@
+"""What the blocks and queues of one window say about balances (pure).
+
+From the canonical blocks of epoch ``k`` (slot order) and the pending-deposit queues at both ends
+of the window: withdrawals per validator, deposits per pubkey, who was slashed, who proposed, and
+each block's sync-committee bits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from stakepool.beacon.models.blocks import SignedBeaconBlock
+from stakepool.beacon.models.state import PendingDeposit
+from stakepool.chain.bitfields import decode_bitvector
+
+BUILDER_INDEX_FLAG = 2**40
+"""Gloas: a withdrawal whose ``validator_index`` has this bit pays a builder's bid to a proposer's
+fee recipient. It is never a validator's balance leaving (accounting.md §2.10)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowBlock:
+    slot: int
+    root: str
+    proposer: int
+    sync_bits: tuple[bool, ...] | None
+    """``None`` before Altair (no sync aggregate)."""
+    slashed: frozenset[int]
+    """Validators slashed by this block's proposer and attester slashings."""
+    block_hash: str | None
+    fee_recipient: str | None
+    block_number: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFacts:
+    blocks: tuple[WindowBlock, ...]
+    withdrawals: Mapping[int, int]
+    """Validator index → Σ Gwei withdrawn in the window (builder payments excluded)."""
+    deposit_requests: Mapping[str, int]
+    """Lower-case pubkey → Σ Gwei of deposits included in the window (requests and legacy)."""
+
+
+def window_facts(
+    blocks: Iterable[tuple[str, SignedBeaconBlock]], sync_committee_size: int
+) -> WindowFacts:
+    """``blocks``: (root, block) pairs of the canonical blocks of the window."""
+    withdrawals: dict[int, int] = defaultdict(int)
+    deposits: dict[str, int] = defaultdict(int)
+    out: list[WindowBlock] = []
+    for root, signed in blocks:
+        msg = signed.message
+        body = msg.body
+        payload = body.payload
+        for w in (payload.withdrawals or ()) if payload is not None else ():
+            if w.validator_index & BUILDER_INDEX_FLAG:
+                continue
+            withdrawals[w.validator_index] += w.amount
+        for d in body.deposits:
+            deposits[d.data.pubkey.lower()] += d.data.amount
+        if body.execution_requests is not None:
+            for r in body.execution_requests.deposits:
+                deposits[r.pubkey.lower()] += r.amount
+        slashed: set[int] = set()
+        for ps in body.proposer_slashings:
+            slashed.add(ps.signed_header_1.message.proposer_index)
+        for att in body.attester_slashings:
+            slashed |= att.slashed_indices
+        bits = (
+            tuple(decode_bitvector(body.sync_aggregate.sync_committee_bits, sync_committee_size))
+            if body.sync_aggregate is not None
+            else None
+        )
+        out.append(
+            WindowBlock(
+                slot=msg.slot,
+                root=root,
+                proposer=msg.proposer_index,
+                sync_bits=bits,
+                slashed=frozenset(slashed),
+                block_hash=None if payload is None else payload.block_hash,
+                fee_recipient=None if payload is None else payload.fee_recipient.lower(),
+                block_number=None if payload is None else payload.block_number,
+            )
+        )
+    return WindowFacts(
+        blocks=tuple(sorted(out, key=lambda b: b.slot)),
+        withdrawals=dict(withdrawals),
+        deposit_requests=dict(deposits),
+    )
+
+
+def pending_by_pubkey(queue: Iterable[PendingDeposit]) -> dict[str, int]:
+    """Σ queued Gwei per lower-case pubkey."""
+    out: dict[str, int] = defaultdict(int)
+    for d in queue:
+        out[d.pubkey.lower()] += d.amount
+    return dict(out)
+
+
+def seat_positions(committee: Sequence[int], ours: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """Validator → its positions in the sync committee (``committee[i]`` sits at ``i``)."""
+    wanted = set(ours)
+    out: dict[int, list[int]] = defaultdict(list)
+    for position, v in enumerate(committee):
+        if v in wanted:
+            out[v].append(position)
+    return {v: tuple(p) for v, p in out.items()}
+
+
+def single_seat_member(committee: Sequence[int], prefer: Iterable[int] = ()) -> int | None:
+    """A committee member holding exactly one seat (its sync reward is ``±participant_reward``),
+    preferring one of ``prefer``; ``None`` if every member holds several seats."""
+    counts: dict[int, int] = defaultdict(int)
+    for v in committee:
+        counts[v] += 1
+    for v in prefer:
+        if counts.get(v) == 1:
+            return v
+    return next((v for v, c in counts.items() if c == 1), None)
