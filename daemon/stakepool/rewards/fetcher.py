@@ -1,20 +1,21 @@
 """``RewardsFetcher``: the I/O edge that reads one window from the beacon node (and the EL).
 
 **Settlement** of window ``k`` (``settle``) needs only what exists once ``LAST(k)`` is past: the
-pool's validator records (balances, effective balances) at ``LAST(k − 1)`` and ``LAST(k)``, the
-pending-deposit queue at both, and the canonical blocks of ``k`` (withdrawals, deposit requests,
-proposers, slashings). States are asked for by slot: at an empty ``LAST(k)`` the node answers the
-state advanced to that slot, whose balances equal the last block's (no epoch boundary in between).
+pool's validator records at ``LAST(k − 1)`` and balances at ``LAST(k)``, the pending-deposit and
+pending-consolidation queues at both, and the canonical blocks of ``k`` (withdrawals, deposit
+requests, proposers, slashings). States are asked for by slot: at an empty ``LAST(k)`` the node
+answers the state advanced to that slot, whose balances equal the last block's (no epoch boundary
+in between).
 
 **Explanation** (``explain``) adds the rewards endpoints: attestation rewards of duty epoch
 ``k − 2`` (computed from the state at ``LAST(k − 1)``, so normally servable as soon as window ``k``
-closes, but a node may 404 them until it has that state, or after pruning it), block rewards of the
-pool's blocks and sync-committee rewards of the blocks of ``k``. When they are missing (a node
+closes — but a node may 404 them until it has that state, or after pruning it), block rewards of
+the pool's blocks, and sync-committee rewards of the blocks of ``k``. When they are missing (a node
 without the routes — stock older clients, Grandine — or not available yet) the window is still
 settled and the explanation is marked unavailable with the reason; call ``explain`` again later.
 
 What is final: a window whose ``finalized`` is true never changes; otherwise the ledger treats it
-as provisional and re-settles it after a reorg (compare ``block_roots``).
+as provisional and settles it again after a reorg (compare ``block_roots``).
 """
 
 from __future__ import annotations
@@ -27,32 +28,25 @@ from dataclasses import dataclass, replace
 import structlog
 
 from stakepool.beacon.client import BeaconClient
-from stakepool.beacon.errors import BeaconError, Unsupported
-from stakepool.beacon.models import AttestationRewards, SignedBeaconBlock, ValidatorInfo
+from stakepool.beacon.errors import BadRequest, BeaconError, Unsupported
+from stakepool.beacon.models import (
+    AttestationRewards,
+    Envelope,
+    PendingConsolidation,
+    SignedBeaconBlock,
+)
 from stakepool.chain.spec import ChainSpec
 from stakepool.execution.client import ExecutionClient
 from stakepool.execution.rpc import ExecutionError
-from stakepool.rewards.maths import (
-    MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA,
-    AttestationComponents,
-    explain,
-    initial_slashing_penalty,
-    is_correlation_epoch,
-    missed,
-    residual,
-    settle,
-    sync_seat_reward,
-)
-from stakepool.rewards.types import (
-    BalanceMoves,
-    EpochRewards,
-    ProposalEl,
-    RewardExplanation,
-    ValidatorEpochReward,
-)
+from stakepool.rewards.explaining import EndpointFigures, Record, explained_rows
+from stakepool.rewards.maths import MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA, settle, sync_seat_reward
+from stakepool.rewards.types import BalanceMoves, EpochRewards, ProposalEl, ValidatorEpochReward
 from stakepool.rewards.window import (
+    SourceState,
     WindowFacts,
+    consolidation_moves,
     pending_by_pubkey,
+    processed_consolidations,
     seat_positions,
     single_seat_member,
     window_facts,
@@ -62,7 +56,11 @@ log = structlog.get_logger(__name__)
 
 
 class WindowNotReady(Exception):
-    """Window ``k`` cannot be settled yet (its last slot is not past) or its states are gone."""
+    """Window ``k`` has no start state (``k < 1``)."""
+
+
+class _Unexplained(Exception):
+    """An endpoint answered "not available" (404): the explanation must wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +68,7 @@ class _Window:
     """What ``settle`` read and ``explain`` needs again (kept for a few recent windows)."""
 
     facts: WindowFacts
-    start: Mapping[int, ValidatorInfo]
-    end: Mapping[int, ValidatorInfo]
+    start: Mapping[int, Record]
 
 
 class RewardsFetcher:
@@ -80,7 +77,7 @@ class RewardsFetcher:
     ``execution``: an ``ExecutionClient`` for EL rewards (``None``: EL rewards are reported
     unknown, never 0). ``fee_recipients``: the pool's fee-recipient addresses (recognises MEV-boost
     payments; see ``execution.maths.el_reward``). ``keep_windows``: how many settled windows are
-    kept in memory for a later ``explain`` without re-reading them.
+    kept in memory for a later ``explain`` without reading them again.
     """
 
     def __init__(
@@ -104,8 +101,6 @@ class RewardsFetcher:
         )
         self.slashings_vector = int(raw.get("EPOCHS_PER_SLASHINGS_VECTOR", 8192))
 
-    # --- slots ---------------------------------------------------------------------------------
-
     def last_slot(self, epoch: int) -> int:
         return (epoch + 1) * self.spec.slots_per_epoch - 1
 
@@ -118,33 +113,47 @@ class RewardsFetcher:
     async def settle(self, epoch: int, pool: Iterable[int]) -> EpochRewards:
         """Balance-based ``r_v(k)`` for every pool validator, plus the pool's proposals' EL rewards.
 
-        Raises ``WindowNotReady`` for ``epoch < 1`` (no window before genesis) and
-        ``BeaconError`` when the node cannot serve the window's states or blocks."""
+        Raises ``WindowNotReady`` for ``epoch < 1`` and ``BeaconError`` when the node cannot
+        serve the window's states or blocks (``NotFound``: a state it no longer has)."""
         if epoch < 1:
             raise WindowNotReady(f"window {epoch} has no start state (windows begin at 1)")
         indices = sorted(set(pool))
         start_slot, end_slot = self.last_slot(epoch - 1), self.last_slot(epoch)
-        (start, start_final), (end, end_final), q_start, q_end, blocks = await asyncio.gather(
-            self._records(start_slot, indices),
-            self._records(end_slot, indices),
-            self._pending(start_slot),
-            self._pending(end_slot),
+        states, queues, blocks = await asyncio.gather(
+            asyncio.gather(self._records(start_slot, indices), self._balances(end_slot, indices)),
+            asyncio.gather(
+                self._pending(start_slot),
+                self._pending(end_slot),
+                self._consolidations(start_slot),
+                self._consolidations(end_slot),
+            ),
             self._blocks(epoch),
         )
+        (start, start_final), (end, end_final) = states
+        q_start, q_end, c_start, c_end = queues
         facts = window_facts(blocks, self.spec.sync_committee_size)
+        # A validator created inside the window has no start record: its pubkey (for deposits)
+        # comes from the end state.
+        born = [v for v in end if v not in start]
+        newcomers = (await self._records(end_slot, born))[0] if born else {}
+        cons_in, cons_out = await self._consolidation_moves(
+            processed_consolidations(c_start, c_end), start, start_slot, set(indices)
+        )
         rows: list[ValidatorEpochReward] = []
         for v in indices:
-            s, e = start.get(v), end.get(v)
-            known = e or s
-            pubkey = known.validator.pubkey.lower() if known is not None else None
+            rec = start.get(v) or newcomers.get(v)
+            pubkey = rec.pubkey if rec is not None else ""
             moves = BalanceMoves(
                 withdrawals_gwei=facts.withdrawals.get(v, 0),
-                deposit_requests_gwei=facts.deposit_requests.get(pubkey, 0) if pubkey else 0,
-                pending_deposits_start_gwei=q_start.get(pubkey, 0) if pubkey else 0,
-                pending_deposits_end_gwei=q_end.get(pubkey, 0) if pubkey else 0,
+                deposit_requests_gwei=facts.deposit_requests.get(pubkey, 0),
+                pending_deposits_start_gwei=q_start.get(pubkey, 0),
+                pending_deposits_end_gwei=q_end.get(pubkey, 0),
+                consolidation_in_gwei=cons_in.get(v, 0),
+                consolidation_out_gwei=cons_out.get(v, 0),
             )
+            s = start.get(v)
             b_start = s.balance if s is not None else 0
-            b_end = e.balance if e is not None else 0
+            b_end = end.get(v, 0)
             rows.append(
                 ValidatorEpochReward(
                     validator=v,
@@ -153,86 +162,42 @@ class RewardsFetcher:
                     balance_start_gwei=b_start,
                     balance_end_gwei=b_end,
                     moves=moves,
-                    effective_balance_gwei=s.validator.effective_balance if s is not None else 0,
+                    effective_balance_gwei=s.effective_balance if s is not None else 0,
                 )
             )
         proposals = await self._el_rewards(facts, set(indices))
-        key = (epoch, tuple(b.root for b in facts.blocks))
-        if self.keep_windows:
-            self._windows[key] = _Window(facts, start, end)
-            while len(self._windows) > self.keep_windows:
-                self._windows.popitem(last=False)
-        finalized = None if start_final is None or end_final is None else end_final
+        roots = tuple(b.root for b in facts.blocks)
+        self._remember((epoch, roots), _Window(facts, start))
         return EpochRewards(
             epoch=epoch,
             validators=tuple(rows),
             proposals=proposals,
             start_slot_state=start_slot,
             end_slot_state=end_slot,
-            block_roots=key[1],
-            finalized=finalized,
+            block_roots=roots,
+            finalized=None if start_final is None or end_final is None else end_final,
         )
 
     async def explain(self, settled: EpochRewards) -> EpochRewards:
-        """``settled`` with each validator's explanation, residual and missed reward — or, if the
-        node cannot tell yet, unchanged but for ``explanation_reason``."""
+        """``settled`` with each validator's explanation, residual and missed reward — or, when
+        the node cannot tell (yet), ``settled`` with ``explanation_reason`` saying why."""
         k = settled.epoch
         indices = [v.validator for v in settled.validators]
-        window = self._windows.get((k, settled.block_roots))
-        if window is None:
-            again = await self.settle(k, indices)
-            if again.block_roots != settled.block_roots:
-                return replace(settled, explanation_reason="the window's blocks changed (reorg)")
-            window = self._windows.get((k, settled.block_roots))
-            if window is None:  # keep_windows == 0
-                start, end = await asyncio.gather(
-                    self._records(again.start_slot_state, indices),
-                    self._records(again.end_slot_state, indices),
-                )
-                blocks = await self._blocks(k)
-                window = _Window(
-                    window_facts(blocks, self.spec.sync_committee_size), start[0], end[0]
-                )
         try:
-            att, block_totals, sync = await asyncio.gather(
-                self.client.get_attestation_rewards(k - 2, indices) if k >= 2 else _none(),
-                self._block_rewards(window.facts, set(indices)),
-                self._sync_rewards(window.facts, k, indices),
-            )
+            window = await self._window(settled, indices)
+            if window is None:
+                return _unexplained(settled, "the window's blocks changed (reorg): settle it again")
+            figures = await self._figures(window, k, indices)
+        except _Unexplained as exc:
+            return _unexplained(settled, str(exc))
         except Unsupported as exc:
-            return replace(
-                settled,
-                explanation_available=False,
-                explanation_reason=f"the node lacks a rewards endpoint: {exc}",
-            )
+            return _unexplained(settled, f"the node lacks a rewards endpoint: {exc}")
         except BeaconError as exc:
-            return replace(
-                settled, explanation_available=False, explanation_reason=f"rewards failed: {exc}"
-            )
-        if k >= 2 and att is None:
-            return replace(
-                settled,
-                explanation_available=False,
-                explanation_reason=f"attestation rewards for epoch {k - 2} not available yet",
-            )
-        if block_totals is None:
-            return replace(
-                settled,
-                explanation_available=False,
-                explanation_reason="block rewards not available for a block of the window",
-            )
-        if sync is None:
-            return replace(
-                settled,
-                explanation_available=False,
-                explanation_reason="sync committee rewards not available for a block of the window",
-            )
-        rows = _explained_rows(
+            return _unexplained(settled, f"rewards failed: {exc}")
+        rows = explained_rows(
             settled.validators,
-            att=att.data if att is not None else None,
-            block_totals=block_totals,
-            sync=sync,
-            window=window,
+            figures,
+            window.start,
             slashing_quotient=self.slashing_quotient,
             slashings_vector=self.slashings_vector,
         )
@@ -240,23 +205,116 @@ class RewardsFetcher:
             settled, validators=rows, explanation_available=True, explanation_reason=None
         )
 
+    # --- windows -------------------------------------------------------------------------------
+
+    def _remember(self, key: tuple[int, tuple[str, ...]], window: _Window) -> None:
+        if not self.keep_windows:
+            return
+        self._windows[key] = window
+        self._windows.move_to_end(key)
+        while len(self._windows) > self.keep_windows:
+            self._windows.popitem(last=False)
+
+    async def _window(self, settled: EpochRewards, indices: Sequence[int]) -> _Window | None:
+        """The window as settled, from memory or read again; ``None`` if its blocks changed."""
+        key = (settled.epoch, settled.block_roots)
+        window = self._windows.get(key)
+        if window is not None:
+            return window
+        start, blocks = await asyncio.gather(
+            self._records(settled.start_slot_state, indices), self._blocks(settled.epoch)
+        )
+        facts = window_facts(blocks, self.spec.sync_committee_size)
+        if tuple(b.root for b in facts.blocks) != settled.block_roots:
+            return None
+        return _Window(facts, start[0])
+
+    async def _figures(self, window: _Window, k: int, indices: Sequence[int]) -> EndpointFigures:
+        pool = set(indices)
+        slashed = sorted({v for b in window.facts.blocks for v in b.slashed} & pool)
+        att, block_totals, sync, slashed_records = await asyncio.gather(
+            self._attestation_rewards(k - 2, indices),
+            self._block_rewards(window.facts, pool),
+            self._sync_rewards(window.facts, k, indices),
+            # The EB slash_validator used: the one in force during epoch k (end state).
+            self._records(self.last_slot(k), slashed),
+        )
+        return EndpointFigures(
+            attestations=att,
+            block_rewards=block_totals,
+            sync_rewards=sync,
+            slashed_effective_balance={
+                v: r.effective_balance for v, r in slashed_records[0].items()
+            },
+        )
+
     # --- reads ---------------------------------------------------------------------------------
 
     async def _records(
         self, slot: int, indices: Sequence[int]
-    ) -> tuple[dict[int, ValidatorInfo], bool | None]:
+    ) -> tuple[dict[int, Record], bool | None]:
         if slot < 0 or not indices:
             return {}, True
         env = await self.client.get_validators(slot, indices)
-        return {int(r.index): r for r in env.data}, env.finalized
+        return {
+            int(r.index): Record(
+                balance=int(r.balance),
+                effective_balance=int(r.validator.effective_balance),
+                slashed=r.validator.slashed,
+                activation_epoch=int(r.validator.activation_epoch),
+                exit_epoch=int(r.validator.exit_epoch),
+                withdrawable_epoch=int(r.validator.withdrawable_epoch),
+                pubkey=r.validator.pubkey.lower(),
+            )
+            for r in env.data
+        }, env.finalized
+
+    async def _balances(
+        self, slot: int, indices: Sequence[int]
+    ) -> tuple[dict[int, int], bool | None]:
+        if not indices:
+            return {}, True
+        env = await self.client.get_balances(slot, indices)
+        return {int(b.index): int(b.balance) for b in env.data}, env.finalized
 
     async def _pending(self, slot: int) -> dict[str, int]:
+        if slot < 0:
+            return {}
         try:
             env = await self.client.get_pending_deposits(slot)
-        except Unsupported:
-            # Before Electra there is no queue: deposits credit the balance in their block.
+        except (Unsupported, BadRequest):
+            # Before Electra there is no queue (400): deposits credit the balance in their block.
             return {}
         return pending_by_pubkey(env.data)
+
+    async def _consolidations(self, slot: int) -> tuple[PendingConsolidation, ...]:
+        if slot < 0:
+            return ()
+        try:
+            return (await self.client.get_pending_consolidations(slot)).data
+        except (Unsupported, BadRequest):
+            return ()
+
+    async def _consolidation_moves(
+        self,
+        processed: Sequence[PendingConsolidation],
+        start: Mapping[int, Record],
+        start_slot: int,
+        pool: set[int],
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Moves touching the pool; sources outside the pool are read too (a principal inflow)."""
+        relevant = [c for c in processed if c.source_index in pool or c.target_index in pool]
+        if not relevant:
+            return {}, {}
+        missing = sorted({int(c.source_index) for c in relevant} - set(start))
+        extra = (await self._records(start_slot, missing))[0] if missing else {}
+        records = {**extra, **start}
+        sources: dict[int, SourceState] = {}
+        for c in relevant:
+            r = records.get(c.source_index)
+            if r is not None:
+                sources[c.source_index] = SourceState(r.balance, r.effective_balance, r.slashed)
+        return consolidation_moves(relevant, sources)
 
     async def _blocks(self, epoch: int) -> list[tuple[str, SignedBeaconBlock]]:
         spe = self.spec.slots_per_epoch
@@ -274,25 +332,35 @@ class RewardsFetcher:
             raise BeaconError("block", f"block {root} at slot {slot} vanished (reorg?)")
         return root, block.data
 
-    async def _block_rewards(
-        self, facts: WindowFacts, pool: set[int]
-    ) -> dict[int, list[int]] | None:
+    async def _attestation_rewards(
+        self, duty_epoch: int, indices: Sequence[int]
+    ) -> AttestationRewards | None:
+        if duty_epoch < 0:
+            return None
+        answer: Envelope[AttestationRewards] | None = await self.client.get_attestation_rewards(
+            duty_epoch, indices
+        )
+        if answer is None:
+            raise _Unexplained(f"attestation rewards for epoch {duty_epoch} not available yet")
+        return answer.data
+
+    async def _block_rewards(self, facts: WindowFacts, pool: set[int]) -> dict[int, list[int]]:
         ours = [b for b in facts.blocks if b.proposer in pool]
         answers = await asyncio.gather(*(self.client.get_block_rewards(b.root) for b in ours))
         out: dict[int, list[int]] = {}
         for b, answer in zip(ours, answers, strict=True):
             if answer is None:
-                return None
+                raise _Unexplained(f"block rewards of slot {b.slot} not available")
             out.setdefault(b.proposer, []).append(int(answer.data.total))
         return out
 
     async def _sync_rewards(
         self, facts: WindowFacts, epoch: int, indices: Sequence[int]
-    ) -> dict[int, list[int]] | None:
+    ) -> dict[int, list[int]]:
         """Per pool member of the sync committee, its reward in each block of the window.
 
-        The node's per-validator figure cannot be trusted for a validator with several seats (some
-        clients list a seat per entry, others repeat the validator's aggregate per seat), so the
+        A node's per-validator figure cannot be trusted for a validator with several seats (some
+        clients list one entry per seat, others repeat the validator's aggregate per seat), so the
         per-seat reward is read from a single-seat member and multiplied out over the block's bits
         (accounting.md §3.3)."""
         blocks = [b for b in facts.blocks if b.sync_bits is not None]
@@ -312,22 +380,22 @@ class RewardsFetcher:
         out: dict[int, list[int]] = {}
         for b, answer in zip(blocks, answers, strict=True):
             if answer is None:
-                return None
+                raise _Unexplained(f"sync committee rewards of slot {b.slot} not available")
             given = {int(r.validator_index): int(r.reward) for r in answer.data}
             bits = b.sync_bits or ()
-            pr = abs(given[probe]) if probe is not None and probe in given else None
+            per_seat = abs(given[probe]) if probe is not None and probe in given else None
             for v, positions in seats.items():
-                if pr is None:
+                if per_seat is None:  # every member holds several seats: trust the node
                     out.setdefault(v, []).append(given.get(v, 0))
                 else:
-                    out.setdefault(v, []).append(sync_seat_reward(pr, [bits[p] for p in positions]))
+                    out.setdefault(v, []).append(
+                        sync_seat_reward(per_seat, [bits[p] for p in positions])
+                    )
         return out
 
     async def _el_rewards(self, facts: WindowFacts, pool: set[int]) -> tuple[ProposalEl, ...]:
-        ours = [b for b in facts.blocks if b.proposer in pool]
-
-        async def one(b_slot: int, proposer: int, block_hash: str | None) -> ProposalEl:
-            base = ProposalEl(slot=b_slot, proposer=proposer, block_hash=block_hash)
+        async def one(slot: int, proposer: int, block_hash: str | None) -> ProposalEl:
+            base = ProposalEl(slot=slot, proposer=proposer, block_hash=block_hash)
             if block_hash is None:
                 return replace(base, reason="no execution payload")
             if self.execution is None:
@@ -335,87 +403,13 @@ class RewardsFetcher:
             try:
                 reward = await self.execution.el_reward(block_hash, self.fee_recipients)
             except ExecutionError as exc:
-                log.warning("el_reward_failed", slot=b_slot, error=str(exc))
+                log.warning("el_reward_failed", slot=slot, error=str(exc))
                 return replace(base, reason=str(exc))
             return replace(base, reward=reward)
 
+        ours = [b for b in facts.blocks if b.proposer in pool]
         return tuple(await asyncio.gather(*(one(b.slot, b.proposer, b.block_hash) for b in ours)))
 
 
-async def _none() -> None:
-    return None
-
-
-def _explained_rows(
-    rows: Sequence[ValidatorEpochReward],
-    *,
-    att: AttestationRewards | None,
-    block_totals: Mapping[int, list[int]],
-    sync: Mapping[int, list[int]],
-    window: _Window,
-    slashing_quotient: int,
-    slashings_vector: int,
-) -> tuple[ValidatorEpochReward, ...]:
-    totals = {int(r.validator_index): r for r in att.total_rewards} if att is not None else {}
-    slashed_in_window = {v for b in window.facts.blocks for v in b.slashed}
-    out: list[ValidatorEpochReward] = []
-    for row in rows:
-        v = row.validator
-        t = totals.get(v)
-        actual = (
-            None
-            if t is None
-            else AttestationComponents(int(t.source), int(t.target), int(t.head), int(t.inactivity))
-        )
-        ideal_row = att.ideal_for(row.effective_balance_gwei) if att is not None else None
-        ideal = (
-            None
-            if ideal_row is None
-            else AttestationComponents(
-                int(ideal_row.source), int(ideal_row.target), int(ideal_row.head)
-            )
-        )
-        end = window.end.get(v)
-        start = window.start.get(v)
-        penalty = 0
-        if v in slashed_in_window and end is not None:
-            # The effective balance does not change between epoch transitions: the end state's
-            # is the one slash_validator used.
-            penalty = initial_slashing_penalty(end.validator.effective_balance, slashing_quotient)
-        correlation: int | None = 0
-        if start is not None and is_correlation_epoch(
-            row.epoch,
-            start.validator.slashed,
-            int(start.validator.withdrawable_epoch),
-            slashings_vector,
-        ):
-            correlation = None
-        explanation: RewardExplanation = explain(
-            row.epoch - 2,
-            actual,
-            block_rewards=block_totals.get(v, ()),
-            sync_rewards=sync.get(v, ()),
-            slashing_penalty=penalty,
-            correlation_penalty=correlation,
-        )
-        out.append(
-            replace(
-                row,
-                explanation=explanation,
-                residual_gwei=residual(row.settlement_gwei, explanation),
-                missed_gwei=(
-                    missed(ideal, actual)
-                    if start is not None and _had_duty(start, row.epoch - 2)
-                    else None
-                ),
-            )
-        )
-    return tuple(out)
-
-
-def _had_duty(record: ValidatorInfo, duty_epoch: int) -> bool:
-    """Eligible for attestation rewards/penalties in ``duty_epoch`` (``get_eligible_validator_indices``):
-    active then, or slashed and not yet withdrawable. Without a duty nothing was missed."""
-    v = record.validator
-    active = int(v.activation_epoch) <= duty_epoch < int(v.exit_epoch)
-    return active or (v.slashed and duty_epoch + 1 < int(v.withdrawable_epoch))
+def _unexplained(settled: EpochRewards, reason: str) -> EpochRewards:
+    return replace(settled, explanation_available=False, explanation_reason=reason)

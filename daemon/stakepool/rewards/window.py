@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stakepool.beacon.models.blocks import SignedBeaconBlock
-from stakepool.beacon.models.state import PendingDeposit
+from stakepool.beacon.models.state import PendingConsolidation, PendingDeposit
 from stakepool.chain.bitfields import decode_bitvector
 
 BUILDER_INDEX_FLAG = 2**40
@@ -120,3 +120,49 @@ def single_seat_member(committee: Sequence[int], prefer: Iterable[int] = ()) -> 
         if counts.get(v) == 1:
             return v
     return next((v for v, c in counts.items() if c == 1), None)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A consolidation source in the state at ``LAST(k − 1)``."""
+
+    balance: int
+    effective_balance: int
+    slashed: bool
+
+
+def processed_consolidations(
+    start: Sequence[PendingConsolidation], end: Sequence[PendingConsolidation]
+) -> tuple[PendingConsolidation, ...]:
+    """The entries the transition into ``k`` took off the front of the queue.
+
+    ``process_pending_consolidations`` consumes a prefix of the queue (processed, or dropped for a
+    slashed source); requests in the blocks of ``k`` append at the back. So the queue at
+    ``LAST(k)`` starts with what is left of the one at ``LAST(k − 1)``."""
+    s = [(c.source_index, c.target_index) for c in start]
+    e = [(c.source_index, c.target_index) for c in end]
+    for n in range(len(s) + 1):
+        rest = s[n:]
+        if e[: len(rest)] == rest:
+            return tuple(start[:n])
+    return tuple(start)  # unreachable: n == len(s) always matches
+
+
+def consolidation_moves(
+    processed: Iterable[PendingConsolidation], sources: Mapping[int, SourceState]
+) -> tuple[dict[int, int], dict[int, int]]:
+    """(moved in per target, moved out per source) by the transition into ``k``.
+
+    The spec moves ``min(balance, effective_balance)`` of an unslashed source (a slashed one is
+    dropped). The source is long exited by then (withdrawable), so the transition changed neither
+    figure before the move: the state at ``LAST(k − 1)`` gives both."""
+    moved_in: dict[int, int] = defaultdict(int)
+    moved_out: dict[int, int] = defaultdict(int)
+    for c in processed:
+        src = sources.get(c.source_index)
+        if src is None or src.slashed:
+            continue
+        amount = min(src.balance, src.effective_balance)
+        moved_out[c.source_index] += amount
+        moved_in[c.target_index] += amount
+    return dict(moved_in), dict(moved_out)
