@@ -39,10 +39,35 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class AttestationFigures:
+    """``rewards/attestations`` of one duty epoch, compacted (the API's models are large)."""
+
+    totals: Mapping[int, AttestationComponents]
+    """Validator → its row (a validator the node did not list has none)."""
+    ideal: Mapping[int, AttestationComponents]
+    """Effective balance → the ideal row (some clients omit buckets)."""
+
+    @classmethod
+    def merge(cls, parts: Sequence[AttestationRewards]) -> AttestationFigures:
+        totals: dict[int, AttestationComponents] = {}
+        ideal: dict[int, AttestationComponents] = {}
+        for part in parts:
+            for t in part.total_rewards:
+                totals[int(t.validator_index)] = AttestationComponents(
+                    int(t.source), int(t.target), int(t.head), int(t.inactivity)
+                )
+            for i in part.ideal_rewards:
+                ideal[int(i.effective_balance)] = AttestationComponents(
+                    int(i.source), int(i.target), int(i.head)
+                )
+        return cls(totals, ideal)
+
+
+@dataclass(frozen=True, slots=True)
 class EndpointFigures:
     """What the rewards endpoints said about a window, per pool validator."""
 
-    attestations: AttestationRewards | None
+    attestations: AttestationFigures | None
     """Duty epoch ``k − 2``; ``None`` only for window 1 (no duty epoch −1)."""
     block_rewards: Mapping[int, Sequence[int]]
     """Proposer → ``total`` of each of its blocks in the window."""
@@ -66,24 +91,12 @@ def explained_rows(
     were computed from (so its effective balance picks the ideal row) and the one whose
     ``withdrawable_epoch`` says whether the transition into ``k`` applied a correlation penalty."""
     att = figures.attestations
-    totals = {int(r.validator_index): r for r in att.total_rewards} if att is not None else {}
     out: list[ValidatorEpochReward] = []
     for row in rows:
         v = row.validator
-        t = totals.get(v)
-        actual = (
-            None
-            if t is None
-            else AttestationComponents(int(t.source), int(t.target), int(t.head), int(t.inactivity))
-        )
-        ideal_row = att.ideal_for(row.effective_balance_gwei) if att is not None else None
-        ideal = (
-            None
-            if ideal_row is None
-            else AttestationComponents(
-                int(ideal_row.source), int(ideal_row.target), int(ideal_row.head)
-            )
-        )
+        actual = att.totals.get(v) if att is not None else None
+        # By effective balance, never by position: bucket coverage varies between clients.
+        ideal = att.ideal.get(row.effective_balance_gwei) if att is not None else None
         rec = start.get(v)
         eb_slashed = figures.slashed_effective_balance.get(v)
         penalty = (

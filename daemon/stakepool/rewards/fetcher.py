@@ -38,7 +38,12 @@ from stakepool.beacon.models import (
 from stakepool.chain.spec import ChainSpec
 from stakepool.execution.client import ExecutionClient
 from stakepool.execution.rpc import ExecutionError
-from stakepool.rewards.explaining import EndpointFigures, Record, explained_rows
+from stakepool.rewards.explaining import (
+    AttestationFigures,
+    EndpointFigures,
+    Record,
+    explained_rows,
+)
 from stakepool.rewards.maths import MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA, settle, sync_seat_reward
 from stakepool.rewards.types import BalanceMoves, EpochRewards, ProposalEl, ValidatorEpochReward
 from stakepool.rewards.window import (
@@ -77,7 +82,9 @@ class RewardsFetcher:
     ``execution``: an ``ExecutionClient`` for EL rewards (``None``: EL rewards are reported
     unknown, never 0). ``fee_recipients``: the pool's fee-recipient addresses (recognises MEV-boost
     payments; see ``execution.maths.el_reward``). ``keep_windows``: how many settled windows are
-    kept in memory for a later ``explain`` without reading them again.
+    kept in memory for a later ``explain`` without reading them again. ``chunk``: validators per
+    request, read one chunk after the other and compacted at once, so a big pool's answers are
+    never all in memory as API models together.
     """
 
     def __init__(
@@ -88,12 +95,14 @@ class RewardsFetcher:
         execution: ExecutionClient | None = None,
         fee_recipients: Collection[str] = (),
         keep_windows: int = 4,
+        chunk: int = 10_000,
     ) -> None:
         self.client = client
         self.spec = spec
         self.execution = execution
         self.fee_recipients = tuple(a.lower() for a in fee_recipients)
         self.keep_windows = max(0, keep_windows)
+        self.chunk = max(1, chunk)
         self._windows: OrderedDict[tuple[int, tuple[str, ...]], _Window] = OrderedDict()
         raw = spec.raw
         self.slashing_quotient = int(
@@ -253,29 +262,38 @@ class RewardsFetcher:
     async def _records(
         self, slot: int, indices: Sequence[int]
     ) -> tuple[dict[int, Record], bool | None]:
-        if slot < 0 or not indices:
-            return {}, True
-        env = await self.client.get_validators(slot, indices)
-        return {
-            int(r.index): Record(
-                balance=int(r.balance),
-                effective_balance=int(r.validator.effective_balance),
-                slashed=r.validator.slashed,
-                activation_epoch=int(r.validator.activation_epoch),
-                exit_epoch=int(r.validator.exit_epoch),
-                withdrawable_epoch=int(r.validator.withdrawable_epoch),
-                pubkey=r.validator.pubkey.lower(),
-            )
-            for r in env.data
-        }, env.finalized
+        out: dict[int, Record] = {}
+        finalized: bool | None = True
+        if slot < 0:
+            return out, finalized
+        for part in self._chunks(indices):
+            env = await self.client.get_validators(slot, part)
+            finalized = _and(finalized, env.finalized)
+            for r in env.data:
+                out[int(r.index)] = Record(
+                    balance=int(r.balance),
+                    effective_balance=int(r.validator.effective_balance),
+                    slashed=r.validator.slashed,
+                    activation_epoch=int(r.validator.activation_epoch),
+                    exit_epoch=int(r.validator.exit_epoch),
+                    withdrawable_epoch=int(r.validator.withdrawable_epoch),
+                    pubkey=r.validator.pubkey.lower(),
+                )
+        return out, finalized
 
     async def _balances(
         self, slot: int, indices: Sequence[int]
     ) -> tuple[dict[int, int], bool | None]:
-        if not indices:
-            return {}, True
-        env = await self.client.get_balances(slot, indices)
-        return {int(b.index): int(b.balance) for b in env.data}, env.finalized
+        out: dict[int, int] = {}
+        finalized: bool | None = True
+        for part in self._chunks(indices):
+            env = await self.client.get_balances(slot, part)
+            finalized = _and(finalized, env.finalized)
+            out.update((int(b.index), int(b.balance)) for b in env.data)
+        return out, finalized
+
+    def _chunks(self, indices: Sequence[int]) -> Iterable[Sequence[int]]:
+        return (indices[i : i + self.chunk] for i in range(0, len(indices), self.chunk))
 
     async def _pending(self, slot: int) -> dict[str, int]:
         if slot < 0:
@@ -334,15 +352,21 @@ class RewardsFetcher:
 
     async def _attestation_rewards(
         self, duty_epoch: int, indices: Sequence[int]
-    ) -> AttestationRewards | None:
+    ) -> AttestationFigures | None:
         if duty_epoch < 0:
             return None
-        answer: Envelope[AttestationRewards] | None = await self.client.get_attestation_rewards(
-            duty_epoch, indices
+        parts: list[AttestationFigures] = []
+        for part in self._chunks(indices):
+            answer: Envelope[AttestationRewards] | None = await self.client.get_attestation_rewards(
+                duty_epoch, part
+            )
+            if answer is None:
+                raise _Unexplained(f"attestation rewards for epoch {duty_epoch} not available yet")
+            parts.append(AttestationFigures.merge([answer.data]))
+        return AttestationFigures(
+            totals={v: c for p in parts for v, c in p.totals.items()},
+            ideal={eb: c for p in parts for eb, c in p.ideal.items()},
         )
-        if answer is None:
-            raise _Unexplained(f"attestation rewards for epoch {duty_epoch} not available yet")
-        return answer.data
 
     async def _block_rewards(self, facts: WindowFacts, pool: set[int]) -> dict[int, list[int]]:
         ours = [b for b in facts.blocks if b.proposer in pool]
@@ -413,3 +437,10 @@ class RewardsFetcher:
 
 def _unexplained(settled: EpochRewards, reason: str) -> EpochRewards:
     return replace(settled, explanation_available=False, explanation_reason=reason)
+
+
+def _and(a: bool | None, b: bool | None) -> bool | None:
+    """Finalized only if every part is; unknown if a part did not say."""
+    if a is None or b is None:
+        return None
+    return a and b

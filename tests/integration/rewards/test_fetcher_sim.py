@@ -225,7 +225,7 @@ async def test_settle_now_explain_later(
         v.settlement_gwei for v in settled.validators
     ]
     # A fetcher that kept nothing re-reads the window and explains it the same way.
-    forgetful = RewardsFetcher(client, await _spec(client), keep_windows=0)
+    forgetful = RewardsFetcher(client, await _spec(client), keep_windows=0, chunk=7)
     assert (await forgetful.explain(settled)).validators == explained.validators
 
 
