@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from stakepool.beacon.models import AttestationRewards
 from stakepool.rewards.maths import (
@@ -116,9 +116,16 @@ def explained_rows(
             correlation_penalty=correlation,
         )
         had_duty = att is not None and rec is not None and rec.had_duty(row.epoch - 2)
+        # The constructor, not dataclasses.replace: 100,000 rows per window add up.
         out.append(
-            replace(
-                row,
+            ValidatorEpochReward(
+                validator=v,
+                epoch=row.epoch,
+                settlement_gwei=row.settlement_gwei,
+                balance_start_gwei=row.balance_start_gwei,
+                balance_end_gwei=row.balance_end_gwei,
+                moves=row.moves,
+                effective_balance_gwei=row.effective_balance_gwei,
                 explanation=explanation,
                 residual_gwei=residual(row.settlement_gwei, explanation),
                 missed_gwei=missed(ideal, actual) if had_duty else None,

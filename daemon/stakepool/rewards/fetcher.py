@@ -59,6 +59,8 @@ from stakepool.rewards.window import (
 
 log = structlog.get_logger(__name__)
 
+_NO_MOVES = BalanceMoves()
+
 
 class WindowNotReady(Exception):
     """Window ``k`` has no start state (``k < 1``)."""
@@ -152,14 +154,16 @@ class RewardsFetcher:
         for v in indices:
             rec = start.get(v) or newcomers.get(v)
             pubkey = rec.pubkey if rec is not None else ""
-            moves = BalanceMoves(
-                withdrawals_gwei=facts.withdrawals.get(v, 0),
-                deposit_requests_gwei=facts.deposit_requests.get(pubkey, 0),
-                pending_deposits_start_gwei=q_start.get(pubkey, 0),
-                pending_deposits_end_gwei=q_end.get(pubkey, 0),
-                consolidation_in_gwei=cons_in.get(v, 0),
-                consolidation_out_gwei=cons_out.get(v, 0),
-            )
+            figures = {
+                "withdrawals_gwei": facts.withdrawals.get(v, 0),
+                "deposit_requests_gwei": facts.deposit_requests.get(pubkey, 0),
+                "pending_deposits_start_gwei": q_start.get(pubkey, 0),
+                "pending_deposits_end_gwei": q_end.get(pubkey, 0),
+                "consolidation_in_gwei": cons_in.get(v, 0),
+                "consolidation_out_gwei": cons_out.get(v, 0),
+            }
+            # Most validators move nothing but rewards: share one empty record (100k-pool cost).
+            moves = BalanceMoves(**figures) if any(figures.values()) else _NO_MOVES
             s = start.get(v)
             b_start = s.balance if s is not None else 0
             b_end = end.get(v, 0)
