@@ -140,7 +140,7 @@ class RewardsFetcher:
             ),
             self._blocks(epoch),
         )
-        (start, start_final), (end, end_final) = states
+        (start, start_meta), (end, end_meta) = states
         q_start, q_end, c_start, c_end = queues
         facts = window_facts(blocks, self.spec.sync_committee_size)
         # A validator created inside the window has no start record: its pubkey (for deposits)
@@ -188,7 +188,8 @@ class RewardsFetcher:
             start_slot_state=start_slot,
             end_slot_state=end_slot,
             block_roots=roots,
-            finalized=None if start_final is None or end_final is None else end_final,
+            finalized=start_meta.add(end_meta.finalized, end_meta.optimistic).finalized,
+            optimistic=start_meta.optimistic or end_meta.optimistic,
         )
 
     async def explain(self, settled: EpochRewards) -> EpochRewards:
@@ -263,16 +264,14 @@ class RewardsFetcher:
 
     # --- reads ---------------------------------------------------------------------------------
 
-    async def _records(
-        self, slot: int, indices: Sequence[int]
-    ) -> tuple[dict[int, Record], bool | None]:
+    async def _records(self, slot: int, indices: Sequence[int]) -> tuple[dict[int, Record], _Meta]:
         out: dict[int, Record] = {}
-        finalized: bool | None = True
+        meta = _Meta()
         if slot < 0:
-            return out, finalized
+            return out, meta
         for part in self._chunks(indices):
             env = await self.client.get_validators(slot, part)
-            finalized = _and(finalized, env.finalized)
+            meta = meta.add(env.finalized, env.execution_optimistic)
             for r in env.data:
                 out[int(r.index)] = Record(
                     balance=int(r.balance),
@@ -283,18 +282,16 @@ class RewardsFetcher:
                     withdrawable_epoch=int(r.validator.withdrawable_epoch),
                     pubkey=r.validator.pubkey.lower(),
                 )
-        return out, finalized
+        return out, meta
 
-    async def _balances(
-        self, slot: int, indices: Sequence[int]
-    ) -> tuple[dict[int, int], bool | None]:
+    async def _balances(self, slot: int, indices: Sequence[int]) -> tuple[dict[int, int], _Meta]:
         out: dict[int, int] = {}
-        finalized: bool | None = True
+        meta = _Meta()
         for part in self._chunks(indices):
             env = await self.client.get_balances(slot, part)
-            finalized = _and(finalized, env.finalized)
+            meta = meta.add(env.finalized, env.execution_optimistic)
             out.update((int(b.index), int(b.balance)) for b in env.data)
-        return out, finalized
+        return out, meta
 
     def _chunks(self, indices: Sequence[int]) -> Iterable[Sequence[int]]:
         return (indices[i : i + self.chunk] for i in range(0, len(indices), self.chunk))
@@ -443,8 +440,14 @@ def _unexplained(settled: EpochRewards, reason: str) -> EpochRewards:
     return replace(settled, explanation_available=False, explanation_reason=reason)
 
 
-def _and(a: bool | None, b: bool | None) -> bool | None:
-    """Finalized only if every part is; unknown if a part did not say."""
-    if a is None or b is None:
-        return None
-    return a and b
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    """What the answers said about their states, combined over chunks and states."""
+
+    finalized: bool | None = True
+    """Finalized only if every answer is; ``None`` once an answer did not say."""
+    optimistic: bool = False
+
+    def add(self, finalized: bool | None, optimistic: bool) -> _Meta:
+        both = None if self.finalized is None or finalized is None else self.finalized and finalized
+        return _Meta(both, self.optimistic or optimistic)

@@ -143,7 +143,10 @@ class EpochRewards:
     """Canonical block roots of ``k`` in slot order: with the state slots, the input digest a ledger
     compares after a reorg."""
     finalized: bool | None
-    """Whether every input came from finalized states (``None``: the node did not say)."""
+    """Whether the window's states are finalized (``None``: the node did not say; then compare
+    ``end_slot_state`` with the finalized checkpoint). Final windows never change."""
+    optimistic: bool = False
+    """A state was answered ``execution_optimistic``: not even safe at the head (§7)."""
     explanation_available: bool = False
     explanation_reason: str | None = "not explained yet"
     """Why there is no explanation (endpoint missing on the node, not available yet, …)."""

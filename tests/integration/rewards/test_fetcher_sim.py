@@ -272,3 +272,17 @@ async def test_el_rewards_of_the_pools_proposals(chain: SimChain, client: Beacon
         assert all(p.reason and "HTTP 503" in p.reason for p in failed.proposals)
     finally:
         await rpc.stop()
+
+
+async def test_old_windows_are_final_recent_ones_provisional(
+    chain: SimChain, client: BeaconClient
+) -> None:
+    fetcher = RewardsFetcher(client, await _spec(client))
+    finalized_epoch = chain.head.finalized.epoch
+    assert finalized_epoch >= 4
+    old = await fetcher.settle(2, POOL)
+    recent = await fetcher.settle(11, POOL)
+    assert old.finalized is True
+    assert recent.finalized is False
+    assert not old.optimistic
+    assert not recent.optimistic
