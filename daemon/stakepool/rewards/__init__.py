@@ -10,6 +10,7 @@ from stakepool.rewards.maths import (
     settle,
     sync_seat_reward,
 )
+from stakepool.rewards.tracker import RewardsTracker
 from stakepool.rewards.types import (
     BalanceMoves,
     EpochRewards,
@@ -25,6 +26,7 @@ __all__ = [
     "ProposalEl",
     "RewardExplanation",
     "RewardsFetcher",
+    "RewardsTracker",
     "ValidatorEpochReward",
     "WindowNotReady",
     "explain",

@@ -15,7 +15,7 @@ import pytest
 from stakepool.beacon import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.execution import ExecutionClient
-from stakepool.rewards import EpochRewards, RewardsFetcher
+from stakepool.rewards import EpochRewards, RewardsFetcher, RewardsTracker
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import (
     LateVotes,
@@ -286,3 +286,35 @@ async def test_old_windows_are_final_recent_ones_provisional(
     assert recent.finalized is False
     assert not old.optimistic
     assert not recent.optimistic
+
+
+async def test_tracker_explains_late_windows_and_gives_up_eventually(
+    chain: SimChain, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    server = await serve_sim(chain)
+    client = sim_client(server.url, retries=0)
+    tracker = RewardsTracker(RewardsFetcher(client, await _spec(client)), lambda: POOL, patience=3)
+    server.faults.set("getAttestationsRewards", "unavailable")
+    (w4,) = await tracker.close(4)
+    (w5,) = await tracker.close(5)
+    assert not w4.explanation_available
+    assert not w5.explanation_available
+    assert sorted(tracker.waiting) == [4, 5]
+    server.faults.clear()
+    w6, late4, late5 = await tracker.close(6)
+    assert [w.epoch for w in (w6, late4, late5)] == [6, 4, 5]
+    assert all(w.explanation_available for w in (w6, late4, late5))
+    assert [v.settlement_gwei for v in late4.validators] == [
+        v.settlement_gwei for v in w4.validators
+    ]
+    assert tracker.waiting == {}
+
+    server.faults.set("getAttestationsRewards", "unavailable")
+    await tracker.close(7)
+    assert list(tracker.waiting) == [7]
+    await tracker.close(8)
+    _, given_up = await tracker.close(10)
+    assert given_up.epoch == 7
+    assert given_up.explanation_reason is not None
+    assert given_up.explanation_reason.startswith("gave up after 3 epochs")
+    assert sorted(tracker.waiting) == [8, 10]
