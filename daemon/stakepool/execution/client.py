@@ -144,3 +144,9 @@ class ExecutionClient:
             return el_reward(block, receipts, fee_recipients)
         except ValueError as exc:
             raise ExecutionError("el_reward", str(exc), url=self.url) from exc
+
+
+def execution_client(url: str | None, timeout: float = 10.0) -> ExecutionClient | None:
+    """The client for ``[execution] url`` / ``timeout_seconds``; ``None`` when no URL is set (EL
+    rewards are then reported unknown, never 0)."""
+    return None if url is None else ExecutionClient(url, timeout=timeout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stakepool.execution import ExecutionClient, ExecutionError
+from stakepool.execution import ExecutionClient, ExecutionError, execution_client
 from tests.integration.execution.fakerpc import FakeRpc, load
 
 POOL = "0x388c818ca8b9251b393131c08a736a67ccb19297"
@@ -83,3 +83,11 @@ async def test_an_unreachable_node_is_a_clear_error() -> None:
     async with ExecutionClient(url, timeout=2) as client:
         with pytest.raises(ExecutionError, match=r"ClientConnectorError|Connect"):
             await client.el_reward(MEV_HASH)
+
+
+async def test_no_url_means_no_client(rpc: FakeRpc) -> None:
+    assert execution_client(None) is None
+    client = execution_client(rpc.url, timeout=3.0)
+    assert client is not None
+    async with client:
+        assert (await client.el_reward(LOCAL_HASH, [POOL])).amount_wei == LOCAL_TIPS
