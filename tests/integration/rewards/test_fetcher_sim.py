@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from stakepool.beacon import BeaconClient
+from stakepool.beacon.errors import BeaconError
 from stakepool.chain.spec import ChainSpec
 from stakepool.execution import ExecutionClient
 from stakepool.rewards import EpochRewards, RewardsFetcher, RewardsTracker
@@ -318,3 +319,29 @@ async def test_tracker_explains_late_windows_and_gives_up_eventually(
     assert given_up.explanation_reason is not None
     assert given_up.explanation_reason.startswith("gave up after 3 epochs")
     assert sorted(tracker.waiting) == [8, 10]
+
+
+async def test_bad_answers_are_clear_errors_and_lose_nothing(
+    chain: SimChain, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    server = await serve_sim(chain)
+    client = sim_client(server.url, retries=0)
+    fetcher = RewardsFetcher(client, await _spec(client))
+    good = await fetcher.epoch(5, POOL)
+
+    server.faults.set("getBlockRewards", "bad_integer")
+    half = await fetcher.epoch(5, POOL)
+    assert half.validators != good.validators  # no explanation …
+    assert [v.settlement_gwei for v in half.validators] == [
+        v.settlement_gwei for v in good.validators
+    ]  # … but the same money
+    assert half.explanation_reason is not None
+    assert "block_rewards" in half.explanation_reason
+    assert "12x" in half.explanation_reason
+
+    server.faults.clear()
+    server.faults.set("postStateValidatorBalances", "bad_integer")
+    with pytest.raises(BeaconError, match=r"validator_balances.*12x"):
+        await fetcher.settle(5, POOL)
+    server.faults.clear()
+    assert await fetcher.epoch(5, POOL) == good
