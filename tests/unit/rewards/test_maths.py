@@ -179,3 +179,58 @@ def test_a_balance_that_moved_by_the_explanation_has_zero_residual(
     r = settle(start, start + e.total, BalanceMoves())
     assert residual(r, e) == 0
     assert residual(r + 1, e) == 1
+
+
+PERFECT_64 = AttestationComponents(source=4_809, target=8_931, head=4_785)
+# §9: balances at LAST(999), then per window k = 1000…1005: (withdrawals, explanation inputs).
+SECTION_9: dict[str, tuple[int, list[tuple[int, AttestationComponents, list[int], int]]]] = {
+    "V1": (
+        32_017_000_000,
+        [
+            (0, PERFECT_32, [], 0),
+            (0, PERFECT_32, [], 0),
+            (0, PERFECT_32, [BLOCK_32069], 0),
+            (62_531_318, PERFECT_32, [], 0),
+            (0, PERFECT_32, [], 0),
+            (0, PERFECT_32, [], 0),
+        ],
+    ),
+    "V2": (
+        32_003_000_000,
+        [
+            (0, PERFECT_32, [], 0),
+            (0, MISSED_ALL_32, [], 0),
+            (0, PERFECT_32, [], 0),
+            (0, PERFECT_32, [], 0),
+            (0, PERFECT_32, [], 0),
+            (0, PERFECT_32, [], 7_812_500),
+        ],
+    ),
+    "V3": (64_020_000_000, [(0, PERFECT_64, [], 0)] * 6),
+}
+EXPECTED_R = {
+    "V1": [9_261, 9_261, 45_503_535, 9_261, 9_261, 9_261],
+    "V2": [9_261, -6_940, 9_261, 9_261, 9_261, -7_803_239],
+    "V3": [18_525] * 6,
+}
+POOL_R = [37_047, 20_846, 101_531_321, 37_047, 37_047, -7_775_453]
+"""§9 pool reward per window, EL included (56,000,000 Gwei in 1002)."""
+
+
+def test_section_9_table_settles_and_reconciles_window_by_window() -> None:
+    per_window = [0] * 6
+    for name, (first_balance, windows) in SECTION_9.items():
+        balance = first_balance
+        for i, (withdrawn, attestation, blocks, slashing) in enumerate(windows):
+            e = explain(998 + i, attestation, block_rewards=blocks, slashing_penalty=slashing)
+            assert e.total is not None
+            end = balance + e.total - withdrawn  # how the chain moved the balance
+            r = settle(balance, end, BalanceMoves(withdrawals_gwei=withdrawn))
+            assert r == EXPECTED_R[name][i], (name, 1000 + i)
+            assert residual(r, e) == 0
+            per_window[i] += r
+            balance = end
+        if name == "V1":
+            assert balance == 32_000_018_522  # the §9 table's last V1 balance
+    el_gwei = [0, 0, 56_000_000, 0, 0, 0]
+    assert [r + el for r, el in zip(per_window, el_gwei, strict=True)] == POOL_R
