@@ -114,6 +114,14 @@ class ValidatorEpochReward:
     def deposits_gwei(self) -> int:
         return self.moves.deposits_gwei
 
+    @property
+    def consolidation_in_gwei(self) -> int:
+        return self.moves.consolidation_in_gwei
+
+    @property
+    def consolidation_out_gwei(self) -> int:
+        return self.moves.consolidation_out_gwei
+
 
 @dataclass(frozen=True, slots=True)
 class ProposalEl:
