@@ -28,7 +28,13 @@ from dataclasses import dataclass, replace
 import structlog
 
 from stakepool.beacon.client import BeaconClient
-from stakepool.beacon.errors import BadRequest, BeaconError, Unsupported
+from stakepool.beacon.errors import (
+    BadRequest,
+    BeaconError,
+    InconsistentAnswer,
+    NotFound,
+    Unsupported,
+)
 from stakepool.beacon.models import (
     AttestationRewards,
     Envelope,
@@ -49,6 +55,7 @@ from stakepool.rewards.types import BalanceMoves, EpochRewards, ProposalEl, Vali
 from stakepool.rewards.window import (
     SourceState,
     WindowFacts,
+    chain_gap,
     consolidation_moves,
     pending_by_pubkey,
     processed_consolidations,
@@ -76,6 +83,7 @@ class _Window:
 
     facts: WindowFacts
     start: Mapping[int, Record]
+    end_state_id: str
 
 
 class RewardsFetcher:
@@ -130,25 +138,25 @@ class RewardsFetcher:
             raise WindowNotReady(f"window {epoch} has no start state (windows begin at 1)")
         indices = sorted(set(pool))
         start_slot, end_slot = self.last_slot(epoch - 1), self.last_slot(epoch)
-        states, queues, blocks = await asyncio.gather(
-            asyncio.gather(self._records(start_slot, indices), self._balances(end_slot, indices)),
-            asyncio.gather(
-                self._pending(start_slot),
-                self._pending(end_slot),
-                self._consolidations(start_slot),
-                self._consolidations(end_slot),
-            ),
-            self._blocks(epoch),
-        )
+        blocks = await self._blocks(epoch)
+        start_id, end_id = await self._anchors(epoch, blocks)
+        try:
+            states, queues = await self._read_states(start_id, end_id, indices)
+        except NotFound:
+            # Some nodes serve only epoch-boundary states by root once they are older: by slot.
+            if (start_id, end_id) == (str(start_slot), str(end_slot)):
+                raise
+            start_id, end_id = str(start_slot), str(end_slot)
+            states, queues = await self._read_states(start_id, end_id, indices)
         (start, start_meta), (end, end_meta) = states
         q_start, q_end, c_start, c_end = queues
         facts = window_facts(blocks, self.spec.sync_committee_size)
         # A validator created inside the window has no start record: its pubkey (for deposits)
         # comes from the end state.
         born = [v for v in end if v not in start]
-        newcomers = (await self._records(end_slot, born))[0] if born else {}
+        newcomers = (await self._records(end_id, born))[0] if born else {}
         cons_in, cons_out = await self._consolidation_moves(
-            processed_consolidations(c_start, c_end), start, start_slot, set(indices)
+            processed_consolidations(c_start, c_end), start, start_id, set(indices)
         )
         rows: list[ValidatorEpochReward] = []
         for v in indices:
@@ -180,13 +188,15 @@ class RewardsFetcher:
             )
         proposals = await self._el_rewards(facts, set(indices))
         roots = tuple(b.root for b in facts.blocks)
-        self._remember((epoch, roots), _Window(facts, start))
+        self._remember((epoch, roots), _Window(facts, start, end_id))
         return EpochRewards(
             epoch=epoch,
             validators=tuple(rows),
             proposals=proposals,
             start_slot_state=start_slot,
             end_slot_state=end_slot,
+            start_state_id=start_id,
+            end_state_id=end_id,
             block_roots=roots,
             finalized=start_meta.add(end_meta.finalized, end_meta.optimistic).finalized,
             optimistic=start_meta.optimistic or end_meta.optimistic,
@@ -236,12 +246,12 @@ class RewardsFetcher:
         if window is not None:
             return window
         start, blocks = await asyncio.gather(
-            self._records(settled.start_slot_state, indices), self._blocks(settled.epoch)
+            self._records(settled.start_state_id, indices), self._blocks(settled.epoch)
         )
         facts = window_facts(blocks, self.spec.sync_committee_size)
         if tuple(b.root for b in facts.blocks) != settled.block_roots:
             return None
-        return _Window(facts, start[0])
+        return _Window(facts, start[0], settled.end_state_id)
 
     async def _figures(self, window: _Window, k: int, indices: Sequence[int]) -> EndpointFigures:
         pool = set(indices)
@@ -251,7 +261,7 @@ class RewardsFetcher:
             self._block_rewards(window.facts, pool),
             self._sync_rewards(window.facts, k, indices),
             # The EB slash_validator used: the one in force during epoch k (end state).
-            self._records(self.last_slot(k), slashed),
+            self._records(window.end_state_id, slashed),
         )
         return EndpointFigures(
             attestations=att,
@@ -264,13 +274,62 @@ class RewardsFetcher:
 
     # --- reads ---------------------------------------------------------------------------------
 
-    async def _records(self, slot: int, indices: Sequence[int]) -> tuple[dict[int, Record], _Meta]:
+    async def _anchors(
+        self, epoch: int, blocks: Sequence[tuple[str, SignedBeaconBlock]]
+    ) -> tuple[str, str]:
+        """State ids for both ends of the window, pinned to the fork its blocks are on.
+
+        The post-state of the last block of ``k`` has the balances of ``LAST(k)`` (no epoch
+        boundary in between), and so has the post-state of the first block's parent for
+        ``LAST(k − 1)`` if that parent is in ``k − 1``. Reading states by those roots, a reorg
+        between our requests cannot pair another fork's balances with these blocks. Otherwise
+        (an empty window, a parent further back) the states are read by slot."""
+        start_id, end_id = str(self.last_slot(epoch - 1)), str(self.last_slot(epoch))
+        if not blocks:
+            return start_id, end_id
+        gap = chain_gap(blocks)
+        if gap is not None:
+            raise InconsistentAnswer(
+                "blocks",
+                f"window {epoch}: the block at slot {gap} does not build on the one before it "
+                "(a reorg while reading); settle the window again",
+            )
+        end_id = blocks[-1][1].message.state_root
+        parent = await self.client.get_header(blocks[0][1].parent_root)
+        if parent is not None and parent.data.slot // self.spec.slots_per_epoch == epoch - 1:
+            start_id = parent.data.header.message.state_root
+        return start_id, end_id
+
+    async def _read_states(
+        self, start_id: str, end_id: str, indices: Sequence[int]
+    ) -> tuple[
+        tuple[tuple[dict[int, Record], _Meta], tuple[dict[int, int], _Meta]],
+        tuple[
+            dict[str, int],
+            dict[str, int],
+            tuple[PendingConsolidation, ...],
+            tuple[PendingConsolidation, ...],
+        ],
+    ]:
+        return await asyncio.gather(
+            asyncio.gather(self._records(start_id, indices), self._balances(end_id, indices)),
+            asyncio.gather(
+                self._pending(start_id),
+                self._pending(end_id),
+                self._consolidations(start_id),
+                self._consolidations(end_id),
+            ),
+        )
+
+    async def _records(
+        self, state_id: str, indices: Sequence[int]
+    ) -> tuple[dict[int, Record], _Meta]:
         out: dict[int, Record] = {}
         meta = _Meta()
-        if slot < 0:
+        if state_id.startswith("-"):
             return out, meta
         for part in self._chunks(indices):
-            env = await self.client.get_validators(slot, part)
+            env = await self.client.get_validators(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
             for r in env.data:
                 out[int(r.index)] = Record(
@@ -284,11 +343,13 @@ class RewardsFetcher:
                 )
         return out, meta
 
-    async def _balances(self, slot: int, indices: Sequence[int]) -> tuple[dict[int, int], _Meta]:
+    async def _balances(
+        self, state_id: str, indices: Sequence[int]
+    ) -> tuple[dict[int, int], _Meta]:
         out: dict[int, int] = {}
         meta = _Meta()
         for part in self._chunks(indices):
-            env = await self.client.get_balances(slot, part)
+            env = await self.client.get_balances(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
             out.update((int(b.index), int(b.balance)) for b in env.data)
         return out, meta
@@ -296,21 +357,21 @@ class RewardsFetcher:
     def _chunks(self, indices: Sequence[int]) -> Iterable[Sequence[int]]:
         return (indices[i : i + self.chunk] for i in range(0, len(indices), self.chunk))
 
-    async def _pending(self, slot: int) -> dict[str, int]:
-        if slot < 0:
+    async def _pending(self, state_id: str) -> dict[str, int]:
+        if state_id.startswith("-"):
             return {}
         try:
-            env = await self.client.get_pending_deposits(slot)
+            env = await self.client.get_pending_deposits(state_id)
         except (Unsupported, BadRequest):
             # Before Electra there is no queue (400): deposits credit the balance in their block.
             return {}
         return pending_by_pubkey(env.data)
 
-    async def _consolidations(self, slot: int) -> tuple[PendingConsolidation, ...]:
-        if slot < 0:
+    async def _consolidations(self, state_id: str) -> tuple[PendingConsolidation, ...]:
+        if state_id.startswith("-"):
             return ()
         try:
-            return (await self.client.get_pending_consolidations(slot)).data
+            return (await self.client.get_pending_consolidations(state_id)).data
         except (Unsupported, BadRequest):
             return ()
 
@@ -318,7 +379,7 @@ class RewardsFetcher:
         self,
         processed: Sequence[PendingConsolidation],
         start: Mapping[int, Record],
-        start_slot: int,
+        start_id: str,
         pool: set[int],
     ) -> tuple[dict[int, int], dict[int, int]]:
         """Moves touching the pool; sources outside the pool are read too (a principal inflow)."""
@@ -326,7 +387,7 @@ class RewardsFetcher:
         if not relevant:
             return {}, {}
         missing = sorted({int(c.source_index) for c in relevant} - set(start))
-        extra = (await self._records(start_slot, missing))[0] if missing else {}
+        extra = (await self._records(start_id, missing))[0] if missing else {}
         records = {**extra, **start}
         sources: dict[int, SourceState] = {}
         for c in relevant:

@@ -147,6 +147,12 @@ class EpochRewards:
     """``LAST(k − 1)``: the state the window starts from."""
     end_slot_state: int
     """``LAST(k)``."""
+    start_state_id: str
+    """The state read for ``LAST(k − 1)``: a state root (the post-state of the last block at or
+    before it, when that block is in ``k − 1``) or the slot as a decimal string."""
+    end_state_id: str
+    """The state read for ``LAST(k)``: the post-state root of the window's last block, or the
+    slot (a window without blocks)."""
     block_roots: tuple[str, ...]
     """Canonical block roots of ``k`` in slot order: with the state slots, the input digest a ledger
     compares after a reorg."""

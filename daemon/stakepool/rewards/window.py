@@ -7,6 +7,7 @@ each block's sync-committee bits.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -166,3 +167,12 @@ def consolidation_moves(
         moved_out[c.source_index] += amount
         moved_in[c.target_index] += amount
     return dict(moved_in), dict(moved_out)
+
+
+def chain_gap(blocks: Sequence[tuple[str, SignedBeaconBlock]]) -> int | None:
+    """The slot of the first block (in slot order) whose parent is not the block before it, or
+    ``None`` if they form one chain. Empty slots in between are fine; two forks are not."""
+    for (prev_root, _), (_, block) in itertools.pairwise(blocks):
+        if block.parent_root != prev_root:
+            return int(block.slot)
+    return None

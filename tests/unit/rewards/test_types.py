@@ -55,6 +55,8 @@ def _window(*proposals: ProposalEl) -> EpochRewards:
         proposals=proposals,
         start_slot_state=32_063,
         end_slot_state=32_095,
+        start_state_id="0x" + "5a" * 32,
+        end_state_id="0x" + "5b" * 32,
         block_roots=("0x" + "aa" * 32,),
         finalized=False,
     )
@@ -83,6 +85,8 @@ def test_json_view_keeps_integers_and_derived_totals() -> None:
         proposals=(ProposalEl(32_100, 1, "0x" + "33" * 32, reward=_el(10**18)),),
         start_slot_state=32_095,
         end_slot_state=32_127,
+        start_state_id="32095",
+        end_state_id="32127",
         block_roots=(),
         finalized=True,
     )

@@ -13,6 +13,7 @@ from stakepool.beacon.models import PendingDeposit, SignedBeaconBlock
 from stakepool.chain.bitfields import BitfieldError
 from stakepool.rewards.window import (
     BUILDER_INDEX_FLAG,
+    chain_gap,
     pending_by_pubkey,
     seat_positions,
     single_seat_member,
@@ -103,3 +104,19 @@ def test_seats_and_the_single_seat_probe() -> None:
     assert single_seat_member(committee, prefer=[7, 5]) == 5
     assert single_seat_member(committee, prefer=[7]) == 9
     assert single_seat_member([1, 1, 2, 2]) is None
+
+
+def test_blocks_of_one_chain_and_of_two_forks() -> None:
+    first, second, third = copy.deepcopy(_raw()), copy.deepcopy(_raw()), copy.deepcopy(_raw())
+    root_a, root_b, root_c = "0x" + "aa" * 32, "0x" + "bb" * 32, "0x" + "cc" * 32
+    second["message"]["slot"] = str(int(first["message"]["slot"]) + 2)  # one empty slot between
+    second["message"]["parent_root"] = root_a
+    third["message"]["slot"] = str(int(first["message"]["slot"]) + 3)
+    third["message"]["parent_root"] = root_b
+    chain = [(root_a, _block(first)), (root_b, _block(second)), (root_c, _block(third))]
+    assert chain_gap(chain) is None
+    assert chain_gap(chain[:1]) is None
+    assert chain_gap([]) is None
+    third["message"]["parent_root"] = "0x" + "dd" * 32  # built on a block of another fork
+    forked = [*chain[:2], (root_c, _block(third))]
+    assert chain_gap(forked) == int(third["message"]["slot"])
