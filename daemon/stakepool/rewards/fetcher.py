@@ -3,9 +3,10 @@
 **Settlement** of window ``k`` (``settle``) needs only what exists once ``LAST(k)`` is past: the
 pool's validator records at ``LAST(k − 1)`` and balances at ``LAST(k)``, the pending-deposit and
 pending-consolidation queues at both, and the canonical blocks of ``k`` (withdrawals, deposit
-requests, proposers, slashings). States are asked for by slot: at an empty ``LAST(k)`` the node
-answers the state advanced to that slot, whose balances equal the last block's (no epoch boundary
-in between).
+requests, proposers, slashings). The blocks are read first and pin the states: the post-state of
+the window's last block has the balances of ``LAST(k)`` (no epoch boundary in between, even when
+``LAST(k)`` is empty), so both ends are read by state root where a block pins them and by slot
+otherwise (see ``_anchors``).
 
 **Explanation** (``explain``) adds the rewards endpoints: attestation rewards of duty epoch
 ``k − 2`` (computed from the state at ``LAST(k − 1)``, so normally servable as soon as window ``k``
