@@ -2,13 +2,15 @@
 
 ``eth_getBlockByHash(hash, true)`` for the coinbase, base fee and transactions, then
 ``eth_getBlockReceipts(hash)``; where a node lacks that method (JSON-RPC -32601) the receipts come
-from one batched request of ``eth_getTransactionReceipt`` calls. The block is asked for by hash (the
+from batched ``eth_getTransactionReceipt`` calls (one call per transaction where the node refuses
+batches). The block is asked for by hash (the
 beacon block's ``execution_payload.block_hash``), never by number, so an EL reorg cannot hand us
 another block's receipts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -20,6 +22,11 @@ from stakepool.execution.rpc import ExecutionError, MethodNotFound, parse_block,
 from stakepool.execution.types import ElReward, ExecBlock, Receipt
 
 _METHOD_NOT_FOUND = -32601
+_SINGLE_CALLS_AT_ONCE = 16
+
+
+class BatchRefused(ExecutionError):
+    """The node answered a batch with a single error (batching disabled or limited)."""
 
 
 class ExecutionClient:
@@ -34,6 +41,7 @@ class ExecutionClient:
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
         self._block_receipts_missing = False
+        self._batch_refused = False
 
     async def close(self) -> None:
         if self._session is not None:
@@ -94,7 +102,10 @@ class ExecutionClient:
         answer = await self._post(method, payload)
         if not isinstance(answer, list):
             # A node refusing batches answers with a single error object.
-            self._result(method, answer)
+            try:
+                self._result(method, answer)
+            except ExecutionError as exc:
+                raise BatchRefused(method, str(exc), url=self.url) from exc
             raise ExecutionError(method, "malformed batch answer: not a list", url=self.url)
         by_id = {a.get("id"): a for a in answer if isinstance(a, dict)}
         missing = [i for i in ids if i not in by_id]
@@ -127,7 +138,20 @@ class ExecutionClient:
         hashes = [tx.hash for tx in block.transactions]
         for start in range(0, len(hashes), self.receipts_batch):
             chunk = hashes[start : start + self.receipts_batch]
-            out.extend(await self.batch("eth_getTransactionReceipt", [[h] for h in chunk]))
+            if not self._batch_refused:
+                try:
+                    out.extend(await self.batch("eth_getTransactionReceipt", [[h] for h in chunk]))
+                    continue
+                except BatchRefused:
+                    self._batch_refused = True
+            # One call per transaction, a few at a time: slower, but every node answers it.
+            for i in range(0, len(chunk), _SINGLE_CALLS_AT_ONCE):
+                calls = chunk[i : i + _SINGLE_CALLS_AT_ONCE]
+                out.extend(
+                    await asyncio.gather(
+                        *(self.call("eth_getTransactionReceipt", [h]) for h in calls)
+                    )
+                )
         return self._parse_receipts("eth_getTransactionReceipt", out)
 
     def _parse_receipts(self, method: str, items: list[Any]) -> tuple[Receipt, ...]:

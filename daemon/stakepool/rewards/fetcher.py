@@ -260,7 +260,7 @@ class RewardsFetcher:
         att, block_totals, sync, slashed_records = await asyncio.gather(
             self._attestation_rewards(k - 2, indices),
             self._block_rewards(window.facts, pool),
-            self._sync_rewards(window.facts, k, indices),
+            self._sync_rewards(window.facts, k, window.end_state_id, indices),
             # The EB slash_validator used: the one in force during epoch k (end state).
             self._records(window.end_state_id, slashed),
         )
@@ -442,7 +442,7 @@ class RewardsFetcher:
         return out
 
     async def _sync_rewards(
-        self, facts: WindowFacts, epoch: int, indices: Sequence[int]
+        self, facts: WindowFacts, epoch: int, state_id: str, indices: Sequence[int]
     ) -> dict[int, list[int]]:
         """Per pool member of the sync committee, its reward in each block of the window.
 
@@ -453,9 +453,7 @@ class RewardsFetcher:
         blocks = [b for b in facts.blocks if b.sync_bits is not None]
         if not blocks:
             return {}
-        committee = (
-            await self.client.get_sync_committee(self.last_slot(epoch), epoch)
-        ).data.validators
+        committee = (await self.client.get_sync_committee(state_id, epoch)).data.validators
         seats = seat_positions(committee, indices)
         if not seats:
             return {}

@@ -31,6 +31,10 @@ class FakeRpc:
         self.http_status = 200
         self.garbage = False
         self.delay = 0.0
+        self.batch_reversed = False
+        """Answer a batch in reverse order (the JSON-RPC spec allows any order)."""
+        self.batch_refused = False
+        """Answer a batch with one error object, as nodes with batching disabled do."""
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -82,9 +86,14 @@ class FakeRpc:
         if self.garbage:
             return web.Response(text="<html>502 Bad Gateway</html>")
         body = await request.json()
+        if isinstance(body, list) and self.batch_refused:
+            error = {"code": -32005, "message": "batch requests are disabled"}
+            return web.json_response({"jsonrpc": "2.0", "id": None, "error": error})
         answer: Any = (
             [self._answer(r) for r in body] if isinstance(body, list) else self._answer(body)
         )
+        if isinstance(answer, list) and self.batch_reversed:
+            answer.reverse()
         return web.json_response(answer)
 
     async def start(self) -> None:

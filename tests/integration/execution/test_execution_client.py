@@ -91,3 +91,18 @@ async def test_no_url_means_no_client(rpc: FakeRpc) -> None:
     assert client is not None
     async with client:
         assert (await client.el_reward(LOCAL_HASH, [POOL])).amount_wei == LOCAL_TIPS
+
+
+async def test_batches_answered_in_any_order_or_refused_one_by_one(rpc: FakeRpc) -> None:
+    rpc.block_receipts_supported = False
+    rpc.batch_reversed = True
+    async with ExecutionClient(rpc.url) as client:
+        assert (await client.el_reward(MEV_HASH, [POOL])).amount_wei == MEV_PAYMENT
+        rpc.batch_refused = True
+        before = rpc.http_requests
+        assert (await client.el_reward(MEV_HASH, [POOL])).amount_wei == MEV_PAYMENT
+        # 1 block + 1 refused batch + 4 single receipts; the refusal is remembered.
+        assert rpc.http_requests - before == 6
+        before = rpc.http_requests
+        assert (await client.el_reward(LOCAL_HASH, [POOL])).amount_wei == LOCAL_TIPS
+        assert rpc.http_requests - before == 3
