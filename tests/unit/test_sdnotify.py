@@ -170,15 +170,17 @@ async def test_pings_come_from_the_event_loop_so_a_blocked_loop_stops_them(
             assert await listener.next() == "WATCHDOG=1"
         seen_while_blocked: list[str] = []
 
+        loop = asyncio.get_running_loop()
+        unblocked: asyncio.Future[None] = loop.create_future()
+
         def block() -> None:
             listener.drain()  # what was sent before the loop stalled
             time.sleep(25 * interval)  # a blocking call on the loop, as a runaway parse would be
             seen_while_blocked.extend(listener.drain())  # still blocked: read before it returns
+            unblocked.set_result(None)
 
-        loop = asyncio.get_running_loop()
-        blocked = loop.create_future()
-        loop.call_soon(lambda: (block(), blocked.set_result(None)))
-        await blocked
+        loop.call_soon(block)
+        await unblocked
         assert seen_while_blocked == []  # a thread would have pinged ~25 times meanwhile
         assert await listener.next() == "WATCHDOG=1"  # the loop runs again: so do the pings
     finally:
