@@ -159,6 +159,14 @@ def test_watchdog_interval_is_half_the_timeout_and_only_for_its_pid(
         assert watchdog_interval(environ, pid=4242) == expected
 
 
+def test_the_reporter_takes_socket_and_watchdog_from_the_environment() -> None:
+    both = {"NOTIFY_SOCKET": "@sd", "WATCHDOG_USEC": "60000000", "WATCHDOG_PID": str(os.getpid())}
+    reporter = SystemdReporter.from_env(both)
+    assert (reporter.notify.address, reporter.watchdog_seconds) == ("@sd", 30.0)
+    # A watchdog without a socket to ping: nothing to do.
+    assert SystemdReporter.from_env({"WATCHDOG_USEC": "60000000"}).watchdog_seconds is None
+
+
 async def test_pings_come_from_the_event_loop_so_a_blocked_loop_stops_them(
     listener: Listener,
 ) -> None:

@@ -105,7 +105,11 @@ async def test_ready_status_watchdog_and_stopping(
     }
     env.update(NOTIFY_SOCKET=manager.address, WATCHDOG_USEC=str(WATCHDOG_USEC))
     output = (tmp_path / "daemon.log").open("wb")
+    # As systemd does: WATCHDOG_PID names the daemon's own pid (the shell execs into it).
     proc = await asyncio.create_subprocess_exec(
+        "/bin/sh",
+        "-c",
+        'export WATCHDOG_PID=$$; exec "$0" "$@"',
         sys.executable,
         "-m",
         "stakepool",
