@@ -180,6 +180,9 @@ class SystemdReporter:
         """
         if not self.notify.enabled:
             return
+        log.info(
+            "systemd_notify", socket=self.notify.address, watchdog_seconds=self.watchdog_seconds
+        )
         period = self.watchdog_seconds or STATUS_REFRESH_SECONDS
         while True:
             if self.watchdog_seconds is not None:

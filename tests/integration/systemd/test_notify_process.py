@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -134,7 +135,10 @@ async def _daemon(
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    assert "sd_notify_failed" not in log_path.read_text()
+    events = [json.loads(line) for line in log_path.read_text().splitlines()]
+    told = [e for e in events if e["event"] == "systemd_notify"]
+    assert [(e["socket"], e["watchdog_seconds"]) for e in told] == [(manager.address, PING)]
+    assert not [e for e in events if e["event"] == "sd_notify_failed"]
 
 
 async def _until_processing(manager: Manager) -> None:
