@@ -32,8 +32,10 @@ SUFFIXES = {
     "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
     "summary": ("", "_sum", "_count"),
 }
-# Names the dashboard uses that the daemon does not export yet (the lead reconciles them at merge).
-PENDING: frozenset[str] = frozenset()
+# Names the dashboard uses that the daemon does not export yet. The doppelganger gauge (pool
+# validators detected live right now) comes with the daemon's doppelganger check; once it is
+# exported this test fails until the name is removed here.
+PENDING: frozenset[str] = frozenset({"stakepool_doppelganger_detected"})
 
 
 def exported_names(text: str) -> set[str]:

@@ -53,6 +53,8 @@ def test_panels_are_laid_out_on_the_grid_without_overlap() -> None:
     all_panels = list(panels(dashboard))
     ids = [p["id"] for p in all_panels]
     assert len(ids) == len(set(ids))
+    titles = [p["title"] for p in all_panels]
+    assert len(titles) == len(set(titles)), "two panels with one title cannot be told apart"
     taken: set[tuple[int, int]] = set()
     for panel in all_panels:
         pos = panel["gridPos"]
