@@ -197,6 +197,7 @@ def test_the_pod_meets_pod_security_restricted(values_file: Path) -> None:
         assert ctx["readOnlyRootFilesystem"] is True
         assert not any("hostPort" in port for port in container.get("ports", []))
     assert pod["automountServiceAccountToken"] is False
+    assert pod["enableServiceLinks"] is False  # no STAKEPOOL_* variables from a Service's name
 
 
 def test_probes_check_healthz_and_readyz_on_the_daemons_port() -> None:
