@@ -7,7 +7,8 @@ daemons in one process never share series). Families fall in three groups:
   validators by status, event-loop lag, build info);
 - per-beacon-node families read from the client's health snapshot at scrape time
   (``beacon_metrics.BeaconHealthCollector``);
-- duty outcomes, per validator or per operator group (``duty_metrics.DutyMetrics``).
+- duty outcomes, per validator or per operator group (``duty_metrics.DutyMetrics``);
+- money and delivery (``ledger_metrics``: pool rewards, fees, delegators, MQTT, outbox).
 
 Names follow conventions.md §2a; the README's "Metrics" table is the public list.
 """
@@ -28,6 +29,7 @@ from stakepool.beacon.models.state import ValidatorStatus
 from stakepool.publish.beacon_metrics import BeaconHealthCollector
 from stakepool.publish.duty_metrics import DutyMetrics
 from stakepool.publish.labels import LabelResolver
+from stakepool.publish.ledger_metrics import DeliveryMetrics, LedgerMetrics
 
 LOOP_LAG_BUCKETS: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -94,6 +96,8 @@ class Metrics:
         )
         self.duties = DutyMetrics()
         reg.register(self.duties)
+        self.ledger = LedgerMetrics(reg)
+        self.delivery = DeliveryMetrics(reg)
         self._beacon: BeaconHealthCollector | None = None
 
     # --- wiring ----------------------------------------------------------------------------------
