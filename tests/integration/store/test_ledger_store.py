@@ -323,3 +323,15 @@ def test_dust_and_shares_hold_through_the_store_with_many_changes(tmp_path: Path
         assert detail is not None
         assert abs(detail.accrued_gwei.total - exact) <= 1
     db.close()
+
+
+def test_epochs_settled_after_the_finalized_checkpoint_still_become_final(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "l.sqlite")
+    delegate(db, (Delegation("a", 3, 0),))
+    settle_all(db, _inputs([5, 6], 0), LedgerPolicy())
+    assert db.write_sync(lambda c: ledger_write.finalize(c, 10)) == [0, 1]
+    settle_all(db, _inputs([7, 8], 2), LedgerPolicy())  # the ledger catches up behind finality
+    assert db.write_sync(lambda c: ledger_write.finalize(c, 9)) == [2, 3]  # 9 < 10: no step back
+    status = db.read_sync(ledger_read.status)
+    assert (status.finalized_epoch, status.last_final_epoch) == (10, 3)
+    db.close()
