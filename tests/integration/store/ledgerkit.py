@@ -18,15 +18,28 @@ EPOCH_ROW = (
     " dust_delta_scaled, state_json, input_digest FROM ledger_epochs ORDER BY epoch"
 )
 VALIDATOR_ROW = "SELECT * FROM validator_epochs ORDER BY epoch, validator_index"
+VALIDATOR_TOTALS = "SELECT * FROM validator_totals ORDER BY validator_index"
+# The summary recomputed from the epoch rows: what validator_totals must always hold.
+VALIDATOR_TOTALS_FROM_ROWS = (
+    "SELECT v.validator_index, MIN(v.epoch), MAX(v.epoch), SUM(v.reward_gwei),"
+    " COALESCE(SUM(v.reward_gwei) FILTER (WHERE e.status = 'final'), 0)"
+    " FROM validator_epochs v JOIN ledger_epochs e ON e.epoch = v.epoch"
+    " GROUP BY v.validator_index ORDER BY v.validator_index"
+)
+
+Rows = list[tuple[object, ...]]
 
 
-def dump(db: Database) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+def dump(db: Database) -> tuple[Rows, Rows, Rows]:
     """Every ledger row that carries money (timestamps left out)."""
 
-    def read(conn: sqlite3.Connection) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    def read(conn: sqlite3.Connection) -> tuple[Rows, Rows, Rows]:
+        totals = [tuple(r) for r in conn.execute(VALIDATOR_TOTALS)]
+        assert totals == [tuple(r) for r in conn.execute(VALIDATOR_TOTALS_FROM_ROWS)]
         return (
             [tuple(r) for r in conn.execute(EPOCH_ROW)],
             [tuple(r) for r in conn.execute(VALIDATOR_ROW)],
+            totals,
         )
 
     return db.read_sync(read)

@@ -71,6 +71,14 @@ async def test_worked_example_through_the_store(example: SqliteLedgerStore) -> N
     assert [r.reward_gwei for r in rows] == [9_261, -6_940, 9_261, 9_261, 9_261, -7_803_239]
     assert [r.attestation_included for r in rows][:2] == [True, False]
     assert {r.status for r in rows} == {"final"}
+    summaries = {v.validator_index: v for v in await store.validators()}
+    assert sorted(summaries) == [1, 2, 3]
+    assert (
+        summaries[2].reward_gwei.total
+        == summaries[2].reward_gwei.final
+        == sum(r[1] for r in ex.SETTLEMENTS.values())
+    )
+    assert (summaries[1].first_epoch, summaries[1].last_epoch) == (1000, 1005)
     pool = await store.pool_epochs(EpochRange(1002, 1002))
     assert (pool[0].reward_cl_gwei, pool[0].reward_el_gwei, pool[0].fee_gwei) == (
         45_531_321,

@@ -199,10 +199,8 @@ def iter_pool_epochs(conn: sqlite3.Connection, first: int, last: int) -> Iterato
 
 def validators(conn: sqlite3.Connection) -> list[ValidatorSummary]:
     rows = conn.execute(
-        "SELECT v.validator_index, MIN(v.epoch), MAX(v.epoch),"
-        " COALESCE(SUM(v.reward_gwei) FILTER (WHERE e.status = 'final'), 0), SUM(v.reward_gwei)"
-        " FROM validator_epochs v JOIN ledger_epochs e ON e.epoch = v.epoch"
-        " GROUP BY v.validator_index ORDER BY v.validator_index"
+        "SELECT validator_index, first_epoch, last_epoch, reward_final_gwei, reward_total_gwei"
+        " FROM validator_totals ORDER BY validator_index"
     )
     return [
         ValidatorSummary(int(r[0]), int(r[1]), int(r[2]), FinalTotal(int(r[3]), int(r[4])))

@@ -168,6 +168,15 @@ def settle(
             for v in inp.validators
         ],
     )
+    conn.executemany(
+        "INSERT INTO validator_totals (validator_index, first_epoch, last_epoch,"
+        " reward_total_gwei, reward_final_gwei) VALUES (?, ?, ?, ?, 0)"
+        " ON CONFLICT (validator_index) DO UPDATE SET"
+        " first_epoch = MIN(first_epoch, excluded.first_epoch),"
+        " last_epoch = MAX(last_epoch, excluded.last_epoch),"
+        " reward_total_gwei = reward_total_gwei + excluded.reward_total_gwei",
+        [(v.validator_index, inp.epoch, inp.epoch, v.reward_gwei) for v in inp.validators],
+    )
     if events is not None:
         outbox.enqueue(conn, events(settlement), max_rows=outbox_max_rows)
     return SettleResult(settlement, replayed=False, reversed_epochs=tuple(reversed_epochs))
@@ -194,6 +203,14 @@ def finalize(
         (finalized_epoch - 1,),
     ).fetchall()
     epochs = sorted(int(r[0]) for r in rows)
+    if epochs:
+        conn.execute(
+            "UPDATE validator_totals SET reward_final_gwei = reward_final_gwei + moved.amount"
+            " FROM (SELECT validator_index, SUM(reward_gwei) AS amount FROM validator_epochs"
+            "       WHERE epoch BETWEEN ? AND ? GROUP BY validator_index) AS moved"
+            " WHERE validator_totals.validator_index = moved.validator_index",
+            (epochs[0], epochs[-1]),
+        )
     if epochs and events is not None:
         outbox.enqueue(conn, events(epochs), max_rows=outbox_max_rows)
     return epochs
@@ -236,9 +253,26 @@ def revert_from(
                 json.dumps([list(v) for v in validators]),
             ),
         )
+        conn.executemany(
+            "UPDATE validator_totals SET reward_total_gwei = reward_total_gwei - ?"
+            " WHERE validator_index = ?",
+            [(v[1], v[0]) for v in validators],
+        )
         conn.execute("DELETE FROM validator_epochs WHERE epoch = ?", (k,))
         conn.execute("DELETE FROM ledger_epochs WHERE epoch = ?", (k,))
     epochs = [int(r[0]) for r in rows]
+    if epochs:
+        # Epoch bounds of the validators touched by the reversal, from what remains.
+        conn.execute(
+            "UPDATE validator_totals SET"
+            " first_epoch = COALESCE((SELECT MIN(epoch) FROM validator_epochs v"
+            "   WHERE v.validator_index = validator_totals.validator_index), -1),"
+            " last_epoch = COALESCE((SELECT MAX(epoch) FROM validator_epochs v"
+            "   WHERE v.validator_index = validator_totals.validator_index), -1)"
+            " WHERE last_epoch >= ?",
+            (epochs[0],),
+        )
+        conn.execute("DELETE FROM validator_totals WHERE last_epoch = -1")
     if epochs and events is not None:
         outbox.enqueue(conn, events(epochs), max_rows=outbox_max_rows)
     return epochs

@@ -39,6 +39,16 @@ CREATE TABLE validator_epochs (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX validator_epochs_by_epoch ON validator_epochs (epoch);
 
+-- Per validator totals, maintained with its epoch rows (settle adds, reversal subtracts,
+-- finalization moves to final), so listing the pool's validators never scans every epoch.
+CREATE TABLE validator_totals (
+    validator_index INTEGER PRIMARY KEY,
+    first_epoch INTEGER NOT NULL,
+    last_epoch INTEGER NOT NULL,
+    reward_total_gwei INTEGER NOT NULL,
+    reward_final_gwei INTEGER NOT NULL
+) STRICT;
+
 -- Audit trail of reorgs: every provisional row that was reversed, as it was, with why and when.
 CREATE TABLE ledger_epoch_reversals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
