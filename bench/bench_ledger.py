@@ -27,7 +27,7 @@ from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store import ledger_read, ledger_write
+from stakepool.ledger.store import delegations_sql, ledger_read, ledger_write
 from stakepool.ledger.store.database import Database
 
 POLICY = LedgerPolicy(fee_bps=1000)
@@ -61,7 +61,7 @@ def bench_settlement(tmp: Path, n: int, epochs: int) -> Database:
     db = Database.open(tmp / f"ledger-{n}.sqlite")
     delegations = _delegations(n, n)
     start = time.perf_counter()
-    db.write_sync(lambda c: ledger_write.apply_delegations(c, delegations))
+    db.write_sync(lambda c: delegations_sql.apply_delegations(c, delegations))
     loaded = time.perf_counter() - start
     # The one-off load leaves a large WAL behind; checkpoint it and warm up before timing.
     db.read_sync(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
@@ -118,7 +118,7 @@ def _size(path: Path) -> int:
 def bench_size(tmp: Path, epochs: int, validators: int) -> None:
     path = tmp / f"size-{validators}.sqlite"
     db = Database.open(path)
-    db.write_sync(lambda c: ledger_write.apply_delegations(c, _delegations(1000, 1)))
+    db.write_sync(lambda c: delegations_sql.apply_delegations(c, _delegations(1000, 1)))
     db.read_sync(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
     empty = _size(path)
     for epoch in range(epochs):

@@ -9,7 +9,7 @@ from pathlib import Path
 from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput
-from stakepool.ledger.store import ledger_write
+from stakepool.ledger.store import delegations_sql, ledger_write
 from stakepool.ledger.store.database import Database
 
 EPOCH_ROW = (
@@ -52,7 +52,7 @@ def settle_all(db: Database, inputs: list[EpochSettlementInput], policy: LedgerP
 
 def delegate(db: Database, entries: tuple[Delegation, ...], effective: int | None = None) -> None:
     db.write_sync(
-        lambda c: ledger_write.apply_delegations(
+        lambda c: delegations_sql.apply_delegations(
             c, DelegationSet(entries, "test"), effective_epoch=effective
         )
     )

@@ -12,7 +12,7 @@ import pytest
 from stakepool.cli import main
 from stakepool.ledger.delegations import DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
-from stakepool.ledger.store import ledger_write
+from stakepool.ledger.store import delegations_sql, ledger_write
 from tests.integration.store.ledgerkit import open_db, settle_all
 from tests.unit.ledger import worked_example as ex
 
@@ -22,7 +22,7 @@ def ledger_file(tmp_path: Path) -> Path:
     path = tmp_path / "ledger.sqlite"
     db = open_db(path)
     db.write_sync(
-        lambda c: ledger_write.apply_delegations(c, DelegationSet(ex.DELEGATIONS, "example"))
+        lambda c: delegations_sql.apply_delegations(c, DelegationSet(ex.DELEGATIONS, "example"))
     )
     settle_all(db, ex.inputs(), LedgerPolicy(fee_bps=1000, fee_mode="per_epoch_positive"))
     db.write_sync(lambda c: ledger_write.finalize(c, 1003))

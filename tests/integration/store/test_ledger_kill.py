@@ -20,7 +20,7 @@ import sys
 from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store import ledger_write
+from stakepool.ledger.store import delegations_sql, ledger_write
 from stakepool.ledger.store.database import Database
 
 db = Database.open(sys.argv[1])
@@ -29,7 +29,7 @@ entries = tuple(
     Delegation(f"d{i}", 10**9 * (1 + i % 7), i % 9, None if i % 4 else 20 + i) for i in range(200)
 )
 # Applied at the ledger's next epoch, as the daemon does at start: a restart changes nothing.
-db.write_sync(lambda c: ledger_write.apply_delegations(c, DelegationSet(entries, "file")))
+db.write_sync(lambda c: delegations_sql.apply_delegations(c, DelegationSet(entries, "file")))
 for epoch in range(int(sys.argv[2])):
     reward = (epoch * 7919) % 100_003 - (30_000 if epoch % 11 == 0 else 0)
     rows = tuple(ValidatorEpochRow(v, reward // 4 + v, {"head": v}, 0, True) for v in range(4))

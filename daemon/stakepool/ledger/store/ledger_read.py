@@ -37,11 +37,12 @@ from stakepool.ledger.store.ledger_sql import (
     delegator_exists,
     last_epochs,
     meta,
+    next_epoch,
     paid_gwei,
     schedule,
     totals_at,
 )
-from stakepool.ledger.store.ledger_write import FINALIZED_KEY, next_epoch
+from stakepool.ledger.store.ledger_write import FINALIZED_KEY
 
 
 def _status(text: object) -> Status:

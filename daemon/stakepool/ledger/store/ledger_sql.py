@@ -92,3 +92,11 @@ def set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+def next_epoch(conn: sqlite3.Connection) -> int:
+    """The first epoch not settled yet: the earliest a delegation change can take effect."""
+    _first, last, _final = last_epochs(conn)
+    if last is not None:
+        return last + 1
+    return 0  # nothing settled yet: any epoch can still be the ledger's first

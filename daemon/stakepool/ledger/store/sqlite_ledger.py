@@ -33,7 +33,7 @@ from stakepool.ledger.queries import (
     ValidatorSummary,
 )
 from stakepool.ledger.settlement import EpochSettlementInput
-from stakepool.ledger.store import ledger_read, ledger_write
+from stakepool.ledger.store import delegations_sql, ledger_read, ledger_write
 from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.interface import (
     FinalizedHook,
@@ -107,7 +107,7 @@ class SqliteLedgerStore:
         replace_all: bool = True,
     ) -> DelegationApplyResult:
         return await self.db.write(
-            lambda c: ledger_write.apply_delegations(
+            lambda c: delegations_sql.apply_delegations(
                 c, delegations, effective_epoch=effective_epoch, replace_all=replace_all
             )
         )
