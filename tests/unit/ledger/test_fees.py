@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stakepool.ledger.fees import FeeState, operator_fee
@@ -21,6 +21,7 @@ def _run(policy: LedgerPolicy, results: list[int], first_epoch: int = 0) -> list
     return fees
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rewards, bps)
 def test_per_epoch_positive_is_the_cut_of_each_positive_epoch(
     results: list[int], fee_bps: int
@@ -29,6 +30,7 @@ def test_per_epoch_positive_is_the_cut_of_each_positive_epoch(
     assert fees == [r * fee_bps // 10_000 if r > 0 else 0 for r in results]
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rewards, bps)
 def test_high_water_mark_charges_only_gains_above_the_previous_peak(
     results: list[int], fee_bps: int
@@ -49,6 +51,7 @@ def test_high_water_mark_waits_until_a_loss_is_earned_back() -> None:
     assert fees == [100, 0, 0, 20]
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rewards, bps, st.integers(1, 7), st.integers(0, 20))
 def test_period_net_charges_the_period_net_result_once_at_its_end(
     results: list[int], fee_bps: int, period: int, start: int

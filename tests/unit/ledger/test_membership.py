@@ -7,7 +7,7 @@ delegator accrued before the boundary is untouched, and the leaver accrues nothi
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stakepool.ledger.delegations import Delegation, DelegationSet
@@ -36,7 +36,7 @@ def _run(entries: tuple[Delegation, ...], stream: list[int], mode: str) -> PureL
     return ledger
 
 
-@settings(max_examples=80)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(base, results, modes, st.integers(1, 9), st.integers(1, 10**12))
 def test_a_join_changes_nothing_before_its_boundary_nor_the_pool_result(
     entries: list[Delegation], stream: list[int], mode: str, offset: int, amount: int
@@ -51,7 +51,7 @@ def test_a_join_changes_nothing_before_its_boundary_nor_the_pool_result(
     assert joined.accrued("joiner", boundary - 1) == 0
 
 
-@settings(max_examples=80)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(base, results, modes, st.integers(1, 9))
 def test_a_leaver_keeps_what_it_accrued_and_accrues_nothing_after_its_exit(
     entries: list[Delegation], stream: list[int], mode: str, offset: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stakepool.ledger.delegations import Delegation, schedule_of
@@ -41,7 +41,7 @@ def _ledger(entries: list[Delegation], policy: LedgerPolicy) -> PureLedger:
     return PureLedger(policy, schedules)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(delegation, min_size=1, max_size=12), streams, policies)
 def test_conservation_exactness_and_membership(
     entries: list[Delegation], results: list[int], policy: LedgerPolicy
@@ -70,7 +70,7 @@ def test_conservation_exactness_and_membership(
             assert credit == 0
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(delegation, min_size=1, max_size=8), streams, st.integers(0, 10_000))
 def test_no_fee_on_a_loss_and_signs_follow_the_pool_result(
     entries: list[Delegation], results: list[int], fee_bps: int
@@ -97,6 +97,7 @@ def test_no_fee_on_a_loss_and_signs_follow_the_pool_result(
                     assert credit <= 0
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.integers(0, 10**18), max_size=30))
 def test_el_wei_conversion_keeps_every_wei(amounts: list[int]) -> None:
     carry = 0
