@@ -27,7 +27,9 @@ entry = st.builds(
     st.none() | st.integers(EPOCHS + 1, EPOCHS + 3),
 )
 # Each step: (epochs to settle before applying the next file, the file's entries).
-steps = st.lists(st.tuples(st.integers(0, 4), st.lists(entry, max_size=6)), min_size=1, max_size=4)
+steps = st.lists(
+    st.tuples(st.integers(0, 4), st.lists(entry, max_size=6), st.booleans()), min_size=1, max_size=4
+)
 results = st.lists(st.integers(-(10**8), 10**10), min_size=EPOCHS, max_size=EPOCHS)
 
 
@@ -43,32 +45,39 @@ def _fix(e: Delegation) -> Delegation:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps, results)
 def test_files_at_boundaries_settle_with_exactly_the_expected_weights(
-    plan: list[tuple[int, list[Delegation]]], rewards: list[int]
+    plan: list[tuple[int, list[Delegation], bool]], rewards: list[int]
 ) -> None:
+    """``replace`` True: a file (unlisted delegators drop to 0); False: an API call (only the
+    listed delegators' schedules change)."""
     policy = LedgerPolicy(fee_bps=300, fee_mode="per_epoch_positive")
-    files: list[tuple[int, dict[str, list[tuple[int, int]]]]] = []
+    names = ["a", "b", "c", "d"]
+    governing: dict[str, list[tuple[int, list[tuple[int, int]]]]] = {d: [] for d in names}
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "l.sqlite")
         epoch = 0
-        for settle_first, entries in plan:
+        for settle_first, entries, replace in plan:
             for _ in range(settle_first):
                 if epoch < EPOCHS:
                     inp = EpochSettlementInput(epoch, rewards[epoch], None)
                     db.write_sync(partial(ledger_write.settle, inp=inp, policy=policy))
                     epoch += 1
             dset = DelegationSet(tuple(_fix(e) for e in entries), "file")
-            result = db.write_sync(partial(delegations_sql.apply_delegations, delegations=dset))
-            files.append((result.effective_epoch, dset.schedules()))
+            result = db.write_sync(
+                partial(delegations_sql.apply_delegations, delegations=dset, replace_all=replace)
+            )
+            schedules = dset.schedules()
+            for d in names:
+                if replace or d in schedules:
+                    governing[d].append((result.effective_epoch, schedules.get(d, [])))
         while epoch < EPOCHS:
             inp = EpochSettlementInput(epoch, rewards[epoch], None)
             db.write_sync(partial(ledger_write.settle, inp=inp, policy=policy))
             epoch += 1
 
         def expected(delegator: str, k: int) -> int:
-            governing = [s for b, s in files if b <= k]
-            return weight_at(governing[-1].get(delegator, []), k) if governing else 0
+            in_force = [sched for b, sched in governing[delegator] if b <= k]
+            return weight_at(in_force[-1], k) if in_force else 0
 
-        names = ["a", "b", "c", "d"]
         rows = db.read_sync(
             lambda c: list(
                 c.execute(
