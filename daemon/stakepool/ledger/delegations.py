@@ -1,0 +1,221 @@
+"""Delegations: who holds how much weight in which epochs, from a file (TOML/CSV) or a JSON body.
+
+A delegation set is declarative: it says, for every delegator, its principal in every epoch
+(``from_epoch`` inclusive, ``to_epoch`` exclusive, several entries of one delegator add up). The
+ledger turns a set into a per-delegator weight schedule and applies it from an epoch boundary on;
+what was already settled never changes. Parsing validates the whole input and either returns the
+complete set or raises one ``DelegationError`` that names the file and line (or the entry): a
+half-read file must never reach the ledger.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_DELEGATOR_ID_LENGTH = 128
+_DELEGATOR_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
+_MAX_GWEI = 2**63 - 1  # SQLite INTEGER; 9.2 billion ETH is beyond any pool
+CSV_HEADER = ("delegator", "amount_gwei", "from_epoch", "to_epoch")
+
+
+class DelegationError(ValueError):
+    """A delegation input rejected whole; the message names the place and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delegation:
+    delegator: str
+    amount_gwei: int
+    from_epoch: int
+    to_epoch: int | None = None
+    """Exclusive; ``None``: open-ended."""
+
+    def covers(self, epoch: int) -> bool:
+        return self.from_epoch <= epoch and (self.to_epoch is None or epoch < self.to_epoch)
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationSet:
+    """A whole, validated set of delegations (file contents or an API body)."""
+
+    entries: tuple[Delegation, ...]
+    source: str
+
+    def delegators(self) -> list[str]:
+        return sorted({e.delegator for e in self.entries})
+
+    def schedules(self) -> dict[str, list[tuple[int, int]]]:
+        """Per delegator, the weight change points ``[(epoch, weight from then on), ...]``."""
+        by_delegator: dict[str, list[Delegation]] = {}
+        for entry in self.entries:
+            by_delegator.setdefault(entry.delegator, []).append(entry)
+        return {d: schedule_of(entries) for d, entries in sorted(by_delegator.items())}
+
+
+def schedule_of(entries: Iterable[Delegation]) -> list[tuple[int, int]]:
+    """Change points of the summed weight of ``entries``: ascending epochs, no repeated weight,
+    starting with the first epoch where the weight becomes non-zero."""
+    deltas: dict[int, int] = {}
+    for e in entries:
+        deltas[e.from_epoch] = deltas.get(e.from_epoch, 0) + e.amount_gwei
+        if e.to_epoch is not None:
+            deltas[e.to_epoch] = deltas.get(e.to_epoch, 0) - e.amount_gwei
+    points: list[tuple[int, int]] = []
+    weight = 0
+    for epoch in sorted(deltas):
+        weight += deltas[epoch]
+        if (points and points[-1][1] == weight) or (not points and weight == 0):
+            continue
+        points.append((epoch, weight))
+    return points
+
+
+def weight_at(schedule: Sequence[tuple[int, int]], epoch: int) -> int:
+    weight = 0
+    for start, value in schedule:
+        if start > epoch:
+            break
+        weight = value
+    return weight
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+
+def _int_field(value: object, name: str, where: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise DelegationError(f"{where}: {name} must be an integer, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or not text.isdigit():
+            raise DelegationError(f"{where}: {name} must be a decimal integer, got {value!r}")
+        value = int(text)
+    if value < minimum or value > _MAX_GWEI:
+        raise DelegationError(f"{where}: {name} must be in {minimum}..{_MAX_GWEI}, got {value}")
+    return value
+
+
+def _entry(raw: Mapping[str, Any], where: str) -> Delegation:
+    unknown = set(raw) - set(CSV_HEADER)
+    if unknown:
+        raise DelegationError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for name in ("delegator", "amount_gwei", "from_epoch"):
+        if name not in raw or raw[name] in (None, ""):
+            raise DelegationError(f"{where}: {name} is missing")
+    delegator = raw["delegator"]
+    if not isinstance(delegator, str) or not _DELEGATOR_ID.match(delegator.strip()):
+        raise DelegationError(
+            f"{where}: delegator must be 1-{MAX_DELEGATOR_ID_LENGTH} characters of"
+            f" A-Z a-z 0-9 _ . : @ + -, got {delegator!r}"
+        )
+    amount = _int_field(raw["amount_gwei"], "amount_gwei", where, minimum=1)
+    from_epoch = _int_field(raw["from_epoch"], "from_epoch", where)
+    to_raw = raw.get("to_epoch")
+    to_epoch = None if to_raw in (None, "") else _int_field(to_raw, "to_epoch", where)
+    if to_epoch is not None and to_epoch <= from_epoch:
+        raise DelegationError(
+            f"{where}: to_epoch ({to_epoch}) must be after from_epoch ({from_epoch});"
+            " it is exclusive"
+        )
+    return Delegation(delegator.strip(), amount, from_epoch, to_epoch)
+
+
+def parse_toml(text: str, source: str) -> DelegationSet:
+    """``[[delegation]]`` tables with ``delegator``, ``amount_gwei``, ``from_epoch``, ``to_epoch``."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DelegationError(f"{source}: not valid TOML: {exc}") from exc
+    unknown = set(doc) - {"delegation"}
+    if unknown:
+        raise DelegationError(
+            f"{source}: unknown top-level key(s) {', '.join(sorted(unknown))};"
+            " expected [[delegation]] tables"
+        )
+    raw_entries = doc.get("delegation", [])
+    if not isinstance(raw_entries, list) or not all(isinstance(e, dict) for e in raw_entries):
+        raise DelegationError(f"{source}: 'delegation' must be an array of tables [[delegation]]")
+    lines = _table_lines(text)
+    entries = []
+    for i, raw in enumerate(raw_entries):
+        line = f":{lines[i]}" if i < len(lines) else ""
+        entries.append(_entry(raw, f"{source}{line} (delegation #{i + 1})"))
+    return DelegationSet(tuple(entries), source)
+
+
+def _table_lines(text: str) -> list[int]:
+    # tomllib keeps no positions; the [[delegation]] headers give each entry's line for errors.
+    return [
+        n for n, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[delegation]]"
+    ]
+
+
+def parse_csv(text: str, source: str) -> DelegationSet:
+    """``delegator,amount_gwei,from_epoch,to_epoch`` with that header; ``#`` lines are comments."""
+    rows = list(csv.reader(io.StringIO(text)))
+    entries: list[Delegation] = []
+    header_seen = False
+    for number, row in enumerate(rows, start=1):
+        cells = [c.strip() for c in row]
+        if not cells or all(c == "" for c in cells) or cells[0].startswith("#"):
+            continue
+        if not header_seen:
+            if tuple(c.lower() for c in cells) not in (CSV_HEADER, CSV_HEADER[:3]):
+                raise DelegationError(
+                    f"{source}:{number}: expected the header {','.join(CSV_HEADER)}, got {row!r}"
+                )
+            header_seen = True
+            continue
+        if len(cells) not in (3, 4):
+            raise DelegationError(
+                f"{source}:{number}: expected 3 or 4 columns ({','.join(CSV_HEADER)}),"
+                f" got {len(cells)}"
+            )
+        entries.append(_entry(dict(zip(CSV_HEADER, cells, strict=False)), f"{source}:{number}"))
+    if not header_seen:
+        raise DelegationError(f"{source}: empty file; expected the header {','.join(CSV_HEADER)}")
+    return DelegationSet(tuple(entries), source)
+
+
+def parse_json(body: object, source: str = "api") -> DelegationSet:
+    """An API body: ``{"delegations": [{delegator, amount_gwei, from_epoch, to_epoch?}, ...]}``.
+    Amounts may be decimal strings (as everywhere in the API) or integers."""
+    if not isinstance(body, dict) or not isinstance(body.get("delegations"), list):
+        raise DelegationError(f"{source}: expected an object with a 'delegations' array")
+    unknown = set(body) - {"delegations", "replace"}
+    if unknown:
+        raise DelegationError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
+    entries = []
+    for i, raw in enumerate(body["delegations"]):
+        if not isinstance(raw, dict):
+            raise DelegationError(f"{source}: delegations[{i}] must be an object")
+        entries.append(_entry(raw, f"{source}: delegations[{i}]"))
+    return DelegationSet(tuple(entries), source)
+
+
+def parse_request(body: object, source: str = "api") -> tuple[DelegationSet, bool]:
+    """``POST /api/v1/delegations``: the set and whether it replaces every delegator
+    (``"replace": true``) or only the listed ones (default)."""
+    delegations = parse_json(body, source)
+    replace = body.get("replace", False) if isinstance(body, dict) else False
+    if not isinstance(replace, bool):
+        raise DelegationError(f"{source}: 'replace' must be true or false, got {replace!r}")
+    return delegations, replace
+
+
+def load_file(path: Path) -> DelegationSet:
+    """Read and validate a delegations file (``.csv`` → CSV, anything else → TOML)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DelegationError(f"{path}: cannot read: {exc}") from exc
+    if path.suffix.lower() == ".csv":
+        return parse_csv(text, str(path))
+    return parse_toml(text, str(path))

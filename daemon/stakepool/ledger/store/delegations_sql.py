@@ -1,0 +1,125 @@
+"""Delegation schedules in the ledger: ``apply_delegations`` (one ``Database.write`` transaction).
+
+A validated ``DelegationSet`` replaces weight schedules from an epoch boundary on (never before the
+ledger's next unsettled epoch, so settled epochs cannot change); each delegator's schedule is kept
+as change points, the per-epoch totals (weight, delegators with weight) as running deltas, and
+every change is journaled with the epoch it takes effect.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from stakepool.ledger.delegations import DelegationSet, weight_at
+from stakepool.ledger.queries import DelegationApplyResult, DelegationChange
+from stakepool.ledger.store.interface import LedgerError
+from stakepool.ledger.store.ledger_sql import next_epoch, schedule, totals_at
+
+
+def _tail(points: Sequence[tuple[int, int]], boundary: int, before: int) -> list[tuple[int, int]]:
+    """The schedule from ``boundary`` on, as change points relative to the weight ``before`` it."""
+    out: list[tuple[int, int]] = []
+    current = before
+    candidates = [(boundary, weight_at(points, boundary))] + [p for p in points if p[0] > boundary]
+    for epoch, weight in candidates:
+        if weight != current:
+            out.append((epoch, weight))
+            current = weight
+    return out
+
+
+def _contribute(
+    deltas: dict[int, list[int]], tail: Sequence[tuple[int, int]], before: int, sign: int
+) -> None:
+    """Add (sign=+1) or remove (sign=-1) a schedule tail's changes to the per-epoch totals."""
+    current = before
+    for epoch, weight in tail:
+        delta = deltas.setdefault(epoch, [0, 0])
+        delta[0] += sign * (weight - current)
+        delta[1] += sign * (int(weight > 0) - int(current > 0))
+        current = weight
+
+
+def _flush_changes(conn: sqlite3.Connection, deltas: dict[int, list[int]]) -> None:
+    conn.executemany(
+        "INSERT INTO weight_changes (epoch, weight_delta, count_delta) VALUES (?, ?, ?)"
+        " ON CONFLICT (epoch) DO UPDATE SET weight_delta = weight_delta + excluded.weight_delta,"
+        " count_delta = count_delta + excluded.count_delta",
+        [(e, w, n) for e, (w, n) in sorted(deltas.items()) if w or n],
+    )
+    conn.execute("DELETE FROM weight_changes WHERE weight_delta = 0 AND count_delta = 0")
+
+
+def _schedules(conn: sqlite3.Connection) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {}
+    for delegator, epoch, weight in conn.execute(
+        "SELECT delegator, epoch, weight_gwei FROM delegator_weights ORDER BY delegator, epoch"
+    ):
+        out.setdefault(str(delegator), []).append((int(epoch), int(weight)))
+    return out
+
+
+def apply_delegations(
+    conn: sqlite3.Connection,
+    delegations: DelegationSet,
+    *,
+    effective_epoch: int | None = None,
+    replace_all: bool = True,
+) -> DelegationApplyResult:
+    earliest = next_epoch(conn)
+    boundary = earliest if effective_epoch is None else effective_epoch
+    if boundary < earliest:
+        raise LedgerError(
+            f"{delegations.source}: a change cannot take effect at epoch {boundary}:"
+            f" epochs before {earliest} are settled already"
+        )
+    desired = delegations.schedules()
+    # One pass over the stored schedules (a file may list a million delegators): read them all
+    # when most are concerned, one by one for a small API change.
+    current_all = _schedules(conn) if replace_all or len(desired) > 1000 else None
+    targets = set(desired) | (set(current_all or ()) if replace_all else set())
+    conn.executemany(
+        "INSERT OR IGNORE INTO delegators (id) VALUES (?)", [(d,) for d in sorted(desired)]
+    )
+    deltas: dict[int, list[int]] = {}
+    removed: list[tuple[str, int]] = []
+    added: list[tuple[str, int, int]] = []
+    changes: list[DelegationChange] = []
+    for delegator in sorted(targets):
+        if current_all is not None:
+            current = current_all.get(delegator, [])
+        else:
+            current = schedule(conn, delegator)
+        before = weight_at(current, boundary - 1)
+        old_tail = _tail(current, boundary, before)
+        new_tail = _tail(desired.get(delegator, []), boundary, before)
+        if old_tail == new_tail:
+            continue
+        _contribute(deltas, old_tail, before, -1)
+        _contribute(deltas, new_tail, before, +1)
+        removed.append((delegator, boundary))
+        added.extend((delegator, e, w) for e, w in new_tail)
+        updated = [p for p in current if p[0] < boundary] + new_tail
+        for epoch in sorted({e for e, _ in old_tail} | {e for e, _ in new_tail}):
+            old_weight, new_weight = weight_at(current, epoch), weight_at(updated, epoch)
+            if old_weight != new_weight:
+                changes.append(
+                    DelegationChange(delegator, epoch, new_weight, old_weight, delegations.source)
+                )
+    conn.executemany("DELETE FROM delegator_weights WHERE delegator = ? AND epoch >= ?", removed)
+    conn.executemany(
+        "INSERT INTO delegator_weights (delegator, epoch, weight_gwei) VALUES (?, ?, ?)", added
+    )
+    _flush_changes(conn, deltas)
+    conn.executemany(
+        "INSERT INTO delegation_journal"
+        " (delegator, effective_epoch, weight_gwei, previous_weight_gwei, source)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (c.delegator, c.effective_epoch, c.weight_gwei, c.previous_weight_gwei, c.source)
+            for c in changes
+        ],
+    )
+    _weight, count = totals_at(conn, boundary)
+    return DelegationApplyResult(effective_epoch=boundary, changes=changes, delegators=count)
