@@ -7,6 +7,7 @@ provisional. ``ApiClient`` checks every answer against the OpenAPI document befo
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ class ApiClient:
         *,
         query: dict[str, str] | None = None,
         body: Any = None,
-        data: bytes | None = None,
+        data: bytes | io.BytesIO | None = None,
         headers: dict[str, str] | None = None,
         token: str | None = None,
         check_contract: bool = True,

@@ -25,9 +25,7 @@ async def read_json(request: web.Request, *, max_bytes: int = MAX_BODY_BYTES) ->
     declared = request.content_length
     if declared is not None and declared > max_bytes:
         raise ApiError(413, f"the body is larger than {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise ApiError(413, f"the body is larger than {max_bytes} bytes")
+    raw = await _read_at_most(request, max_bytes)
     if request.charset not in (None, "utf-8", "UTF-8"):
         raise ApiError(415, f"the body must be UTF-8 JSON, got charset {request.charset}")
     try:
@@ -40,6 +38,20 @@ async def read_json(request: web.Request, *, max_bytes: int = MAX_BODY_BYTES) ->
         raise ApiError(
             400, f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from exc
+
+
+async def _read_at_most(request: web.Request, max_bytes: int) -> bytes:
+    # StreamReader.read(n) returns what has arrived (one chunk), not n bytes: loop to EOF.
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(max_bytes + 1 - size)
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise ApiError(413, f"the body is larger than {max_bytes} bytes")
 
 
 def json_object(body: Any) -> dict[str, Any]:
