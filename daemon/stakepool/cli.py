@@ -87,6 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the effective configuration (secrets masked); exit 2 if invalid",
     )
     sub.add_parser("version", help="print the version")
+
+    ledger = sub.add_parser("ledger", help="ledger tools (export for accountants)")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    export = ledger_sub.add_parser(
+        "export", parents=[common], help="write ledger rows of an epoch range as CSV or JSON"
+    )
+    export.add_argument("--from", dest="from_epoch", type=int, required=True, metavar="EPOCH")
+    export.add_argument("--to", dest="to_epoch", type=int, required=True, metavar="EPOCH")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument(
+        "--kind",
+        choices=("pool", "validators", "delegators"),
+        default="pool",
+        help="pool: one row per epoch; validators: per validator and epoch;"
+        " delegators: what each delegator earned in the range",
+    )
+    export.add_argument(
+        "--database", metavar="PATH", help="ledger file (default: [ledger] database)"
+    )
+    export.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
     return parser
 
 
@@ -122,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         print(json.dumps(effective, indent=2))
         return 0
+
+    if command == "ledger":
+        from stakepool.ledger.export_cli import run_export  # noqa: PLC0415
+
+        return run_export(args, settings)
 
     from stakepool.app import run_daemon  # noqa: PLC0415 - keep `version` light
     from stakepool.demo import run_demo  # noqa: PLC0415

@@ -192,6 +192,10 @@ class PoolSettings(_Section):
     fee_bps: int = Field(default=0, ge=0, le=10_000)
     fee_mode: Literal["high_water_mark", "per_epoch_positive", "period_net"] = "high_water_mark"
     loss_policy: Literal["socialized", "operator_first"] = "socialized"
+    operator_bond_gwei: int = Field(default=0, ge=0, le=2**63 - 1)
+    """``operator_first``: the operator bond that absorbs pool losses before delegators do."""
+    fee_period_epochs: int = Field(default=225, ge=1, le=1_000_000)
+    """``period_net``: the fee period in epochs (225 = one mainnet day), aligned on epoch 0."""
 
     @field_validator("id")
     @classmethod

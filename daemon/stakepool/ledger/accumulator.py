@@ -7,16 +7,25 @@ so a delegator with many weight changes is still within 1 Gwei of its exact rati
 
 Where the rounding goes (the dust account): ``D·SCALE − W·floor(D·SCALE/W)`` scaled units per epoch
 (in ``[0, W)``), plus each delegator's sub-Gwei remainder at read time. In Gwei,
-``dust = Σ D − Σ_i floor(accrued_i)``, which is ``≥ 0`` (both roundings go down, also for losses)
-and below the number of delegator accounts. SCALE = 10^27 keeps the per-epoch rounding of any
-delegator below 10^-9 Gwei for any realistic weight.
+``dust = Σ D − Σ_i read(accrued_i)``.
+
+Reading: ``read(x) = floor((x + NUDGE) / SCALE)`` with ``NUDGE = SCALE / 10^9`` (10^-9 Gwei). The
+accumulator's floor under-counts a delegator by less than ``w`` scaled units per epoch (< 10^-16
+Gwei for any real weight and history), so without the nudge an exact integer share such as 1 Gwei
+for a lone delegator would read 0.999…9 and floor to 0, and the dust could reach ``n``. With it:
+every read is within 1 Gwei of the exact rational share; a read exceeds the exact share only by
+less than 10^-9 Gwei, so ``dust > −n·10^-9`` hence ``dust ≥ 0`` (for n < 10^9 delegators); every
+delegator leaves less than ``1 − 10^-9`` in the dust and the accumulator less than ``W/SCALE``,
+hence ``dust < n``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-SCALE = 10**27
+SCALE = 10**36
+NUDGE = 10**27
+"""10^-9 Gwei in scaled units: far above the accumulator's truncation, far below a Gwei."""
 
 
 def acc_step(distributed_gwei: int, total_weight_gwei: int) -> tuple[int, int]:
@@ -45,5 +54,5 @@ def accrued_scaled(
 
 
 def to_gwei(scaled: int) -> int:
-    """Floor of a scaled amount: the rounding stays in the dust account."""
-    return scaled // SCALE
+    """A scaled amount read in Gwei (floor after the nudge): the rounding stays in the dust."""
+    return (scaled + NUDGE) // SCALE

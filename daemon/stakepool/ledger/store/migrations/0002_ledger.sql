@@ -1,4 +1,4 @@
--- The pool ledger. Amounts are INTEGER Gwei; accumulator values (scaled by 10^27, beyond 64 bits)
+-- The pool ledger. Amounts are INTEGER Gwei; accumulator values (scaled by 10^36, beyond 64 bits)
 -- are decimal TEXT. One row per settled epoch, written with its validators' rows in one
 -- transaction keyed by epoch; a replay with the same input digest writes nothing.
 

@@ -1,0 +1,166 @@
+"""``stakepool ledger export``: the ledger's rows for accountants, as CSV or JSON.
+
+Three kinds: ``pool`` (one row per epoch), ``validators`` (one row per validator and epoch) and
+``delegators`` (one row per delegator: what it earned within the range, derived from the
+accumulator). Amounts are integer Gwei; in JSON they are decimal strings, as in the HTTP API.
+Rows stream straight from SQLite, so any range can be exported.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, TextIO
+
+from stakepool.ledger.accumulator import accrued_scaled, to_gwei
+from stakepool.ledger.delegations import weight_at
+from stakepool.ledger.store import ledger_read
+from stakepool.ledger.store.ledger_sql import acc_lookup, last_epochs, paid_gwei, schedule
+
+ExportKind = Literal["pool", "validators", "delegators"]
+ExportFormat = Literal["csv", "json"]
+Cell = str | int | None
+
+_AMOUNT_SUFFIX = "_gwei"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: Iterator[tuple[Cell, ...]]
+
+
+def pool_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+    columns = (
+        "epoch",
+        "status",
+        "reward_cl_gwei",
+        "reward_el_gwei",
+        "reward_gwei",
+        "fee_gwei",
+        "bond_delta_gwei",
+        "unassigned_gwei",
+        "distributed_gwei",
+        "total_weight_gwei",
+        "delegators",
+    )
+    rows = (
+        (
+            e.epoch,
+            e.status,
+            e.reward_cl_gwei,
+            e.reward_el_gwei,
+            e.reward_gwei,
+            e.fee_gwei,
+            e.bond_delta_gwei,
+            e.unassigned_gwei,
+            e.distributed_gwei,
+            e.total_weight_gwei,
+            e.delegators,
+        )
+        for e in ledger_read.iter_pool_epochs(conn, first, last)
+    )
+    return Table(columns, rows)
+
+
+def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+    columns = (
+        "epoch",
+        "validator_index",
+        "status",
+        "reward_gwei",
+        "residual_gwei",
+        "attestation_included",
+        "proposals",
+        "proposals_missed",
+        "components_gwei",
+    )
+    rows = (
+        (
+            v.epoch,
+            v.validator_index,
+            v.status,
+            v.reward_gwei,
+            v.residual_gwei,
+            None if v.attestation_included is None else str(v.attestation_included).lower(),
+            v.proposals,
+            v.proposals_missed,
+            None
+            if v.components_gwei is None
+            else json.dumps({k: str(x) for k, x in sorted(v.components_gwei.items())}),
+        )
+        for v in ledger_read.iter_validator_epochs(conn, first, last)
+    )
+    return Table(columns, rows)
+
+
+def delegators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+    columns = (
+        "delegator",
+        "from_epoch",
+        "to_epoch",
+        "status",
+        "weight_at_to_gwei",
+        "accrued_before_gwei",
+        "credit_gwei",
+        "accrued_at_to_gwei",
+        "paid_gwei",
+    )
+    _first, settled, last_final = last_epochs(conn)
+    to_epoch = last if settled is None else min(last, settled)
+    status = "final" if last_final is not None and to_epoch <= last_final else "provisional"
+    acc_after = acc_lookup(conn)
+    ids = [str(r[0]) for r in conn.execute("SELECT id FROM delegators ORDER BY id").fetchall()]
+
+    def rows() -> Iterator[tuple[Cell, ...]]:
+        for delegator in ids:
+            sched = schedule(conn, delegator)
+            start = sched[0][0] if sched else 0
+            before = to_gwei(accrued_scaled(sched, acc_after, start, first - 1))
+            after = to_gwei(accrued_scaled(sched, acc_after, start, to_epoch))
+            yield (
+                delegator,
+                first,
+                to_epoch,
+                status,
+                weight_at(sched, to_epoch),
+                before,
+                after - before,
+                after,
+                paid_gwei(conn, delegator),
+            )
+
+    return Table(columns, rows())
+
+
+def table(conn: sqlite3.Connection, kind: ExportKind, first: int, last: int) -> Table:
+    if kind == "pool":
+        return pool_table(conn, first, last)
+    if kind == "validators":
+        return validators_table(conn, first, last)
+    return delegators_table(conn, first, last)
+
+
+def write(out: TextIO, data: Table, fmt: ExportFormat) -> int:
+    """Write the table; returns the number of rows."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(data.columns)
+        for row in data.rows:
+            writer.writerow(["" if cell is None else cell for cell in row])
+            count += 1
+        return count
+    out.write("[")
+    for row in data.rows:
+        item = {
+            name: (str(cell) if name.endswith(_AMOUNT_SUFFIX) and isinstance(cell, int) else cell)
+            for name, cell in zip(data.columns, row, strict=True)
+        }
+        out.write(("\n" if count == 0 else ",\n") + json.dumps(item, separators=(",", ":")))
+        count += 1
+    out.write("\n]\n")
+    return count

@@ -1,0 +1,53 @@
+"""The ``stakepool ledger export`` command (argument checks, file handling, exit codes)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from stakepool.config import Settings
+from stakepool.ledger.export import ExportFormat, ExportKind, table, write
+from stakepool.ledger.store.database import Database, DatabaseError
+
+EXIT_USAGE = 2
+
+
+def run_export(args: argparse.Namespace, settings: Settings) -> int:
+    first: int = args.from_epoch
+    last: int = args.to_epoch
+    if first < 0 or last < first:
+        print(
+            f"stakepool: ledger export: --from {first} --to {last} is not a range of epochs",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    path = args.database or settings.ledger.resolved_database()
+    if path.startswith("postgresql://"):
+        print("stakepool: ledger export: PostgreSQL is not supported yet", file=sys.stderr)
+        return EXIT_USAGE
+    if not Path(path).is_file():
+        print(f"stakepool: ledger export: no ledger at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    kind: ExportKind = args.kind
+    fmt: ExportFormat = args.format
+    try:
+        db = Database.open(path)
+    except DatabaseError as exc:
+        print(f"stakepool: ledger export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+
+        def dump(out: TextIO) -> int:
+            return db.read_sync(lambda conn: write(out, table(conn, kind, first, last), fmt))
+
+        if args.output is None:
+            count = dump(sys.stdout)
+        else:
+            with Path(args.output).open("w", encoding="utf-8", newline="") as out:
+                count = dump(out)
+    finally:
+        db.close()
+    print(f"stakepool: exported {count} {kind} row(s), epochs {first}..{last}", file=sys.stderr)
+    return 0

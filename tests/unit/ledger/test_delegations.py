@@ -1,0 +1,118 @@
+"""Delegations files and API bodies: whole-or-nothing validation with errors that name the place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stakepool.ledger.delegations import (
+    Delegation,
+    DelegationError,
+    load_file,
+    parse_csv,
+    parse_json,
+    parse_toml,
+    schedule_of,
+    weight_at,
+)
+
+TOML = """
+# two entries of one delegator add up; to_epoch is exclusive
+[[delegation]]
+delegator = "alice"
+amount_gwei = 32000000000
+from_epoch = 10
+
+[[delegation]]
+delegator = "alice"
+amount_gwei = 8000000000
+from_epoch = 12
+to_epoch = 20
+
+[[delegation]]
+delegator = "bob"
+amount_gwei = "1000"
+from_epoch = 11
+"""
+
+
+def test_toml_entries_of_one_delegator_add_up_and_to_epoch_is_exclusive() -> None:
+    schedules = parse_toml(TOML, "d.toml").schedules()
+    alice = schedules["alice"]
+    assert [weight_at(alice, e) for e in (9, 10, 12, 19, 20)] == [
+        0,
+        32 * 10**9,
+        40 * 10**9,
+        40 * 10**9,
+        32 * 10**9,
+    ]
+    assert schedules["bob"] == [(11, 1000)]
+
+
+def test_csv_with_header_and_optional_to_epoch(tmp_path: Path) -> None:
+    path = tmp_path / "delegations.csv"
+    path.write_text(
+        "delegator,amount_gwei,from_epoch,to_epoch\n# comment\nalice,5,1,\nalice,5,2,4\nbob,7,0,1\n"
+    )
+    schedules = load_file(path).schedules()
+    assert schedules == {"alice": [(1, 5), (2, 10), (4, 5)], "bob": [(0, 7), (1, 0)]}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "delegator,amount_gwei,from_epoch,to_epoch\nalice,5,1,\nbob,-3,1,\n",
+            "d.csv:3: amount_gwei",
+        ),
+        ("delegator,amount_gwei,from_epoch,to_epoch\nalice,5,4,4\n", "d.csv:2: to_epoch (4)"),
+        ("delegator,amount_gwei,from_epoch,to_epoch\nal ice,5,4,\n", "d.csv:2: delegator"),
+        ("delegator,amount_gwei,from_epoch,to_epoch\nalice,5\n", "d.csv:2: expected 3 or 4"),
+        ("who,what\nalice,5,1\n", "d.csv:1: expected the header"),
+        ("delegator,amount_gwei,from_epoch,to_epoch\nalice,1.5,1,\n", "d.csv:2: amount_gwei"),
+        ("", "d.csv: empty file"),
+    ],
+)
+def test_a_bad_csv_is_rejected_whole_naming_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(DelegationError) as info:
+        parse_csv(text, "d.csv")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            TOML + '\n[[delegation]]\ndelegator = "carol"\nfrom_epoch = 1\n',
+            "d.toml:19 (delegation #4): amount_gwei is missing",
+        ),
+        (
+            '[[delegation]]\ndelegator = "x"\namount_gwei = 1\nfrom_epoch = 1\nto = 3\n',
+            "unknown key(s) to",
+        ),
+        ("[delegations]\n", "unknown top-level key(s) delegations"),
+        ("[[delegation]\n", "not valid TOML"),
+        (
+            '[[delegation]]\ndelegator = "x"\namount_gwei = true\nfrom_epoch = 1\n',
+            "amount_gwei must be an integer",
+        ),
+    ],
+)
+def test_a_bad_toml_is_rejected_whole_naming_the_entry(text: str, message: str) -> None:
+    with pytest.raises(DelegationError) as info:
+        parse_toml(text, "d.toml")
+    assert message in str(info.value)
+
+
+def test_api_body_accepts_decimal_strings_and_names_the_bad_entry() -> None:
+    body = {"delegations": [{"delegator": "a", "amount_gwei": "10", "from_epoch": 3}]}
+    assert parse_json(body).schedules() == {"a": [(3, 10)]}
+    with pytest.raises(DelegationError, match=r"delegations\[1\]: from_epoch is missing"):
+        parse_json({"delegations": [body["delegations"][0], {"delegator": "b", "amount_gwei": 1}]})
+
+
+def test_schedule_of_drops_points_that_change_nothing() -> None:
+
+    entries = [Delegation("a", 5, 1, 3), Delegation("a", 5, 3)]
+    assert schedule_of(entries) == [(1, 5)]
