@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from stakepool.ledger.delegations import parse_json
 from stakepool.ledger.policy import LedgerPolicy
@@ -25,7 +26,7 @@ from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.publish.api import LedgerApi
 from stakepool.publish.http import HttpServer, build_app
-from tests.integration.api.contract import validate_answer
+from tests.integration.api.contract import validate_answer, validate_request
 
 TOKEN = "correct horse battery staple"
 POOL_ID = "alpha"
@@ -150,6 +151,9 @@ class ApiClient:
         ) as response:
             answer = Answer(response.status, dict(response.headers), await response.read())
         assert answer.headers.get("Cache-Control") == "no-store", (path, answer.headers)
+        if check_contract and answer.status < 300 and isinstance(data, bytes):
+            # What the server accepted, the document must accept too.
+            validate_request(method, path, body=data, headers=sent, query=query)
         if check_contract:
             validate_answer(
                 method,
@@ -177,7 +181,9 @@ async def serve_api() -> AsyncIterator[ServeApi]:
     servers: list[HttpServer] = []
     sessions: list[aiohttp.ClientSession] = []
 
-    async def serve(store: SqliteLedgerStore, *, token: str | None = TOKEN) -> ApiClient:
+    async def serve(
+        store: SqliteLedgerStore, *, token: SecretStr | str | None = TOKEN
+    ) -> ApiClient:
         api = LedgerApi(store, pool_id=POOL_ID, token=token)
         server = HttpServer(build_app(CollectorRegistry(), lambda: None, api=api), "127.0.0.1", 0)
         await server.start()

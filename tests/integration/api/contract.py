@@ -43,6 +43,27 @@ def validate_answer(
     ledger_api_spec().validate_response(request, response)
 
 
+def validate_request(
+    method: str,
+    path: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    query: dict[str, str] | None = None,
+) -> None:
+    """Raise if the document does not accept this request (used for requests the server took)."""
+    request = MockRequest(
+        BASE_URL,
+        method.lower(),
+        path,
+        args=query or {},
+        data=body,
+        headers=headers,
+        content_type="application/json",
+    )
+    ledger_api_spec().validate_request(request)
+
+
 def spec_operations() -> set[tuple[str, str]]:
     """``{(METHOD, path), ...}`` the document describes."""
     doc: dict[str, Any] = json.loads(openapi_document())

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stakepool.ledger.queries import EpochRange
+from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from tests.integration.api.conftest import (
@@ -225,3 +226,31 @@ async def test_an_empty_ledger_answers_with_empty_figures(
         assert (await client.get("/api/v1/validators/10/epochs")).status == 404
     finally:
         db.close()
+
+
+async def test_new_epochs_show_up_in_the_cached_validator_list(
+    client: ApiClient, ledger: SqliteLedgerStore
+) -> None:
+    assert [v["validator_index"] for v in (await client.get("/api/v1/validators")).data] == [10, 11]
+    assert (await client.get("/api/v1/validators/12/epochs")).status == 404
+    joined = (ValidatorEpochRow(10, 5_000), ValidatorEpochRow(12, 7_000))
+    await ledger.settle(EpochSettlementInput(6, 12_000, None, joined))
+    rows = (await client.get("/api/v1/validators")).data
+    assert [v["validator_index"] for v in rows] == [10, 11, 12]
+    assert rows[2]["reward_gwei"] == {"final": "0", "total": "7000"}
+    epochs = (await client.get("/api/v1/validators/12/epochs")).data
+    assert [(r["epoch"], r["status"]) for r in epochs] == [(6, "provisional")]
+    await ledger.finalize(8)
+    rows = (await client.get("/api/v1/validators")).data
+    assert rows[2]["reward_gwei"] == {"final": "7000", "total": "7000"}
+
+
+async def test_a_closed_database_is_503_and_the_server_keeps_answering(
+    client: ApiClient, ledger: SqliteLedgerStore
+) -> None:
+    ledger.db.close()
+    answer = await client.get("/api/v1/pool")
+    assert answer.status == 503
+    assert answer.json == {"code": 503, "message": "the ledger database is unavailable"}
+    async with client.session.get(client.base + "/healthz") as healthz:
+        assert healthz.status == 200

@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from stakepool.config import Settings
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
+from stakepool.publish.api import LedgerApi
 from stakepool.publish.api.body import MAX_BODY_BYTES
 from tests.integration.api.conftest import GWEI, TOKEN, ApiClient, ServeApi, dump
 
@@ -261,3 +264,17 @@ async def test_bad_payouts_are_refused_and_record_nothing(
     assert answer.status == status
     assert named in answer.json["message"], answer.json["message"]
     assert dump(ledger.db) == before
+
+
+async def test_the_token_comes_from_the_settings_as_the_daemon_passes_it(
+    ledger: SqliteLedgerStore, serve_api: ServeApi
+) -> None:
+    settings = Settings(http={"token": TOKEN}, pool={"id": "alpha"})
+    assert isinstance(settings.http.token, SecretStr)
+    api = LedgerApi(ledger, pool_id=settings.pool.id, token=settings.http.token)
+    assert api.writes_enabled
+    client = await serve_api(ledger, token=settings.http.token)
+    answer = await client.post("/api/v1/delegations", DAVE, token=TOKEN)
+    assert answer.status == 200
+    # A blank credential (an empty file) is no token: writes stay off.
+    assert not LedgerApi(ledger, pool_id="alpha", token=SecretStr("  \n")).writes_enabled

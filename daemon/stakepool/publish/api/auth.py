@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hmac
 
+import structlog
 from aiohttp import web
 
 from stakepool.publish.api.errors import ApiError
+
+log = structlog.get_logger(__name__)
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="stakepool"'}
 
@@ -23,8 +26,12 @@ def require_writer(request: web.Request, token: str | None) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
+        log.warning("api_unauthorized", path=request.path, remote=request.remote, reason="no token")
         raise ApiError(
             401, "a bearer token is required (Authorization: Bearer <token>)", headers=_CHALLENGE
         )
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        log.warning(
+            "api_unauthorized", path=request.path, remote=request.remote, reason="wrong token"
+        )
         raise ApiError(401, "the bearer token is wrong", headers=_CHALLENGE)

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from stakepool import __version__
 from stakepool.ledger.delegations import DelegationError, parse_json
+from stakepool.ledger.queries import ValidatorSummary
 from stakepool.ledger.store.interface import LedgerError, LedgerStore, PayoutError
 from stakepool.publish.api import encode, params
 from stakepool.publish.api.auth import require_writer
@@ -60,10 +61,13 @@ class LedgerApi:
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         self._token = secret if secret and secret.strip() else None
         self._openapi = openapi_document()
-        # Which validators the ledger knows, cached per ledger version (last settled epoch,
-        # reversals) so that telling "unknown validator" (404) from "no rows in this range"
-        # costs a full scan at most once per settled epoch, not once per request.
-        self._known_validators: tuple[tuple[Any, ...], frozenset[int]] | None = None
+        # The validator summaries need a pass over every validator row, so they are cached per
+        # ledger version (settled and final epochs, reversals): ``GET /validators`` and telling
+        # "unknown validator" (404) from "no rows in this range" then cost that pass at most once
+        # per settled or finalized epoch, not once per request.
+        self._validators: tuple[tuple[Any, ...], list[ValidatorSummary], frozenset[int]] | None = (
+            None
+        )
 
     @property
     def writes_enabled(self) -> bool:
@@ -116,24 +120,24 @@ class LedgerApi:
         return json_answer({"data": [encode.pool_epoch(r) for r in rows]})
 
     async def validators(self, _request: web.Request) -> web.Response:
-        rows = await self.store.validators()
+        rows, _known = await self._validator_summaries()
         return json_answer({"data": [encode.validator(r) for r in rows]})
 
     async def validator_epochs(self, request: web.Request) -> web.Response:
         index = params.parse_uint("index", request.match_info["index"])
         epochs = params.epoch_range(request.query)
         rows = await self.store.validator_epochs(index, epochs)
-        if not rows and index not in await self._validator_indices():
+        if not rows and index not in (await self._validator_summaries())[1]:
             raise ApiError(404, f"validator {index} is not in the ledger")
         return json_answer({"data": [encode.validator_epoch(r) for r in rows]})
 
-    async def _validator_indices(self) -> frozenset[int]:
+    async def _validator_summaries(self) -> tuple[list[ValidatorSummary], frozenset[int]]:
         state = await self.store.status()
-        version = (state.last_settled_epoch, state.reversed_epochs)
-        if self._known_validators is None or self._known_validators[0] != version:
-            known = frozenset(v.validator_index for v in await self.store.validators())
-            self._known_validators = (version, known)
-        return self._known_validators[1]
+        version = (state.last_settled_epoch, state.last_final_epoch, state.reversed_epochs)
+        if self._validators is None or self._validators[0] != version:
+            rows = await self.store.validators()
+            self._validators = (version, rows, frozenset(v.validator_index for v in rows))
+        return self._validators[1], self._validators[2]
 
     async def delegators(self, request: web.Request) -> web.Response:
         limit = params.limit(request.query)
