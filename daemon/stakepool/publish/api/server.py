@@ -59,7 +59,9 @@ class LedgerApi:
         self.pool_id = pool_id
         self.version = version
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-        self._token = secret if secret and secret.strip() else None
+        # An HTTP header value cannot carry surrounding whitespace, so neither may the token;
+        # a blank credential (an empty file) means no token at all: writes off.
+        self._token = (secret or "").strip() or None
         self._openapi = openapi_document()
         # The validator summaries need a pass over every validator row, so they are cached per
         # ledger version (settled and final epochs, reversals): ``GET /validators`` and telling
