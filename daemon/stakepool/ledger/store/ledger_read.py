@@ -8,12 +8,11 @@ cache it per settled/final epoch (``SqliteLedgerStore`` does).
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
 
-from stakepool.ledger.accumulator import accrued_scaled, to_gwei
+from stakepool.ledger.accumulator import NUDGE, SCALE, accrued_scaled, to_gwei
 from stakepool.ledger.delegations import weight_at
 from stakepool.ledger.queries import (
     MAX_PAGE_SIZE,
@@ -63,20 +62,49 @@ def status(conn: sqlite3.Connection) -> LedgerStatus:
 
 
 def credited_gwei(conn: sqlite3.Connection) -> FinalTotal:
-    """Σ over delegators of their floored accruals (final, total). O(delegators + changes)."""
+    """Σ over delegators of their floored accruals (final, total). O(delegators + changes).
+
+    The one read that needs every delegator (for the pool's dust); a tight loop because it runs
+    over up to millions of schedules: one query for every accumulator snapshot, one ordered scan
+    of the schedules, and a fast path for the common one-change schedule.
+    """
     _first, last, last_final = last_epochs(conn)
-    acc_after = acc_lookup(conn)
-    final = total = 0
-    rows = conn.execute(
+    if last is None:
+        return FinalTotal(0, 0)
+    acc = {int(e): int(a) for e, a in conn.execute("SELECT epoch, acc_scaled FROM ledger_epochs")}
+    first_settled = min(acc)
+    ends = [(last, 0)] if last_final is None else [(last, 0), (last_final, 1)]
+    sums = [0, 0]
+
+    def acc_after(epoch: int) -> int:
+        if epoch < first_settled:
+            return 0
+        return acc[min(epoch, last)]
+
+    def add(sched: list[tuple[int, int]]) -> None:
+        if len(sched) == 1:
+            start, weight = sched[0]
+            base = acc_after(start - 1)
+            for end, slot in ends:
+                if start <= end and weight:
+                    sums[slot] += (weight * (acc[end] - base) + NUDGE) // SCALE
+            return
+        for end, slot in ends:
+            sums[slot] += to_gwei(accrued_scaled(sched, acc_after, sched[0][0], end))
+
+    current: str | None = None
+    sched: list[tuple[int, int]] = []
+    for delegator, epoch, weight in conn.execute(
         "SELECT delegator, epoch, weight_gwei FROM delegator_weights ORDER BY delegator, epoch"
-    )
-    for _delegator, group in itertools.groupby(rows, key=lambda r: r[0]):
-        sched = [(int(r[1]), int(r[2])) for r in group]
-        if last is not None:
-            total += to_gwei(accrued_scaled(sched, acc_after, sched[0][0], last))
-        if last_final is not None:
-            final += to_gwei(accrued_scaled(sched, acc_after, sched[0][0], last_final))
-    return FinalTotal(final, total)
+    ):
+        if delegator != current:
+            if sched:
+                add(sched)
+            current, sched = delegator, []
+        sched.append((epoch, weight))
+    if sched:
+        add(sched)
+    return FinalTotal(sums[1] if last_final is not None else 0, sums[0])
 
 
 def pool_totals(

@@ -257,26 +257,35 @@ def _tail(points: Sequence[tuple[int, int]], boundary: int, before: int) -> list
     return out
 
 
-def _add_change(conn: sqlite3.Connection, epoch: int, weight: int, count: int) -> None:
-    if weight == 0 and count == 0:
-        return
-    conn.execute(
+def _contribute(
+    deltas: dict[int, list[int]], tail: Sequence[tuple[int, int]], before: int, sign: int
+) -> None:
+    """Add (sign=+1) or remove (sign=-1) a schedule tail's changes to the per-epoch totals."""
+    current = before
+    for epoch, weight in tail:
+        delta = deltas.setdefault(epoch, [0, 0])
+        delta[0] += sign * (weight - current)
+        delta[1] += sign * (int(weight > 0) - int(current > 0))
+        current = weight
+
+
+def _flush_changes(conn: sqlite3.Connection, deltas: dict[int, list[int]]) -> None:
+    conn.executemany(
         "INSERT INTO weight_changes (epoch, weight_delta, count_delta) VALUES (?, ?, ?)"
         " ON CONFLICT (epoch) DO UPDATE SET weight_delta = weight_delta + excluded.weight_delta,"
         " count_delta = count_delta + excluded.count_delta",
-        (epoch, weight, count),
+        [(e, w, n) for e, (w, n) in sorted(deltas.items()) if w or n],
     )
+    conn.execute("DELETE FROM weight_changes WHERE weight_delta = 0 AND count_delta = 0")
 
 
-def _contribute(
-    conn: sqlite3.Connection, tail: Sequence[tuple[int, int]], before: int, sign: int
-) -> None:
-    current = before
-    for epoch, weight in tail:
-        _add_change(
-            conn, epoch, sign * (weight - current), sign * (int(weight > 0) - int(current > 0))
-        )
-        current = weight
+def _schedules(conn: sqlite3.Connection) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {}
+    for delegator, epoch, weight in conn.execute(
+        "SELECT delegator, epoch, weight_gwei FROM delegator_weights ORDER BY delegator, epoch"
+    ):
+        out.setdefault(str(delegator), []).append((int(epoch), int(weight)))
+    return out
 
 
 def next_epoch(conn: sqlite3.Connection) -> int:
@@ -302,30 +311,31 @@ def apply_delegations(
             f" epochs before {earliest} are settled already"
         )
     desired = delegations.schedules()
-    targets = set(desired)
-    if replace_all:
-        targets |= {
-            str(r[0]) for r in conn.execute("SELECT DISTINCT delegator FROM delegator_weights")
-        }
+    # One pass over the stored schedules (a file may list a million delegators): read them all
+    # when most are concerned, one by one for a small API change.
+    current_all = _schedules(conn) if replace_all or len(desired) > 1000 else None
+    targets = set(desired) | (set(current_all or ()) if replace_all else set())
+    conn.executemany(
+        "INSERT OR IGNORE INTO delegators (id) VALUES (?)", [(d,) for d in sorted(desired)]
+    )
+    deltas: dict[int, list[int]] = {}
+    removed: list[tuple[str, int]] = []
+    added: list[tuple[str, int, int]] = []
     changes: list[DelegationChange] = []
     for delegator in sorted(targets):
-        conn.execute("INSERT OR IGNORE INTO delegators (id) VALUES (?)", (delegator,))
-        current = schedule(conn, delegator)
+        if current_all is not None:
+            current = current_all.get(delegator, [])
+        else:
+            current = schedule(conn, delegator)
         before = weight_at(current, boundary - 1)
         old_tail = _tail(current, boundary, before)
         new_tail = _tail(desired.get(delegator, []), boundary, before)
         if old_tail == new_tail:
             continue
-        _contribute(conn, old_tail, before, -1)
-        _contribute(conn, new_tail, before, +1)
-        conn.execute(
-            "DELETE FROM delegator_weights WHERE delegator = ? AND epoch >= ?",
-            (delegator, boundary),
-        )
-        conn.executemany(
-            "INSERT INTO delegator_weights (delegator, epoch, weight_gwei) VALUES (?, ?, ?)",
-            [(delegator, e, w) for e, w in new_tail],
-        )
+        _contribute(deltas, old_tail, before, -1)
+        _contribute(deltas, new_tail, before, +1)
+        removed.append((delegator, boundary))
+        added.extend((delegator, e, w) for e, w in new_tail)
         updated = [p for p in current if p[0] < boundary] + new_tail
         for epoch in sorted({e for e, _ in old_tail} | {e for e, _ in new_tail}):
             old_weight, new_weight = weight_at(current, epoch), weight_at(updated, epoch)
@@ -333,6 +343,11 @@ def apply_delegations(
                 changes.append(
                     DelegationChange(delegator, epoch, new_weight, old_weight, delegations.source)
                 )
+    conn.executemany("DELETE FROM delegator_weights WHERE delegator = ? AND epoch >= ?", removed)
+    conn.executemany(
+        "INSERT INTO delegator_weights (delegator, epoch, weight_gwei) VALUES (?, ?, ?)", added
+    )
+    _flush_changes(conn, deltas)
     conn.executemany(
         "INSERT INTO delegation_journal"
         " (delegator, effective_epoch, weight_gwei, previous_weight_gwei, source)"

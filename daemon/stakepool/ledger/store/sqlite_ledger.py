@@ -2,12 +2,17 @@
 
 Every write is one ``Database.write`` transaction (BEGIN IMMEDIATE … COMMIT): a crash in the
 middle leaves the previous epoch intact. The pool's dust needs a pass over every delegator, so it
-is computed at most once per (settled, final, delegations) version and cached here.
+is computed at most once per (settled, final, delegations) version, cached here, and from
+``pool_totals()`` on a separate read-only connection in a worker thread (WAL lets it read a
+consistent snapshot beside the writer), so the pass (about 2.5 s for 1M delegators) never holds
+up the database thread that settles epochs and answers the other queries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from pathlib import Path
 
 from stakepool.ledger.delegations import DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
@@ -62,6 +67,7 @@ class SqliteLedgerStore:
         self.policy = policy
         self.outbox_max_rows = outbox_max_rows
         self._credited: tuple[tuple[object, ...], FinalTotal] | None = None
+        self._credited_lock = asyncio.Lock()
 
     # --- writes ----------------------------------------------------------------------------------
 
@@ -123,7 +129,23 @@ class SqliteLedgerStore:
             self._credited = (version, ledger_read.credited_gwei(conn))
         return ledger_read.pool_totals(conn, self.pool_id, self._credited[1])
 
+    def _credited_on_side_connection(self) -> tuple[tuple[object, ...], FinalTotal]:
+        uri = Path(self.db.path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            conn.execute("BEGIN")  # one snapshot for the version and the sums
+            result = (_version(conn), ledger_read.credited_gwei(conn))
+            conn.execute("COMMIT")
+            return result
+        finally:
+            conn.close()
+
     async def pool_totals(self) -> PoolTotals:
+        if self.db.path != ":memory:":
+            async with self._credited_lock:
+                version = await self.db.read(_version)
+                if self._credited is None or self._credited[0] != version:
+                    self._credited = await asyncio.to_thread(self._credited_on_side_connection)
         return await self.db.read(self._pool_totals)
 
     def pool_totals_sync(self) -> PoolTotals:

@@ -1,0 +1,99 @@
+"""The ledger in the daemon: one object the app wires to rewards, finality, reorgs and metrics.
+
+    ledger = LedgerService.open(settings, metrics.ledger)
+    await ledger.settle(EpochSettlementInput(...))      # after rewards settled epoch k
+    await ledger.finalize(finalized_epoch)               # on a finalized checkpoint
+    await ledger.reorg(first_changed_epoch, reason=...)  # common ancestor found; then settle again
+    task = asyncio.create_task(ledger.watch_delegations(lambda: clock_epoch + 1))
+
+Each call is one transaction with its outbox events (``epoch_settled``, ``epoch_finalized``,
+``epochs_reversed``) and refreshes the ledger's gauges afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from stakepool.config import Settings
+from stakepool.ledger.events import finalized_hook, reversed_hook, settled_hook
+from stakepool.ledger.metrics_update import publish_pool_totals, publish_residual
+from stakepool.ledger.policy import policy_from_settings
+from stakepool.ledger.settlement import EpochSettlementInput
+from stakepool.ledger.store.interface import SettleResult
+from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
+from stakepool.ledger.watcher import DelegationsWatcher
+from stakepool.publish.ledger_metrics import LedgerMetrics
+
+
+class LedgerService:
+    def __init__(
+        self,
+        store: SqliteLedgerStore,
+        metrics: LedgerMetrics | None = None,
+        *,
+        delegations_file: Path | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.delegations_file = delegations_file
+        self.now = now
+        self._settled = settled_hook(store.pool_id, now)
+        self._finalized = finalized_hook(store.pool_id, now)
+
+    @classmethod
+    def open(cls, settings: Settings, metrics: LedgerMetrics | None = None) -> LedgerService:
+        store = open_ledger(
+            settings.ledger.resolved_database(),
+            pool_id=settings.pool.id,
+            policy=policy_from_settings(settings.pool),
+        )
+        return cls(store, metrics, delegations_file=settings.pool.delegations_file)
+
+    def close(self) -> None:
+        self.store.db.close()
+
+    async def settle(self, inp: EpochSettlementInput) -> SettleResult:
+        result = await self.store.settle(inp, events=self._settled)
+        if self.metrics is not None:
+            publish_residual(self.metrics, inp.validators)
+        await self.refresh_metrics()
+        return result
+
+    async def finalize(self, finalized_epoch: int) -> list[int]:
+        epochs = await self.store.finalize(finalized_epoch, events=self._finalized)
+        if epochs:
+            await self.refresh_metrics()
+        return epochs
+
+    async def reorg(self, first_changed_epoch: int, *, reason: str) -> list[int]:
+        epochs = await self.store.revert_from(
+            first_changed_epoch,
+            reason=reason,
+            events=reversed_hook(self.store.pool_id, self.now, reason),
+        )
+        await self.refresh_metrics()
+        return epochs
+
+    async def refresh_metrics(self) -> None:
+        if self.metrics is not None:
+            publish_pool_totals(self.metrics, await self.store.pool_totals())
+
+    def delegations_watcher(
+        self, next_boundary: Callable[[], int | None], *, poll_seconds: float = 5.0
+    ) -> DelegationsWatcher | None:
+        """A watcher of ``[pool] delegations_file`` (``None`` when not configured)."""
+        if self.delegations_file is None:
+            return None
+        return DelegationsWatcher(
+            self.delegations_file, self.store, next_boundary, poll_seconds=poll_seconds
+        )
+
+    async def watch_delegations(
+        self, next_boundary: Callable[[], int | None], *, poll_seconds: float = 5.0
+    ) -> None:
+        watcher = self.delegations_watcher(next_boundary, poll_seconds=poll_seconds)
+        if watcher is not None:
+            await watcher.run()
