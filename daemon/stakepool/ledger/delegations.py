@@ -200,6 +200,16 @@ def parse_json(body: object, source: str = "api") -> DelegationSet:
     return DelegationSet(tuple(entries), source)
 
 
+def parse_request(body: object, source: str = "api") -> tuple[DelegationSet, bool]:
+    """``POST /api/v1/delegations``: the set and whether it replaces every delegator
+    (``"replace": true``) or only the listed ones (default)."""
+    delegations = parse_json(body, source)
+    replace = body.get("replace", False) if isinstance(body, dict) else False
+    if not isinstance(replace, bool):
+        raise DelegationError(f"{source}: 'replace' must be true or false, got {replace!r}")
+    return delegations, replace
+
+
 def load_file(path: Path) -> DelegationSet:
     """Read and validate a delegations file (``.csv`` → CSV, anything else → TOML)."""
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import structlog
 
 from stakepool.ledger.delegations import DelegationError, load_file
 from stakepool.ledger.queries import DelegationApplyResult
+from stakepool.ledger.store.database import DatabaseError
 from stakepool.ledger.store.interface import LedgerError, LedgerWriter
 
 log = structlog.get_logger(__name__)
@@ -72,12 +74,18 @@ class DelegationsWatcher:
             return None
         try:
             delegations = await asyncio.to_thread(load_file, self.path)
+        except DelegationError as exc:
+            # A bad file stays bad until it changes: report it once, keep the last good set.
+            self._report(str(exc), digest)
+            self._stat = stat_key
+            return None
+        try:
             result = await self.store.apply_delegations(
                 delegations, effective_epoch=self.next_boundary(), replace_all=True
             )
-        except (DelegationError, LedgerError) as exc:
-            self._report(str(exc), digest)
-            self._stat = stat_key
+        except (LedgerError, DatabaseError, sqlite3.Error) as exc:
+            # The ledger refused for now (e.g. a boundary it has already settled): retry next poll.
+            self._report(str(exc), None)
             return None
         self._stat = stat_key
         self._applied_digest = digest
@@ -93,9 +101,10 @@ class DelegationsWatcher:
         return result
 
     def _report(self, message: str, digest: str | None) -> None:
-        if digest is not None and digest == self._rejected_digest:
-            return
-        self._rejected_digest = digest
+        if message == self.last_error:
+            return  # said once is enough; the next different outcome is logged again
+        if digest is not None:
+            self._rejected_digest = digest
         self.last_error = message
         log.error("delegations_rejected", file=str(self.path), error=message)
 

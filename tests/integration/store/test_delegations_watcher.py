@@ -72,3 +72,22 @@ async def test_rewriting_the_same_content_changes_nothing(tmp_path: Path) -> Non
     await store.apply_delegations(DelegationSet((Delegation("a", 1, 0),), "x"))
     assert len(await store.delegation_journal()) == 1
     store.db.close()
+
+
+async def test_a_boundary_the_ledger_refuses_is_retried_not_forgotten(tmp_path: Path) -> None:
+    store = open_ledger(str(tmp_path / "l.sqlite"), pool_id="p", policy=LedgerPolicy())
+    await store.apply_delegations(DelegationSet((Delegation("a", 1, 0),), "x"))
+    for epoch in range(3):
+        await store.settle(EpochSettlementInput(epoch, 10, None))
+    path = tmp_path / "d.csv"
+    _touch(path, GOOD, 1)
+    boundary = {"epoch": 1}  # a stale clock: epochs 1 and 2 are settled already
+    watcher = DelegationsWatcher(path, store, lambda: boundary["epoch"])
+    assert await watcher.check_once() is None
+    assert watcher.last_error is not None
+    assert "epochs before 3 are settled already" in watcher.last_error
+    boundary["epoch"] = 3
+    applied = await watcher.check_once()  # same file, retried
+    assert applied is not None
+    assert applied.effective_epoch == 3
+    store.db.close()

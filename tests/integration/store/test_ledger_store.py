@@ -113,18 +113,25 @@ def _inputs(results: list[int], first: int, salt: str = "") -> list[EpochSettlem
     ]
 
 
-def test_replaying_epochs_writes_nothing(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "l.sqlite")
-    delegate(db, (Delegation("a", 3, 0), Delegation("b", 5, 2)))
-    inputs = _inputs([5, -3, 7, 11], 0)
-    settle_all(db, inputs, LedgerPolicy(fee_bps=500))
-    before = dump(db)
-    results = [
-        db.write_sync(partial(ledger_write.settle, inp=i, policy=LedgerPolicy())) for i in inputs
-    ]
-    assert all(r.replayed for r in results)
-    assert dump(db) == before
-    db.close()
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.integers(-(10**9), 10**10), min_size=1, max_size=8),
+    st.sampled_from(["high_water_mark", "per_epoch_positive", "period_net"]),
+)
+def test_replaying_epochs_writes_nothing(results: list[int], mode: str) -> None:
+    policy = LedgerPolicy(fee_bps=500, fee_mode=mode, fee_period_epochs=2)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(Path(tmp) / "l.sqlite")
+        delegate(db, (Delegation("a", 3, 0), Delegation("b", 5, 2)))
+        inputs = _inputs(results, 0)
+        settle_all(db, inputs, policy)
+        before = dump(db)
+        replayed = [
+            db.write_sync(partial(ledger_write.settle, inp=i, policy=policy)) for i in inputs
+        ]
+        assert all(r.replayed for r in replayed)
+        assert dump(db) == before
+        db.close()
 
 
 settled = st.lists(st.integers(-(10**9), 10**10), min_size=2, max_size=8)
@@ -322,4 +329,16 @@ def test_dust_and_shares_hold_through_the_store_with_many_changes(tmp_path: Path
         detail = db.read_sync(partial(ledger_read.delegator, delegator_id=d))
         assert detail is not None
         assert abs(detail.accrued_gwei.total - exact) <= 1
+    db.close()
+
+
+def test_epochs_settled_after_the_finalized_checkpoint_still_become_final(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "l.sqlite")
+    delegate(db, (Delegation("a", 3, 0),))
+    settle_all(db, _inputs([5, 6], 0), LedgerPolicy())
+    assert db.write_sync(lambda c: ledger_write.finalize(c, 10)) == [0, 1]
+    settle_all(db, _inputs([7, 8], 2), LedgerPolicy())  # the ledger catches up behind finality
+    assert db.write_sync(lambda c: ledger_write.finalize(c, 9)) == [2, 3]  # 9 < 10: no step back
+    status = db.read_sync(ledger_read.status)
+    assert (status.finalized_epoch, status.last_final_epoch) == (10, 3)
     db.close()

@@ -182,9 +182,11 @@ def finalize(
 ) -> list[int]:
     """Epoch ``k`` is final once ``finalized_epoch >= k + 1``; the finalized epoch never goes back."""
     seen = meta(conn, FINALIZED_KEY)
-    if seen is not None and finalized_epoch <= seen:
-        return []
-    set_meta(conn, FINALIZED_KEY, finalized_epoch)
+    if seen is None or finalized_epoch > seen:
+        set_meta(conn, FINALIZED_KEY, finalized_epoch)
+    else:
+        # Never backwards; but epochs settled since (a ledger catching up) still become final.
+        finalized_epoch = seen
     rows = conn.execute(
         "UPDATE ledger_epochs SET status = 'final',"
         " finalized_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
