@@ -158,12 +158,14 @@ def test_a_reorg_recomputes_to_exactly_a_fresh_run(old: list[int], data: st.Data
             delegate(db, entries)
         settle_all(reorged, _inputs(old, 10, "old"), policy)
         reorged.write_sync(lambda c: ledger_write.finalize(c, 10 + common - 1))
+        final_before = [r for r in dump(reorged)[0] if r[1] == "final"]
         canonical = _inputs(old[:common], 10, "old") + _inputs(new_tail, 10 + common, "new")
         # The reorg arrives as new inputs: the first changed epoch reverses it and all later ones.
         settle_all(reorged, canonical, policy)
         settle_all(fresh, canonical, policy)
         fresh.write_sync(lambda c: ledger_write.finalize(c, 10 + common - 1))
         assert dump(reorged) == dump(fresh)
+        assert [r for r in dump(reorged)[0] if r[1] == "final"] == final_before
         reversals = reorged.read_sync(
             lambda c: [r[0] for r in c.execute("SELECT epoch FROM ledger_epoch_reversals")]
         )

@@ -37,6 +37,7 @@ from stakepool.ledger.store import ledger_read, ledger_write
 from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.interface import (
     FinalizedHook,
+    LedgerStore,
     ReversedHook,
     SettledHook,
     SettleResult,
@@ -188,3 +189,7 @@ class SqliteLedgerStore:
 def open_ledger(path: str, *, pool_id: str, policy: LedgerPolicy) -> SqliteLedgerStore:
     """Open (and migrate) the SQLite ledger at ``path``."""
     return SqliteLedgerStore(Database.open(path), pool_id=pool_id, policy=policy)
+
+
+def _conforms(store: SqliteLedgerStore) -> LedgerStore:
+    return store  # mypy proves the SQLite store implements the whole interface
