@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from stakepool import __version__
 from stakepool.ledger.delegations import DelegationError, parse_json
-from stakepool.ledger.queries import ValidatorSummary
+from stakepool.ledger.queries import QueryError, ValidatorSummary
 from stakepool.ledger.store.interface import LedgerError, LedgerStore, PayoutError
 from stakepool.publish.api import encode, params
 from stakepool.publish.api.auth import require_writer
@@ -146,7 +146,7 @@ class LedgerApi:
         cursor = params.cursor(request.query)
         try:
             page = await self.store.delegators(cursor=cursor, limit=limit)
-        except ValueError as exc:  # QueryError: a cursor we never handed out
+        except QueryError as exc:  # a cursor we never handed out
             raise ApiError(400, f"parameter 'cursor': {exc}") from exc
         return json_answer(
             {
