@@ -18,6 +18,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from stakepool.publish.api import API_PREFIX, LedgerApi
+
 log = structlog.get_logger(__name__)
 
 NotReadyReason = Callable[[], str | None]
@@ -27,7 +29,10 @@ SHUTDOWN_SECONDS = 2.0
 """Grace for in-flight requests on stop; scrapes are short, and SIGTERM must end us in seconds."""
 
 
-def build_app(registry: CollectorRegistry, not_ready: NotReadyReason) -> web.Application:
+def build_app(
+    registry: CollectorRegistry, not_ready: NotReadyReason, *, api: LedgerApi | None = None
+) -> web.Application:
+    """``api``: the ledger HTTP API, mounted under ``/api/v1`` when given."""
     app = web.Application()
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -42,6 +47,8 @@ def build_app(registry: CollectorRegistry, not_ready: NotReadyReason) -> web.App
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if api is not None:
+        app.add_subapp(API_PREFIX, api.app())
     return app
 
 

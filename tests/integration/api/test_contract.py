@@ -1,0 +1,65 @@
+"""The published OpenAPI document and the server describe the same API, route for route."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from openapi_spec_validator import validate
+from prometheus_client import CollectorRegistry
+
+from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
+from stakepool.publish.api import API_PREFIX, LedgerApi, openapi_document
+from stakepool.publish.http import build_app
+from tests.integration.api.conftest import ApiClient
+from tests.integration.api.contract import spec_operations
+
+
+def served_operations(app: web.Application) -> set[tuple[str, str]]:
+    """``{(METHOD, path template)}`` of every route under the API prefix, sub-apps included."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(application: web.Application) -> None:
+        for resource in application.router.resources():
+            if isinstance(resource, web.PrefixedSubAppResource):
+                # No public accessor for the mounted app; its routes carry the prefix already.
+                walk(resource._app)
+                continue
+            for route in resource:
+                found.add((route.method, resource.canonical))
+
+    walk(app)
+    return {(m, p) for m, p in found if p.startswith(API_PREFIX + "/")}
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    doc = json.loads(openapi_document())
+    assert doc["openapi"] == "3.1.0"
+    validate(doc)
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(
+    ledger: SqliteLedgerStore,
+) -> None:
+    api = LedgerApi(ledger, pool_id="alpha", token=None)
+    app = build_app(CollectorRegistry(), lambda: None, api=api)
+    served = served_operations(app)
+    assert served == spec_operations()
+    assert len(served) == 11
+
+
+def test_without_an_api_the_app_has_no_api_routes() -> None:
+    assert served_operations(build_app(CollectorRegistry(), lambda: None)) == set()
+
+
+async def test_the_served_document_is_the_packaged_one(client: ApiClient) -> None:
+    answer = await client.get("/api/v1/openapi.json")
+    assert answer.raw == openapi_document()
+    assert answer.headers["Content-Type"].startswith("application/json")
+
+
+async def test_metrics_and_probes_still_answer_beside_the_api(client: ApiClient) -> None:
+    async with client.session.get(client.base + "/healthz") as healthz:
+        assert healthz.status == 200
+    async with client.session.get(client.base + "/metrics") as metrics:
+        assert metrics.status == 200
