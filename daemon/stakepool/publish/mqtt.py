@@ -110,18 +110,23 @@ class MqttPublisher:
         attempt = 0
         while True:
             self._session_up = False
+            broker_trouble = False
             try:
                 await self._connection()
             except aiomqtt.MqttError as exc:
+                broker_trouble = True
                 self._log_mqtt_error(exc, attempt)
             except (DatabaseError, sqlite3.Error) as exc:
-                log.error("mqtt_outbox_failed", error=str(exc))
+                log.error("mqtt_outbox_failed", error=str(exc), attempt=attempt + 1)
             except Exception:  # a bug must not take the daemon down with it: log, back off, retry
-                log.exception("mqtt_publisher_failed")
+                log.exception("mqtt_publisher_failed", attempt=attempt + 1)
             finally:
                 self._set_connected(False)
-            if self._session_up:
-                attempt = 0  # the last session worked: a fresh outage starts the backoff over
+            if self._session_up and broker_trouble:
+                # The session worked until the broker went: a fresh outage starts the backoff
+                # over. Our own failures (database, bugs) keep backing off, so a persistent one
+                # does not flap the retained status every second.
+                attempt = 0
             delay = self._backoff.delay(attempt)
             attempt += 1
             await self._wait_offline(delay)
@@ -158,19 +163,44 @@ class MqttPublisher:
             timeout=self._timeout,
             clean_session=True,
         )
-        async with client:
-            self._session_up = True
-            self._set_connected(True)
-            log.info("mqtt_connected", broker=o.address, client_id=o.client_id)
-            try:
-                await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(_until_disconnected(client), name="mqtt_watch")
-                    group.create_task(self._drain(client), name="mqtt_drain")
-            except BaseExceptionGroup as errors:
-                raise _first(errors) from None
-            finally:
-                await self._say_offline(client)
+        cancelled = False
+        try:
+            async with client:
+                self._session_up = True
+                self._set_connected(True)
+                log.info("mqtt_connected", broker=o.address, client_id=o.client_id)
+                try:
+                    await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+                    await self._serve(client)
+                except asyncio.CancelledError:
+                    cancelled = True
+                    raise
+                finally:
+                    await self._say_offline(client)
+        except aiomqtt.MqttError:
+            if cancelled:
+                # Shutting down, and the DISCONNECT on the way out failed too: the stop wins,
+                # or the supervisor would wait for a publisher that went back to reconnecting.
+                raise asyncio.CancelledError from None
+            raise
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Drain until the connection drops or the drain fails, whichever comes first.
+
+        Plain tasks, not a TaskGroup: on Python 3.11 a TaskGroup whose child fails while the
+        group is already exiting leaves the parent task's cancel request counted (fixed in 3.12),
+        which would break the shutdown logic above."""
+        watch = asyncio.create_task(_until_disconnected(client), name="mqtt_watch")
+        drain = asyncio.create_task(self._drain(client), name="mqtt_drain")
+        try:
+            done, _ = await asyncio.wait((watch, drain), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (watch, drain):
+                task.cancel()
+            await asyncio.gather(watch, drain, return_exceptions=True)
+        for task in done:
+            task.result()  # raises what ended it
+        raise aiomqtt.MqttError("the MQTT session ended")  # both loops only end by raising
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         # Runs on clean shutdown (cancelled) and on failures alike: the clean DISCONNECT that
@@ -181,6 +211,9 @@ class MqttPublisher:
             await asyncio.shield(
                 client.publish(self.topics.status, OFFLINE, qos=1, retain=True, timeout=2.0)
             )
+        # The DISCONNECT that follows waits `timeout` for the broker; on the way out 2 s will do
+        # (SIGTERM must stop the daemon within a few seconds). `timeout` is aiomqtt's public knob.
+        client.timeout = min(client.timeout, 2.0)
 
     def _set_connected(self, connected: bool) -> None:
         self.connected = connected
@@ -262,14 +295,6 @@ async def _until_disconnected(client: aiomqtt.Client) -> None:
     timeouts on a connection that is already gone."""
     async for _message in client.messages:
         pass
-
-
-def _first(errors: BaseExceptionGroup[BaseException]) -> BaseException:
-    for exc in errors.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first(exc)
-        return exc
-    return errors
 
 
 def _reason_value(exc: aiomqtt.MqttError) -> int | None:

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -34,11 +35,45 @@ def _accepts(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls_files(workdir: Path) -> TlsFiles:
+    """A throwaway CA, a server certificate for ``localhost`` only (so connecting to 127.0.0.1
+    fails the hostname check) and a client certificate, with the ``openssl`` command."""
+    ca_key, ca = workdir / "ca.key", workdir / "ca.pem"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=stakepool test CA", "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
+    files = {}
+    for name, san in (("server", "DNS:localhost"), ("client", "DNS:stakepool-client")):
+        key, csr, cert = workdir / f"{name}.key", workdir / f"{name}.csr", workdir / f"{name}.pem"
+        ext = workdir / f"{name}.ext"
+        ext.write_text(f"subjectAltName={san}\n", encoding="utf-8")
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                 "-keyout", str(key), "-out", str(csr))  # fmt: skip
+        _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+                 "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+        files[name] = (cert, key)
+    return TlsFiles(ca, *files["server"], *files["client"])
+
+
 class Mosquitto:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.auth_port = free_port()
+        self.tls_port = free_port() if tls else 0
+        self.tls = make_tls_files(workdir) if tls else None
         self.process: subprocess.Popen[bytes] | None = None
         passwords = workdir / "passwords"
         subprocess.run(
@@ -62,6 +97,18 @@ class Mosquitto:
             f"password_file {passwords}\n",
             encoding="utf-8",
         )
+        if self.tls is not None:
+            # Mutual TLS: the client must show a certificate from the CA as well.
+            with self.config.open("a", encoding="utf-8") as conf:
+                conf.write(
+                    f"listener {self.tls_port} 127.0.0.1\n"
+                    "allow_anonymous true\n"
+                    f"cafile {self.tls.ca}\n"
+                    f"certfile {self.tls.server_cert}\n"
+                    f"keyfile {self.tls.server_key}\n"
+                    "require_certificate true\n"
+                    "tls_version tlsv1.2\n"
+                )
 
     @property
     def url(self) -> str:
@@ -82,7 +129,7 @@ class Mosquitto:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
                 raise RuntimeError(f"mosquitto exited: {err} {self.log_text()}")
-            if _accepts(self.port) and _accepts(self.auth_port):
+            if all(_accepts(p) for p in (self.port, self.auth_port, self.tls_port) if p):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not listen: {self.log_text()}")

@@ -28,3 +28,14 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database = Database.open(tmp_path / "ledger.sqlite")
     yield database
     database.close()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """The same broker plus a mutual-TLS listener (``tls_port``, files in ``tls``)."""
+    workdir = tmp_path / "tls-broker"
+    workdir.mkdir()
+    server = Mosquitto(workdir, tls=True)
+    server.start()
+    yield server
+    server.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,7 +20,14 @@ from stakepool.ledger.store.database import Database
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import MqttPublisher
 from tests.integration.mqtt.broker import PASSWORD, USERNAME, Mosquitto
-from tests.integration.mqtt.kit import Gate, Subscriber, eventually, retained_status, sample_events
+from tests.integration.mqtt.kit import (
+    WAIT_SECONDS,
+    Gate,
+    Subscriber,
+    eventually,
+    retained_status,
+    sample_events,
+)
 
 POOL = "pool-a"
 ROOT = f"stakepool/{POOL}"
@@ -127,6 +135,7 @@ async def test_a_broker_outage_loses_nothing(broker: Mosquitto, db: Database) ->
                 _enqueue(db, first)
                 publisher.notify()
                 await eventually(lambda: len(sub.event_ids()) == 30, "the events before the outage")
+                await eventually(lambda: db.read_sync(outbox.depth) == 0, "their acks")
             broker.stop()
             await eventually(lambda: not publisher.connected, "the publisher sees the outage")
             assert _sample(metrics, "stakepool_mqtt_connected") == 0
@@ -228,3 +237,50 @@ async def test_an_unusable_kind_still_goes_out(broker: Mosquitto, db: Database) 
         await eventually(lambda: len(sub.messages) == 4, "all four events")
     assert sub.messages[0].topic == f"{ROOT}/events/unknown"
     assert sub.messages[0].payload == bad.payload
+
+
+async def test_a_hung_broker_cannot_hold_the_shutdown(broker: Mosquitto, db: Database) -> None:
+    metrics = Metrics(pool_id=POOL)
+    publisher = _publisher(db, metrics, broker.url)
+    task = asyncio.create_task(publisher.run())
+    await eventually(lambda: publisher.connected, "connected")
+    assert broker.process is not None
+    broker.process.send_signal(signal.SIGSTOP)  # alive, connected, answering nothing
+    try:
+        task.cancel()
+        async with asyncio.timeout(WAIT_SECONDS):  # a hang guard, not a timing assertion
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert task.cancelled()
+    finally:
+        broker.process.send_signal(signal.SIGCONT)
+    # What we wrote on the way out was in the socket: the broker reads it when it wakes up.
+    seen = []
+    for _ in range(100):  # bounded; the broker needs a moment to catch up after SIGCONT
+        seen.append(await retained_status(broker.port, f"{ROOT}/status"))
+        if seen[-1] == "offline":
+            break
+        await asyncio.sleep(0.1)
+    assert seen[-1] == "offline", seen
+
+
+async def test_a_failing_outbox_says_offline_and_the_publisher_carries_on(
+    broker: Mosquitto, db: Database
+) -> None:
+    metrics = Metrics(pool_id=POOL)
+    publisher = _publisher(db, metrics, broker.url)
+    with structlog.testing.capture_logs() as logs:
+        async with Subscriber(broker.port, f"{ROOT}/status") as sub, _running(publisher) as task:
+            await eventually(lambda: [m.payload for m in sub.messages] == ["online"], "online")
+            db.close()  # every read of the outbox fails from now on
+            await eventually(
+                lambda: sum(e["event"] == "mqtt_outbox_failed" for e in logs) >= 2,
+                "two failed rounds",
+            )
+            statuses = [m.payload for m in sub.messages]
+            assert not task.done()  # still trying
+    # The crash path said `offline` itself (a clean DISCONNECT would discard the will).
+    assert statuses[:2] == ["online", "offline"]
+    failure = next(e for e in logs if e["event"] == "mqtt_outbox_failed")
+    assert failure["log_level"] == "error"
+    assert "closed" in failure["error"]
