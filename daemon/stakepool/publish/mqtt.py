@@ -163,6 +163,9 @@ class MqttPublisher:
             timeout=self._timeout,
             clean_session=True,
         )
+        # A batch is published concurrently (up to two topics a row); aiomqtt warns on every
+        # publish past this many in flight, which would flood the log while draining a backlog.
+        client.pending_calls_threshold = 2 * self._batch_size + 10
         cancelled = False
         try:
             async with client:
