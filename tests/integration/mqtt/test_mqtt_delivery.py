@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 from collections.abc import AsyncIterator
 
@@ -69,7 +70,7 @@ def _enqueue(db: Database, events: list[outbox.OutboxEvent], max_rows: int = 100
 
 
 async def test_a_subscriber_sees_every_enqueued_event_in_order(
-    broker: Mosquitto, db: Database
+    broker: Mosquitto, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     metrics = Metrics(pool_id=POOL)
     before = sample_events(POOL, 150)
@@ -106,6 +107,8 @@ async def test_a_subscriber_sees_every_enqueued_event_in_order(
     assert all(m.topic == f"{ROOT}/alerts/{json.loads(m.payload)['severity']}" for m in alerts)
     assert {m.topic for m in alerts} == {f"{ROOT}/alerts/warning", f"{ROOT}/alerts/critical"}
     assert status == "online"
+    # Draining a backlog is routine: no library warning per publish in the operator's log.
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert _sample(metrics, "stakepool_mqtt_messages_published_total") == 190
     assert _sample(metrics, "stakepool_mqtt_publish_failures_total") == 0
     assert _sample(metrics, "stakepool_outbox_depth") == 0
