@@ -63,18 +63,28 @@ def broker_options(settings: MqttSettings, pool_id: str) -> BrokerOptions:
 
 def tls_context(settings: MqttSettings) -> ssl.SSLContext:
     """Certificate chain always verified; ``tls_insecure`` only skips the hostname check."""
+    # ssl's own errors do not say which file; ours do.
+    ca = settings.ca_file
     try:
-        context = ssl.create_default_context(
-            cafile=str(settings.ca_file) if settings.ca_file else None
-        )
-        if settings.cert_file is not None and settings.key_file is not None:
-            context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
+        context = ssl.create_default_context(cafile=str(ca) if ca else None)
     except (OSError, ssl.SSLError) as exc:
-        raise BrokerConfigError(f"[mqtt] TLS files: {exc}") from None
+        raise BrokerConfigError(f"[mqtt] TLS files: ca_file {ca}: {_why(exc)}") from None
+    if settings.cert_file is not None and settings.key_file is not None:
+        try:
+            context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise BrokerConfigError(
+                f"[mqtt] TLS files: cert_file {settings.cert_file} / key_file"
+                f" {settings.key_file}: {_why(exc)}"
+            ) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if settings.tls_insecure:
         context.check_hostname = False
     return context
+
+
+def _why(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 # CONNACK return codes of MQTT 3.1.1 (§3.2.2.3) and the MQTT 5 reason codes brokers send for the

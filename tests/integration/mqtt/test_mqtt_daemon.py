@@ -123,3 +123,22 @@ async def test_a_refused_login_is_logged_and_the_daemon_keeps_running(
     assert "mqtt_password" in refused["hint"]
     assert "not the password" not in "".join(daemon.raw)
     assert PASSWORD not in "".join(daemon.raw)
+
+
+def test_unreadable_tls_files_stop_the_start_with_one_clear_line(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "stakepool.toml",
+        sim_url="http://127.0.0.1:9",  # never reached: the MQTT set-up fails first
+        database=tmp_path / "ledger.sqlite",
+        mqtt={"url": "mqtts://broker.invalid", "ca_file": str(tmp_path / "missing-ca.pem")},
+        pool_id=POOL,
+    )
+    daemon = Daemon(config, clean_env())
+    daemon.proc.wait(timeout=60)  # it exits by itself
+    code = daemon.stop()
+    assert code == 1
+    failed = daemon.events("mqtt_setup_failed")
+    assert len(failed) == 1
+    assert failed[0]["level"] == "error"
+    assert "missing-ca.pem" in failed[0]["error"]
+    assert "[mqtt] TLS files" in failed[0]["error"]

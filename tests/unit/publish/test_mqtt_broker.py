@@ -73,7 +73,15 @@ def test_tls_insecure_only_skips_the_hostname() -> None:
 
 def test_missing_tls_files_are_a_clear_error(tmp_path: Path) -> None:
     settings = MqttSettings(url="mqtts://broker.lan", ca_file=tmp_path / "missing-ca.pem")
-    with pytest.raises(BrokerConfigError, match=r"\[mqtt\] TLS files"):
+    with pytest.raises(BrokerConfigError, match=r"\[mqtt\] TLS files: ca_file .*missing-ca\.pem"):
+        tls_context(settings)
+
+
+def test_a_key_that_is_not_a_key_names_the_files(tmp_path: Path) -> None:
+    bogus = tmp_path / "client.pem"
+    bogus.write_text("not a certificate\n", encoding="utf-8")
+    settings = MqttSettings(url="mqtts://broker.lan", cert_file=bogus, key_file=bogus)
+    with pytest.raises(BrokerConfigError, match=r"cert_file .*client\.pem / key_file"):
         tls_context(settings)
 
 
