@@ -122,6 +122,10 @@ class MqttPublisher:
                 log.exception("mqtt_publisher_failed", attempt=attempt + 1)
             finally:
                 self._set_connected(False)
+            # Shutting down, but the CancelledError got lost on the way out (a DISCONNECT that
+            # timed out replaced it, or Python 3.11's wait_for inside aiomqtt swallowed it):
+            # the stop wins, or the supervisor would wait for a publisher that never ends.
+            _raise_if_cancelling()
             if self._session_up and broker_trouble:
                 # The session worked until the broker went: a fresh outage starts the backoff
                 # over. Our own failures (database, bugs) keep backing off, so a persistent one
@@ -137,6 +141,7 @@ class MqttPublisher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while True:
+            _raise_if_cancelling()
             with contextlib.suppress(DatabaseError, sqlite3.Error):
                 snap = await self._db.read(lambda conn: _snapshot(conn, 0))
                 self._observe(snap.depth, snap.dropped)
@@ -166,33 +171,24 @@ class MqttPublisher:
         # A batch is published concurrently (up to two topics a row); aiomqtt warns on every
         # publish past this many in flight, which would flood the log while draining a backlog.
         client.pending_calls_threshold = 2 * self._batch_size + 10
-        cancelled = False
-        try:
-            async with client:
-                self._session_up = True
-                self._set_connected(True)
-                log.info("mqtt_connected", broker=o.address, client_id=o.client_id)
-                try:
-                    await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
-                    await self._serve(client)
-                except asyncio.CancelledError:
-                    cancelled = True
-                    raise
-                finally:
-                    await self._say_offline(client)
-        except aiomqtt.MqttError:
-            if cancelled:
-                # Shutting down, and the DISCONNECT on the way out failed too: the stop wins,
-                # or the supervisor would wait for a publisher that went back to reconnecting.
-                raise asyncio.CancelledError from None
-            raise
+        async with client:
+            self._session_up = True
+            self._set_connected(True)
+            log.info("mqtt_connected", broker=o.address, client_id=o.client_id)
+            try:
+                _raise_if_cancelling()
+                await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+                _raise_if_cancelling()
+                await self._serve(client)
+            finally:
+                await self._say_offline(client)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Drain until the connection drops or the drain fails, whichever comes first.
 
         Plain tasks, not a TaskGroup: on Python 3.11 a TaskGroup whose child fails while the
         group is already exiting leaves the parent task's cancel request counted (fixed in 3.12),
-        which would break the shutdown logic above."""
+        and ``_raise_if_cancelling`` would then stop a publisher nobody asked to stop."""
         watch = asyncio.create_task(_until_disconnected(client), name="mqtt_watch")
         drain = asyncio.create_task(self._drain(client), name="mqtt_drain")
         try:
@@ -249,6 +245,7 @@ class MqttPublisher:
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
+            _raise_if_cancelling()
             # Cleared before reading: a notify() during the read or the publishes wakes the next
             # round at once instead of waiting for the poll.
             self._wake.clear()
@@ -290,6 +287,18 @@ class MqttPublisher:
             # The database counts drops across restarts; the counter follows it.
             self._metrics.outbox_dropped.inc(dropped - self._dropped_seen)
             self._dropped_seen = dropped
+
+
+def _raise_if_cancelling() -> None:
+    """Honour a cancel request that an await swallowed.
+
+    On Python 3.11, ``asyncio.wait_for`` (which aiomqtt 2.x uses for every broker round trip)
+    returns the result instead of raising when the cancel arrives as the awaited operation
+    completes (fixed in 3.12). The request is still counted on the task, so check it at the
+    loops' safe points."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:
