@@ -38,6 +38,7 @@ from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, EventPublisher, build_publisher
 from stakepool.report import EpochReport, Observer, duty_lines
+from stakepool.sdnotify import SystemdReporter
 
 log = structlog.get_logger("stakepool")
 
@@ -107,8 +108,10 @@ class Daemon:
         *,
         max_epochs: int | None = None,
         metrics: Metrics | None = None,
+        systemd: SystemdReporter | None = None,
     ) -> None:
         self.settings = settings
+        self.systemd = systemd
         self.client = client
         self.observers = observers
         self.max_epochs = max_epochs
@@ -299,6 +302,8 @@ class Daemon:
                 if http is not None:
                     group.create_task(http.serve(), name="http")
                 group.create_task(monitor_loop_lag(self.metrics.observe_loop_lag), name="loop_lag")
+                if self.systemd is not None:  # pinged from this loop: a stalled loop starves it
+                    group.create_task(self.systemd.run(self.not_ready_reason), name="sd_notify")
                 if self.publisher is not None:  # from the start: rows left by the last run go out
                     group.create_task(self.publisher.run(), name="mqtt")
                 group.create_task(self.start_and_follow(group), name="start_and_follow")
@@ -365,7 +370,14 @@ async def run_daemon(
         retries=beacon.retries,
         batch_size=beacon.batch_size,
     )
-    daemon = Daemon(settings, client, [LogObserver(), *(observers or [])], max_epochs=max_epochs)
+    systemd = SystemdReporter.from_env()  # a no-op unless systemd started us (Type=notify)
+    daemon = Daemon(
+        settings,
+        client,
+        [LogObserver(), systemd, *(observers or [])],
+        max_epochs=max_epochs,
+        systemd=systemd,
+    )
     http = HttpServer(
         build_app(daemon.metrics.registry, daemon.not_ready_reason),
         settings.http.host,
@@ -406,6 +418,7 @@ async def run_daemon(
         log.error("wrong_chain", error=str(exc))
         return 1
     finally:
+        systemd.stopping()
         remove_signals()
         await http.stop()
         await client.close()

@@ -227,11 +227,24 @@ class ExecutionSettings(_Section):
     url: str | None = None
     """Optional execution-layer JSON-RPC for EL rewards; without it they are reported unknown."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    fee_recipients: list[str] = Field(default_factory=list)
+    """The pool's fee-recipient addresses: a builder's payment to one of them is the EL reward
+    of an MEV-boost block; empty: the builder's last transfer is taken as the payment."""
 
     @field_validator("url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
         return _optional_url(url, ("http", "https"))
+
+    @field_validator("fee_recipients")
+    @classmethod
+    def _fee_recipients(cls, addresses: list[str]) -> list[str]:
+        out = []
+        for a in addresses:
+            if not re.fullmatch(r"0x[0-9a-fA-F]{40}", a):
+                raise ValueError(f"expected 0x + 40 hex characters, got {a!r}")
+            out.append(a.lower())
+        return out
 
 
 class LedgerSettings(_Section):

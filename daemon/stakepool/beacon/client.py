@@ -41,6 +41,7 @@ from stakepool.beacon.models import (
     Genesis,
     HeaderInfo,
     Liveness,
+    PendingConsolidation,
     PendingDeposit,
     ProposerDuty,
     ProposerSlashing,
@@ -270,6 +271,15 @@ class BeaconClient:
         self, state_id: StateId = "head", *, request_timeout: float | None = None
     ) -> Envelope[tuple[PendingDeposit, ...]]:
         return await self._state.pending_deposits(
+            str(state_id), request_timeout or self.bulk_timeout
+        )
+
+    async def get_pending_consolidations(
+        self, state_id: StateId = "head", *, request_timeout: float | None = None
+    ) -> Envelope[tuple[PendingConsolidation, ...]]:
+        """Electra's consolidation queue (``BadRequest`` before Electra, ``Unsupported`` where
+        the node lacks the route)."""
+        return await self._state.pending_consolidations(
             str(state_id), request_timeout or self.bulk_timeout
         )
 

@@ -17,6 +17,7 @@ from stakepool.beacon.models import (
     Envelope,
     FinalityCheckpoints,
     Genesis,
+    PendingConsolidation,
     PendingDeposit,
     SyncCommittee,
     Syncing,
@@ -162,6 +163,16 @@ class StateQueries(Requester):
             Envelope[SyncCommittee],
             params={"state_id": state_id},
             query=query,
+            request_timeout=request_timeout,
+        )
+
+    async def pending_consolidations(
+        self, state_id: str, request_timeout: float
+    ) -> Chunked[PendingConsolidation]:
+        return await self._get(
+            routes.PENDING_CONSOLIDATIONS,
+            Envelope[tuple[PendingConsolidation, ...]],
+            params={"state_id": state_id},
             request_timeout=request_timeout,
         )
 

@@ -52,6 +52,9 @@ FINALITY = _get("finality_checkpoints", f"{_STATE}/finality_checkpoints", data_4
 COMMITTEES = _get("committees", f"{_STATE}/committees", data_404=True)
 SYNC_COMMITTEES = _get("sync_committees", f"{_STATE}/sync_committees", data_404=True)
 PENDING_DEPOSITS = _get("pending_deposits", f"{_STATE}/pending_deposits", data_404=True)
+PENDING_CONSOLIDATIONS = _get(
+    "pending_consolidations", f"{_STATE}/pending_consolidations", data_404=True
+)
 
 HEADER = _get("header", "/eth/v1/beacon/headers/{block_id}", data_404=True)
 HEADERS = _get("headers", "/eth/v1/beacon/headers", data_404=True)

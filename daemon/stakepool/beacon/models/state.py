@@ -101,11 +101,20 @@ class PendingDeposit(WireModel):
     """0 marks legacy (Eth1 bridge) deposits and internally generated entries."""
 
 
+class PendingConsolidation(WireModel):
+    """Electra: ``source``'s balance (up to its EB) moves to ``target`` once ``source`` is
+    withdrawable (``process_pending_consolidations``)."""
+
+    source_index: ValidatorIndexStr
+    target_index: ValidatorIndexStr
+
+
 __all__ = [
     "STATUS_GROUPS",
     "Checkpoint",
     "Committee",
     "FinalityCheckpoints",
+    "PendingConsolidation",
     "PendingDeposit",
     "SyncCommittee",
     "ValidatorBalance",
