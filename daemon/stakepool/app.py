@@ -26,6 +26,7 @@ from stakepool.beacon.stream import EventStream
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.config import Settings
+from stakepool.ledger.store.database import Database, DatabaseError
 from stakepool.logs import configure_logging
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import MonitorEvent
@@ -35,6 +36,7 @@ from stakepool.monitor.service import MonitorService
 from stakepool.publish.http import HttpServer, build_app
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
+from stakepool.publish.mqtt import BrokerConfigError, EventPublisher, build_publisher
 from stakepool.report import EpochReport, Observer, duty_lines
 from stakepool.sdnotify import SystemdReporter
 
@@ -126,6 +128,7 @@ class Daemon:
         self._last_balances: dict[ValidatorIndex, Gwei] | None = None
         self._last_epoch: Epoch | None = None
         self._epochs_shown = 0
+        self.publisher: EventPublisher | None = None  # MQTT delivery (publish/mqtt), if configured
 
     def not_ready_reason(self) -> str | None:
         """For ``/readyz``: None when ready, else why not."""
@@ -301,6 +304,8 @@ class Daemon:
                 group.create_task(monitor_loop_lag(self.metrics.observe_loop_lag), name="loop_lag")
                 if self.systemd is not None:  # pinged from this loop: a stalled loop starves it
                     group.create_task(self.systemd.run(self.not_ready_reason), name="sd_notify")
+                if self.publisher is not None:  # from the start: rows left by the last run go out
+                    group.create_task(self.publisher.run(), name="mqtt")
                 group.create_task(self.start_and_follow(group), name="start_and_follow")
         except BaseExceptionGroup as errors:
             fatal = [e for e in _leaves(errors) if not isinstance(e, _Stop | _Done)]
@@ -379,6 +384,24 @@ async def run_daemon(
         settings.http.port,
         fallback_to_ephemeral=http_fallback,
     )
+    # --- MQTT delivery hook (publish/mqtt) --------------------------------------------------------
+    # The publisher drains the ledger database's outbox. TODO(lead): once the daemon opens its
+    # shared `Database` (daemon.db), pass that instead of this second handle on the same file.
+    mqtt_db: Database | None = None
+    if settings.mqtt.url:
+        try:
+            mqtt_db = Database.open(settings.ledger.resolved_database())
+            daemon.publisher = build_publisher(
+                settings.mqtt, mqtt_db, daemon.metrics.delivery, pool_id=settings.pool.id
+            )
+        except (DatabaseError, BrokerConfigError) as exc:
+            log.error("mqtt_setup_failed", error=str(exc))
+            if mqtt_db is not None:
+                mqtt_db.close()
+            remove_signals()
+            await client.close()
+            return 1
+    # --- end of the MQTT delivery hook -------------------------------------------------------------
     try:
         try:
             # Bound before anything else: a taken port is an operator error to report at once.
@@ -399,5 +422,7 @@ async def run_daemon(
         remove_signals()
         await http.stop()
         await client.close()
+        if mqtt_db is not None:  # MQTT delivery hook
+            mqtt_db.close()
         log.info("stopped")
     return 0

@@ -39,6 +39,7 @@ _PUBKEY = re.compile(r"^0x[0-9a-f]{96}$")
 _ROOT = re.compile(r"^0x[0-9a-f]{64}$")
 _POOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _LABEL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_TOPIC_PREFIX = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
 
 
 class ConfigError(Exception):
@@ -278,6 +279,36 @@ class MqttSettings(_Section):
     @classmethod
     def _url(cls, url: str | None) -> str | None:
         return _optional_url(url, ("mqtt", "mqtts"))
+
+    # --- TLS (mqtts://), identity, keepalive and the outbox bound (publish/mqtt) ---
+    ca_file: Path | None = None
+    """CA bundle to verify the broker with (``mqtts://``); none → the system's trust store."""
+    cert_file: Path | None = None
+    """Client certificate for mutual TLS (with ``key_file``)."""
+    key_file: Path | None = None
+    tls_insecure: bool = False
+    """Skip the broker hostname check (the certificate chain is still verified)."""
+    client_id: str | None = None
+    """MQTT client id; default ``stakepool-<pool id>``. One per instance (a duplicate kicks the other off)."""
+    keepalive_seconds: int = Field(default=30, ge=5, le=3600)
+    outbox_max_rows: int = Field(default=100_000, ge=1, le=100_000_000)
+    """Events kept for the broker at most; past it the oldest are dropped and counted."""
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, prefix: str) -> str:
+        if not _TOPIC_PREFIX.match(prefix):
+            raise ValueError(
+                f"{prefix!r} is not a topic prefix: lowercase levels of a-z 0-9 _ - separated by"
+                " '/', no leading or trailing '/'"
+            )
+        return prefix
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> MqttSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (mutual TLS needs both)")
+        return self
 
 
 class MetricsSettings(_Section):
