@@ -37,6 +37,8 @@ async def run_demo(
                 "pool": settings.pool.model_copy(
                     update={"validators": [parse_validator_ref(i) for i in demo.pool]}
                 ),
+                # A fresh simulated chain each time: nothing of it is worth keeping.
+                "ledger": settings.ledger.model_copy(update={"database": ":memory:"}),
             }
         )
         console = ConsoleObserver(sys.stdout)
