@@ -29,6 +29,7 @@ and epoch and the part is skipped; the rest still runs and the daemon carries on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -52,7 +53,7 @@ from stakepool.monitor.doppelganger_watch import (
     EpochCheck,
     result_json,
 )
-from stakepool.monitor.eventbase import OperationSource, SlashingSource
+from stakepool.monitor.eventbase import MonitorEvent, OperationSource, SlashingSource
 from stakepool.monitor.finality import FinalityWatch
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.keeper import MonitorKeeper
@@ -142,21 +143,36 @@ class MonitorService(MonitorParts):
         log.info("monitor_state_restored", epoch=s.epoch)
         return s.epoch
 
-    async def _commit(self) -> None:
+    async def _commit(self, digest: EpochDuties | None = None) -> None:
         """Save the state, the counters and the unsaved events in one transaction, then tell the
-        events. A database failure is logged and the events are told anyway (an alert must not
-        wait for the disk); the next commit saves the state again."""
+        events (and the epoch's digest). A database failure is logged and the events are told
+        anyway (an alert must not wait for the disk); the next commit saves the state again.
+        A stop (cancellation) during the write lets the transaction finish and its events be
+        told before it takes effect: what is stored was told."""
         events, self._unsaved = self._unsaved, []
         if self.keeper is not None:
+            save = asyncio.ensure_future(
+                self.keeper.save(self.saved(), self.metrics.duties.snapshot(), events)
+            )
             try:
-                dropped = await self.keeper.save(
-                    self.saved(), self.metrics.duties.snapshot(), events
-                )
-                if dropped:
-                    log.warning("outbox_full", dropped=dropped)
+                await asyncio.shield(save)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await save
+                self._tell(events, digest)
+                raise
             except (DatabaseError, sqlite3.Error) as exc:
                 log.error("monitor_state_not_saved", error=str(exc))
+            else:
+                if save.result():
+                    log.warning("outbox_full", dropped=save.result())
+        self._tell(events, digest)
+
+    def _tell(self, events: list[MonitorEvent], digest: EpochDuties | None) -> None:
         self.sink.tell(events)
+        if digest is not None:
+            for obs in self.observers:
+                obs.duties(digest)
 
     async def _commit_if_idle(self) -> None:
         if self._unsaved and not self._lock.locked():
@@ -281,9 +297,7 @@ class MonitorService(MonitorParts):
         async with self._lock:
             digest = await self._epoch(epoch, head, validators)
             self._processed = epoch
-            await self._commit()
-        for obs in self.observers:
-            obs.duties(digest)
+            await self._commit(digest)
         return digest
 
     async def _epoch(
