@@ -70,7 +70,7 @@ async def test_a_failed_epoch_is_evaluated_at_the_next_one_and_the_streak_is_exa
     rec = await _run(range(3, 4), 6)
     first = rec.digests[0].epoch
     assert first <= 1
-    by_epoch = {d.epoch: d for d in rec.digests}
+    by_epoch = {int(d.epoch): d for d in rec.digests}
     assert "blocks" in by_epoch[3].failed
     assert by_epoch[3].attestations is None
     assert by_epoch[4].attestations is not None
