@@ -9,17 +9,19 @@ told once) then make a re-processed epoch silent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stakepool.chain.types import Epoch, Slot, ValidatorIndex
+from stakepool.beacon.models.state import ValidatorStatus
+from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.monitor.finality import FinalityState
 from stakepool.monitor.persist import load, to_json
 from stakepool.monitor.proposals import TrackedProposal
 from stakepool.monitor.slashing import WatchState
-from stakepool.monitor.status import ValidatorSnapshot
+from stakepool.monitor.status import CredentialType, ValidatorSnapshot
 from stakepool.monitor.streaks import StreakState
 
 FORMAT_VERSION = 1
@@ -49,12 +51,63 @@ class MonitorSaved:
     """Epochs whose attestation evaluation failed, with the attempts made so far."""
 
 
+# The two per-validator maps (100,000 entries for a large pool, saved every epoch) go as rows of
+# plain values: the generic codec would spend seconds on them.
+
+
+def _status_rows(status: Mapping[ValidatorIndex, ValidatorSnapshot]) -> list[list[Any]]:
+    return [
+        [
+            int(s.index),
+            int(s.epoch),
+            s.status.value,
+            int(s.effective_balance),
+            s.slashed,
+            s.credentials.value,
+            int(s.exit_epoch),
+            int(s.withdrawable_epoch),
+        ]
+        for s in status.values()
+    ]
+
+
+def _status_map(rows: list[list[Any]]) -> dict[ValidatorIndex, ValidatorSnapshot]:
+    out: dict[ValidatorIndex, ValidatorSnapshot] = {}
+    for i, epoch, status, balance, slashed, cred, exit_epoch, withdrawable in rows:
+        out[ValidatorIndex(i)] = ValidatorSnapshot(
+            ValidatorIndex(int(i)),
+            Epoch(int(epoch)),
+            ValidatorStatus(status),
+            Gwei(int(balance)),
+            bool(slashed),
+            CredentialType(cred),
+            Epoch(int(exit_epoch)),
+            Epoch(int(withdrawable)),
+        )
+    return out
+
+
+def _streak_rows(streaks: Mapping[ValidatorIndex, StreakState]) -> list[list[Any]]:
+    return [[int(v), int(s.last_epoch), s.missed, s.first_missed_epoch] for v, s in streaks.items()]
+
+
+def _streak_map(rows: list[list[Any]]) -> dict[ValidatorIndex, StreakState]:
+    return {
+        ValidatorIndex(int(v)): StreakState(
+            Epoch(int(last)), int(missed), None if first is None else Epoch(int(first))
+        )
+        for v, last, missed, first in rows
+    }
+
+
 def encode(saved: MonitorSaved, metrics: Mapping[str, Any], chain: str) -> str:
     """``chain`` names the chain the state belongs to (genesis root and time)."""
+    state = to_json(dataclasses.replace(saved, status={}, streaks={}))
+    state["status"] = _status_rows(saved.status)
+    state["streaks"] = _streak_rows(saved.streaks)
     return json.dumps(
-        {"version": FORMAT_VERSION, "chain": chain, "state": to_json(saved), "metrics": metrics},
+        {"version": FORMAT_VERSION, "chain": chain, "state": state, "metrics": metrics},
         separators=(",", ":"),
-        sort_keys=True,
     )
 
 
@@ -71,7 +124,11 @@ def decode(text: str, chain: str) -> tuple[MonitorSaved, dict[str, Any]]:
         metrics = body.get("metrics") or {}
         if not isinstance(metrics, dict):
             raise SavedStateError("monitor state: metrics is not an object")
-        return load(MonitorSaved, body["state"]), metrics
+        state = dict(body["state"])
+        status, streaks = state.pop("status"), state.pop("streaks")
+        rest = load(MonitorSaved, {**state, "status": [], "streaks": []})
+        saved = dataclasses.replace(rest, status=_status_map(status), streaks=_streak_map(streaks))
+        return saved, metrics
     except SavedStateError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
