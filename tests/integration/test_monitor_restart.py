@@ -16,6 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import structlog
+
 from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.sim.chain import SimChain, SimConfig
@@ -170,3 +172,15 @@ async def _interrupted(run: Run, settings: Settings, sim: SimServer) -> None:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     await run(settings, LAST, scrape=True)
+
+
+async def test_an_unusable_database_stops_the_start_with_one_line_and_exit_1(
+    tmp_path: Path,
+) -> None:
+    settings = _settings("http://127.0.0.1:1", tmp_path / "no-such-dir" / "state.sqlite")
+    with structlog.testing.capture_logs() as logs:
+        code = await asyncio.wait_for(run_daemon(settings, configure_logs=False), 10)
+    assert code == 1
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert [e["event"] for e in errors] == ["database_unusable"]
+    assert "no-such-dir" in errors[0]["error"]

@@ -298,6 +298,7 @@ class MonitorService(MonitorParts):
             digest = await self._epoch(epoch, head, validators)
             self._processed = epoch
             await self._commit(digest)
+        await self._commit_if_idle()  # stream events that came during the commit itself
         return digest
 
     async def _epoch(
