@@ -4,9 +4,11 @@ One ``asyncio.TaskGroup`` owns the long-running loops: the HTTP server (``/metri
 ``/readyz``), the event-loop lag monitor, start-up, then the head follower and the epoch worker;
 the duty monitor (``monitor.service``) is fed by both: stream events as they come, each closed
 epoch after its report.
+The database (``[ledger] database``) is opened before anything else and shared as ``daemon.db``:
+the monitor saves its state there after every epoch and resumes from it after a restart.
 Each loop retries its own transient errors (a beacon node down, a malformed answer: logged once,
-then carried on); only a fatal error (the configured chain is nowhere to be found, the HTTP port
-cannot be bound) escapes and stops the daemon with exit code 1.
+then carried on); only a fatal error (the configured chain is nowhere to be found, the database
+cannot be opened, the HTTP port cannot be bound) escapes and stops the daemon with exit code 1.
 """
 
 from __future__ import annotations
