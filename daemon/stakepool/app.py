@@ -41,6 +41,7 @@ from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 from stakepool.report import EpochReport, Observer, duty_lines
+from stakepool.sdnotify import SystemdReporter
 
 log = structlog.get_logger("stakepool")
 
@@ -112,12 +113,14 @@ class Daemon:
         metrics: Metrics | None = None,
         db: Database | None = None,
         outbox_max_rows: int | None = None,
+        systemd: SystemdReporter | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         """The daemon's one database (monitor state, ledger, outbox); None: nothing persists."""
         self.outbox_max_rows = outbox_max_rows
         """Events also go to the outbox (bounded to this many rows) when something consumes it."""
+        self.systemd = systemd
         self.client = client
         self.observers = observers
         self.max_epochs = max_epochs
@@ -361,6 +364,8 @@ class Daemon:
                 if http is not None:
                     group.create_task(http.serve(), name="http")
                 group.create_task(monitor_loop_lag(self.metrics.observe_loop_lag), name="loop_lag")
+                if self.systemd is not None:  # pinged from this loop: a stalled loop starves it
+                    group.create_task(self.systemd.run(self.not_ready_reason), name="sd_notify")
                 group.create_task(self.start_and_follow(group), name="start_and_follow")
         except BaseExceptionGroup as errors:
             fatal = [e for e in _leaves(errors) if not isinstance(e, _Stop | _Done)]
@@ -460,13 +465,15 @@ async def _run_with_db(
         retries=beacon.retries,
         batch_size=beacon.batch_size,
     )
+    systemd = SystemdReporter.from_env()  # a no-op unless systemd started us (Type=notify)
     daemon = Daemon(
         settings,
         client,
-        [LogObserver(), *(observers or [])],
+        [LogObserver(), systemd, *(observers or [])],
         max_epochs=max_epochs,
         db=db,
         outbox_max_rows=outbox_max_rows,
+        systemd=systemd,
     )
     app = build_app(daemon.metrics.registry, daemon.not_ready_reason)
     add_doppelganger_route(app, daemon.check_doppelgangers, settings.http.token)
@@ -492,6 +499,7 @@ async def _run_with_db(
         log.error("wrong_chain", error=str(exc))
         return 1
     finally:
+        systemd.stopping()
         remove_signals()
         await http.stop()
         await client.close()
