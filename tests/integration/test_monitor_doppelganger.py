@@ -35,7 +35,7 @@ def _chain(scenario: SimScenario) -> SimChain:
             preset="minimal",
             slot_duration_ms=100,
             seed=7,
-            genesis_time=int(time.time()) + 1,
+            genesis_time=int(time.time()) + 2,  # the daemon is up before genesis
             scenario=scenario,
         )
     )

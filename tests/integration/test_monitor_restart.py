@@ -56,7 +56,7 @@ def _chain() -> SimChain:
             preset="minimal",
             slot_duration_ms=100,
             seed=3,
-            genesis_time=int(time.time()) + 2,
+            genesis_time=int(time.time()) + 3,  # the daemon is up before genesis
             scenario=_scenario(
                 missed_slots=frozenset({MISSED_SLOT}), orphaned_slots=frozenset({ORPHANED_SLOT})
             ),
