@@ -4,9 +4,11 @@ One ``asyncio.TaskGroup`` owns the long-running loops: the HTTP server (``/metri
 ``/readyz``), the event-loop lag monitor, start-up, then the head follower and the epoch worker;
 the duty monitor (``monitor.service``) is fed by both: stream events as they come, each closed
 epoch after its report.
+The database (``[ledger] database``) is opened before anything else and shared as ``daemon.db``:
+the monitor saves its state there after every epoch and resumes from it after a restart.
 Each loop retries its own transient errors (a beacon node down, a malformed answer: logged once,
-then carried on); only a fatal error (the configured chain is nowhere to be found, the HTTP port
-cannot be bound) escapes and stops the daemon with exit code 1.
+then carried on); only a fatal error (the configured chain is nowhere to be found, the database
+cannot be opened, the HTTP port cannot be bound) escapes and stops the daemon with exit code 1.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from stakepool.config import Settings
 from stakepool.ledger.store.database import Database, DatabaseError
 from stakepool.logs import configure_logging
 from stakepool.monitor.digest import EpochDuties
+from stakepool.monitor.doppelganger_watch import DoppelgangerKeys
 from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.head import HeadTracker
+from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.pool import PoolMember, resolve_pool
 from stakepool.monitor.service import MonitorService
-from stakepool.publish.http import HttpServer, build_app
+from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, EventPublisher, build_publisher
@@ -108,9 +112,15 @@ class Daemon:
         *,
         max_epochs: int | None = None,
         metrics: Metrics | None = None,
+        db: Database | None = None,
+        outbox_max_rows: int | None = None,
         systemd: SystemdReporter | None = None,
     ) -> None:
         self.settings = settings
+        self.db = db
+        """The daemon's one database (monitor state, ledger, outbox); None: nothing persists."""
+        self.outbox_max_rows = outbox_max_rows
+        """Events also go to the outbox (bounded to this many rows) when something consumes it."""
         self.systemd = systemd
         self.client = client
         self.observers = observers
@@ -193,10 +203,13 @@ class Daemon:
             async for event in stream:
                 data = event.data
                 if self.monitor is not None:
-                    self.monitor.on_stream_event(event)
+                    await self.monitor.on_stream_event(event)
                 if isinstance(data, HeadEvent):
+                    first = tracker.head is None
                     for epoch in tracker.on_head(data.slot, data.block):
                         self._closed.put_nowait(epoch)
+                    if first:
+                        await self._first_head(tracker)
                     head = tracker.head
                     if head is not None:
                         self.metrics.set_head(head.slot, head.epoch)
@@ -210,7 +223,19 @@ class Daemon:
                         view = tracker.head
                         self.metrics.set_checkpoints(view.justified_epoch, view.finalized_epoch)
                         if self.monitor is not None:
-                            self.monitor.on_finality(view.epoch, view.finalized_epoch)
+                            await self.monitor.on_finality(view.epoch, view.finalized_epoch)
+
+    async def _first_head(self, tracker: HeadTracker) -> None:
+        if tracker.skipped is not None:
+            first, last = tracker.skipped
+            log.warning(
+                "monitor_epochs_skipped",
+                first=first,
+                last=last,
+                reason="down longer than [monitor] catch_up_epochs",
+            )
+        if self.monitor is not None and tracker.head is not None:
+            await self.monitor.start(tracker.head.epoch)
 
     async def epoch_worker(self, spec: ChainSpec) -> None:
         while True:
@@ -273,7 +298,6 @@ class Daemon:
         """Connect, resolve the pool, become ready, then hand the chain to the two loops."""
         spec = await self.connect()
         self.spec = spec
-        self.tracker = HeadTracker(spec.slots_per_epoch)
         while True:
             try:
                 self.members = await self.resolve_members()
@@ -282,14 +306,54 @@ class Daemon:
                 log.warning("pool_resolution_failed", error=str(exc))
                 await asyncio.sleep(2.0)
         self.metrics.set_pool((m.index, m.label) for m in self.members)
+        monitor_settings = self.settings.monitor
+        keeper = None
+        if self.db is not None:
+            keeper = MonitorKeeper(
+                self.db, chain_key(spec), self.settings.pool.id, self.outbox_max_rows
+            )
         self.monitor = MonitorService(
-            self.client, spec, (m.index for m in self.members), self.metrics, self.observers
+            self.client,
+            spec,
+            (m.index for m in self.members),
+            self.metrics,
+            self.observers,
+            thresholds=monitor_settings.thresholds(),
+            keeper=keeper,
+            doppelganger=self._doppelganger_keys(),
+        )
+        last = await self.monitor.restore()
+        self.tracker = HeadTracker(
+            spec.slots_per_epoch,
+            resume_from=None if last is None else last + 1,
+            max_catch_up=monitor_settings.catch_up_epochs,
         )
         for obs in self.observers:
             obs.started(spec, self.members, self.client.urls)
         self.ready.set()
         group.create_task(self.follow_head(spec), name="follow_head")
         group.create_task(self.epoch_worker(spec), name="epoch_worker")
+
+    def _doppelganger_keys(self) -> DoppelgangerKeys:
+        """``[monitor] not_started`` as indices: pubkeys through the resolved pool."""
+        by_pubkey = {m.pubkey.lower(): m.index for m in self.members}
+        indices: set[ValidatorIndex] = set()
+        for ref in self.settings.monitor.not_started:
+            if ref.index is not None:
+                indices.add(ValidatorIndex(ref.index))
+            elif ref.pubkey is not None and ref.pubkey in by_pubkey:
+                indices.add(by_pubkey[ref.pubkey])
+            else:
+                log.warning("not_started_key_unknown", pubkey=ref.pubkey, hint="not a pool key")
+        return DoppelgangerKeys(
+            tuple(sorted(indices)), vc_wait=self.settings.monitor.vc_doppelganger_wait
+        )
+
+    async def check_doppelgangers(self) -> dict[str, object] | None:
+        """The on-demand check (HTTP); None while the monitor is not running yet."""
+        if self.monitor is None or self.tracker is None or self.tracker.head is None:
+            return None
+        return await self.monitor.check_doppelgangers()
 
     async def run(self, stop: asyncio.Event, http: HttpServer | None = None) -> None:
         """Until stopped, done, or a fatal error (raised as itself, not as an exception group).
@@ -350,16 +414,51 @@ async def run_daemon(
     configure_logs: bool = True,
     on_listening: Callable[[str], None] | None = None,
     http_fallback: bool = False,
+    outbox_max_rows: int | None = None,
 ) -> int:
     """Run until stopped (or ``max_epochs`` closed epochs were reported); the exit code.
 
     ``on_listening(url)`` is told the HTTP server's base URL once it is bound (``[http] port = 0``
     binds an ephemeral port); ``http_fallback`` binds an ephemeral port if the configured one is
-    taken instead of failing.
+    taken instead of failing. The database (``[ledger] database``) is opened first: one that
+    cannot be opened (or has a newer schema) is a fatal start-up error (exit code 1, one line).
+    ``outbox_max_rows``: monitor events also go to the outbox (for MQTT), bounded.
     """
     if configure_logs:
         configure_logging(settings.log.level, settings.log.format)
     stop = stop or asyncio.Event()
+    path = settings.ledger.resolved_database()
+    try:
+        db = Database.open(path)
+    except DatabaseError as exc:
+        log.error("database_unusable", path=path, error=str(exc))
+        return 1
+    try:
+        return await _run_with_db(
+            settings,
+            db,
+            stop=stop,
+            observers=observers,
+            max_epochs=max_epochs,
+            on_listening=on_listening,
+            http_fallback=http_fallback,
+            outbox_max_rows=outbox_max_rows,
+        )
+    finally:
+        db.close()
+
+
+async def _run_with_db(
+    settings: Settings,
+    db: Database,
+    *,
+    stop: asyncio.Event,
+    observers: list[Observer] | None,
+    max_epochs: int | None,
+    on_listening: Callable[[str], None] | None,
+    http_fallback: bool,
+    outbox_max_rows: int | None,
+) -> int:
     remove_signals = _install_signals(stop)
     beacon = settings.beacon
     client = BeaconClient(
@@ -376,10 +475,14 @@ async def run_daemon(
         client,
         [LogObserver(), systemd, *(observers or [])],
         max_epochs=max_epochs,
+        db=db,
+        outbox_max_rows=outbox_max_rows,
         systemd=systemd,
     )
+    app = build_app(daemon.metrics.registry, daemon.not_ready_reason)
+    add_doppelganger_route(app, daemon.check_doppelgangers, settings.http.token)
     http = HttpServer(
-        build_app(daemon.metrics.registry, daemon.not_ready_reason),
+        app,
         settings.http.host,
         settings.http.port,
         fallback_to_ephemeral=http_fallback,

@@ -35,6 +35,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from stakepool.monitor.thresholds import MonitorThresholds
+
 _PUBKEY = re.compile(r"^0x[0-9a-f]{96}$")
 _ROOT = re.compile(r"^0x[0-9a-f]{64}$")
 _POOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -322,6 +324,44 @@ class LogSettings(_Section):
     """``auto``: a pretty console on a TTY, JSON lines otherwise (journald, containers)."""
 
 
+# --- the duty monitor ---------------------------------------------------------------------------
+
+
+def _key_without_label(raw: Any) -> ValidatorRef:
+    ref = parse_validator_ref(raw)
+    if ref.label is not None:
+        raise ValueError(f"{raw!r}: a key marked not started takes no label")
+    return ref
+
+
+class MonitorSettings(_Section):
+    """Alert thresholds (``monitor.thresholds.MonitorThresholds``) and the doppelganger check."""
+
+    missed_attestations_before_alert: int = Field(default=2, ge=1, le=1000)
+    """Consecutive missed attestations before an ``attestation_streak`` event."""
+    finality_delay_epochs: int = Field(default=3, ge=1, le=10_000)
+    """``current − finalized`` epochs above this raise ``finality_delayed``."""
+    sync_participation_low: float = Field(default=0.8, ge=0.0, le=1.0)
+    """A sync-committee member signing less than this share of its seats in an epoch is low."""
+    not_started: list[Annotated[ValidatorRef, BeforeValidator(_key_without_label)]] = Field(
+        default_factory=list
+    )
+    """Pool keys our validator client does not run yet: any sign of life is a doppelganger."""
+    vc_doppelganger_wait: bool = False
+    """The local validator client is in its doppelganger wait: every pool key must be silent
+    in the epochs around start-up (``monitor.doppelganger_wiring.WAIT_EPOCHS``)."""
+    catch_up_epochs: int = Field(default=16, ge=0, le=1024)
+    """After a restart, closed epochs missed while down are monitored if at most this many;
+    a longer gap is skipped (logged) and monitoring resumes at the head."""
+
+    def thresholds(self) -> MonitorThresholds:
+        return MonitorThresholds(
+            missed_attestation_streak=self.missed_attestations_before_alert,
+            finality_delay_epochs=self.finality_delay_epochs,
+            sync_participation_low=self.sync_participation_low,
+        )
+
+
 # --- the settings object -------------------------------------------------------------------------
 
 
@@ -342,6 +382,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
 
 from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.logs import configure_logging
 from stakepool.report import ConsoleObserver
+
+
+def _drop_monitor_events(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    if "event_id" in event_dict:  # a monitor event (the sink's log line)
+        raise structlog.DropEvent
+    return event_dict
 
 
 async def run_demo(
@@ -28,6 +40,10 @@ async def run_demo(
         "json" if settings.log.format == "json" else "console",
         sys.stderr,
     )
+    # The console view prints every monitor event already (``!`` and ``!!`` lines): their log
+    # lines on stderr would tell each one twice on the same terminal.
+    processors = structlog.get_config()["processors"]
+    structlog.configure(processors=[_drop_monitor_events, *processors])
     async with demo_chain_server(
         validators=validators, slot_seconds=slot_seconds, seed=seed
     ) as demo:
@@ -37,6 +53,8 @@ async def run_demo(
                 "pool": settings.pool.model_copy(
                     update={"validators": [parse_validator_ref(i) for i in demo.pool]}
                 ),
+                # A fresh simulated chain each time: nothing of it is worth keeping.
+                "ledger": settings.ledger.model_copy(update={"database": ":memory:"}),
             }
         )
         console = ConsoleObserver(sys.stdout)

@@ -54,3 +54,13 @@ async def sim_client() -> AsyncIterator[MakeSimClient]:
     yield make
     for client in clients:
         await client.close()
+
+
+@pytest.fixture(autouse=True)
+def _state_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test's daemons keep their database in a directory of their own (the default
+    ``[ledger] database`` is ``$STATE_DIRECTORY/ledger.sqlite``): no state leaks between tests,
+    and none lands in the working tree."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path_factory.mktemp("state")))

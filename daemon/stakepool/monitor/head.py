@@ -25,13 +25,22 @@ class HeadTracker:
 
     An epoch ``k`` is closed once a head in a later epoch is seen: its window ``(LAST(k-1),
     LAST(k)]`` can no longer gain blocks on this fork. At start-up only the epoch before the
-    head's is reported, not the whole history.
+    head's is reported, not the whole history — unless ``resume_from`` (the first epoch not yet
+    processed before a restart) is given: then every epoch from it on is reported, if at most
+    ``max_catch_up`` epochs closed meanwhile; a longer gap is skipped (``skipped`` tells which
+    epochs) and the tracker starts as if fresh.
     """
 
-    def __init__(self, slots_per_epoch: int) -> None:
+    def __init__(
+        self, slots_per_epoch: int, *, resume_from: int | None = None, max_catch_up: int = 16
+    ) -> None:
         self._spe = slots_per_epoch
         self._head: HeadView | None = None
         self._next_to_close: Epoch | None = None
+        self._resume_from = None if resume_from is None else Epoch(resume_from)
+        self._max_catch_up = max_catch_up
+        self.skipped: tuple[Epoch, Epoch] | None = None
+        """Closed epochs left unprocessed at start-up (first, last), when the gap was too long."""
 
     @property
     def head(self) -> HeadView | None:
@@ -50,9 +59,17 @@ class HeadTracker:
         finalized = previous.finalized_epoch if previous else Epoch(0)
         self._head = HeadView(Slot(slot), Root(root), epoch, justified, finalized)
         if self._next_to_close is None:
-            self._next_to_close = Epoch(max(epoch - 1, 0)) if epoch > 0 else Epoch(0)
-            if epoch == 0:
-                return []
+            fresh = Epoch(max(epoch - 1, 0))
+            resume = self._resume_from
+            if resume is None:
+                self._next_to_close = fresh
+                if epoch == 0:
+                    return []
+            elif epoch - resume <= self._max_catch_up:
+                self._next_to_close = resume
+            else:
+                self._next_to_close = fresh
+                self.skipped = (resume, Epoch(fresh - 1))
         closed = [Epoch(k) for k in range(self._next_to_close, epoch)]
         if closed:
             self._next_to_close = Epoch(epoch)

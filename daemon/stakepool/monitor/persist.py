@@ -23,17 +23,28 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 T = TypeVar("T")
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Init field names per dataclass: ``dataclasses.fields`` is too slow to ask 100,000 times."""
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return names
+
+
 def to_json(value: Any) -> Any:
-    if value is None or isinstance(value, bool | str | float):
+    # The plain types first, by exact type: a pool's state is mostly ints and strings.
+    t = type(value)
+    if t is int or t is str or t is bool or t is float or value is None:
         return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, int):
         return int(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
-        }
+        return {name: to_json(getattr(value, name)) for name in _field_names(t)}
     if isinstance(value, Mapping):
         return [[to_json(k), to_json(v)] for k, v in sorted(value.items())]
     if isinstance(value, frozenset | set):

@@ -16,6 +16,7 @@ from stakepool.monitor.events import (
     BlockMissed,
     BlockOrphaned,
     BlockProposed,
+    DoppelgangerDetected,
     SlashingEvidence,
     UnexpectedBlsChange,
     UnexpectedExit,
@@ -39,8 +40,19 @@ class EventSink:
         self._observers = observers
 
     def emit(self, events: Iterable[MonitorEvent]) -> None:
+        """Count and tell at once (no persistence in between)."""
+        events = list(events)
+        self.count(events)
+        self.tell(events)
+
+    def count(self, events: Iterable[MonitorEvent]) -> None:
+        """The counters, first: they are saved with the state, before the events are told."""
         for event in events:
             self._count(event)
+
+    def tell(self, events: Iterable[MonitorEvent]) -> None:
+        """The log line and the observers, once the events are safely stored."""
+        for event in events:
             self._log(event)
             for obs in self._observers:
                 obs.monitor_event(event)
@@ -53,6 +65,8 @@ class EventSink:
             d.record_proposal(event.validator_index, _PROPOSAL_OUTCOME[type(event)])
         elif isinstance(event, SlashingEvidence | ValidatorSlashed):
             d.record_slashing_evidence(event.validator_index)
+        elif isinstance(event, DoppelgangerDetected):
+            d.record_doppelganger(event.validator_index)
         elif isinstance(event, UnexpectedExit):
             d.record_unexpected_operation(event.validator_index, UnexpectedOperation.VOLUNTARY_EXIT)
         elif isinstance(event, UnexpectedBlsChange):

@@ -10,7 +10,8 @@
   included again (a short streak that never alerted ends silently).
 
 Epochs are consecutive per validator in the order observed (an epoch without a duty for that
-validator does not break its streak). Feeding an epoch already observed for a validator (a
+validator does not break its streak); ``gap()`` ends every streak when the caller skipped epochs.
+Feeding an epoch already observed for a validator (a
 re-evaluation, a restart) changes nothing and yields nothing. ``state``/``from_state`` round-trip
 the tracker through plain data for persistence.
 """
@@ -55,6 +56,13 @@ class MissedStreaks:
     def streak(self, validator: int) -> int:
         s = self._state.get(ValidatorIndex(validator))
         return 0 if s is None else s.missed
+
+    def gap(self) -> None:
+        """Epochs went unevaluated (beacon errors, downtime): what happened there is unknown, so
+        no streak may count across them. Streaks end silently; each validator starts afresh."""
+        self._state = {
+            v: StreakState(s.last_epoch, 0, None) if s.missed else s for v, s in self._state.items()
+        }
 
     def observe(self, epoch: int, outcomes: Iterable[AttestationOutcome]) -> list[MonitorEvent]:
         events: list[MonitorEvent] = []

@@ -10,10 +10,12 @@ values: the worst streak of a group, and the group's signed / expected signature
 from __future__ import annotations
 
 import enum
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
-from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from stakepool.publish.labels import LabelResolver
 
@@ -49,6 +51,50 @@ class UnexpectedOperation(enum.StrEnum):
     BLS_TO_EXECUTION_CHANGE = "bls_to_execution_change"
 
 
+class DelayHistogram:
+    """The inclusion-delay histogram as plain integer tallies (delays are whole slots).
+
+    prometheus_client's ``Histogram`` cannot be set back to saved values after a restart; these
+    tallies can (``snapshot``/``restore``), and the scrape builds the family from them.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._series: dict[str, list[int]] = {}
+        """value → per-bucket counts (not cumulative; the last one is +Inf), then the sum."""
+
+    def add_series(self, value: str) -> None:
+        self._series.setdefault(value, [0] * (len(INCLUSION_DELAY_BUCKETS) + 2))
+
+    def observe(self, value: str, delay: int) -> None:
+        tally = self._series[value]
+        tally[bisect_left(INCLUSION_DELAY_BUCKETS, delay)] += 1
+        tally[-1] += delay
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "stakepool_attestation_inclusion_delay_slots",
+            "Slots between an attestation's slot and the block that included it.",
+            labels=[self.label],
+        )
+        bounds = [*(str(float(b)) for b in INCLUSION_DELAY_BUCKETS), "+Inf"]
+        for value, tally in sorted(self._series.items()):
+            running, buckets = 0, []
+            for bound, n in zip(bounds, tally[:-1], strict=True):
+                running += n
+                buckets.append((bound, running))
+            family.add_metric([value], buckets, tally[-1])
+        yield family
+
+    def snapshot(self) -> dict[str, list[int]]:
+        return {value: list(tally) for value, tally in self._series.items() if any(tally)}
+
+    def restore(self, saved: Mapping[str, list[int]]) -> None:
+        for value, tally in saved.items():
+            if value in self._series and len(tally) == len(self._series[value]):
+                self._series[value] = [int(n) for n in tally]
+
+
 class DutyMetrics:
     """A collector (register it once); ``configure`` swaps in the families for a new pool."""
 
@@ -65,13 +111,7 @@ class DutyMetrics:
             [label, "outcome"],
             registry=None,
         )
-        self.inclusion_delay = Histogram(
-            "stakepool_attestation_inclusion_delay_slots",
-            "Slots between an attestation's slot and the block that included it.",
-            [label],
-            buckets=INCLUSION_DELAY_BUCKETS,
-            registry=None,
-        )
+        self.inclusion_delay = DelayHistogram(label)
         self.attestation_misses = Counter(
             "stakepool_attestation_misses",
             "Included attestations whose head, target or source vote was wrong or late.",
@@ -119,9 +159,8 @@ class DutyMetrics:
             for value in resolver.all_values()
             for outcome in AttestationOutcome
         }
-        self._delay_children = {
-            value: self.inclusion_delay.labels(value) for value in resolver.all_values()
-        }
+        for value in resolver.all_values():
+            self.inclusion_delay.add_series(value)
         for value in resolver.all_values():
             for flag in AttestationFlag:
                 self.attestation_misses.labels(value, flag.value)
@@ -158,7 +197,7 @@ class DutyMetrics:
             return
         self._streaks[index] = 0
         if inclusion_delay is not None:
-            self._delay_children[value].observe(inclusion_delay)
+            self.inclusion_delay.observe(value, inclusion_delay)
         for flag in set(missed_flags):
             self.attestation_misses.labels(value, flag.value).inc()
 
@@ -206,6 +245,58 @@ class DutyMetrics:
         value = self.resolver.value(index)
         if value is not None:
             self.unexpected_operations.labels(value, operation.value).inc()
+
+    # --- persistence (a restart continues the counters) -------------------------------------
+
+    def _counters(self) -> dict[str, Counter]:
+        return {
+            "attestations": self.attestations,
+            "attestation_misses": self.attestation_misses,
+            "proposals": self.proposals,
+            "sync_signatures": self.sync_signatures,
+            "slashing_evidence": self.slashing_evidence,
+            "doppelgangers": self.doppelgangers,
+            "unexpected_operations": self.unexpected_operations,
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every non-zero counter, the delay histogram and the last sync ratio, JSON-ready.
+
+        Saved with the monitor's state in one transaction, so after a restart the counters go on
+        from exactly the totals that match the events already told.
+        """
+        counters: dict[str, list[list[Any]]] = {}
+        for name, family in self._counters().items():
+            rows: list[list[Any]] = []
+            for metric in family.collect():
+                for sample in metric.samples:
+                    if sample.name.endswith("_total") and sample.value:
+                        rows.append([dict(sample.labels), int(sample.value)])
+            counters[name] = rows
+        return {
+            "label": self.resolver.label_name,
+            "counters": counters,
+            "inclusion_delay": self.inclusion_delay.snapshot(),
+            "sync_last_epoch": [[i, s, e] for i, (s, e) in sorted(self._sync_last_epoch.items())],
+        }
+
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        """Add saved totals to fresh counters. Series of a label the pool no longer has (the
+        pool or the per-validator limit changed) are dropped: they cannot be told apart."""
+        if saved.get("label") != self.resolver.label_name:
+            return
+        known = set(self.resolver.all_values())
+        families = self._counters()
+        for name, rows in saved.get("counters", {}).items():
+            family = families.get(name)
+            if family is None:
+                continue
+            for labels, amount in rows:
+                if labels.get(self.resolver.label_name) in known:
+                    family.labels(**labels).inc(int(amount))
+        self.inclusion_delay.restore(saved.get("inclusion_delay", {}))
+        last = saved.get("sync_last_epoch", [])
+        self.set_sync_participation({int(i): (int(s), int(e)) for i, s, e in last})
 
     # --- scrape ------------------------------------------------------------------------------
 

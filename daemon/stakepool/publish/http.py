@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Callable
+import hmac
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
+from pydantic import SecretStr
 
 from stakepool.publish.api import API_PREFIX, LedgerApi
 
@@ -50,6 +52,48 @@ def build_app(
     if api is not None:
         app.add_subapp(API_PREFIX, api.app())
     return app
+
+
+DoppelgangerCheck = Callable[[], Awaitable[dict[str, object] | None]]
+"""Runs the check; None while the daemon is not following the chain yet."""
+
+
+def _bearer_ok(request: web.Request, token: SecretStr) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    expected = token.get_secret_value()
+    # Constant time: the token must not leak through response timing.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+
+
+def add_doppelganger_route(
+    app: web.Application, check: DoppelgangerCheck, token: SecretStr | None
+) -> None:
+    """``POST /api/v1/doppelganger/check``: the doppelganger check now, its result as JSON.
+
+    A write-class endpoint (it makes the daemon query the beacon node): bearer token required;
+    with no ``[http] token`` configured it is refused (403), never open.
+    """
+
+    async def handler(request: web.Request) -> web.Response:
+        if token is None:
+            return web.json_response(
+                {"error": "no [http] token is configured: write endpoints are off"}, status=403
+            )
+        if not _bearer_ok(request, token):
+            return web.json_response(
+                {"error": "missing or wrong bearer token"},
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        result = await check()
+        if result is None:
+            return web.json_response(
+                {"error": "not ready: the daemon is not following the chain yet"}, status=503
+            )
+        return web.json_response(result, status=502 if "error" in result else 200)
+
+    app.router.add_post("/api/v1/doppelganger/check", handler)
 
 
 class HttpServer:

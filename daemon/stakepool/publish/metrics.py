@@ -94,6 +94,11 @@ class Metrics:
             "Pool validators whose slashed flag is set (at the last processed epoch).",
             registry=reg,
         )
+        self.doppelgangers_detected = Gauge(
+            "stakepool_doppelganger_detected",
+            "Pool validators currently detected live elsewhere while ours must be silent.",
+            registry=reg,
+        )
         self.duties = DutyMetrics()
         reg.register(self.duties)
         self.ledger = LedgerMetrics(reg)
@@ -135,6 +140,9 @@ class Metrics:
         for status in ValidatorStatus:
             self.pool_validators.labels(status.value).set(tally.get(status, 0))
         self.slashed_validators.set(slashed)
+
+    def set_doppelgangers(self, detected: int) -> None:
+        self.doppelgangers_detected.set(detected)
 
     def observe_loop_lag(self, seconds: float) -> None:
         self.loop_lag.observe(seconds)

@@ -242,9 +242,10 @@ class SimChain:
         seen: npt.NDArray[np.bool_] = (
             (valid == 1) & (duty_slot <= self._head.slot) & ~self.offline(epoch)[indices]
         )
+        # From slot 1: the genesis block's proposer field (0) is nobody's signature.
         proposers = {
             b.proposer_index
-            for slot in range(p.start_slot(epoch), p.last_slot(epoch) + 1)
+            for slot in range(max(p.start_slot(epoch), 1), p.last_slot(epoch) + 1)
             for b in self.blocks_at_slot(slot)
         }
         if proposers:

@@ -101,6 +101,10 @@ class SimScenario:
     """Each 0x01 validator starts with 32 ETH plus a seeded excess in [0, this) (sweep material)."""
     sync_offline: tuple[Offline, ...] = field(default=())
     """Validators that attest but do not sign sync messages."""
+    doppelgangers: tuple[Offline, ...] = field(default=())
+    """Validators whose key also runs elsewhere during ``epochs``: they attest (and the node
+    reports them live) even where ``offline`` says the pool's own client is silent, e.g. a key
+    the operator marked "not yet started"."""
 
     def _mask(self, ranges: Sequence[IndexRange], n: int) -> npt.NDArray[np.bool_]:
         mask = np.zeros(n, dtype=np.bool_)
@@ -109,7 +113,11 @@ class SimScenario:
         return mask
 
     def offline_mask(self, n: int, epoch: int) -> npt.NDArray[np.bool_]:
-        return self._mask([o.validators for o in self.offline if _in_span(o.epochs, epoch)], n)
+        silent = self._mask([o.validators for o in self.offline if _in_span(o.epochs, epoch)], n)
+        if not self.doppelgangers:
+            return silent
+        elsewhere = [d.validators for d in self.doppelgangers if _in_span(d.epochs, epoch)]
+        return silent & ~self._mask(elsewhere, n)
 
     def sync_offline_mask(self, n: int, epoch: int) -> npt.NDArray[np.bool_]:
         ranges = [

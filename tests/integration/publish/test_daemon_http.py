@@ -153,6 +153,7 @@ async def test_daemon_metrics_health_and_readiness(http_session: aiohttp.ClientS
             "stakepool_sync_committee_participation_ratio": "gauge",
             "stakepool_slashing_evidence": "counter",
             "stakepool_doppelganger_detections": "counter",
+            "stakepool_doppelganger_detected": "gauge",
             "stakepool_unexpected_operations": "counter",
         }.items():
             assert types.get(name) == kind, name

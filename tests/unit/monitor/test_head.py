@@ -48,3 +48,22 @@ def test_finality_only_moves_forward() -> None:
     assert (t.head.justified_epoch, t.head.finalized_epoch) == (4, 3)
     t.on_head(41, R)
     assert t.head.finalized_epoch == 3
+
+
+def test_resume_reports_every_epoch_missed_while_down() -> None:
+    t = HeadTracker(slots_per_epoch=8, resume_from=3, max_catch_up=4)
+    assert t.on_head(43, R) == [3, 4]  # down during epoch 3: both closed epochs, in order
+    assert t.skipped is None
+    assert t.on_head(48, R) == [5]
+
+
+def test_resume_after_a_long_gap_skips_it_and_says_so() -> None:
+    t = HeadTracker(slots_per_epoch=8, resume_from=3, max_catch_up=4)
+    assert t.on_head(80, R) == [9]  # 7 epochs closed meanwhile: more than 4
+    assert t.skipped == (3, 8)
+
+
+def test_resume_ahead_of_the_head_waits_for_it() -> None:
+    t = HeadTracker(slots_per_epoch=8, resume_from=6)
+    assert t.on_head(43, R) == []  # a node still syncing: epoch 6 has not closed here
+    assert t.on_head(56, R) == [6]

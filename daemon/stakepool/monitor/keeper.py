@@ -1,0 +1,84 @@
+"""The monitor's I/O with the database: its saved state, and its events into the outbox.
+
+``save`` writes the state, the duty counters and the events that state change raised in ONE
+transaction, so a crash leaves either all of them or none: after a restart an epoch is either
+done (and silent when seen again) or redone from scratch (and its events raised once).
+Events reach the outbox only when something consumes it (``outbox_max_rows`` set: MQTT).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stakepool.chain.spec import ChainSpec
+from stakepool.ledger.store import kept_state
+from stakepool.ledger.store.database import Database
+from stakepool.ledger.store.outbox import OutboxEvent, enqueue
+from stakepool.monitor.eventbase import MonitorEvent
+from stakepool.monitor.saved import MonitorSaved, decode, encode
+from stakepool.publish.envelope import outbox_event
+
+STATE_KEY = "monitor"
+
+
+def chain_key(spec: ChainSpec) -> str:
+    return f"{spec.genesis_validators_root}@{spec.genesis_time}"
+
+
+def to_outbox(event: MonitorEvent, pool_id: str, *, timestamp: float) -> OutboxEvent:
+    """The envelope of one event: ``data`` holds the event's own fields (enums as values)."""
+    fields = event.to_dict()
+    for name in ("kind", "severity", "event_id"):
+        fields.pop(name, None)
+    coords = event.coordinates
+    return outbox_event(
+        kind=event.kind.value,
+        event_id=event.event_id,
+        severity=event.severity.value,
+        pool_id=pool_id,
+        epoch=coords.epoch,
+        slot=coords.slot,
+        validator_index=coords.validator_index,
+        data=fields,
+        timestamp=timestamp,
+    )
+
+
+@dataclass(slots=True)
+class MonitorKeeper:
+    db: Database
+    chain: str
+    """Which chain the state belongs to: ``chain_key(spec)``."""
+    pool_id: str = "pool"
+    outbox_max_rows: int | None = None
+
+    async def load(self) -> tuple[MonitorSaved, dict[str, Any]] | None:
+        """The saved state and counters; None on a fresh database. ``SavedStateError`` if
+        unreadable."""
+        text = await self.db.read(lambda conn: kept_state.load(conn, STATE_KEY))
+        return None if text is None else decode(text, self.chain)
+
+    async def save(
+        self, saved: MonitorSaved, metrics: Mapping[str, Any], events: Sequence[MonitorEvent]
+    ) -> int:
+        """One transaction; returns outbox rows dropped at the bound."""
+        text = encode(saved, metrics, self.chain)
+        now = time.time()
+        rows = (
+            [to_outbox(e, self.pool_id, timestamp=now) for e in events]
+            if self.outbox_max_rows is not None
+            else []
+        )
+        max_rows = self.outbox_max_rows
+
+        def write(conn: sqlite3.Connection) -> int:
+            kept_state.save(conn, STATE_KEY, text)
+            if max_rows is None or not rows:
+                return 0
+            return enqueue(conn, rows, max_rows=max_rows)
+
+        return await self.db.write(write)

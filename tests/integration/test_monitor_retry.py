@@ -1,0 +1,97 @@
+"""An epoch whose attestations could not be evaluated (the node failed) is evaluated later, in
+order, so the streaks stay exact; one that keeps failing is given up after a bounded number of
+tries, and the streaks do not count across it.
+
+The fault is switched by the observer as each epoch's digest is told, so which epochs fail is
+exact: the blocks route answers 500 while the chosen epochs are processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from stakepool.app import run_daemon
+from stakepool.config import Settings, parse_validator_ref
+from stakepool.monitor.digest import EpochDuties
+from stakepool.monitor.events import AttestationMissed, AttestationStreak
+from stakepool.monitor.service import ATTESTATION_ATTEMPTS
+from stakepool.sim.chain import SimChain, SimConfig
+from stakepool.sim.scenario import Offline, SimScenario
+from stakepool.sim.server import SimServer
+from tests.integration.test_monitor_service import Recorder
+
+POOL = range(8)
+OFFLINE = 1
+BLOCK_ROUTES = ("getBlockV2", "getBlindedBlock")
+
+
+class FaultSwitch(Recorder):
+    """Blocks fail while epochs in ``failing`` are processed."""
+
+    def __init__(self, sim: SimServer, failing: range) -> None:
+        super().__init__()
+        self.sim = sim
+        self.failing = failing
+
+    def duties(self, report: EpochDuties) -> None:
+        super().duties(report)
+        for route in BLOCK_ROUTES:
+            if report.epoch + 1 in self.failing:
+                self.sim.faults.set(route, "server_error")
+            else:
+                self.sim.faults.clear(route)
+
+
+async def _run(failing: range, epochs: int) -> FaultSwitch:
+    chain = SimChain(
+        SimConfig(
+            validators=64,
+            preset="minimal",
+            slot_duration_ms=100,
+            seed=11,
+            scenario=SimScenario(offline=(Offline((OFFLINE, OFFLINE)),)),
+        )
+    )
+    async with SimServer(chain, auto_advance=True) as sim:
+        rec = FaultSwitch(sim, failing)
+        settings = Settings(
+            beacon={"urls": [sim.url], "timeout_seconds": 2, "retries": 0},
+            pool={"validators": [parse_validator_ref(v) for v in POOL]},
+            http={"port": 0},
+        )
+        code = await asyncio.wait_for(
+            run_daemon(settings, observers=[rec], max_epochs=epochs, configure_logs=False), 40
+        )
+    assert code == 0
+    return rec
+
+
+async def test_a_failed_epoch_is_evaluated_at_the_next_one_and_the_streak_is_exact() -> None:
+    rec = await _run(range(3, 4), 6)
+    first = rec.digests[0].epoch
+    assert first <= 1
+    by_epoch = {int(d.epoch): d for d in rec.digests}
+    assert "blocks" in by_epoch[3].failed
+    assert by_epoch[3].attestations is None
+    assert by_epoch[4].attestations is not None
+    assert by_epoch[4].attestations.epoch == 3
+    missed = [e for e in rec.events if isinstance(e, AttestationMissed)]
+    evaluated = list(range(max(first - 1, 0), rec.digests[-1].epoch))
+    # Epoch 2 (judged late, at epoch 4) is there, once, in order, and the streak never broke.
+    assert [(e.epoch, e.streak) for e in missed] == [(k, n + 1) for n, k in enumerate(evaluated)]
+    streaks = [e for e in rec.events if isinstance(e, AttestationStreak)]
+    assert len(streaks) == 1
+
+
+async def test_an_epoch_failing_too_long_is_given_up_and_breaks_the_streak() -> None:
+    # Epochs 3..5 fail: epoch 2's attestations are tried at 3, 4 and 5, then given up.
+    rec = await _run(range(3, 3 + ATTESTATION_ATTEMPTS), 8)
+    first = rec.digests[0].epoch
+    assert first <= 1
+    missed = [(e.epoch, e.streak) for e in rec.events if isinstance(e, AttestationMissed)]
+    before = [(k, n + 1) for n, k in enumerate(range(max(first - 1, 0), 2))]
+    # Epoch 2 is lost; epochs 3.. are evaluated once the node answers, streak counted afresh.
+    after = [(k, n + 1) for n, k in enumerate(range(3, rec.digests[-1].epoch))]
+    assert missed == before + after
+    streak_epochs = [e.epoch for e in rec.events if isinstance(e, AttestationStreak)]
+    assert streak_epochs == [k for k, n in before + after if n == 2]
