@@ -22,7 +22,7 @@ import structlog
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError, WrongChain
-from stakepool.beacon.models import FinalizedCheckpointEvent, HeadEvent, Topic
+from stakepool.beacon.models import ChainReorgEvent, FinalizedCheckpointEvent, HeadEvent, Topic
 from stakepool.beacon.models.state import ValidatorInfo, ValidatorStatus
 from stakepool.beacon.stream import EventStream
 from stakepool.chain.spec import ChainSpec
@@ -30,6 +30,7 @@ from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.config import Settings
 from stakepool.ledger.store.database import Database, DatabaseError
 from stakepool.logs import configure_logging
+from stakepool.money import MoneyPath
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.doppelganger_watch import DoppelgangerKeys
 from stakepool.monitor.eventbase import MonitorEvent
@@ -103,6 +104,28 @@ class LogObserver:
         log.info("epoch_duties", epoch=report.epoch, summary=duty_lines(report))
 
 
+class _DutiesToLedger:
+    """Hands the monitor's per-epoch digests to the ledger feed (rows carry duty outcomes)."""
+
+    def __init__(self, money: MoneyPath) -> None:
+        self.money = money
+
+    def started(self, spec: ChainSpec, members: tuple[PoolMember, ...], nodes: list[str]) -> None:
+        pass
+
+    def head(self, view: object) -> None:
+        pass
+
+    def epoch(self, report: EpochReport) -> None:
+        pass
+
+    def monitor_event(self, event: MonitorEvent) -> None:
+        pass
+
+    def duties(self, report: EpochDuties) -> None:
+        self.money.on_duties(report)
+
+
 class Daemon:
     def __init__(
         self,
@@ -115,8 +138,11 @@ class Daemon:
         db: Database | None = None,
         outbox_max_rows: int | None = None,
         systemd: SystemdReporter | None = None,
+        money: MoneyPath | None = None,
     ) -> None:
         self.settings = settings
+        self.money = money
+        """Rewards → ledger (settlement per epoch, finality, reorgs, delegations); None: off."""
         self.db = db
         """The daemon's one database (monitor state, ledger, outbox); None: nothing persists."""
         self.outbox_max_rows = outbox_max_rows
@@ -124,6 +150,8 @@ class Daemon:
         self.systemd = systemd
         self.client = client
         self.observers = observers
+        if money is not None:
+            self.observers.append(_DutiesToLedger(money))
         self.max_epochs = max_epochs
         self.metrics = metrics or Metrics(
             per_validator_limit=settings.metrics.per_validator_limit, pool_id=settings.pool.id
@@ -204,6 +232,8 @@ class Daemon:
                 data = event.data
                 if self.monitor is not None:
                     await self.monitor.on_stream_event(event)
+                if isinstance(data, ChainReorgEvent) and self.money is not None:
+                    self.money.on_reorg(data)
                 if isinstance(data, HeadEvent):
                     first = tracker.head is None
                     for epoch in tracker.on_head(data.slot, data.block):
@@ -251,6 +281,12 @@ class Daemon:
                 obs.epoch(report)
             if self.monitor is not None:
                 await self.monitor.on_epoch_closed(epoch, report.head, records)
+            if self.money is not None:
+                await self.money.on_epoch_closed(
+                    epoch, report.head.finalized_epoch, list(self.observers)
+                )
+            if self.publisher is not None:
+                self.publisher.notify()  # this epoch's events are committed: send them now
             self.metrics.set_epoch_processed(epoch)  # after the monitor: "processed" means all
             self._epochs_shown += 1
             if self.max_epochs is not None and self._epochs_shown >= self.max_epochs:
@@ -328,11 +364,19 @@ class Daemon:
             resume_from=None if last is None else last + 1,
             max_catch_up=monitor_settings.catch_up_epochs,
         )
+        if self.money is not None:
+            await self.money.start(self.client, spec, lambda: [m.index for m in self.members])
+            group.create_task(self.money.watch_delegations(self._next_boundary), name="delegations")
         for obs in self.observers:
             obs.started(spec, self.members, self.client.urls)
         self.ready.set()
         group.create_task(self.follow_head(spec), name="follow_head")
         group.create_task(self.epoch_worker(spec), name="epoch_worker")
+
+    def _next_boundary(self) -> int | None:
+        """The epoch a delegation change read now takes effect at: the next one to start."""
+        head = None if self.tracker is None else self.tracker.head
+        return None if head is None else int(head.epoch) + 1
 
     def _doppelganger_keys(self) -> DoppelgangerKeys:
         """``[monitor] not_started`` as indices: pubkeys through the resolved pool."""
@@ -470,16 +514,24 @@ async def _run_with_db(
         batch_size=beacon.batch_size,
     )
     systemd = SystemdReporter.from_env()  # a no-op unless systemd started us (Type=notify)
+    if outbox_max_rows is None and settings.mqtt.url:
+        outbox_max_rows = settings.mqtt.outbox_max_rows  # events have a consumer: keep them
+    metrics = Metrics(
+        per_validator_limit=settings.metrics.per_validator_limit, pool_id=settings.pool.id
+    )
+    money = MoneyPath(settings, db, metrics.ledger, outbox_max_rows=outbox_max_rows)
     daemon = Daemon(
         settings,
         client,
         [LogObserver(), systemd, *(observers or [])],
         max_epochs=max_epochs,
+        metrics=metrics,
         db=db,
         outbox_max_rows=outbox_max_rows,
         systemd=systemd,
+        money=money,
     )
-    app = build_app(daemon.metrics.registry, daemon.not_ready_reason)
+    app = build_app(daemon.metrics.registry, daemon.not_ready_reason, api=money.api)
     add_doppelganger_route(app, daemon.check_doppelgangers, settings.http.token)
     http = HttpServer(
         app,
@@ -487,24 +539,16 @@ async def _run_with_db(
         settings.http.port,
         fallback_to_ephemeral=http_fallback,
     )
-    # --- MQTT delivery hook (publish/mqtt) --------------------------------------------------------
-    # The publisher drains the ledger database's outbox. TODO(lead): once the daemon opens its
-    # shared `Database` (daemon.db), pass that instead of this second handle on the same file.
-    mqtt_db: Database | None = None
-    if settings.mqtt.url:
+    if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database
         try:
-            mqtt_db = Database.open(settings.ledger.resolved_database())
             daemon.publisher = build_publisher(
-                settings.mqtt, mqtt_db, daemon.metrics.delivery, pool_id=settings.pool.id
+                settings.mqtt, db, daemon.metrics.delivery, pool_id=settings.pool.id
             )
-        except (DatabaseError, BrokerConfigError) as exc:
+        except BrokerConfigError as exc:
             log.error("mqtt_setup_failed", error=str(exc))
-            if mqtt_db is not None:
-                mqtt_db.close()
             remove_signals()
             await client.close()
             return 1
-    # --- end of the MQTT delivery hook -------------------------------------------------------------
     try:
         try:
             # Bound before anything else: a taken port is an operator error to report at once.
@@ -525,7 +569,6 @@ async def _run_with_db(
         remove_signals()
         await http.stop()
         await client.close()
-        if mqtt_db is not None:  # MQTT delivery hook
-            mqtt_db.close()
+        await money.close()
         log.info("stopped")
     return 0

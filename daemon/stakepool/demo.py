@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -22,6 +24,37 @@ def _drop_monitor_events(
     return event_dict
 
 
+DEMO_DELEGATIONS = """\
+# The demo pool's delegators: principal in Gwei, from an epoch, optionally until one (exclusive).
+[[delegation]]
+delegator = "alice"
+amount_gwei = 96_000_000_000
+from_epoch = 0
+
+[[delegation]]
+delegator = "bob"
+amount_gwei = 64_000_000_000
+from_epoch = 0
+
+[[delegation]]
+delegator = "carol"
+amount_gwei = 32_000_000_000
+from_epoch = 0
+to_epoch = 5
+
+[[delegation]]
+delegator = "dave"
+amount_gwei = 48_000_000_000
+from_epoch = 3
+
+[[delegation]]
+delegator = "erin"
+amount_gwei = 16_000_000_000
+from_epoch = 0
+"""
+DEMO_FEE_BPS = 1000
+
+
 async def run_demo(
     settings: Settings,
     *,
@@ -31,7 +64,6 @@ async def run_demo(
     seed: int,
 ) -> int:
     """The simulator and the daemon in one process, with a console view."""
-    from stakepool.sim.demo import demo_chain_server  # noqa: PLC0415 - numpy only when needed
 
     # The console view goes to stdout; the daemon's own log goes to stderr and, unless debugging,
     # only says what goes wrong: the view already tells the rest.
@@ -44,6 +76,32 @@ async def run_demo(
     # lines on stderr would tell each one twice on the same terminal.
     processors = structlog.get_config()["processors"]
     structlog.configure(processors=[_drop_monitor_events, *processors])
+    with tempfile.TemporaryDirectory(prefix="stakepool-demo-") as tmp:
+        delegations = settings.pool.delegations_file
+        if delegations is None:  # the demo's own delegators, unless the operator gave a file
+            delegations = Path(tmp) / "delegations.toml"
+            delegations.write_text(DEMO_DELEGATIONS, encoding="utf-8")
+        return await _run(
+            settings,
+            delegations,
+            epochs=epochs,
+            slot_seconds=slot_seconds,
+            validators=validators,
+            seed=seed,
+        )
+
+
+async def _run(
+    settings: Settings,
+    delegations: Path,
+    *,
+    epochs: int | None,
+    slot_seconds: float,
+    validators: int,
+    seed: int,
+) -> int:
+    from stakepool.sim.demo import demo_chain_server  # noqa: PLC0415 - numpy only when needed
+
     async with demo_chain_server(
         validators=validators, slot_seconds=slot_seconds, seed=seed
     ) as demo:
@@ -51,7 +109,11 @@ async def run_demo(
             update={
                 "beacon": settings.beacon.model_copy(update={"urls": [demo.url]}),
                 "pool": settings.pool.model_copy(
-                    update={"validators": [parse_validator_ref(i) for i in demo.pool]}
+                    update={
+                        "validators": [parse_validator_ref(i) for i in demo.pool],
+                        "delegations_file": delegations,
+                        "fee_bps": settings.pool.fee_bps or DEMO_FEE_BPS,
+                    }
                 ),
                 # A fresh simulated chain each time: nothing of it is worth keeping.
                 "ledger": settings.ledger.model_copy(update={"database": ":memory:"}),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
@@ -18,6 +18,9 @@ from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import MonitorEvent, Severity
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.pool import PoolMember
+
+if TYPE_CHECKING:
+    from stakepool.money import LedgerReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,31 @@ class ConsoleObserver:
     def duties(self, report: EpochDuties) -> None:
         for line in duty_lines(report):
             self._print(f"    {line}")
+
+    def ledger(self, report: LedgerReport) -> None:
+        for row in report.epochs:
+            el = (
+                "EL unknown"
+                if row.reward_el_gwei is None
+                else f"EL {format_gwei(row.reward_el_gwei)}"
+            )
+            self._print(
+                f"  ledger epoch {row.epoch} ({row.status}): pool reward "
+                f"{format_signed_gwei(row.reward_gwei)} (CL {format_signed_gwei(row.reward_cl_gwei)}, "
+                f"{el}); fee {row.fee_gwei:,} Gwei; to {row.delegators} delegators "
+                f"{format_signed_gwei(row.distributed_gwei)}"
+            )
+        t = report.totals
+        self._print(
+            f"    pool totals (final / with provisional): rewards {format_signed_gwei(t.rewards_gwei.final)}"
+            f" / {format_signed_gwei(t.rewards_gwei.total)}; fees {t.fees_gwei.final:,} / "
+            f"{t.fees_gwei.total:,} Gwei; dust {t.dust_gwei.total} Gwei"
+        )
+        for rank, d in enumerate(report.top, start=1):
+            self._print(
+                f"    #{rank} {d.id:<12} principal {format_gwei(d.principal_gwei)}  accrued "
+                f"{format_signed_gwei(d.accrued_gwei.total)} (final {format_signed_gwei(d.accrued_gwei.final)})"
+            )
 
 
 def _ids(indices: tuple[int, ...], limit: int = 8) -> str:

@@ -20,6 +20,7 @@ import structlog
 
 from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
+from stakepool.monitor.eventbase import EventKind
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from tests.integration.test_monitor_service import (
@@ -112,8 +113,12 @@ class Run:
 
 
 def _outbox(database: Path) -> list[str]:
+    """The monitor's events in the outbox (the ledger's own, e.g. epoch_settled, are not ours)."""
+    kinds = [kind.value for kind in EventKind]
+    marks = ",".join("?" * len(kinds))
+    query = f"SELECT event_id FROM outbox WHERE kind IN ({marks}) ORDER BY id"
     with sqlite3.connect(database) as conn:
-        return [row[0] for row in conn.execute("SELECT event_id FROM outbox ORDER BY id")]
+        return [row[0] for row in conn.execute(query, kinds)]
 
 
 def _duties(metrics: Scrape) -> Scrape:

@@ -35,13 +35,17 @@ class LedgerService:
         *,
         delegations_file: Path | None = None,
         now: Callable[[], float] = time.time,
+        events: bool = True,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.delegations_file = delegations_file
         self.now = now
-        self._settled = settled_hook(store.pool_id, now)
-        self._finalized = finalized_hook(store.pool_id, now)
+        # Events go to the outbox only when something drains it (MQTT configured); otherwise the
+        # bounded outbox would fill and count drops for nothing.
+        self.events = events
+        self._settled = settled_hook(store.pool_id, now) if events else None
+        self._finalized = finalized_hook(store.pool_id, now) if events else None
 
     @classmethod
     def open(cls, settings: Settings, metrics: LedgerMetrics | None = None) -> LedgerService:
@@ -72,7 +76,7 @@ class LedgerService:
         epochs = await self.store.revert_from(
             first_changed_epoch,
             reason=reason,
-            events=reversed_hook(self.store.pool_id, self.now, reason),
+            events=reversed_hook(self.store.pool_id, self.now, reason) if self.events else None,
         )
         await self.refresh_metrics()
         return epochs

@@ -25,6 +25,8 @@ class AttestationDigest:
     """Included, but the head vote earned nothing (wrong or late)."""
     late: tuple[ValidatorIndex, ...]
     """Included with a delay above one slot."""
+    included: tuple[ValidatorIndex, ...] = ()
+    """Validators whose attestation is on chain, ascending (with ``missed``: every duty)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,4 +66,5 @@ def attestation_digest(epoch: Epoch, outcomes: Sequence[AttestationOutcome]) -> 
                 if o.inclusion_delay is not None and o.inclusion_delay > 1
             )
         ),
+        tuple(sorted(o.validator_index for o in outcomes if o.included)),
     )

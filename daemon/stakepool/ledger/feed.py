@@ -1,0 +1,194 @@
+"""From closed epochs to ledger rows: rewards windows + duty outcomes → ``LedgerService.settle``.
+
+When: window ``k`` is settled once epoch ``k + 1`` has closed, i.e. when the monitor has judged the
+attestations of ``k`` (their inclusion window ends at ``LAST(k + 1)``), so each row carries its
+duty outcome. The ledger is therefore one epoch behind the head, still provisional until finality.
+
+How reorgs and late explanations are handled: every input not yet final is kept; settling an
+epoch again with different figures makes the ledger reverse that epoch and every later one (rows
+kept in its audit trail), and the feed then settles the later epochs again from what it kept. A
+``chain_reorg`` marks its first changed epoch dirty; the next close fetches the windows again from
+there, and the ledger's input digest decides which epochs really changed (same figures → no-op).
+
+Gaps: the ledger settles in order and refuses gaps. After a restart the feed resumes at the
+ledger's next epoch; windows the node can no longer serve fail loudly and are retried each epoch
+(money is never skipped silently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from stakepool.beacon.errors import BeaconError
+from stakepool.ledger.service import LedgerService
+from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
+from stakepool.ledger.store.interface import LedgerError
+from stakepool.monitor.digest import EpochDuties
+from stakepool.monitor.eventbase import ProposalVerdict
+from stakepool.rewards.fetcher import WindowNotReady
+from stakepool.rewards.tracker import RewardsTracker
+from stakepool.rewards.types import EpochRewards, ValidatorEpochReward
+
+log = structlog.get_logger(__name__)
+
+_KEEP_EPOCHS = 16
+"""Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
+
+
+@dataclass(frozen=True, slots=True)
+class EpochOutcomes:
+    """The monitor's verdicts that a ledger row of epoch ``epoch`` carries."""
+
+    epoch: int
+    attestation_included: Mapping[int, bool]
+    """Validators with an attestation duty in ``epoch`` → included on chain (None: not judged)."""
+    proposals_missed: Mapping[int, int]
+    """Validators → proposals of ``epoch`` missed or orphaned."""
+
+
+def components(reward: ValidatorEpochReward) -> dict[str, int] | None:
+    e = reward.explanation
+    if e is None:
+        return None
+    out = {
+        "source": e.source,
+        "target": e.target,
+        "head": e.head,
+        "inactivity": e.inactivity,
+        "proposer": e.proposer,
+        "sync": e.sync,
+        "slashing_penalty": -e.slashing_penalty,
+    }
+    if e.correlation_penalty is not None:
+        out["correlation_penalty"] = -e.correlation_penalty
+    return out
+
+
+def settlement_input(window: EpochRewards, outcomes: EpochOutcomes | None) -> EpochSettlementInput:
+    """The ledger's input for one rewards window (pure)."""
+    proposed: dict[int, int] = {}
+    for p in window.proposals:
+        proposed[p.proposer] = proposed.get(p.proposer, 0) + 1
+    rows = []
+    for v in window.validators:
+        included = None if outcomes is None else outcomes.attestation_included.get(v.validator)
+        missed = 0 if outcomes is None else outcomes.proposals_missed.get(v.validator, 0)
+        rows.append(
+            ValidatorEpochRow(
+                validator_index=v.validator,
+                reward_gwei=v.settlement_gwei,
+                components_gwei=components(v),
+                residual_gwei=v.residual_gwei,
+                attestation_included=included,
+                proposals=proposed.get(v.validator, 0),
+                proposals_missed=missed,
+            )
+        )
+    return EpochSettlementInput(
+        epoch=window.epoch,
+        cl_reward_gwei=window.settlement_gwei,
+        el_reward_wei=window.el_wei,
+        validators=tuple(rows),
+    )
+
+
+class DutyMemory:
+    """Collects ``EpochDuties`` (an observer hook) into per-epoch outcomes for ledger rows."""
+
+    def __init__(self) -> None:
+        self._included: dict[int, dict[int, bool]] = {}
+        self._missed: dict[int, dict[int, int]] = {}
+
+    def record(self, report: EpochDuties) -> None:
+        if report.attestations is not None:
+            digest = report.attestations
+            verdicts = dict.fromkeys(digest.included, True)
+            verdicts.update(dict.fromkeys(digest.missed, False))
+            self._included[int(digest.epoch)] = {int(k): v for k, v in verdicts.items()}
+        missed: dict[int, int] = {}
+        for _slot, validator, verdict in report.proposals:
+            if verdict in (ProposalVerdict.MISSED, ProposalVerdict.ORPHANED):
+                missed[int(validator)] = missed.get(int(validator), 0) + 1
+        self._missed[int(report.epoch)] = missed
+        self._trim(int(report.epoch))
+
+    def outcomes(self, epoch: int) -> EpochOutcomes | None:
+        if epoch not in self._included and epoch not in self._missed:
+            return None
+        return EpochOutcomes(epoch, self._included.get(epoch, {}), self._missed.get(epoch, {}))
+
+    def _trim(self, newest: int) -> None:
+        for table in (self._included, self._missed):
+            for epoch in [e for e in table if e < newest - _KEEP_EPOCHS]:
+                del table[epoch]
+
+
+class LedgerFeed:
+    """Drives the ledger from the epoch worker; every money write goes through ``LedgerService``."""
+
+    def __init__(self, tracker: RewardsTracker, ledger: LedgerService) -> None:
+        self.tracker = tracker
+        self.ledger = ledger
+        self.duties = DutyMemory()
+        self._inputs: dict[int, EpochSettlementInput] = {}
+        self._dirty_from: int | None = None
+
+    def on_reorg(self, first_changed_epoch: int) -> None:
+        if self._dirty_from is None or first_changed_epoch < self._dirty_from:
+            self._dirty_from = first_changed_epoch
+
+    async def on_epoch_closed(self, closed: int) -> list[int]:
+        """Settle every window up to ``closed − 1``; returns the epochs written (or re-written)."""
+        target = closed - 1
+        if target < 1:
+            return []  # window 0 has no start state: balances begin at genesis
+        status = await self.ledger.store.status()
+        last, final = status.last_settled_epoch, status.last_final_epoch
+        start = target if last is None else last + 1
+        if self._dirty_from is not None and last is not None:
+            start = min(start, max(self._dirty_from, 1 if final is None else final + 1))
+        written: list[int] = []
+        for epoch in range(start, target + 1):
+            try:
+                windows = await self.tracker.close(epoch)
+            except (BeaconError, WindowNotReady) as exc:
+                log.warning("ledger_window_unavailable", epoch=epoch, error=str(exc))
+                return written
+            for window in windows:
+                try:
+                    written.extend(await self._settle(window))
+                except LedgerError as exc:
+                    # A finalized row whose input changed, or a gap: the ledger keeps what it has
+                    # and says so; the next close tries again from its next epoch.
+                    log.error("ledger_settle_refused", epoch=window.epoch, error=str(exc))
+                    return written
+        self._dirty_from = None
+        return written
+
+    async def on_finalized(self, finalized_epoch: int) -> None:
+        epochs = await self.ledger.finalize(finalized_epoch)
+        if epochs:
+            final = max(epochs)
+            for epoch in [e for e in self._inputs if e <= final]:
+                del self._inputs[epoch]
+
+    async def _settle(self, window: EpochRewards) -> list[int]:
+        inp = settlement_input(window, self.duties.outcomes(window.epoch))
+        self._inputs[window.epoch] = inp
+        result = await self.ledger.settle(inp)
+        written = [] if result.replayed else [window.epoch]
+        later = sorted(e for e in result.reversed_epochs if e > window.epoch)
+        if result.reversed_epochs:
+            log.info(
+                "ledger_epochs_reversed", epoch=window.epoch, reversed=list(result.reversed_epochs)
+            )
+        for epoch in later:
+            kept = self._inputs.get(epoch)
+            if kept is None:
+                break  # not kept (settled before a restart): the next close fetches it again
+            await self.ledger.settle(kept)
+            written.append(epoch)
+        return written

@@ -1,0 +1,141 @@
+"""The money path of the daemon: rewards windows → ledger → API, metrics, outbox, console.
+
+``app.Daemon`` owns the tasks; this object owns the parts between the beacon client and the
+ledger store so the supervisor stays readable:
+
+* at start-up (before the chain is known): the ``LedgerService`` on the daemon's one database and
+  the HTTP API over its store (served while the daemon waits for a beacon node);
+* once the spec is known: the rewards fetcher/tracker (and the optional EL client) and the feed;
+* per closed epoch (from the epoch worker, after the monitor): finality, then settlement;
+* per ``chain_reorg``: the feed's dirty mark; and the delegations-file watcher as a task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import structlog
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.models import ChainReorgEvent
+from stakepool.chain.spec import ChainSpec
+from stakepool.config import Settings
+from stakepool.execution.client import ExecutionClient, execution_client
+from stakepool.ledger.feed import LedgerFeed
+from stakepool.ledger.policy import policy_from_settings
+from stakepool.ledger.queries import DelegatorSummary, EpochRange, PoolEpoch, PoolTotals
+from stakepool.ledger.service import LedgerService
+from stakepool.ledger.store.database import Database
+from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
+from stakepool.monitor.digest import EpochDuties
+from stakepool.publish.api import LedgerApi
+from stakepool.publish.ledger_metrics import LedgerMetrics
+from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.tracker import RewardsTracker
+
+log = structlog.get_logger(__name__)
+
+TOP_DELEGATORS = 5
+_TOP_SCAN_LIMIT = 1000
+"""The console's top-N table reads one page; a pool with more delegators shows the first page's top."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerReport:
+    """What the console shows after the ledger wrote epochs."""
+
+    epochs: tuple[PoolEpoch, ...]
+    """The epochs just written (settled, or settled again after a reorg)."""
+    totals: PoolTotals
+    top: tuple[DelegatorSummary, ...]
+
+
+@runtime_checkable
+class LedgerObserver(Protocol):
+    def ledger(self, report: LedgerReport) -> None: ...
+
+
+class MoneyPath:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        metrics: LedgerMetrics,
+        *,
+        outbox_max_rows: int | None,
+    ) -> None:
+        self.settings = settings
+        kwargs = {} if outbox_max_rows is None else {"outbox_max_rows": outbox_max_rows}
+        store = SqliteLedgerStore(
+            db,
+            pool_id=settings.pool.id,
+            policy=policy_from_settings(settings.pool),
+            **kwargs,
+        )
+        self.ledger = LedgerService(
+            store,
+            metrics,
+            delegations_file=settings.pool.delegations_file,
+            events=outbox_max_rows is not None,
+        )
+        self.api = LedgerApi(store, pool_id=settings.pool.id, token=settings.http.token)
+        self.feed: LedgerFeed | None = None
+        self._execution: ExecutionClient | None = None
+        self._spec: ChainSpec | None = None
+
+    async def start(
+        self, client: BeaconClient, spec: ChainSpec, pool: Callable[[], list[int]]
+    ) -> None:
+        execution = self.settings.execution
+        self._execution = execution_client(execution.url, execution.timeout_seconds)
+        fetcher = RewardsFetcher(
+            client, spec, execution=self._execution, fee_recipients=execution.fee_recipients
+        )
+        self.feed = LedgerFeed(RewardsTracker(fetcher, pool), self.ledger)
+        self._spec = spec
+        await self.ledger.refresh_metrics()
+
+    async def close(self) -> None:
+        if self._execution is not None:
+            await self._execution.close()
+
+    # --- hooks -----------------------------------------------------------------------------------
+
+    def on_duties(self, report: EpochDuties) -> None:
+        if self.feed is not None:
+            self.feed.duties.record(report)
+
+    def on_reorg(self, event: ChainReorgEvent) -> None:
+        if self.feed is None or self._spec is None:
+            return
+        first_slot = max(0, int(event.slot) - int(event.depth))
+        self.feed.on_reorg(first_slot // self._spec.slots_per_epoch)
+
+    async def on_epoch_closed(
+        self, epoch: int, finalized_epoch: int, observers: list[object]
+    ) -> list[int]:
+        """Finality first (so a window settled now can be final at once), then settlement."""
+        if self.feed is None:
+            return []
+        await self.feed.on_finalized(finalized_epoch)
+        written = await self.feed.on_epoch_closed(epoch)
+        listeners = [o for o in observers if isinstance(o, LedgerObserver)]
+        if written and listeners:
+            report = await self._report(tuple(written))
+            for listener in listeners:
+                listener.ledger(report)
+        return written
+
+    async def watch_delegations(self, next_boundary: Callable[[], int | None]) -> None:
+        await self.ledger.watch_delegations(next_boundary)
+
+    async def _report(self, epochs: tuple[int, ...]) -> LedgerReport:
+        store = self.ledger.store
+        rows = await store.pool_epochs(EpochRange(min(epochs), max(epochs)))
+        totals = await store.pool_totals()
+        page = await store.delegators(cursor=None, limit=_TOP_SCAN_LIMIT)
+        top = sorted(page.items, key=lambda d: (-d.accrued_gwei.total, d.id))[:TOP_DELEGATORS]
+        wanted = set(epochs)
+        return LedgerReport(tuple(r for r in rows if r.epoch in wanted), totals, tuple(top))
