@@ -4,8 +4,11 @@ One ``asyncio.TaskGroup`` owns the long-running loops: the HTTP server (``/metri
 ``/readyz``), the event-loop lag monitor, start-up, then the head follower and the epoch worker;
 the duty monitor (``monitor.service``) is fed by both: stream events as they come, each closed
 epoch after its report.
-The database (``[ledger] database``) is opened before anything else and shared as ``daemon.db``:
-the monitor saves its state there after every epoch and resumes from it after a restart.
+The database (``[ledger] database``) is opened before anything else (``runner.run_daemon``) and
+shared as ``daemon.db``: the monitor saves its state there after every epoch and resumes from it
+after a restart; the ledger (``money.MoneyPath``) settles each epoch there one epoch behind the
+head; the MQTT publisher drains its outbox. The sd_notify task and the MQTT publisher, when
+configured, run in the same task group.
 Each loop retries its own transient errors (a beacon node down, a malformed answer: logged once,
 then carried on); only a fatal error (the configured chain is nowhere to be found, the database
 cannot be opened, the HTTP port cannot be bound) escapes and stops the daemon with exit code 1.
@@ -14,9 +17,7 @@ cannot be opened, the HTTP port cannot be bound) escapes and stops the daemon wi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import structlog
 
@@ -28,21 +29,19 @@ from stakepool.beacon.stream import EventStream
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.config import Settings
-from stakepool.ledger.store.database import Database, DatabaseError
-from stakepool.logs import configure_logging
+from stakepool.ledger.store.database import Database
 from stakepool.money import MoneyPath
-from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.doppelganger_watch import DoppelgangerKeys
-from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.head import HeadTracker
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.pool import PoolMember, resolve_pool
 from stakepool.monitor.service import MonitorService
-from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
+from stakepool.observers import DutiesToLedger
+from stakepool.publish.http import HttpServer
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
-from stakepool.publish.mqtt import BrokerConfigError, EventPublisher, build_publisher
-from stakepool.report import EpochReport, Observer, duty_lines
+from stakepool.publish.mqtt import EventPublisher
+from stakepool.report import EpochReport, Observer
 from stakepool.sdnotify import SystemdReporter
 
 log = structlog.get_logger("stakepool")
@@ -67,63 +66,6 @@ class _Stop(Exception):
 
 class _Done(Exception):
     """Raised inside the task group to end it: the requested number of epochs was shown."""
-
-
-class LogObserver:
-    """The structured log is always told; other observers (the demo's console) come on top."""
-
-    def started(self, spec: ChainSpec, members: tuple[PoolMember, ...], nodes: list[str]) -> None:
-        log.info(
-            "started",
-            nodes=nodes,
-            network=spec.config_name or spec.preset_base,
-            genesis_validators_root=spec.genesis_validators_root,
-            slots_per_epoch=spec.slots_per_epoch,
-            slot_duration_ms=spec.slot_duration_ms,
-            pool_validators=len(members),
-        )
-
-    def head(self, view: object) -> None:
-        log.debug("head", view=view)
-
-    def epoch(self, report: EpochReport) -> None:
-        log.info(
-            "epoch_closed",
-            epoch=report.epoch,
-            state_slot=report.state_slot,
-            finalized_epoch=report.head.finalized_epoch,
-            pool_balance_gwei=report.total,
-            pool_balance_change_gwei=report.change,
-            validators=len(report.balances),
-        )
-
-    def monitor_event(self, event: MonitorEvent) -> None:
-        pass  # the monitor's sink already logs every event, at its severity
-
-    def duties(self, report: EpochDuties) -> None:
-        log.info("epoch_duties", epoch=report.epoch, summary=duty_lines(report))
-
-
-class _DutiesToLedger:
-    """Hands the monitor's per-epoch digests to the ledger feed (rows carry duty outcomes)."""
-
-    def __init__(self, money: MoneyPath) -> None:
-        self.money = money
-
-    def started(self, spec: ChainSpec, members: tuple[PoolMember, ...], nodes: list[str]) -> None:
-        pass
-
-    def head(self, view: object) -> None:
-        pass
-
-    def epoch(self, report: EpochReport) -> None:
-        pass
-
-    def monitor_event(self, event: MonitorEvent) -> None:
-        pass
-
-    def duties(self, report: EpochDuties) -> None:
-        self.money.on_duties(report)
 
 
 class Daemon:
@@ -151,7 +93,7 @@ class Daemon:
         self.client = client
         self.observers = observers
         if money is not None:
-            self.observers.append(_DutiesToLedger(money))
+            self.observers.append(DutiesToLedger(money))
         self.max_epochs = max_epochs
         self.metrics = metrics or Metrics(
             per_validator_limit=settings.metrics.per_validator_limit, pool_id=settings.pool.id
@@ -432,143 +374,3 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]
 async def _raise_when_set(stop: asyncio.Event) -> None:
     await stop.wait()
     raise _Stop
-
-
-def _install_signals(stop: asyncio.Event) -> Callable[[], None]:
-    loop = asyncio.get_running_loop()
-    installed: list[int] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-
-    def remove() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-    return remove
-
-
-async def run_daemon(
-    settings: Settings,
-    *,
-    stop: asyncio.Event | None = None,
-    observers: list[Observer] | None = None,
-    max_epochs: int | None = None,
-    configure_logs: bool = True,
-    on_listening: Callable[[str], None] | None = None,
-    http_fallback: bool = False,
-    outbox_max_rows: int | None = None,
-) -> int:
-    """Run until stopped (or ``max_epochs`` closed epochs were reported); the exit code.
-
-    ``on_listening(url)`` is told the HTTP server's base URL once it is bound (``[http] port = 0``
-    binds an ephemeral port); ``http_fallback`` binds an ephemeral port if the configured one is
-    taken instead of failing. The database (``[ledger] database``) is opened first: one that
-    cannot be opened (or has a newer schema) is a fatal start-up error (exit code 1, one line).
-    ``outbox_max_rows``: monitor events also go to the outbox (for MQTT), bounded.
-    """
-    if configure_logs:
-        configure_logging(settings.log.level, settings.log.format)
-    stop = stop or asyncio.Event()
-    path = settings.ledger.resolved_database()
-    try:
-        db = Database.open(path)
-    except DatabaseError as exc:
-        log.error("database_unusable", path=path, error=str(exc))
-        return 1
-    try:
-        return await _run_with_db(
-            settings,
-            db,
-            stop=stop,
-            observers=observers,
-            max_epochs=max_epochs,
-            on_listening=on_listening,
-            http_fallback=http_fallback,
-            outbox_max_rows=outbox_max_rows,
-        )
-    finally:
-        db.close()
-
-
-async def _run_with_db(
-    settings: Settings,
-    db: Database,
-    *,
-    stop: asyncio.Event,
-    observers: list[Observer] | None,
-    max_epochs: int | None,
-    on_listening: Callable[[str], None] | None,
-    http_fallback: bool,
-    outbox_max_rows: int | None,
-) -> int:
-    remove_signals = _install_signals(stop)
-    beacon = settings.beacon
-    client = BeaconClient(
-        beacon.urls,
-        timeout=beacon.timeout_seconds,
-        bulk_timeout=beacon.bulk_timeout_seconds,
-        connect_timeout=beacon.connect_timeout_seconds,
-        retries=beacon.retries,
-        batch_size=beacon.batch_size,
-    )
-    systemd = SystemdReporter.from_env()  # a no-op unless systemd started us (Type=notify)
-    if outbox_max_rows is None and settings.mqtt.url:
-        outbox_max_rows = settings.mqtt.outbox_max_rows  # events have a consumer: keep them
-    metrics = Metrics(
-        per_validator_limit=settings.metrics.per_validator_limit, pool_id=settings.pool.id
-    )
-    money = MoneyPath(settings, db, metrics.ledger, outbox_max_rows=outbox_max_rows)
-    daemon = Daemon(
-        settings,
-        client,
-        [LogObserver(), systemd, *(observers or [])],
-        max_epochs=max_epochs,
-        metrics=metrics,
-        db=db,
-        outbox_max_rows=outbox_max_rows,
-        systemd=systemd,
-        money=money,
-    )
-    app = build_app(daemon.metrics.registry, daemon.not_ready_reason, api=money.api)
-    add_doppelganger_route(app, daemon.check_doppelgangers, settings.http.token)
-    http = HttpServer(
-        app,
-        settings.http.host,
-        settings.http.port,
-        fallback_to_ephemeral=http_fallback,
-    )
-    if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database
-        try:
-            daemon.publisher = build_publisher(
-                settings.mqtt, db, daemon.metrics.delivery, pool_id=settings.pool.id
-            )
-        except BrokerConfigError as exc:
-            log.error("mqtt_setup_failed", error=str(exc))
-            remove_signals()
-            await client.close()
-            return 1
-    try:
-        try:
-            # Bound before anything else: a taken port is an operator error to report at once.
-            await http.start()
-        except OSError as exc:
-            log.error(
-                "http_bind_failed", host=settings.http.host, port=settings.http.port, error=str(exc)
-            )
-            return 1
-        if on_listening is not None:
-            on_listening(http.url)
-        await daemon.run(stop, http)
-    except WrongChain as exc:
-        log.error("wrong_chain", error=str(exc))
-        return 1
-    finally:
-        systemd.stopping()
-        remove_signals()
-        await http.stop()
-        await client.close()
-        await money.close()
-        log.info("stopped")
-    return 0

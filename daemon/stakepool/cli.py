@@ -148,8 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_export(args, settings)
 
-    from stakepool.app import run_daemon  # noqa: PLC0415 - keep `version` light
     from stakepool.demo import run_demo  # noqa: PLC0415
+    from stakepool.runner import run_daemon  # noqa: PLC0415 - keep `version` light
 
     if command == "demo":
         return asyncio.run(

@@ -10,10 +10,10 @@ from typing import Any
 
 import structlog
 
-from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.logs import configure_logging
 from stakepool.report import ConsoleObserver
+from stakepool.runner import run_daemon
 
 
 def _drop_monitor_events(

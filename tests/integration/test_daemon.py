@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import structlog
 
-from stakepool.app import run_daemon
 from stakepool.chain.spec import ChainSpec
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.pool import PoolMember
 from stakepool.report import EpochReport
+from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer

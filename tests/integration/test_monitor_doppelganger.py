@@ -13,10 +13,10 @@ from typing import Any
 
 import aiohttp
 
-from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.eventbase import Severity
 from stakepool.monitor.events import DoppelgangerDetected
+from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer

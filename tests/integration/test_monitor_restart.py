@@ -18,9 +18,9 @@ from pathlib import Path
 
 import structlog
 
-from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.eventbase import EventKind
+from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from tests.integration.test_monitor_service import (

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 
-from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.events import AttestationMissed, AttestationStreak
 from stakepool.monitor.service import ATTESTATION_ATTEMPTS
+from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer

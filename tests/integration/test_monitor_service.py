@@ -20,7 +20,6 @@ import pytest
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
-from stakepool.app import run_daemon
 from stakepool.chain.spec import ChainSpec
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.digest import EpochDuties
@@ -39,6 +38,7 @@ from stakepool.monitor.events import (
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.pool import PoolMember
 from stakepool.report import EpochReport
+from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import (
     LateVotes,

@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
+from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from tests.integration.publish.promtool import promtool

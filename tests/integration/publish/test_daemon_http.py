@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from stakepool import __version__
-from stakepool.app import run_daemon
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.publish.http import HttpServer, build_app
 from stakepool.publish.metrics import Metrics
+from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from tests.integration.publish.promtool import promtool
