@@ -63,7 +63,7 @@ class EventStream:
         slot_seconds: float,
         slots_per_epoch: int | None = None,
         use_stream: bool = True,
-        first_byte_timeout: float = 10.0,
+        first_byte_timeout: float | None = None,
         read_timeout: float | None = None,
         silence_timeout: float | None = None,
         poll_interval: float | None = None,
@@ -80,7 +80,9 @@ class EventStream:
         if not self.topics:
             raise ValueError("at least one topic is required")
         self.use_stream = use_stream
-        self.first_byte_timeout = first_byte_timeout
+        # A node may send nothing, not even its status line, until the first event: wait for
+        # at least two slots' worth of ``head`` before calling a subscription unanswered.
+        self.first_byte_timeout = first_byte_timeout or max(10.0, 2 * slot_seconds)
         # Never shorter than a few slots: quiet chains and keep-alive-less servers are normal.
         self.read_timeout = read_timeout or max(30.0, 5 * slot_seconds)
         self.silence_timeout = silence_timeout or 2 * slot_seconds
