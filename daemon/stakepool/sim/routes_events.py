@@ -30,6 +30,8 @@ TOPICS = frozenset(
 @dataclass(eq=False)
 class _Subscriber:
     topics: frozenset[str]
+    requested: tuple[str, ...] = ()
+    """The topics as the client listed them (unknown ones too, with ``sse_lax_topics``)."""
     queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = field(default_factory=asyncio.Queue)
 
 
@@ -44,6 +46,11 @@ class EventHub:
     @property
     def open_streams(self) -> int:
         return len(self._subscribers)
+
+    @property
+    def open_subscriptions(self) -> list[tuple[str, ...]]:
+        """The topics each open stream asked for, as listed."""
+        return [sub.requested for sub in self._subscribers]
 
     def publish(self, topic: str, data: dict[str, Any]) -> None:
         for sub in self._subscribers:
@@ -75,7 +82,7 @@ class EventHub:
         )
         if not self.faults.sse_lazy_headers:
             await response.prepare(request)
-        sub = _Subscriber(known)
+        sub = _Subscriber(known, tuple(topics))
         self._subscribers.add(sub)
         try:
             while True:
