@@ -107,6 +107,7 @@ class NodeRecorder:
     balances: dict[int, dict[int, int]] = field(default_factory=dict)
     """epoch → validator → balance at the epoch's last slot."""
     errors: list[str] = field(default_factory=list)
+    """Failed reads (retried on the next tick): shown when data is missing."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
