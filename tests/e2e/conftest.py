@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,14 +101,15 @@ def _devnet_env(home: Path, data: Path, rest: int, p2p: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def devnet(tmp_path: Path) -> Iterator[Devnet]:
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """One node per test module: its tests run on the same chain, one after the other."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.fail("Node.js and npm are needed for the e2e tests: run ./scripts/test")
     home = Path(
         os.environ.get("DEVNET_HOME") or Path.home() / ".cache" / "stakepool-devnet"
     ).absolute()
-    data = tmp_path / "devnet"
+    data = tmp_path_factory.mktemp("devnet")
     rest, p2p = _free_port(udp_too=False), _free_port(udp_too=True)
     env = _devnet_env(home, data, rest, p2p)
     install = subprocess.run(
@@ -118,12 +121,19 @@ def devnet(tmp_path: Path) -> Iterator[Devnet]:
         check=False,
     )
     assert install.returncode == 0, install.stderr
-    started = subprocess.run(
-        [str(DEVNET_SH), "start"], env=env, capture_output=True, text=True, timeout=180, check=False
-    )
     pidfile = data / "lodestar.pid"
-    pid = int(pidfile.read_text()) if pidfile.exists() else None
+    pid: int | None = None
     try:
+        # devnet.sh waits for the REST API itself (START_TIMEOUT, 120 s by default).
+        started = subprocess.run(
+            [str(DEVNET_SH), "start"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        pid = int(pidfile.read_text()) if pidfile.exists() else None
         assert started.returncode == 0, started.stderr
         assert pid is not None
         fields = dict(f.split("=", 1) for f in started.stdout.split())
@@ -138,8 +148,14 @@ def devnet(tmp_path: Path) -> Iterator[Devnet]:
             timeout=60,
             check=False,
         )
+        if pid is None and pidfile.exists():
+            pid = int(pidfile.read_text())
         if pid is not None and pid in _processes_mentioning(str(data)):
-            os.kill(pid, 9)  # devnet.sh could not stop it: ours by PID, nothing broader
+            os.kill(pid, signal.SIGKILL)  # devnet.sh could not stop it: ours by PID, no other
+            for _ in range(50):
+                if pid not in _processes_mentioning(str(data)):
+                    break
+                time.sleep(0.1)
         left = _processes_mentioning(str(data))
         assert stopped.returncode == 0, stopped.stderr
         assert left == [], f"devnet processes left behind: {left}"

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from stakepool.beacon import BeaconClient, InconsistentAnswer
 from tests.e2e.conftest import Devnet
 from tests.e2e.nodeview import SLOTS_PER_EPOCH, BeaconView, NodeRecorder
 
@@ -219,3 +220,62 @@ def _assert_balances(by_kind: dict[str, list[dict[str, Any]]], recorder: NodeRec
         assert report["pool_balance_gwei"] == sum(node.values()), (report, node)
         compared += 1
     assert compared >= LAST_EPOCH - FIRST_EPOCH, f"balances read: {recorder.balances.keys()}"
+
+
+async def test_client_fallbacks_on_lodestar(devnet: Devnet) -> None:
+    """``BeaconClient`` on the same node (after the daemon's run, or from genesis when alone):
+    each fallback gives what a conforming node would have answered, checked against the node."""
+    view = BeaconView(devnet.url)
+    recorder = NodeRecorder(view, POOL, view.genesis_time())
+    deadline = time.monotonic() + 300
+    empty = _wait_for_empty_slot(view, recorder, deadline)
+    async with BeaconClient([devnet.url], timeout=10.0) as client:
+        # POST liveness is missing: the legacy GET form; 56 never attests, 48 always does.
+        epoch = recorder.clock_epoch() - 1
+        live = await client.get_liveness(epoch, [48, 56])
+        assert {e.index: e.is_live for e in live.data} == {48: True, 56: False}
+        assert "liveness" in client.health()[0].unsupported
+
+        # Balances by index answer []: read from the validators endpoint, as the node has them.
+        finalized = await client.get_balances("finalized", POOL)
+        assert finalized.finalized is None  # never sent by this node
+        body = view.get(
+            "/eth/v1/beacon/states/finalized/validators?" + "&".join(f"id={i}" for i in POOL)
+        )
+        assert body is not None
+        assert {b.index: b.balance for b in finalized.data} == {
+            int(v["index"]): int(v["balance"]) for v in body["data"]
+        }
+
+        # No state at an empty slot: the last block's state of the same epoch, same balances.
+        at_empty = await client.get_balances(empty, POOL)
+        assert {b.index: b.balance for b in at_empty.data} == view.balances(empty, POOL)
+        assert view.get(f"/eth/v1/beacon/states/{empty}/validators?id=48") is None  # the quirk
+
+        # No `finalized` flag: finality from the checkpoints.
+        checkpoints = await client.get_finality_checkpoints("head")
+        final_slot = checkpoints.data.finalized.epoch * SLOTS_PER_EPOCH
+        assert await client.is_finalized(finalized, final_slot)
+        head = await client.get_header("head")
+        assert head is not None
+        assert not await client.is_finalized(head, head.data.slot)
+
+        # Next-epoch proposer duties carry this epoch's slots: refused, never misused.
+        current = recorder.clock_epoch()
+        with pytest.raises(InconsistentAnswer):
+            await client.get_proposer_duties(current + 1)
+
+
+def _wait_for_empty_slot(view: BeaconView, recorder: NodeRecorder, deadline: float) -> int:
+    """An empty slot after the finalized checkpoint with a block before it in its epoch."""
+    while True:
+        assert time.monotonic() < deadline, "no empty slot in time"
+        body = view.get("/eth/v1/beacon/states/head/finality_checkpoints")
+        assert body is not None
+        start = int(body["data"]["finalized"]["epoch"]) * SLOTS_PER_EPOCH
+        head = view.head_slot()
+        if recorder.clock_epoch() >= 2:
+            for slot in range(max(start, 1), head):
+                if slot % SLOTS_PER_EPOCH and not view.has_block(slot) and view.has_block(slot - 1):
+                    return slot
+        time.sleep(2.0)
