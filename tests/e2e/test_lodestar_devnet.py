@@ -126,6 +126,9 @@ def test_stakepool_on_lodestar(devnet: Devnet, tmp_path: Path) -> None:
                 break
             time.sleep(1.0)
         metrics = _metrics(f"http://127.0.0.1:{http_port}")
+        checkpoints = view.get("/eth/v1/beacon/states/head/finality_checkpoints")
+        assert checkpoints is not None
+        node_finalized = int(checkpoints["data"]["finalized"]["epoch"])
     finally:
         recorder.stop()
         code = _stop(proc)
@@ -151,6 +154,15 @@ def test_stakepool_on_lodestar(devnet: Devnet, tmp_path: Path) -> None:
     _assert_attestations(by_kind, recorder)
     _assert_proposals(by_kind, recorder, view)
     _assert_slashings(events, metrics, injected)
+    # The daemon followed the node's finality (it may trail by one update) and its statuses.
+    assert metrics[("stakepool_finalized_epoch", ())] >= node_finalized - 1
+    statuses = {
+        dict(labels)["status"]: value
+        for (name, labels), value in metrics.items()
+        if name == "stakepool_pool_validators"
+    }
+    assert statuses["active_ongoing"] == len(POOL) - 2
+    assert statuses["active_slashed"] + statuses["exited_slashed"] == 2
     _assert_balances(by_kind, recorder)
 
 

@@ -244,7 +244,7 @@ class MonitorService:
         await self._part("prefetch_duties", c + 1, failed, lambda: self._attester_duties(c + 1))
         # Now, while c + 1 is the current epoch: some nodes serve proposer duties for it only.
         await self._part(
-            "prefetch_duties", c + 1, failed, lambda: self._proposer_duties(Epoch(c + 1))
+            "prefetch_proposer_duties", c + 1, failed, lambda: self._proposer_duties(Epoch(c + 1))
         )
         digest = EpochDuties(c, attestations, tuple(proposals or ()), sync, tuple(failed))
         for obs in self.observers:
