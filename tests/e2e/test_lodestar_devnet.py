@@ -71,14 +71,21 @@ def _metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def _start_daemon(
-    tmp_path: Path, devnet: Devnet, http_port: int
+    tmp_path: Path,
+    devnet: Devnet,
+    http_port: int,
+    *,
+    pool_keys: str = "",
+    extra_sections: str = "",
 ) -> tuple[subprocess.Popen[bytes], Path]:
+    """``pool_keys``: more ``[pool]`` lines (``delegations_file = …``); ``extra_sections``: more
+    TOML tables (``[mqtt]``, ``[ledger]``)."""
     config = tmp_path / "stakepool.toml"
     config.write_text(
         f'[beacon]\nurls = ["{devnet.url}"]\n'
-        f'[pool]\nid = "e2e"\nvalidators = {POOL}\n'
+        f'[pool]\nid = "e2e"\nvalidators = {POOL}\n{pool_keys}'
         f"[http]\nport = {http_port}\n"
-        '[log]\nformat = "json"\nlevel = "info"\n'
+        '[log]\nformat = "json"\nlevel = "info"\n' + extra_sections
     )
     log = tmp_path / "stakepool.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STAKEPOOL_")}
@@ -88,6 +95,7 @@ def _start_daemon(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=tmp_path,  # anything the daemon writes by a relative path stays in the tmp dir
         )
     return proc, log
 
