@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import structlog
 
@@ -23,7 +23,9 @@ from stakepool.beacon.backoff import Backoff
 from stakepool.beacon.batching import GET_MAX_IDS, normalize_ids, normalize_indices
 from stakepool.beacon.errors import (
     BeaconError,
+    InconsistentAnswer,
     NodeUnavailable,
+    NotFound,
     NotReady,
     WrongChain,
 )
@@ -59,6 +61,7 @@ from stakepool.beacon.models import (
 )
 from stakepool.beacon.queries_chain import ChainQueries
 from stakepool.beacon.queries_state import StateQueries
+from stakepool.beacon.state_fallback import block_slot_for_state, slot_of
 from stakepool.beacon.status import classify
 from stakepool.beacon.transport import DEFAULT_MAX_RESPONSE_BYTES, HttpAnswer, TransportError
 
@@ -67,6 +70,7 @@ log = structlog.get_logger(__name__)
 _ROOT = re.compile(r"0x[0-9a-fA-F]{64}")
 StateId = str | int
 BlockId = str | int
+R = TypeVar("R")
 
 
 class BeaconClient:
@@ -114,6 +118,7 @@ class BeaconClient:
         self.bulk_timeout = bulk_timeout
         self._state = StateQueries(self.pool, batch_size=batch_size, get_batch_size=get_batch_size)
         self._chain = ChainQueries(self.pool, batch_size=batch_size, get_batch_size=get_batch_size)
+        self._slots_per_epoch: int | None = None
 
     async def close(self) -> None:
         await self.pool.close()
@@ -233,21 +238,27 @@ class BeaconClient:
         request_timeout: float | None = None,
     ) -> Envelope[tuple[ValidatorInfo, ...]]:
         """Our validators (indices and/or pubkeys); POST in chunks, GET ``id=``×64 if POST is missing."""
-        return await self._state.validators(
-            str(state_id), normalize_ids(ids), statuses, request_timeout or self.bulk_timeout
+        wanted = normalize_ids(ids)
+        timeout = request_timeout or self.bulk_timeout
+        return await self._at_state(
+            state_id, lambda sid: self._state.validators(sid, wanted, statuses, timeout)
         )
 
     async def get_balances(
         self, state_id: StateId, ids: Iterable[int | str], *, request_timeout: float | None = None
     ) -> Envelope[tuple[ValidatorBalance, ...]]:
-        return await self._state.balances(
-            str(state_id), normalize_ids(ids), request_timeout or self.bulk_timeout
+        wanted = normalize_ids(ids)
+        timeout = request_timeout or self.bulk_timeout
+        return await self._at_state(
+            state_id, lambda sid: self._state.balances(sid, wanted, timeout)
         )
 
     async def get_finality_checkpoints(
         self, state_id: StateId = "head", *, request_timeout: float | None = None
     ) -> Envelope[FinalityCheckpoints]:
-        return await self._state.finality(str(state_id), request_timeout)
+        return await self._at_state(
+            state_id, lambda sid: self._state.finality(sid, request_timeout), checkpoints=True
+        )
 
     async def get_committees(
         self,
@@ -258,20 +269,24 @@ class BeaconClient:
         index: int | None = None,
         request_timeout: float | None = None,
     ) -> Envelope[tuple[Committee, ...]]:
-        return await self._state.committees(
-            str(state_id), epoch, slot, index, request_timeout or self.bulk_timeout
+        timeout = request_timeout or self.bulk_timeout
+        return await self._at_state(
+            state_id, lambda sid: self._state.committees(sid, epoch, slot, index, timeout)
         )
 
     async def get_sync_committee(
         self, state_id: StateId, epoch: int | None = None, *, request_timeout: float | None = None
     ) -> Envelope[SyncCommittee]:
-        return await self._state.sync_committee(str(state_id), epoch, request_timeout)
+        return await self._at_state(
+            state_id, lambda sid: self._state.sync_committee(sid, epoch, request_timeout)
+        )
 
     async def get_pending_deposits(
         self, state_id: StateId = "head", *, request_timeout: float | None = None
     ) -> Envelope[tuple[PendingDeposit, ...]]:
-        return await self._state.pending_deposits(
-            str(state_id), request_timeout or self.bulk_timeout
+        timeout = request_timeout or self.bulk_timeout
+        return await self._at_state(
+            state_id, lambda sid: self._state.pending_deposits(sid, timeout)
         )
 
     async def get_pending_consolidations(
@@ -279,9 +294,61 @@ class BeaconClient:
     ) -> Envelope[tuple[PendingConsolidation, ...]]:
         """Electra's consolidation queue (``BadRequest`` before Electra, ``Unsupported`` where
         the node lacks the route)."""
-        return await self._state.pending_consolidations(
-            str(state_id), request_timeout or self.bulk_timeout
+        timeout = request_timeout or self.bulk_timeout
+        return await self._at_state(
+            state_id, lambda sid: self._state.pending_consolidations(sid, timeout)
         )
+
+    async def _at_state(
+        self, state_id: StateId, call: Callable[[str], Awaitable[R]], *, checkpoints: bool = False
+    ) -> R:
+        """``call`` at ``state_id``; a slot's state the node cannot serve → a block's state that
+        holds the same facts (``state_fallback``), or the original ``NotFound``."""
+        sid = str(state_id)
+        try:
+            return await call(sid)
+        except NotFound as exc:
+            slot = slot_of(sid)
+            if slot is None:
+                raise
+            original = exc
+        stand_in = await self._stand_in_slot(slot, checkpoints=checkpoints)
+        if stand_in is None:
+            raise original
+        log.debug("state at an empty slot read from a block's state", slot=slot, block=stand_in)
+        return await call(str(stand_in))
+
+    async def _stand_in_slot(self, slot: int, *, checkpoints: bool) -> int | None:
+        async def block_at(s: int) -> bool:
+            header = await self.get_header(s)
+            return header is not None and header.data.canonical and header.data.slot == s
+
+        head_slot = None
+        if checkpoints:
+            head = await self.get_header("head")
+            head_slot = head.data.slot if head is not None else slot
+        return await block_slot_for_state(
+            slot,
+            await self.slots_per_epoch(),
+            block_at,
+            head_slot=head_slot,
+            forward=checkpoints,
+        )
+
+    async def slots_per_epoch(self) -> int:
+        """The spec's ``SLOTS_PER_EPOCH`` (asked once)."""
+        if self._slots_per_epoch is None:
+            spec = await self.get_spec()
+            self._slots_per_epoch = int(str(spec["SLOTS_PER_EPOCH"]))
+        return self._slots_per_epoch
+
+    async def is_finalized(self, answer: Envelope[Any], slot: int) -> bool:
+        """Whether ``answer`` (about ``slot``) is final: its ``finalized`` flag, or where the node
+        does not send one, ``slot`` against the head's finalized checkpoint."""
+        if answer.finalized is not None:
+            return answer.finalized
+        checkpoints = await self.get_finality_checkpoints("head")
+        return slot <= checkpoints.data.finalized.epoch * await self.slots_per_epoch()
 
     # --- blocks --------------------------------------------------------------------------------
 
@@ -319,7 +386,18 @@ class BeaconClient:
     async def get_proposer_duties(
         self, epoch: int, *, request_timeout: float | None = None
     ) -> Envelope[tuple[ProposerDuty, ...]]:
-        return await self._chain.proposer_duties(epoch, request_timeout)
+        """Raises ``InconsistentAnswer`` for duties at slots outside ``epoch`` (stock Lodestar
+        v1.5.1 answers the next epoch with the current epoch's slots): wrong duties would judge
+        the wrong slots; ask again once the epoch has begun."""
+        answer = await self._chain.proposer_duties(epoch, request_timeout)
+        spe = await self.slots_per_epoch()
+        stray = [d.slot for d in answer.data if d.slot // spe != epoch]
+        if stray:
+            raise InconsistentAnswer(
+                routes.PROPOSER_DUTIES.name,
+                f"duties for epoch {epoch} list slots of another epoch: {stray[:4]}",
+            )
+        return answer
 
     async def get_attester_duties(
         self, epoch: int, indices: Iterable[int], *, request_timeout: float | None = None

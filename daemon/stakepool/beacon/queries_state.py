@@ -1,7 +1,10 @@
 """Node and state queries behind ``BeaconClient``: routes, bodies, batching and fallbacks.
 
-Fallback: POST validators/validator_balances → GET with repeated ``id=`` (≤ 64 per request), when
-POST is ``Unsupported`` on every usable node.
+Fallbacks: POST validators/validator_balances → GET with repeated ``id=`` (≤ 64 per request), when
+POST is ``Unsupported`` on every usable node. A balances answer with fewer entries than the ids
+asked (stock Lodestar v1.5.1 answers ``[]`` to ``?id=<index>``) → the balances are read from the
+validators endpoint for the same ids, which carries each validator's ``balance`` too; a validator
+missing there as well does not exist in that state.
 """
 
 from __future__ import annotations
@@ -121,7 +124,22 @@ class StateQueries(Requester):
                 request_timeout=request_timeout,
             )
 
-        return await self._post_or_get(ids, post, get)
+        answer = await self._post_or_get(ids, post, get)
+        if len({b.index for b in answer.data}) >= len(ids):
+            return answer
+        records = await self.validators(state_id, ids, None, request_timeout)
+        if len(records.data) <= len(answer.data):
+            return answer  # the ids the balances lack do not exist there either
+        return model.model_construct(
+            data=tuple(
+                ValidatorBalance.model_construct(index=v.index, balance=v.balance)
+                for v in records.data
+            ),
+            execution_optimistic=records.execution_optimistic,
+            finalized=records.finalized,
+            version=records.version,
+            dependent_root=None,
+        )
 
     async def finality(
         self, state_id: str, request_timeout: float | None

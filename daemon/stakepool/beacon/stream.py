@@ -7,8 +7,8 @@
   ``topic_retry_interval`` and reported in ``unavailable_topics``.
 * An accepted subscription is not proof that every topic streams: Lodestar answers 200 when an
   unknown topic follows a known one, then never sends it. With ``verify_topics``, each topic is
-  also probed alone in the background once per node and ``topic_retry_interval``; the live
-  stream is left alone.
+  also probed in the background once per node and ``topic_retry_interval``; if some are refused,
+  the stream is resubscribed without them (the node may otherwise keep a broken subscription).
 * A dropped, refused or silent stream is retried with backoff and jitter, on the next node if the
   current one keeps failing; a stream on a less preferred node gives way when a better one is back.
 * While the stream is down, silent for ``silence_timeout`` (default 2 slots), or lacks a topic,
@@ -63,7 +63,7 @@ class EventStream:
         slot_seconds: float,
         slots_per_epoch: int | None = None,
         use_stream: bool = True,
-        first_byte_timeout: float = 10.0,
+        first_byte_timeout: float | None = None,
         read_timeout: float | None = None,
         silence_timeout: float | None = None,
         poll_interval: float | None = None,
@@ -80,7 +80,9 @@ class EventStream:
         if not self.topics:
             raise ValueError("at least one topic is required")
         self.use_stream = use_stream
-        self.first_byte_timeout = first_byte_timeout
+        # A node may send nothing, not even its status line, until the first event: wait for
+        # at least two slots' worth of ``head`` before calling a subscription unanswered.
+        self.first_byte_timeout = first_byte_timeout or max(10.0, 2 * slot_seconds)
         # Never shorter than a few slots: quiet chains and keep-alive-less servers are normal.
         self.read_timeout = read_timeout or max(30.0, 5 * slot_seconds)
         self.silence_timeout = silence_timeout or 2 * slot_seconds
@@ -100,6 +102,8 @@ class EventStream:
         self._last_node: str | None = None
         self._connected_at: float | None = None
         self._last_event_at = 0.0
+        self._resubscribe = False
+        """Set by a topic check that found refused topics in the live subscription."""
         self.node: str | None = None
         """The node the stream is connected to, or None."""
         self.polling = False
@@ -200,8 +204,11 @@ class EventStream:
         if not topics:  # the node refuses every topic we want: polling covers, try elsewhere
             self._stream_down_until[node.url] = time.monotonic() + self._topics.retry_interval
             return "failed"
+        self._resubscribe = False
         try:
             delivered = await self._subscribe_and_read(node, topics)
+            if self._resubscribe:
+                return "resubscribe"
         except _Refused as refusal:
             if refusal.missing_route:
                 self._stream_down_until[node.url] = time.monotonic() + self._topics.retry_interval
@@ -245,6 +252,9 @@ class EventStream:
                 for message in parser.feed(chunk):
                     if await self._deliver(message, node):
                         delivered = True
+                if self._resubscribe:
+                    log.info("event stream resubscribing without refused topics", node=node.url)
+                    break
                 if time.monotonic() - preferred_check >= self.prefer_check_interval:
                     preferred_check = time.monotonic()
                     if self._better_node_than(node):
@@ -313,6 +323,7 @@ class EventStream:
         bad = refused(topics, results)
         if "ok" in results and bad:
             self._topics.reject(node.url, bad)
+            self._resubscribe = self.node == node.url
 
     async def _probe_all(self, node: Node, topics: tuple[Topic, ...]) -> list[ProbeResult]:
         return list(

@@ -63,11 +63,21 @@ def refused(topics: Sequence[Topic], results: Sequence[ProbeResult]) -> list[Top
 async def probe_topic(
     transport: NodeTransport, topic: Topic, *, first_byte_timeout: float, read_timeout: float
 ) -> ProbeResult:
-    """Subscribe to ``topic`` alone and hang up as soon as the node has answered (or not)."""
+    """Subscribe to ``topic`` and hang up as soon as the node has answered (or not).
+
+    ``head`` rides along (after the probed topic): a node may hold back its status line until the
+    first event (stock Lodestar v1.5.1 does), and a quiet topic such as ``chain_reorg`` alone would
+    then look exactly like a refused one. ``head`` fires every slot, so silence now means refusal.
+    The probed topic goes first because a node that checks topics lazily stops at the first
+    unknown one (Lodestar answers 200 and streams the rest when the unknown topic comes later).
+    """
+    query = [("topics", topic.value)]
+    if topic is not Topic.HEAD:
+        query.append(("topics", Topic.HEAD.value))
     try:
         async with transport.open_stream(
             routes.EVENTS.path(),
-            [("topics", topic.value)],
+            query,
             first_byte_timeout=first_byte_timeout,
             read_timeout=read_timeout,
         ) as resp:

@@ -299,7 +299,7 @@ def evaluate_attestations(
     for d in duties:
         by_slot_committee.setdefault((d.slot, d.committee_index), []).append(d)
         committees_at.setdefault(d.slot, set()).add(d.committee_index)
-    lengths = {**committee_lengths_from_duties(duties), **committee_lengths}
+    lengths = {**committee_lengths, **committee_lengths_from_duties(duties)}  # duties win
     best: dict[tuple[int, int], _Best] = {}  # (validator, slot) → what its inclusions earned
 
     for block in sorted(blocks, key=lambda b: b.slot):
@@ -370,7 +370,7 @@ def slots_needing_committees(
     ours: dict[int, set[int]] = {}
     for d in duties:
         ours.setdefault(d.slot, set()).add(d.committee_index)
-    lengths = {**committee_lengths_from_duties(duties), **committee_lengths}
+    lengths = {**committee_lengths, **committee_lengths_from_duties(duties)}  # duties win
     window_end = (epoch + 2) * slots_per_epoch - 1
     missing: set[Slot] = set()
     for block in blocks:

@@ -225,7 +225,8 @@ class MonitorParts:
             k, duties, window, lengths, slots_per_epoch=spe, max_committees_per_slot=mcps
         ):
             committees = await self.client.get_committees(slot, slot=slot)
-            lengths.update(committee_lengths_from_committees(committees.data))
+            for key, length in committee_lengths_from_committees(committees.data).items():
+                lengths.setdefault(key, length)  # the duties' own lengths win over `committees`
         checkpoints = await self.client.get_finality_checkpoints(first)
         chain = await self.blocks.chain(first, self._last(k), last)
         outcomes = evaluate_attestations(

@@ -338,6 +338,10 @@ class MonitorService(MonitorParts):
         if self.doppelganger.enabled:
             await self._check_doppelgangers(c, failed)
         await self._part("prefetch_duties", c + 1, failed, lambda: self._attester_duties(c + 1))
+        # Now, while c + 1 is the current epoch: some nodes serve proposer duties for it only.
+        await self._part(
+            "prefetch_proposer_duties", c + 1, failed, lambda: self._proposer_duties(Epoch(c + 1))
+        )
         return EpochDuties(c, attestations, tuple(proposals or ()), sync, tuple(failed))
 
     async def _attestation_epochs(

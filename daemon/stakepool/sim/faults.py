@@ -20,8 +20,9 @@ STATUS_FAULTS: dict[str, tuple[int, str]] = {
     "unavailable": (503, "Beacon node is currently syncing"),
 }
 # bad_integer: "12x" where a decimal string belongs (passes a lax schema, breaks int());
-# number_not_string: a bare JSON number where the API mandates a string (a schema violation).
-BODY_FAULTS = ("malformed_json", "bad_integer", "number_not_string", "missing_field")
+# number_not_string: a bare JSON number where the API mandates a string (a schema violation);
+# empty_data: a list ``data`` answered as ``[]`` (stock Lodestar v1.5.1's balances by index).
+BODY_FAULTS = ("malformed_json", "bad_integer", "number_not_string", "missing_field", "empty_data")
 FAULT_KINDS = (*STATUS_FAULTS, *BODY_FAULTS)
 
 _INT_STRING = re.compile(r"^-?[0-9]+$")
@@ -34,6 +35,18 @@ class Faults:
     """``/eth/v1/events`` answers 503."""
     sse_silent: bool = False
     """Streams stay open but carry nothing, not even keep-alives."""
+    # Quirks of stock Lodestar v1.5.1, one knob each (tests/e2e/devnet/README.md):
+    no_state_at_empty_slot: bool = False
+    """``states/{slot}/…`` answers 404 "No state found" when no canonical block is at ``slot``."""
+    omit_finalized: bool = False
+    """No answer carries the ``finalized`` flag."""
+    sse_lazy_headers: bool = False
+    """The event stream sends its status line and headers only with the first event."""
+    sse_lax_topics: bool = False
+    """An unknown topic is not refused: first in the list, the request is never answered; after
+    a known topic, it is ignored and the known ones stream."""
+    sse_unknown_topics: set[str] = field(default_factory=set)
+    """Topics this node does not know (refused, or hanging with ``sse_lax_topics``)."""
 
     def set(self, route: str, fault: str) -> None:
         if fault not in FAULT_KINDS:
@@ -45,6 +58,11 @@ class Faults:
             self.routes.clear()
             self.sse_unavailable = False
             self.sse_silent = False
+            self.no_state_at_empty_slot = False
+            self.omit_finalized = False
+            self.sse_lazy_headers = False
+            self.sse_lax_topics = False
+            self.sse_unknown_topics.clear()
         else:
             self.routes.pop(route, None)
 
@@ -95,4 +113,18 @@ def corrupt(body: bytes, fault: str) -> bytes:
         _break_integer(doc, None)
     elif fault == "missing_field":
         _drop_field(doc)
+    elif fault == "empty_data" and isinstance(doc, dict) and isinstance(doc.get("data"), list):
+        doc["data"] = []
+    return json.dumps(doc).encode()
+
+
+def drop_finalized(body: bytes) -> bytes:
+    """The body without its top-level ``finalized`` flag (non-JSON bodies untouched)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(doc, dict) or "finalized" not in doc:
+        return body
+    del doc["finalized"]
     return json.dumps(doc).encode()

@@ -30,6 +30,8 @@ TOPICS = frozenset(
 @dataclass(eq=False)
 class _Subscriber:
     topics: frozenset[str]
+    requested: tuple[str, ...] = ()
+    """The topics as the client listed them (unknown ones too, with ``sse_lax_topics``)."""
     queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = field(default_factory=asyncio.Queue)
 
 
@@ -44,6 +46,11 @@ class EventHub:
     @property
     def open_streams(self) -> int:
         return len(self._subscribers)
+
+    @property
+    def open_subscriptions(self) -> list[tuple[str, ...]]:
+        """The topics each open stream asked for, as listed."""
+        return [sub.requested for sub in self._subscribers]
 
     def publish(self, topic: str, data: dict[str, Any]) -> None:
         for sub in self._subscribers:
@@ -60,21 +67,29 @@ class EventHub:
         topics = query_list(request, "topics")
         if not topics:
             return error(400, "Missing topics")
-        for topic in topics:
-            if topic not in TOPICS:
+        unknown = self.faults.sse_unknown_topics
+        for i, topic in enumerate(topics):
+            if topic in TOPICS and topic not in unknown:
+                continue
+            if not self.faults.sse_lax_topics:
                 return error(400, f"Invalid topic: {topic}")
+            if i == 0:
+                await _hang(request)  # no status line, ever: the client must time out
+                return web.Response(status=204)
+        known = frozenset(t for t in topics if t in TOPICS and t not in unknown)
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
-        await response.prepare(request)
-        sub = _Subscriber(frozenset(topics))
+        if not self.faults.sse_lazy_headers:
+            await response.prepare(request)
+        sub = _Subscriber(known, tuple(topics))
         self._subscribers.add(sub)
         try:
             while True:
                 try:
                     item = await asyncio.wait_for(sub.queue.get(), self.keepalive_seconds)
                 except TimeoutError:
-                    if not self.faults.sse_silent:
+                    if not self.faults.sse_silent and response.prepared:
                         await response.write(b":\n\n")
                     continue
                 if item is None:
@@ -83,11 +98,22 @@ class EventHub:
                     continue
                 topic, data = item
                 frame = f"event: {topic}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+                if not response.prepared:
+                    await response.prepare(request)
                 await response.write(frame.encode())
         except (ConnectionResetError, ConnectionError):
             pass
         finally:
             self._subscribers.discard(sub)
+        if not response.prepared:
+            return web.Response(status=204)
         with contextlib.suppress(ConnectionError):
             await response.write_eof()
         return response
+
+
+async def _hang(request: web.Request) -> None:
+    """Until the client hangs up (or the server stops)."""
+    # aiohttp signals no disconnect to wait on: look at the transport now and then.
+    while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from stakepool.sim import routes_blocks, routes_duties, routes_node, routes_rewards, routes_states
 from stakepool.sim.chain import SimChain, SlotOutcome
-from stakepool.sim.faults import BODY_FAULTS, STATUS_FAULTS, Faults, corrupt
+from stakepool.sim.faults import BODY_FAULTS, STATUS_FAULTS, Faults, corrupt, drop_finalized
 from stakepool.sim.routes_events import EventHub
 from stakepool.sim.web_common import CHAIN, ApiError, error
 
@@ -36,6 +36,11 @@ def _fault_middleware(faults: Faults) -> Any:
         if fault in STATUS_FAULTS:
             status, message = STATUS_FAULTS[fault]
             return error(status, message)
+        state_id = request.match_info.get("state_id", "")
+        if faults.no_state_at_empty_slot and state_id.isdecimal():
+            with contextlib.suppress(ValueError):
+                if request.app[CHAIN].block(state_id) is None:
+                    return error(404, f"No state found for id '{state_id}'")
         try:
             response = await handler(request)
         except ApiError as exc:
@@ -51,6 +56,13 @@ def _fault_middleware(faults: Faults) -> Any:
                 else (response.text or "").encode()
             )
             response.body = corrupt(raw, fault)
+        if faults.omit_finalized and isinstance(response, web.Response) and response.body:
+            raw = (
+                response.body
+                if isinstance(response.body, bytes)
+                else (response.text or "").encode()
+            )
+            response.body = drop_finalized(raw)
         return response
 
     return middleware

@@ -211,6 +211,14 @@ def test_pre_electra_aggregate_covers_the_committee_in_data_index() -> None:
     assert not other_committee.included
 
 
+def test_duty_lengths_win_over_a_committees_answer_that_disagrees() -> None:
+    # A committees endpoint with swapped fields (stock Lodestar v1.5.1) gives wrong lengths: the
+    # duties' own length of our committee is the one used to find our bit.
+    a = electra_attestation(vote(), [(0, [1, 1, 1]), (2, [0, 1, 0, 0])])
+    [o] = run([duty(7, committee=2, pos=1)], [at(322, a)], {(321, 0): 3, (321, 2): 2})
+    assert o.included
+
+
 def test_wire_conversions() -> None:
     [d] = duty_refs([attester_duty(7, 321, 1, 4, 2)])
     assert d == duty(7, pos=2)
