@@ -6,6 +6,12 @@ validated whole; a bad file is logged with the parser's message (file:line) and 
 ledger keeps the last good set, and the same bad content is not reported twice. A good file is
 applied with ``effective_epoch`` = the next epoch boundary, which the caller provides (the chain
 clock's current epoch + 1); the ledger refuses nothing earlier than its next unsettled epoch.
+
+Who owns a delegator: the file owns the delegators it names and those it (or another file) set
+last; a delegator whose latest change came through ``POST /api/v1/delegations`` is left as the API
+set it unless the file names it (then the file's entries replace it). So a file edit or a restart
+never wipes what an operator added through the API, and removing a line from the file still ends
+that delegation.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from stakepool.ledger.store.database import DatabaseError
 from stakepool.ledger.store.interface import LedgerError, LedgerWriter
 
 log = structlog.get_logger(__name__)
+
+API_SOURCE = "api"
+"""The journal's source of ``POST /api/v1/delegations`` changes (``parse_json``'s default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +90,10 @@ class DelegationsWatcher:
             return None
         try:
             result = await self.store.apply_delegations(
-                delegations, effective_epoch=self.next_boundary(), replace_all=True
+                delegations,
+                effective_epoch=self.next_boundary(),
+                replace_all=True,
+                spare_source=API_SOURCE,
             )
         except (LedgerError, DatabaseError, sqlite3.Error) as exc:
             # The ledger refused for now (e.g. a boundary it has already settled): retry next poll.

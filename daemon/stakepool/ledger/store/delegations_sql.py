@@ -51,6 +51,19 @@ def _flush_changes(conn: sqlite3.Connection, deltas: dict[int, list[int]]) -> No
     conn.execute("DELETE FROM weight_changes WHERE weight_delta = 0 AND count_delta = 0")
 
 
+def last_set_by(conn: sqlite3.Connection, source: str) -> set[str]:
+    """Delegators whose latest journaled change came from ``source`` (e.g. ``"api"``)."""
+    return {
+        str(r[0])
+        for r in conn.execute(
+            "SELECT j.delegator FROM delegation_journal j"
+            " WHERE j.id IN (SELECT MAX(id) FROM delegation_journal GROUP BY delegator)"
+            " AND j.source = ?",
+            (source,),
+        )
+    }
+
+
 def _schedules(conn: sqlite3.Connection) -> dict[str, list[tuple[int, int]]]:
     out: dict[str, list[tuple[int, int]]] = {}
     for delegator, epoch, weight in conn.execute(
@@ -66,7 +79,12 @@ def apply_delegations(
     *,
     effective_epoch: int | None = None,
     replace_all: bool = True,
+    spare_source: str | None = None,
 ) -> DelegationApplyResult:
+    """``replace_all`` with ``spare_source``: delegators the set does not name and whose latest
+    change came from ``spare_source`` are left alone (the delegations file owns the delegators it
+    names and those it set before; delegators last set through the API stay as the API left them).
+    """
     earliest = next_epoch(conn)
     boundary = earliest if effective_epoch is None else effective_epoch
     if boundary < earliest:
@@ -79,6 +97,8 @@ def apply_delegations(
     # when most are concerned, one by one for a small API change.
     current_all = _schedules(conn) if replace_all or len(desired) > 1000 else None
     targets = set(desired) | (set(current_all or ()) if replace_all else set())
+    if replace_all and spare_source is not None:
+        targets -= last_set_by(conn, spare_source) - set(desired)
     conn.executemany(
         "INSERT OR IGNORE INTO delegators (id) VALUES (?)", [(d,) for d in sorted(desired)]
     )

@@ -102,10 +102,13 @@ class LedgerWriter(Protocol):
         *,
         effective_epoch: int | None = None,
         replace_all: bool = True,
+        spare_source: str | None = None,
     ) -> DelegationApplyResult:
         """Apply a whole validated set from ``effective_epoch`` (default and minimum: the next epoch
         to settle). ``replace_all``: delegators absent from the set drop to weight 0 (a file);
-        otherwise only the listed delegators' schedules are replaced (an API call). Journaled."""
+        otherwise only the listed delegators' schedules are replaced (an API call). Journaled.
+        ``spare_source`` (with ``replace_all``): absent delegators whose latest journaled change
+        came from that source are left alone (the file never wipes what the API set)."""
         ...
 
     async def record_payout(

@@ -105,10 +105,15 @@ class SqliteLedgerStore:
         *,
         effective_epoch: int | None = None,
         replace_all: bool = True,
+        spare_source: str | None = None,
     ) -> DelegationApplyResult:
         return await self.db.write(
             lambda c: delegations_sql.apply_delegations(
-                c, delegations, effective_epoch=effective_epoch, replace_all=replace_all
+                c,
+                delegations,
+                effective_epoch=effective_epoch,
+                replace_all=replace_all,
+                spare_source=spare_source,
             )
         )
 

@@ -1,0 +1,107 @@
+"""Shared pieces of the money-path tests: the scenario, the sim's own books, ledger table dumps."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from stakepool.sim.chain import SimChain
+from stakepool.sim.scenario import (
+    ScheduledDeposit,
+    ScheduledExit,
+    ScheduledSlashing,
+    SimScenario,
+)
+
+SPE = 8
+GWEI = 10**9
+VALIDATORS = 64
+POOL = list(range(16))
+SLASHED, TOPPED_UP, EXITING = 4, 5, 9
+TOP_UP = 2 * GWEI
+ORPHANED_SLOT = 3 * SPE + 3
+MISSED_SLOT = 2 * SPE + 5
+SCENARIO = SimScenario(
+    slashings=(ScheduledSlashing("attester", (SLASHED,), 2 * SPE + 2, 2 * SPE + 4),),
+    deposits=(ScheduledDeposit(TOPPED_UP, TOP_UP, SPE + 1),),
+    exits=(ScheduledExit(EXITING, SPE + 2, SPE + 3),),
+    missed_slots=frozenset({MISSED_SLOT}),
+    orphaned_slots=frozenset({ORPHANED_SLOT}),
+)
+"""Minimal preset, 64 validators (every one swept for its excess every 16 slots), pool 0..15:
+4 is attester-slashed in epoch 2, 5 gets a 2 ETH top-up requested in epoch 1 (applied once
+finalized), 9 exits, slot 21 is empty and slot 27's block is orphaned (a ``chain_reorg``)."""
+
+
+def sim_truth(chain: SimChain, k: int, v: int) -> int:
+    """The sim's own books for window ``k``: ΔB + withdrawals in canonical blocks − deposits."""
+    start = chain.state_at_slot(k * SPE - 1)
+    end = chain.state_at_slot(k * SPE + SPE - 1)
+    assert start is not None, f"the sim no longer holds epoch {k - 1}"
+    assert end is not None, f"the sim does not hold epoch {k}"
+    withdrawn = sum(
+        int(w["amount"])
+        for slot in range(k * SPE, (k + 1) * SPE)
+        for b in chain.blocks_at_slot(slot)
+        if b.canonical
+        for w in b.payload["withdrawals"]
+        if int(w["validator_index"]) == v
+    )
+    outcome = chain.epoch_outcome(k - 1)
+    assert outcome is not None
+    applied = sum(d.amount for d in outcome.deposits_applied if d.validator_index == v)
+    return int(end.balance[v]) - int(start.balance[v]) + withdrawn - applied
+
+
+def withdrawals_of(chain: SimChain, k: int, v: int) -> int:
+    return sum(
+        int(w["amount"])
+        for slot in range(k * SPE, (k + 1) * SPE)
+        for b in chain.blocks_at_slot(slot)
+        if b.canonical
+        for w in b.payload["withdrawals"]
+        if int(w["validator_index"]) == v
+    )
+
+
+LEDGER_TABLES: dict[str, str] = {
+    # Timestamps (settled_at, finalized_at, created_at, recorded_at, reversed_at) say when a
+    # process wrote a row, not what it holds: two runs write at different moments.
+    "ledger_epochs": (
+        "SELECT epoch, status, reward_cl_gwei, reward_el_gwei, reward_gwei, fee_gwei,"
+        " bond_delta_gwei, unassigned_gwei, distributed_gwei, total_weight_gwei, delegators,"
+        " acc_scaled, dust_delta_scaled, state_json, input_digest FROM ledger_epochs ORDER BY epoch"
+    ),
+    "validator_epochs": "SELECT * FROM validator_epochs ORDER BY epoch, validator_index",
+    "validator_totals": "SELECT * FROM validator_totals ORDER BY validator_index",
+    "delegators": "SELECT id FROM delegators ORDER BY id",
+    "delegator_weights": "SELECT * FROM delegator_weights ORDER BY delegator, epoch",
+    "weight_changes": "SELECT * FROM weight_changes ORDER BY epoch",
+    # The journal's ids count applications; a restart re-reads the file and applies nothing new.
+    "delegation_journal": (
+        "SELECT delegator, effective_epoch, weight_gwei, previous_weight_gwei, source"
+        " FROM delegation_journal ORDER BY id"
+    ),
+    "payouts": "SELECT id, delegator, amount_gwei, reference FROM payouts ORDER BY id",
+    "ledger_epoch_reversals": (
+        "SELECT epoch, reason, row_json, validators_json FROM ledger_epoch_reversals ORDER BY id"
+    ),
+    "ledger_meta": "SELECT * FROM ledger_meta ORDER BY key",
+}
+
+Rows = list[tuple[object, ...]]
+
+
+def dump_ledger(path: Path, *, up_to_epoch: int | None = None) -> dict[str, Rows]:
+    """Every ledger table's rows (timestamps left out), optionally cut at ``up_to_epoch``."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        out: dict[str, Rows] = {}
+        for table, query in LEDGER_TABLES.items():
+            rows = [tuple(r) for r in conn.execute(query)]
+            if up_to_epoch is not None and table in ("ledger_epochs", "validator_epochs"):
+                rows = [r for r in rows if int(str(r[0])) <= up_to_epoch]  # epoch first
+            out[table] = rows
+        return out
+    finally:
+        conn.close()
