@@ -290,6 +290,8 @@ class Daemon:
             keeper = MonitorKeeper(
                 self.db, chain_key(spec), self.settings.pool.id, self.outbox_max_rows
             )
+            if self.money is not None:
+                keeper.digest_writers.append(self.money.duties.write)
         self.monitor = MonitorService(
             self.client,
             spec,

@@ -23,10 +23,11 @@ from stakepool.beacon.models import ChainReorgEvent
 from stakepool.chain.spec import ChainSpec
 from stakepool.config import Settings
 from stakepool.execution.client import ExecutionClient, execution_client
-from stakepool.ledger.feed import LedgerFeed
+from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, LedgerFeed
 from stakepool.ledger.policy import policy_from_settings
 from stakepool.ledger.queries import DelegatorSummary, EpochRange, PoolEpoch, PoolTotals
 from stakepool.ledger.service import LedgerService
+from stakepool.ledger.store import kept_state
 from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.monitor.digest import EpochDuties
@@ -82,6 +83,9 @@ class MoneyPath:
         )
         self.api = LedgerApi(store, pool_id=settings.pool.id, token=settings.http.token)
         self.feed: LedgerFeed | None = None
+        self.duties = DutyMemory()
+        """The monitor's verdicts for rows not settled yet; ``duties.write`` is a
+        ``MonitorKeeper.digest_writers`` hook so they survive a kill (see ``DutyMemory``)."""
         self._execution: ExecutionClient | None = None
         self._spec: ChainSpec | None = None
 
@@ -93,7 +97,10 @@ class MoneyPath:
         fetcher = RewardsFetcher(
             client, spec, execution=self._execution, fee_recipients=execution.fee_recipients
         )
-        self.feed = LedgerFeed(RewardsTracker(fetcher, pool), self.ledger)
+        kept = await self.ledger.store.db.read(lambda c: kept_state.load(c, DUTIES_KEY))
+        if kept is not None:
+            self.duties.restore(kept)
+        self.feed = LedgerFeed(RewardsTracker(fetcher, pool), self.ledger, self.duties)
         self._spec = spec
         await self.ledger.refresh_metrics()
 
@@ -104,8 +111,7 @@ class MoneyPath:
     # --- hooks -----------------------------------------------------------------------------------
 
     def on_duties(self, report: EpochDuties) -> None:
-        if self.feed is not None:
-            self.feed.duties.record(report)
+        self.duties.record(report)  # already there when the monitor's keeper wrote it
 
     def on_reorg(self, event: ChainReorgEvent) -> None:
         if self.feed is None or self._spec is None:

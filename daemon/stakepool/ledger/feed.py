@@ -17,6 +17,8 @@ ledger's next epoch; windows the node can no longer serve fail loudly and are re
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,7 +27,9 @@ import structlog
 from stakepool.beacon.errors import BeaconError
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
+from stakepool.ledger.store import kept_state
 from stakepool.ledger.store.interface import LedgerError
+from stakepool.ledger.store.ledger_sql import next_epoch
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import ProposalVerdict
 from stakepool.rewards.fetcher import WindowNotReady
@@ -36,6 +40,8 @@ log = structlog.get_logger(__name__)
 
 _KEEP_EPOCHS = 16
 """Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
+DUTIES_KEY = "ledger_duty_outcomes"
+"""``kept_state`` key of the outcomes the ledger has not settled yet (see ``DutyMemory.write``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +102,48 @@ def settlement_input(window: EpochRewards, outcomes: EpochOutcomes | None) -> Ep
 
 
 class DutyMemory:
-    """Collects ``EpochDuties`` (an observer hook) into per-epoch outcomes for ledger rows."""
+    """Collects ``EpochDuties`` (an observer hook) into per-epoch outcomes for ledger rows.
+
+    Kept across restarts: the monitor saves its state for epoch ``c`` before the ledger settles
+    ``c − 1``, and after a restart it resumes at ``c + 1``; the outcomes of the epochs the ledger
+    has not settled yet must therefore be saved in the monitor's own transaction (``write``, a
+    ``MonitorKeeper`` hook) or the rows settled after a kill would lack them."""
 
     def __init__(self) -> None:
         self._included: dict[int, dict[int, bool]] = {}
         self._missed: dict[int, dict[int, int]] = {}
+
+    def write(self, conn: sqlite3.Connection, report: EpochDuties) -> None:
+        """In the monitor's save transaction: record ``report`` and keep what is unsettled."""
+        self.record(report)
+        kept_state.save(conn, DUTIES_KEY, self.to_text(since=next_epoch(conn)))
+
+    def to_text(self, *, since: int) -> str:
+        epochs = sorted(e for e in set(self._included) | set(self._missed) if e >= since)
+        doc = [
+            {
+                "epoch": e,
+                "included": sorted(v for v, ok in self._included.get(e, {}).items() if ok),
+                "missed": sorted(v for v, ok in self._included.get(e, {}).items() if not ok),
+                "judged": e in self._included,
+                "proposals_missed": sorted(self._missed.get(e, {}).items()),
+            }
+            for e in epochs
+        ]
+        return json.dumps(doc, separators=(",", ":"))
+
+    def restore(self, text: str) -> None:
+        """Load what ``to_text`` saved (a restart); unreadable text is ignored with a warning."""
+        try:
+            for item in json.loads(text):
+                epoch = int(item["epoch"])
+                if item["judged"]:
+                    verdicts = dict.fromkeys((int(v) for v in item["included"]), True)
+                    verdicts.update(dict.fromkeys((int(v) for v in item["missed"]), False))
+                    self._included[epoch] = verdicts
+                self._missed[epoch] = {int(v): int(n) for v, n in item["proposals_missed"]}
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ledger_duty_outcomes_unreadable", error=str(exc))
 
     def record(self, report: EpochDuties) -> None:
         if report.attestations is not None:
@@ -129,10 +172,12 @@ class DutyMemory:
 class LedgerFeed:
     """Drives the ledger from the epoch worker; every money write goes through ``LedgerService``."""
 
-    def __init__(self, tracker: RewardsTracker, ledger: LedgerService) -> None:
+    def __init__(
+        self, tracker: RewardsTracker, ledger: LedgerService, duties: DutyMemory | None = None
+    ) -> None:
         self.tracker = tracker
         self.ledger = ledger
-        self.duties = DutyMemory()
+        self.duties = duties if duties is not None else DutyMemory()
         self._inputs: dict[int, EpochSettlementInput] = {}
         self._dirty_from: int | None = None
 

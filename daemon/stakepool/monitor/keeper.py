@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from stakepool.chain.spec import ChainSpec
 from stakepool.ledger.store import kept_state
 from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.outbox import OutboxEvent, enqueue
+from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.saved import MonitorSaved, decode, encode
 from stakepool.publish.envelope import outbox_event
@@ -55,6 +56,11 @@ class MonitorKeeper:
     """Which chain the state belongs to: ``chain_key(spec)``."""
     pool_id: str = "pool"
     outbox_max_rows: int | None = None
+    digest_writers: list[Callable[[sqlite3.Connection, EpochDuties], None]] = field(
+        default_factory=list
+    )
+    """Also written in the save transaction of an epoch's digest (the ledger's duty outcomes), so
+    what the monitor will not redo after a restart is never lost to its consumers."""
 
     async def load(self) -> tuple[MonitorSaved, dict[str, Any]] | None:
         """The saved state and counters; None on a fresh database. ``SavedStateError`` if
@@ -63,7 +69,11 @@ class MonitorKeeper:
         return None if text is None else decode(text, self.chain)
 
     async def save(
-        self, saved: MonitorSaved, metrics: Mapping[str, Any], events: Sequence[MonitorEvent]
+        self,
+        saved: MonitorSaved,
+        metrics: Mapping[str, Any],
+        events: Sequence[MonitorEvent],
+        digest: EpochDuties | None = None,
     ) -> int:
         """One transaction; returns outbox rows dropped at the bound."""
         text = encode(saved, metrics, self.chain)
@@ -75,8 +85,13 @@ class MonitorKeeper:
         )
         max_rows = self.outbox_max_rows
 
+        writers = list(self.digest_writers) if digest is not None else []
+
         def write(conn: sqlite3.Connection) -> int:
             kept_state.save(conn, STATE_KEY, text)
+            for writer in writers:
+                assert digest is not None
+                writer(conn, digest)
             if max_rows is None or not rows:
                 return 0
             return enqueue(conn, rows, max_rows=max_rows)

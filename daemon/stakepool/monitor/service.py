@@ -152,7 +152,7 @@ class MonitorService(MonitorParts):
         events, self._unsaved = self._unsaved, []
         if self.keeper is not None:
             save = asyncio.ensure_future(
-                self.keeper.save(self.saved(), self.metrics.duties.snapshot(), events)
+                self.keeper.save(self.saved(), self.metrics.duties.snapshot(), events, digest)
             )
             try:
                 await asyncio.shield(save)

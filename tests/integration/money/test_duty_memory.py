@@ -1,0 +1,94 @@
+"""The monitor's verdicts the ledger rows carry survive a restart (``DutyMemory`` kept state)."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+
+import structlog
+
+from stakepool.chain.types import Epoch, Slot, ValidatorIndex
+from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, EpochOutcomes
+from stakepool.ledger.store import kept_state
+from stakepool.ledger.store.database import Database
+from stakepool.monitor.digest import AttestationDigest, EpochDuties
+from stakepool.monitor.eventbase import ProposalVerdict
+from stakepool.monitor.summary import AttestationSummary
+
+V = ValidatorIndex
+
+
+def _report(epoch: int, included: list[int], missed: list[int], lost: list[int]) -> EpochDuties:
+    digest = AttestationDigest(
+        Epoch(epoch - 1),
+        AttestationSummary(duties=len(included) + len(missed), included=len(included)),
+        tuple(V(v) for v in missed),
+        (),
+        (),
+        tuple(V(v) for v in included),
+    )
+    proposals = tuple(
+        (Slot(epoch * 8 + i), V(v), ProposalVerdict.ORPHANED if i else ProposalVerdict.MISSED)
+        for i, v in enumerate(lost)
+    ) + ((Slot(epoch * 8 + 7), V(99), ProposalVerdict.PROPOSED),)
+    return EpochDuties(Epoch(epoch), attestations=digest, proposals=proposals)
+
+
+def _db() -> Database:
+    return Database.open(":memory:")
+
+
+def test_the_outcomes_of_unsettled_epochs_are_kept_and_restored() -> None:
+    db = _db()
+    memory = DutyMemory()
+    db.write_sync(lambda c: memory.write(c, _report(5, [1, 2], [3], [2, 2])))
+    db.write_sync(lambda c: memory.write(c, _report(6, [1, 3], [2], [])))
+
+    restored = DutyMemory()
+    text = db.read_sync(lambda c: kept_state.load(c, DUTIES_KEY))
+    assert text is not None
+    restored.restore(text)
+    for epoch in (4, 5, 6):
+        assert restored.outcomes(epoch) == memory.outcomes(epoch)
+    assert restored.outcomes(4) == EpochOutcomes(4, {1: True, 2: True, 3: False}, {})
+    assert restored.outcomes(5) == EpochOutcomes(5, {1: True, 3: True, 2: False}, {2: 2})
+    assert restored.outcomes(6) == EpochOutcomes(6, {}, {})
+    assert restored.outcomes(3) is None
+    db.close()
+
+
+def test_only_what_the_ledger_has_not_settled_is_kept() -> None:
+    db = _db()
+    memory = DutyMemory()
+
+    def settled_up_to(conn: sqlite3.Connection, epoch: int) -> None:
+        # The smallest ledger row the schema accepts: only its epoch matters here.
+        conn.execute(
+            "INSERT INTO ledger_epochs (epoch, status, reward_cl_gwei, reward_gwei, fee_gwei,"
+            " bond_delta_gwei, unassigned_gwei, distributed_gwei, total_weight_gwei, delegators,"
+            " acc_scaled, dust_delta_scaled, state_json, input_digest)"
+            " VALUES (?, 'provisional', 0, 0, 0, 0, 0, 0, 0, 0, '0', '0', '{}', 'x')",
+            (epoch,),
+        )
+
+    def write(conn: sqlite3.Connection, epoch: int) -> None:
+        memory.write(conn, _report(epoch, [1], [], []))
+
+    for epoch in range(2, 9):
+        db.write_sync(partial(write, epoch=epoch))
+    db.write_sync(lambda c: settled_up_to(c, 6))
+    db.write_sync(lambda c: memory.write(c, _report(9, [1], [], [])))
+    restored = DutyMemory()
+    text = db.read_sync(lambda c: kept_state.load(c, DUTIES_KEY))
+    assert text is not None
+    restored.restore(text)
+    assert [e for e in range(12) if restored.outcomes(e) is not None] == [7, 8, 9]
+    db.close()
+
+
+def test_unreadable_kept_outcomes_are_ignored_with_a_warning() -> None:
+    memory = DutyMemory()
+    with structlog.testing.capture_logs() as logs:
+        memory.restore('[{"epoch": "x"}]')
+    assert memory.outcomes(0) is None
+    assert [e["event"] for e in logs] == ["ledger_duty_outcomes_unreadable"]
