@@ -40,6 +40,8 @@ log = structlog.get_logger(__name__)
 
 _KEEP_EPOCHS = 16
 """Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
+_LOUD_AFTER_EPOCHS = 3
+"""A window still unavailable this many epochs after it closed is logged as an error."""
 DUTIES_KEY = "ledger_duty_outcomes"
 """``kept_state`` key of the outcomes the ledger has not settled yet (see ``DutyMemory.write``)."""
 
@@ -196,12 +198,34 @@ class LedgerFeed:
         if self._dirty_from is not None and last is not None:
             start = min(start, max(self._dirty_from, 1 if final is None else final + 1))
         written: list[int] = []
+        try:
+            await self._settle_range(start, target, written)
+        finally:
+            await self._report_lag(closed)
+        return written
+
+    async def _settle_range(self, start: int, target: int, written: list[int]) -> None:
         for epoch in range(start, target + 1):
             try:
                 windows = await self.tracker.close(epoch)
             except (BeaconError, WindowNotReady) as exc:
-                log.warning("ledger_window_unavailable", epoch=epoch, error=str(exc))
-                return written
+                # One attempt per closed epoch (bounded cost); settlement never skips an epoch.
+                # Still failing epochs later: most likely a window older than the node keeps
+                # states for (a restart after a long stop) — say so loudly, every epoch.
+                behind = target - epoch + 1
+                level = log.error if behind >= _LOUD_AFTER_EPOCHS else log.warning
+                level(
+                    "ledger_window_unavailable",
+                    epoch=epoch,
+                    behind_epochs=behind,
+                    error=str(exc),
+                    hint=(
+                        "settlement is blocked at this epoch until the beacon node serves its"
+                        " states (an archive or longer state history); see"
+                        " stakepool_ledger_lag_epochs"
+                    ),
+                )
+                return
             for window in windows:
                 try:
                     written.extend(await self._settle(window))
@@ -209,9 +233,12 @@ class LedgerFeed:
                     # A finalized row whose input changed, or a gap: the ledger keeps what it has
                     # and says so; the next close tries again from its next epoch.
                     log.error("ledger_settle_refused", epoch=window.epoch, error=str(exc))
-                    return written
+                    return
         self._dirty_from = None
-        return written
+
+    async def _report_lag(self, closed: int) -> None:
+        last = (await self.ledger.store.status()).last_settled_epoch
+        self.ledger.set_lag(closed - (0 if last is None else last))
 
     async def on_finalized(self, finalized_epoch: int) -> None:
         epochs = await self.ledger.finalize(finalized_epoch)

@@ -81,6 +81,11 @@ class LedgerService:
         await self.refresh_metrics()
         return epochs
 
+    def set_lag(self, epochs: int) -> None:
+        """Closed epochs not settled yet (1 in steady state: settlement waits one epoch)."""
+        if self.metrics is not None:
+            self.metrics.lag.set(max(0, epochs))
+
     async def refresh_metrics(self) -> None:
         if self.metrics is not None:
             publish_pool_totals(self.metrics, await self.store.pool_totals())

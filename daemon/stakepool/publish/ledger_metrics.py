@@ -47,6 +47,13 @@ class LedgerMetrics:
             ["status"],
             registry=reg,
         )
+        self.lag = Gauge(
+            "stakepool_ledger_lag_epochs",
+            "Closed epochs the ledger has not settled yet: 1 in steady state (a window is settled"
+            " once the next epoch closed); growing means settlement is blocked (see the"
+            " ledger_window_unavailable log).",
+            registry=reg,
+        )
         self.residual = Gauge(
             "stakepool_rewards_residual_gwei",
             "Sum of |settlement - explanation| over pool validators in the last explained epoch, Gwei.",
