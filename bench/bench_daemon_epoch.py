@@ -1,0 +1,201 @@
+"""One full daemon epoch for a 100,000-validator pool on a 2,000,000-validator simulated network:
+monitor + rewards + ledger + metrics, as ``app.Daemon.epoch_worker`` runs them.
+
+The network (mainnet preset) runs in a child process, so its memory and CPU are not ours. For each
+of ``--repeats`` runs the parent builds the daemon's parts afresh on a new SQLite file (one
+``Database`` for monitor and ledger, ``Metrics`` with grouped per-validator families, ``MoneyPath``
+with ``--delegators`` delegators from a delegations file, the monitor's keeper saving the ledger's
+duty outcomes in its transaction), processes the epoch before as a warm-up (the monitor's block
+cache, the ledger's first settled window), then times closing the last closed epoch ``c``:
+``MonitorService.on_epoch_closed(c)`` (blocks, records, op pools, proposals, attestations of
+``c − 1``, sync, state save), ``MoneyPath.on_epoch_closed(c)`` (finality, rewards window ``c − 1``:
+settlement and explanation, the ledger's transaction, ledger metrics) and one Prometheus scrape
+(``generate_latest``). The validator records are fetched once outside the timing, as the monitor
+bench does (the daemon fetches them for its status gauges and hands them over).
+
+Printed: wall and CPU time (``time.process_time``: this process only) per part, medians, and this
+process's peak RSS. Figures only, never asserted: these machines are shared and noisy.
+
+    .venv/bin/python bench/bench_daemon_epoch.py [--validators 2000000] [--pool 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import generate_latest
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.chain.spec import ChainSpec
+from stakepool.chain.types import Epoch, Root, Slot
+from stakepool.config import Settings, parse_validator_ref
+from stakepool.ledger.store.database import Database
+from stakepool.logs import configure_logging
+from stakepool.money import MoneyPath
+from stakepool.monitor.head import HeadView
+from stakepool.monitor.keeper import MonitorKeeper, chain_key
+from stakepool.monitor.service import MonitorService
+from stakepool.publish.metrics import Metrics
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_client_epoch import _rss_mb, _serve
+
+PARTS = ("monitor", "rewards + ledger", "scrape", "whole epoch")
+
+
+def _delegations(path: Path, count: int) -> None:
+    lines = ["delegator,amount_gwei,from_epoch,to_epoch"]
+    lines += [f"d{i},{32_000_000_000 + i},0," for i in range(count)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+async def _one_run(
+    client: BeaconClient,
+    spec: ChainSpec,
+    pool: list[int],
+    head: HeadView,
+    records: tuple[Any, Any],
+    tmp: Path,
+    run: int,
+    delegators: int,
+) -> tuple[dict[str, tuple[float, float]], list[int]]:
+    epoch = head.epoch - 1
+    delegations = tmp / f"delegations{run}.csv"
+    _delegations(delegations, delegators)
+    settings = Settings(
+        beacon={"urls": ["http://127.0.0.1:1"]},
+        pool={
+            "validators": [parse_validator_ref(pool[0])],
+            "delegations_file": str(delegations),
+            "fee_bps": 1000,
+        },
+    )
+    db = Database.open(tmp / f"run{run}.sqlite")
+    try:
+        metrics = Metrics(per_validator_limit=64)
+        metrics.set_pool((v, f"vc-{v % 4}") for v in pool)
+        money = MoneyPath(settings, db, metrics.ledger, outbox_max_rows=None)
+        watcher = money.ledger.delegations_watcher(lambda: None)
+        assert watcher is not None
+        assert await watcher.check_once() is not None
+        keeper = MonitorKeeper(db, chain_key(spec))
+        keeper.digest_writers.append(money.duties.write)
+        monitor = MonitorService(client, spec, pool, metrics, [], keeper=keeper)
+        await money.start(client, spec, lambda: pool)
+        # Warm-up: the epoch before (the monitor's block cache, the ledger's first window).
+        await monitor.on_epoch_closed(Epoch(epoch - 1), head, records[0])
+        await money.on_epoch_closed(epoch - 1, head.finalized_epoch, [])
+        times: dict[str, tuple[float, float]] = {}
+        w0, c0 = time.perf_counter(), time.process_time()
+        digest = await monitor.on_epoch_closed(Epoch(epoch), head, records[1])
+        w1, c1 = time.perf_counter(), time.process_time()
+        written = await money.on_epoch_closed(epoch, head.finalized_epoch, [])
+        w2, c2 = time.perf_counter(), time.process_time()
+        scraped = generate_latest(metrics.registry)
+        w3, c3 = time.perf_counter(), time.process_time()
+        times["monitor"] = (w1 - w0, c1 - c0)
+        times["rewards + ledger"] = (w2 - w1, c2 - c1)
+        times["scrape"] = (w3 - w2, c3 - c2)
+        times["whole epoch"] = (w3 - w0, c3 - c0)
+        assert not digest.failed, digest.failed
+        assert b"stakepool_pool_rewards_gwei" in scraped
+        await money.close()
+        return times, written
+    finally:
+        db.close()
+
+
+async def _bench(info: dict[str, Any], pool: list[int], repeats: int, delegators: int) -> list[str]:
+    spe = int(info["slots_per_epoch"])
+    head_slot = int(info["head_slot"])
+    epoch = head_slot // spe - 1  # the last closed epoch
+    out: list[str] = []
+    async with BeaconClient([info["url"]], timeout=120, bulk_timeout=600) as client:
+        genesis = await client.check_genesis(None)
+        spec = ChainSpec.from_api(
+            await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+        )
+        checkpoints = (await client.get_finality_checkpoints("head")).data
+        head = HeadView(
+            Slot(head_slot),
+            Root("0x" + "00" * 32),
+            Epoch(head_slot // spe),
+            checkpoints.current_justified.epoch,
+            checkpoints.finalized.epoch,
+        )
+        before = (await client.get_validators((epoch * spe) - 1, pool)).data
+        records = (await client.get_validators((epoch + 1) * spe - 1, pool)).data
+        rss_before = _rss_mb()
+        samples: dict[str, tuple[list[float], list[float]]] = {p: ([], []) for p in PARTS}
+        with tempfile.TemporaryDirectory() as tmp:
+            for run in range(repeats):
+                times, written = await _one_run(
+                    client, spec, pool, head, (before, records), Path(tmp), run, delegators
+                )
+                for part, (wall, cpu) in times.items():
+                    samples[part][0].append(wall)
+                    samples[part][1].append(cpu)
+                if run == 0:
+                    out.append(f"epoch {epoch} closed; ledger wrote epochs {written}")
+    for part, (walls, cpus) in samples.items():
+        out.append(
+            f"{part:<17} wall median {statistics.median(walls):7.2f} s   "
+            f"CPU median {statistics.median(cpus):7.2f} s   "
+            f"(CPU min {min(cpus):.2f}, max {max(cpus):.2f}; {repeats} runs)"
+        )
+    out.append(
+        f"daemon process peak RSS: {_rss_mb():.0f} MB "
+        f"(was {rss_before:.0f} MB with the records fetched, before any epoch)"
+    )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--validators", type=int, default=2_000_000)
+    parser.add_argument("--pool", type=int, default=100_000)
+    parser.add_argument("--delegators", type=int, default=10_000)
+    parser.add_argument("--preset", default="mainnet")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs to step before measuring")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if args.pool > args.validators:
+        parser.error("the pool cannot be larger than the network")
+    if args.epochs < 4:
+        parser.error("at least 4 epochs: the warm-up window needs two epochs before it")
+
+    configure_logging("warning", "console", sys.stderr)  # events are not what is measured
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(
+        target=_serve, args=(child, args.validators, args.preset, args.epochs), daemon=True
+    )
+    proc.start()
+    info = parent.recv()
+    stride = args.validators // args.pool  # spread over the registry, as a real pool's indices
+    pool = [i * stride for i in range(args.pool)]
+    print(
+        f"network {args.validators:,} validators ({args.preset}), pool {len(pool):,}, "
+        f"{args.delegators:,} delegators; sim built in {info['build_s']:.2f} s, stepped "
+        f"{args.epochs} epochs in {info['step_s']:.2f} s (head slot {info['head_slot']})"
+    )
+    try:
+        for line in asyncio.run(_bench(info, pool, args.repeats, args.delegators)):
+            print(line, flush=True)
+    finally:
+        parent.send("stop")
+        sim = parent.recv()
+        proc.join(timeout=30)
+    print(f"simulator process peak RSS: {sim['sim_peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
