@@ -228,7 +228,7 @@ class LedgerFeed:
                 return
             for window in windows:
                 try:
-                    written.extend(await self._settle(window))
+                    written.extend(await self._settle(window, fetched_through=epoch))
                 except LedgerError as exc:
                     # A finalized row whose input changed, or a gap: the ledger keeps what it has
                     # and says so; the next close tries again from its next epoch.
@@ -247,12 +247,16 @@ class LedgerFeed:
             for epoch in [e for e in self._inputs if e <= final]:
                 del self._inputs[epoch]
 
-    async def _settle(self, window: EpochRewards) -> list[int]:
+    async def _settle(self, window: EpochRewards, *, fetched_through: int) -> list[int]:
+        """Settle one window; later epochs the ledger reversed for it are settled again from
+        their kept inputs, but only up to ``fetched_through`` (what this pass has fetched): the
+        epochs after it are fetched again by the pass itself, and their kept inputs may belong
+        to the fork a reorg just abandoned."""
         inp = settlement_input(window, self.duties.outcomes(window.epoch))
         self._inputs[window.epoch] = inp
         result = await self.ledger.settle(inp)
         written = [] if result.replayed else [window.epoch]
-        later = sorted(e for e in result.reversed_epochs if e > window.epoch)
+        later = sorted(e for e in result.reversed_epochs if window.epoch < e <= fetched_through)
         if result.reversed_epochs:
             log.info(
                 "ledger_epochs_reversed", epoch=window.epoch, reversed=list(result.reversed_epochs)
