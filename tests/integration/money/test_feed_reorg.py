@@ -17,6 +17,7 @@ from stakepool.chain.spec import ChainSpec
 from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.feed import LedgerFeed
 from stakepool.ledger.policy import LedgerPolicy
+from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.rewards import RewardsFetcher, RewardsTracker
@@ -107,5 +108,44 @@ async def test_a_deep_reorg_reverses_and_recomputes_like_a_fresh_run(
     expected = dump_ledger(tmp_path / "fresh.sqlite")
     for table in ("ledger_epochs", "validator_epochs", "validator_totals", "delegator_weights"):
         assert after[table] == expected[table], table
+    store.db.close()
+    fresh_store.db.close()
+
+
+async def test_a_late_explanation_rewrites_later_epochs_from_kept_inputs(
+    tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    """Window 4 is settled while the node cannot explain it; once it can (at the close that
+    settles window 5), epoch 4's row gains its components and 5 is settled again from what the
+    feed kept — ending equal to a ledger that had every explanation at once."""
+    node = await serve_sim(_chain(SCENARIO))
+    client = sim_client(node.url, retries=0)
+    store, ledger = await _ledger(tmp_path / "late.sqlite")
+    feed = await _feed(client, ledger)
+    for closed in (2, 3, 4):
+        assert await feed.on_epoch_closed(closed) == [closed - 1]
+    node.faults.set("getAttestationsRewards", "unavailable")
+    assert await feed.on_epoch_closed(5) == [4]
+    node.faults.clear()
+    # Window 5 settles, then 4 is explained: 4 is settled again (new input digest), which
+    # reverses 5, settled again from its kept input.
+    assert await feed.on_epoch_closed(6) == [5, 4, 5]
+    assert await feed.on_epoch_closed(7) == [6]
+    reversed_epochs = [
+        int(str(r[0])) for r in dump_ledger(tmp_path / "late.sqlite")["ledger_epoch_reversals"]
+    ]
+    assert sorted(reversed_epochs) == [4, 5]
+    rows = await store.validator_epochs(POOL[0], EpochRange(1, 6))
+    assert rows is not None
+    assert all(r.components_gwei is not None for r in rows)  # 4 explained late
+    assert all(r.residual_gwei == 0 for r in rows)
+
+    fresh_store, fresh_ledger = await _ledger(tmp_path / "fresh.sqlite")
+    fresh = await _feed(sim_client(node.url), fresh_ledger)
+    for closed in range(2, 8):
+        await fresh.on_epoch_closed(closed)
+    late, expected = dump_ledger(tmp_path / "late.sqlite"), dump_ledger(tmp_path / "fresh.sqlite")
+    for table in ("ledger_epochs", "validator_epochs", "validator_totals"):
+        assert late[table] == expected[table], table
     store.db.close()
     fresh_store.db.close()
