@@ -3,8 +3,6 @@
 When: window ``k`` is settled once epoch ``k + 1`` has closed, i.e. when the monitor has judged the
 attestations of ``k`` (their inclusion window ends at ``LAST(k + 1)``), so each row carries its
 duty outcome. The ledger is therefore one epoch behind the head, still provisional until finality.
-The window itself is fetched at its own close (its start state ``LAST(k − 1)`` is one epoch old
-then; some nodes drop such states once finalized) and kept until it is settled.
 
 How reorgs and late explanations are handled: every input not yet final is kept; settling an
 epoch again with different figures makes the ledger reverse that epoch and every later one (rows
@@ -42,9 +40,6 @@ log = structlog.get_logger(__name__)
 
 _KEEP_EPOCHS = 16
 """Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
-_KEEP_FETCHED = 4
-"""Windows fetched ahead and kept while settlement is blocked behind them (a 100k pool's window
-is tens of MB)."""
 _LOUD_AFTER_EPOCHS = 3
 """A window still unavailable this many epochs after it closed is logged as an error."""
 DUTIES_KEY = "ledger_duty_outcomes"
@@ -186,8 +181,6 @@ class LedgerFeed:
         self.ledger = ledger
         self.duties = duties if duties is not None else DutyMemory()
         self._inputs: dict[int, EpochSettlementInput] = {}
-        self._fetched: dict[int, list[EpochRewards]] = {}
-        """Windows fetched at their own close, settled at the next (see ``_prefetch``)."""
         self._dirty_from: int | None = None
 
     def on_reorg(self, first_changed_epoch: int) -> None:
@@ -195,46 +188,26 @@ class LedgerFeed:
             self._dirty_from = first_changed_epoch
 
     async def on_epoch_closed(self, closed: int) -> list[int]:
-        """Settle every window up to ``closed − 1``, then fetch window ``closed`` for the next
-        close; returns the epochs written (or re-written)."""
+        """Settle every window up to ``closed − 1``; returns the epochs written (or re-written)."""
         target = closed - 1
-        if self._dirty_from is not None:
-            # Fetched before the reorg: those windows may describe the abandoned fork.
-            for epoch in [e for e in self._fetched if e >= self._dirty_from]:
-                del self._fetched[epoch]
+        if target < 1:
+            return []  # window 0 has no start state: balances begin at genesis
+        status = await self.ledger.store.status()
+        last, final = status.last_settled_epoch, status.last_final_epoch
+        start = target if last is None else last + 1
+        if self._dirty_from is not None and last is not None:
+            start = min(start, max(self._dirty_from, 1 if final is None else final + 1))
         written: list[int] = []
-        if target >= 1:  # window 0 has no start state: balances begin at genesis
-            status = await self.ledger.store.status()
-            last, final = status.last_settled_epoch, status.last_final_epoch
-            start = target if last is None else last + 1
-            if self._dirty_from is not None and last is not None:
-                start = min(start, max(self._dirty_from, 1 if final is None else final + 1))
-            try:
-                await self._settle_range(start, target, written)
-            finally:
-                await self._report_lag(closed)
-        await self._prefetch(closed)
-        return written
-
-    async def _prefetch(self, closed: int) -> None:
-        """Fetch window ``closed`` now, while the node surely holds its start state ``LAST(k−1)``:
-        some nodes (Lodestar) drop non-boundary states once they are finalized, and with fast
-        finality that happens before the next close, when the window is settled."""
-        if closed < 1 or self._dirty_from is not None:
-            return  # after a failed reorg pass the next close fetches from the changed epoch
         try:
-            self._fetched[closed] = await self.tracker.close(closed)
-        except (BeaconError, WindowNotReady) as exc:
-            log.warning("ledger_window_prefetch_failed", epoch=closed, error=str(exc))
-            return  # fetched again when it is settled
-        for epoch in sorted(self._fetched)[:-_KEEP_FETCHED]:
-            del self._fetched[epoch]  # blocked behind: keep memory bounded
+            await self._settle_range(start, target, written)
+        finally:
+            await self._report_lag(closed)
+        return written
 
     async def _settle_range(self, start: int, target: int, written: list[int]) -> None:
         for epoch in range(start, target + 1):
             try:
-                fetched = self._fetched.pop(epoch, None)
-                windows = fetched if fetched is not None else await self.tracker.close(epoch)
+                windows = await self.tracker.close(epoch)
             except (BeaconError, WindowNotReady) as exc:
                 # One attempt per closed epoch (bounded cost); settlement never skips an epoch.
                 # Still failing epochs later: most likely a window older than the node keeps
