@@ -40,8 +40,6 @@ log = structlog.get_logger(__name__)
 
 _KEEP_EPOCHS = 16
 """Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
-_LOUD_AFTER_EPOCHS = 3
-"""A window still unavailable this many epochs after it closed is logged as an error."""
 DUTIES_KEY = "ledger_duty_outcomes"
 """``kept_state`` key of the outcomes the ledger has not settled yet (see ``DutyMemory.write``)."""
 
@@ -211,13 +209,13 @@ class LedgerFeed:
             except (BeaconError, WindowNotReady) as exc:
                 # One attempt per closed epoch (bounded cost); settlement never skips an epoch.
                 # Still failing epochs later: most likely a window older than the node keeps
-                # states for (a restart after a long stop) — say so loudly, every epoch.
-                behind = target - epoch + 1
-                level = log.error if behind >= _LOUD_AFTER_EPOCHS else log.warning
-                level(
+                # states for (a restart after a long stop) — say so every epoch.
+                # A warning, not an error: the stake is safe and nothing is lost, the ledger is
+                # late; stakepool_ledger_lag_epochs and the StakepoolLedgerStalled alert page.
+                log.warning(
                     "ledger_window_unavailable",
                     epoch=epoch,
-                    behind_epochs=behind,
+                    behind_epochs=target - epoch + 1,
                     error=str(exc),
                     hint=(
                         "settlement is blocked at this epoch until the beacon node serves its"

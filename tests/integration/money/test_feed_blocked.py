@@ -1,5 +1,5 @@
 """A ledger that resumes at a window the node no longer serves (a restart after a long stop) is
-blocked visibly: one attempt per closed epoch, an error naming the epoch each time, the lag metric
+blocked visibly: one attempt per closed epoch, a warning naming the epoch each time, the lag metric
 growing; nothing is skipped."""
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ async def test_a_window_older_than_the_node_serves_blocks_settlement_loudly(
                 chain.advance_to(21 * SPE + 1)
     unavailable = [e for e in logs if e["event"] == "ledger_window_unavailable"]
     assert [(e["epoch"], e["log_level"], e["behind_epochs"]) for e in unavailable] == [
-        (2, "error", 18),
-        (2, "error", 19),
+        (2, "warning", 18),
+        (2, "warning", 19),
     ]  # one attempt per closed epoch, at the ledger's next epoch: nothing skipped
     assert "stakepool_ledger_lag_epochs" in unavailable[0]["hint"]
     assert registry.get_sample_value("stakepool_ledger_lag_epochs") == 20  # 21 closed, 1 settled
