@@ -162,6 +162,28 @@ def test_demo_stops_by_itself_after_n_epochs() -> None:
     assert time.monotonic() - started < 60
 
 
+def test_demo_shows_the_ledger_and_the_top_delegators() -> None:
+    done = subprocess.run(
+        [*STAKEPOOL, "demo", "--epochs", "4", "--slot-seconds", "0.1"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # Window k is settled once k + 1 closed: epochs 1 and 2 by the end of epoch 3.
+    for epoch in (1, 2):
+        assert f"  ledger epoch {epoch} (provisional): pool reward +" in out, out
+    assert "fee " in out
+    assert " delegators +" in out
+    assert "pool totals (final / with provisional)" in out
+    ranks = [line.split()[1] for line in out.splitlines() if line.strip().startswith("#1 ")]
+    assert ranks
+    assert set(ranks) == {"alice"}
+
+
 def test_check_config_exit_code_from_the_shell(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[pool]\nfee_bps = -5\n")
