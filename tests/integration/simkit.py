@@ -84,14 +84,23 @@ def stepped_chain(
     return chain
 
 
-def live_chain(slot_ms: int, *, validators: int = 64, seed: int = 5) -> SimChain:
-    """A chain whose genesis is now; a server with ``auto_advance=True`` moves it each slot."""
+def live_chain(
+    slot_ms: int,
+    *,
+    validators: int = 64,
+    seed: int = 5,
+    scenario: SimScenario | None = None,
+    genesis_in: int = 0,
+) -> SimChain:
+    """A chain whose genesis is now, or ``genesis_in`` seconds from now (a daemon started with it
+    is then up before genesis); a server with ``auto_advance=True`` moves it each slot."""
     return SimChain(
         SimConfig(
             validators=validators,
             seed=seed,
             slot_duration_ms=slot_ms,
-            genesis_time=int(time.time()),
+            genesis_time=int(time.time()) + genesis_in,
+            scenario=scenario or SimScenario(),
         )
     )
 
