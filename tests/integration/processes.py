@@ -45,16 +45,17 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def simulator(tmp_path: Path, *, slot_seconds: str) -> Iterator[str]:
-    """``stakepool sim``: 64 validators of the minimal preset, 60..63 offline; its URL once it
-    answers. Its output goes to ``tmp_path / "sim.log"``; it must stop cleanly on SIGTERM."""
+def simulator(tmp_path: Path, *, slot_seconds: str, offline: str | None = None) -> Iterator[str]:
+    """``stakepool sim``: 64 validators of the minimal preset (``offline``, e.g. ``"60..63"``, do
+    not attest); its URL once it answers. Its output goes to ``tmp_path / "sim.log"``; it must stop
+    cleanly on SIGTERM."""
     port = free_port()
     log_path = tmp_path / "sim.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [*STAKEPOOL, "sim", "--port", str(port), "--validators", "64"]
             + ["--slot-seconds", slot_seconds, "--preset", "minimal", "--seed", "5"]
-            + ["--offline", "60..63"],
+            + (["--offline", offline] if offline else []),
             stdout=log,
             stderr=subprocess.STDOUT,
             env=clean_env(),

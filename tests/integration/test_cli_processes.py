@@ -23,7 +23,7 @@ def _get_json(url: str) -> dict[str, object]:
 
 @pytest.fixture
 def sim_url(tmp_path: Path) -> Iterator[str]:
-    with simulator(tmp_path, slot_seconds="0.1") as url:
+    with simulator(tmp_path, slot_seconds="0.1", offline="60..63") as url:
         yield url
 
 

@@ -60,7 +60,7 @@ def _start_run(config: Path, log: Path) -> subprocess.Popen[bytes]:
 def test_sigkill_mid_epoch_then_restart_tells_each_event_once(tmp_path: Path) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     # The simulator serves 8 epochs of history: 0.25 s slots make 16 s, more than a restart takes.
-    with simulator(tmp_path, slot_seconds="0.25") as url:
+    with simulator(tmp_path, slot_seconds="0.25", offline="60..63") as url:
         try:
             configs = {}
             for name in ("a", "b"):
