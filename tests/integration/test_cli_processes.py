@@ -63,6 +63,7 @@ def test_run_follows_the_sim_logs_json_and_stops_on_sigterm(sim_url: str, tmp_pa
         stderr=subprocess.PIPE,
         env=clean_env(),
         text=True,
+        cwd=tmp_path,  # the default ledger.sqlite goes there, not into the checkout
     )
     assert proc.stdout is not None
     events: list[dict[str, object]] = []
