@@ -112,7 +112,7 @@ def test_demo_shows_the_ledger_and_the_top_delegators() -> None:
         capture_output=True,
         text=True,
         timeout=90,
-        env=_env(),
+        env=clean_env(),
         check=False,
     )
     assert done.returncode == 0, done.stderr
