@@ -11,6 +11,7 @@ import asyncio
 import json
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,11 @@ class OutboxView:
     """Event ids still waiting for the broker."""
 
     @property
+    def enqueued_twice(self) -> frozenset[str]:
+        """Ids inserted again after their first row was delivered (an epoch redone)."""
+        return frozenset(i for i, n in Counter(r.event_id for r in self.seen).items() if n > 1)
+
+    @property
     def acked(self) -> list[Row]:
         return [r for r in self.seen if r.event_id not in self.pending]
 
@@ -231,8 +237,8 @@ class Figures:
     """Messages on events/ and alerts/ topics."""
     ids: frozenset[str]
     """Distinct event ids received."""
-    duplicates: int
-    """Redeliveries (QoS 1 is at least once)."""
+    duplicated: frozenset[str]
+    """Ids received more than once (QoS 1 is at least once)."""
     kinds: frozenset[str]
     payloads: list[dict[str, Any]]
     """Every message on an events/ topic, decoded, in arrival order."""
@@ -271,7 +277,7 @@ def check_delivery(final: OutboxView, messages: list[Received]) -> Figures:
     return Figures(
         messages=len(published),
         ids=frozenset(ids),
-        duplicates=len(ids) - len(set(ids)),
+        duplicated=frozenset(i for i, n in Counter(ids).items() if n > 1),
         kinds=frozenset(str(p["kind"]) for p in payloads),
         payloads=payloads,
     )
