@@ -1,7 +1,8 @@
 """From closed epochs to ledger rows: rewards windows + duty outcomes → ``LedgerService.settle``.
 
-When: window ``k`` is settled once epoch ``k + 1`` has closed, i.e. when the monitor has judged the
-attestations of ``k`` (their inclusion window ends at ``LAST(k + 1)``), so each row carries its
+When: window ``k`` is read from the node as soon as epoch ``k`` closed (a pruning node may not serve
+its states for long) and settled once epoch ``k + 1`` has closed, i.e. when the monitor has judged
+the attestations of ``k`` (their inclusion window ends at ``LAST(k + 1)``), so each row carries its
 duty outcome. The ledger is therefore one epoch behind the head, still provisional until finality.
 
 How reorgs and late explanations are handled: every input not yet final is kept; settling an
@@ -133,6 +134,8 @@ class LedgerFeed:
         self.tracker = tracker
         self.ledger = ledger
         self.duties = DutyMemory()
+        self._fetched: dict[int, EpochRewards] = {}
+        """Windows read from the node as soon as they closed, waiting for their duty outcomes."""
         self._inputs: dict[int, EpochSettlementInput] = {}
         self._dirty_from: int | None = None
 
@@ -141,31 +144,46 @@ class LedgerFeed:
             self._dirty_from = first_changed_epoch
 
     async def on_epoch_closed(self, closed: int) -> list[int]:
-        """Settle every window up to ``closed − 1``; returns the epochs written (or re-written)."""
-        target = closed - 1
-        if target < 1:
-            return []  # window 0 has no start state: balances begin at genesis
+        """Read window ``closed`` from the node now (a pruning node may not serve its states for
+        long), then settle every window up to ``closed − 1``; returns the epochs written."""
         status = await self.ledger.store.status()
         last, final = status.last_settled_epoch, status.last_final_epoch
-        start = target if last is None else last + 1
+        first = last + 1 if last is not None else min(self._fetched, default=closed)
         if self._dirty_from is not None and last is not None:
-            start = min(start, max(self._dirty_from, 1 if final is None else final + 1))
+            floor = 1 if final is None else final + 1
+            first = min(first, max(self._dirty_from, floor))
+            for epoch in [e for e in self._fetched if e >= self._dirty_from]:
+                del self._fetched[epoch]  # read again: the chain under it changed
+        first = max(first, 1)  # window 0 has no start state: balances begin at genesis
         written: list[int] = []
-        for epoch in range(start, target + 1):
+        late: list[EpochRewards] = []
+        for epoch in range(first, closed + 1):
+            if epoch in self._fetched:
+                continue
             try:
                 windows = await self.tracker.close(epoch)
             except (BeaconError, WindowNotReady) as exc:
                 log.warning("ledger_window_unavailable", epoch=epoch, error=str(exc))
-                return written
+                break
             for window in windows:
-                try:
-                    written.extend(await self._settle(window))
-                except LedgerError as exc:
-                    # A finalized row whose input changed, or a gap: the ledger keeps what it has
-                    # and says so; the next close tries again from its next epoch.
-                    log.error("ledger_settle_refused", epoch=window.epoch, error=str(exc))
-                    return written
+                self._fetched[window.epoch] = window
+                if last is not None and window.epoch <= last:
+                    late.append(window)  # explained late: settled already, figures may change
+        try:
+            for window in late:
+                written.extend(await self._settle(window))
+            for epoch in range(first, closed):
+                ready = self._fetched.get(epoch)
+                if ready is None:
+                    break
+                written.extend(await self._settle(ready))
+        except LedgerError as exc:
+            # A finalized row whose input changed, or a gap: the ledger keeps what it has and
+            # says so; the next close tries again from its next epoch.
+            log.error("ledger_settle_refused", error=str(exc))
+            return written
         self._dirty_from = None
+        self._trim(closed)
         return written
 
     async def on_finalized(self, finalized_epoch: int) -> None:
@@ -174,6 +192,11 @@ class LedgerFeed:
             final = max(epochs)
             for epoch in [e for e in self._inputs if e <= final]:
                 del self._inputs[epoch]
+
+    def _trim(self, closed: int) -> None:
+        # Windows the tracker may still explain late stay until they are final or old.
+        for epoch in [e for e in self._fetched if e < closed - 2 * _KEEP_EPOCHS]:
+            del self._fetched[epoch]
 
     async def _settle(self, window: EpochRewards) -> list[int]:
         inp = settlement_input(window, self.duties.outcomes(window.epoch))

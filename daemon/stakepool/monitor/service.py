@@ -350,12 +350,18 @@ class MonitorService(MonitorParts):
         self, c: Epoch, have_blocks: bool, failed: list[str]
     ) -> AttestationDigest | None:
         """Epochs whose evaluation failed before, then ``c − 1``, oldest first (streaks count in
-        order). A failure stops the round: the later epochs wait for it, up to the bound."""
+        order). A failed epoch does not hold the later ones back: they are tried too, and once a
+        later epoch is evaluated the earlier failures can no longer count in order and are given
+        up (a gap: the streaks break). While everything fails (the node is down) each failed
+        epoch is kept for the next close, up to ``ATTESTATION_ATTEMPTS``. Why not wait: a node
+        that prunes (or serves duties only for recent epochs) would turn one old failure into a
+        cascade of stale, failing evaluations."""
         todo = sorted(self._retries)
         if c > 0 and Epoch(c - 1) not in self._retries:
             todo.append(Epoch(c - 1))
         latest: AttestationDigest | None = None
-        for i, k in enumerate(todo):
+        behind: list[Epoch] = []
+        for k in todo:
             done = None
             if have_blocks:
                 done = await self._part(
@@ -364,6 +370,12 @@ class MonitorService(MonitorParts):
             counted = self._attestations_through is not None and k <= self._attestations_through
             if done is not None or counted:
                 self._retries.pop(k, None)
+                for lost in behind:
+                    attempts = self._retries.pop(lost, 0)
+                    log.warning(
+                        "attestations_given_up", epoch=lost, attempts=attempts, later=int(k)
+                    )
+                behind.clear()
                 latest = done if k == c - 1 else latest
                 continue
             attempts = self._retries.get(k, 0) + 1
@@ -372,9 +384,7 @@ class MonitorService(MonitorParts):
                 self._retries.pop(k, None)
                 continue  # the next evaluated epoch breaks the streaks (a gap)
             self._retries[k] = attempts
-            for later in todo[i + 1 :]:
-                self._retries.setdefault(later, 0)  # waits for k; not an attempt of its own
-            break
+            behind.append(k)
         return latest
 
 
