@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from stakepool.config import Settings, parse_validator_ref
 from stakepool.ledger.store.database import Database
 from stakepool.money import LedgerReport
 from stakepool.runner import run_daemon
-from stakepool.sim.chain import SimChain, SimConfig
+from stakepool.sim.chain import SimChain
 from tests.integration.mqtt.kit import WAIT_SECONDS, Received
+from tests.integration.simkit import live_chain
 from tests.integration.test_monitor_service import (
     MISSED_SLOT,
     ORPHANED_SLOT,
@@ -71,17 +71,14 @@ def schema_errors(payload: str) -> list[str]:
 def chain() -> SimChain:
     """The scripted scenario of ``test_monitor_service``; genesis a moment ahead, so the daemon
     is up before the first scripted fault."""
-    return SimChain(
-        SimConfig(
-            validators=128,
-            preset="minimal",
-            slot_duration_ms=100,
-            seed=3,
-            genesis_time=int(time.time()) + 2,
-            scenario=_scenario(
-                missed_slots=frozenset({MISSED_SLOT}), orphaned_slots=frozenset({ORPHANED_SLOT})
-            ),
-        )
+    return live_chain(
+        100,
+        validators=128,
+        seed=3,
+        scenario=_scenario(
+            missed_slots=frozenset({MISSED_SLOT}), orphaned_slots=frozenset({ORPHANED_SLOT})
+        ),
+        genesis_in=2,
     )
 
 
