@@ -54,6 +54,7 @@ from stakepool.monitor.doppelganger_watch import (
     result_json,
 )
 from stakepool.monitor.eventbase import MonitorEvent, OperationSource, SlashingSource
+from stakepool.monitor.events import ChainReorged
 from stakepool.monitor.finality import FinalityWatch
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.keeper import MonitorKeeper
@@ -189,6 +190,7 @@ class MonitorService(MonitorParts):
         elif isinstance(data, ChainReorgEvent):
             # Blocks from the common ancestor on are refetched (slashings in them are idempotent).
             self.blocks.evict_from(data.slot - data.depth)  # one slot more than needed: cheap
+            self._emit([_reorg_event(data)])
             await self._after_reorg(data)
         elif isinstance(data, AttesterSlashing):
             self._emit(self.slashing.on_attester_slashing(data, SlashingSource.SSE, epoch))
@@ -384,3 +386,15 @@ class MonitorService(MonitorParts):
             self._retries[k] = attempts
             behind.append(k)
         return latest
+
+
+def _reorg_event(reorg: ChainReorgEvent) -> ChainReorged:
+    """The chain-level ``reorg`` event: its id depends only on the node's report (same reorg from
+    another node or after a restart → same id)."""
+    return ChainReorged(
+        epoch=reorg.epoch,
+        slot=reorg.slot,
+        depth=int(reorg.depth),
+        old_head_block=str(reorg.old_head_block),
+        new_head_block=str(reorg.new_head_block),
+    )
