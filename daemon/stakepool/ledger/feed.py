@@ -42,6 +42,9 @@ log = structlog.get_logger(__name__)
 
 _KEEP_EPOCHS = 16
 """Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
+_KEEP_AHEAD = 4
+"""Read-ahead windows kept while the ledger is stuck on an earlier one (a big pool's windows are
+large; an older one is read again if it is ever needed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,8 @@ class LedgerFeed:
         except (BeaconError, WindowNotReady) as exc:
             # Not lost: the settlement reads it again at the next close.
             log.info("ledger_window_read_ahead_failed", epoch=epoch, error=str(exc))
+        for old in sorted(self._ahead)[:-_KEEP_AHEAD]:
+            del self._ahead[old]
 
     async def _windows(self, epoch: int) -> list[EpochRewards]:
         """Window ``epoch`` (and earlier ones explained since): read ahead if still canonical."""
