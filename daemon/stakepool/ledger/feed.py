@@ -1,8 +1,7 @@
 """From closed epochs to ledger rows: rewards windows + duty outcomes → ``LedgerService.settle``.
 
-When: window ``k`` is read from the node as soon as epoch ``k`` closed (a pruning node may not serve
-its states for long) and settled once epoch ``k + 1`` has closed, i.e. when the monitor has judged
-the attestations of ``k`` (their inclusion window ends at ``LAST(k + 1)``), so each row carries its
+When: window ``k`` is settled once epoch ``k + 1`` has closed, i.e. when the monitor has judged the
+attestations of ``k`` (their inclusion window ends at ``LAST(k + 1)``), so each row carries its
 duty outcome. The ledger is therefore one epoch behind the head, still provisional until finality.
 
 How reorgs and late explanations are handled: every input not yet final is kept; settling an
@@ -10,6 +9,12 @@ epoch again with different figures makes the ledger reverse that epoch and every
 kept in its audit trail), and the feed then settles the later epochs again from what it kept. A
 ``chain_reorg`` marks its first changed epoch dirty; the next close fetches the windows again from
 there, and the ledger's input digest decides which epochs really changed (same figures → no-op).
+
+Read ahead: window ``k`` is read from the node as soon as epoch ``k`` closes and written one
+epoch later. Its start state ``LAST(k − 1)`` is then still after the finalized checkpoint: a node
+that finalizes within two epochs and prunes the states behind finality (stock Lodestar) no longer
+has it at the close of ``k + 1``. A read-ahead window is used only if its last block is still
+canonical (and no reorg marked it dirty); otherwise it is read again.
 
 Gaps: the ledger settles in order and refuses gaps. After a restart the feed resumes at the
 ledger's next epoch; windows the node can no longer serve fail loudly and are retried each epoch
@@ -37,6 +42,9 @@ log = structlog.get_logger(__name__)
 
 _KEEP_EPOCHS = 16
 """Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
+_KEEP_AHEAD = 4
+"""Read-ahead windows kept while the ledger is stuck on an earlier one (a big pool's windows are
+large; an older one is read again if it is ever needed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,56 +142,75 @@ class LedgerFeed:
         self.tracker = tracker
         self.ledger = ledger
         self.duties = DutyMemory()
-        self._fetched: dict[int, EpochRewards] = {}
-        """Windows read from the node as soon as they closed, waiting for their duty outcomes."""
         self._inputs: dict[int, EpochSettlementInput] = {}
         self._dirty_from: int | None = None
+        self._ahead: dict[int, list[EpochRewards]] = {}
+        """Windows read at their own epoch's close, waiting to be settled at the next one."""
 
     def on_reorg(self, first_changed_epoch: int) -> None:
         if self._dirty_from is None or first_changed_epoch < self._dirty_from:
             self._dirty_from = first_changed_epoch
 
     async def on_epoch_closed(self, closed: int) -> list[int]:
-        """Read window ``closed`` from the node now (a pruning node may not serve its states for
-        long), then settle every window up to ``closed − 1``; returns the epochs written."""
+        """Settle every window up to ``closed − 1``, then read window ``closed`` ahead; returns
+        the epochs written (or re-written)."""
+        written = await self._settle_through(closed - 1)
+        await self._read_ahead(closed)
+        return written
+
+    async def _read_ahead(self, epoch: int) -> None:
+        if epoch < 1 or epoch in self._ahead:
+            return
+        try:
+            self._ahead[epoch] = await self.tracker.close(epoch)
+        except (BeaconError, WindowNotReady) as exc:
+            # Not lost: the settlement reads it again at the next close.
+            log.info("ledger_window_read_ahead_failed", epoch=epoch, error=str(exc))
+        for old in sorted(self._ahead)[:-_KEEP_AHEAD]:
+            del self._ahead[old]
+
+    async def _windows(self, epoch: int) -> list[EpochRewards]:
+        """Window ``epoch`` (and earlier ones explained since): read ahead if still canonical."""
+        ahead = self._ahead.pop(epoch, None)
+        if ahead is not None and await self._still_canonical(ahead[0]):
+            return ahead
+        return await self.tracker.close(epoch)
+
+    async def _still_canonical(self, window: EpochRewards) -> bool:
+        if not window.block_roots:
+            return True  # nothing to pin: a reorg that fills it is a chain_reorg (dirty mark)
+        header = await self.tracker.fetcher.client.get_header(window.block_roots[-1])
+        return header is not None and header.data.canonical
+
+    async def _settle_through(self, target: int) -> list[int]:
+        if target < 1:
+            return []  # window 0 has no start state: balances begin at genesis
         status = await self.ledger.store.status()
         last, final = status.last_settled_epoch, status.last_final_epoch
-        first = last + 1 if last is not None else min(self._fetched, default=closed)
+        start = target if last is None else last + 1
         if self._dirty_from is not None and last is not None:
-            floor = 1 if final is None else final + 1
-            first = min(first, max(self._dirty_from, floor))
-            for epoch in [e for e in self._fetched if e >= self._dirty_from]:
-                del self._fetched[epoch]  # read again: the chain under it changed
-        first = max(first, 1)  # window 0 has no start state: balances begin at genesis
+            start = min(start, max(self._dirty_from, 1 if final is None else final + 1))
+        if self._dirty_from is not None:
+            for epoch in [e for e in self._ahead if e >= self._dirty_from]:
+                del self._ahead[epoch]
+        for epoch in [e for e in self._ahead if e < start]:
+            del self._ahead[epoch]  # settled already (a restart, a replay): not needed
         written: list[int] = []
-        late: list[EpochRewards] = []
-        for epoch in range(first, closed + 1):
-            if epoch in self._fetched:
-                continue
+        for epoch in range(start, target + 1):
             try:
-                windows = await self.tracker.close(epoch)
+                windows = await self._windows(epoch)
             except (BeaconError, WindowNotReady) as exc:
                 log.warning("ledger_window_unavailable", epoch=epoch, error=str(exc))
-                break
+                return written
             for window in windows:
-                self._fetched[window.epoch] = window
-                if last is not None and window.epoch <= last:
-                    late.append(window)  # explained late: settled already, figures may change
-        try:
-            for window in late:
-                written.extend(await self._settle(window))
-            for epoch in range(first, closed):
-                ready = self._fetched.get(epoch)
-                if ready is None:
-                    break
-                written.extend(await self._settle(ready))
-        except LedgerError as exc:
-            # A finalized row whose input changed, or a gap: the ledger keeps what it has and
-            # says so; the next close tries again from its next epoch.
-            log.error("ledger_settle_refused", error=str(exc))
-            return written
+                try:
+                    written.extend(await self._settle(window))
+                except LedgerError as exc:
+                    # A finalized row whose input changed, or a gap: the ledger keeps what it has
+                    # and says so; the next close tries again from its next epoch.
+                    log.error("ledger_settle_refused", epoch=window.epoch, error=str(exc))
+                    return written
         self._dirty_from = None
-        self._trim(closed)
         return written
 
     async def on_finalized(self, finalized_epoch: int) -> None:
@@ -192,11 +219,6 @@ class LedgerFeed:
             final = max(epochs)
             for epoch in [e for e in self._inputs if e <= final]:
                 del self._inputs[epoch]
-
-    def _trim(self, closed: int) -> None:
-        # Windows the tracker may still explain late stay until they are final or old.
-        for epoch in [e for e in self._fetched if e < closed - 2 * _KEEP_EPOCHS]:
-            del self._fetched[epoch]
 
     async def _settle(self, window: EpochRewards) -> list[int]:
         inp = settlement_input(window, self.duties.outcomes(window.epoch))

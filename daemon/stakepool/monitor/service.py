@@ -340,6 +340,9 @@ class MonitorService(MonitorParts):
         if self.doppelganger.enabled:
             await self._check_doppelgangers(c, failed)
         await self._part("prefetch_duties", c + 1, failed, lambda: self._attester_duties(c + 1))
+        # Epoch c's source checkpoint while the node still has FIRST(c): it is judged at the next
+        # close, or later when an older epoch's retry holds it back, when it may be pruned.
+        await self._part("prefetch_checkpoints", c, failed, lambda: self._justified_at(c))
         # Now, while c + 1 is the current epoch: some nodes serve proposer duties for it only.
         await self._part(
             "prefetch_proposer_duties", c + 1, failed, lambda: self._proposer_duties(Epoch(c + 1))
