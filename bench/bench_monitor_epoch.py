@@ -19,15 +19,11 @@ work answering requests is not counted) per run, medians, and the monitor proces
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import multiprocessing as mp
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
@@ -40,15 +36,15 @@ from stakepool.monitor.service import MonitorService
 from stakepool.publish.metrics import Metrics
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_client_epoch import _rss_mb, _serve
+import simnet
 
 
-async def _bench(info: dict[str, Any], pool: list[int], repeats: int) -> list[str]:
-    spe = int(info["slots_per_epoch"])
-    head_slot = int(info["head_slot"])
+async def _bench(network: simnet.Network, pool: list[int], repeats: int) -> list[str]:
+    spe = network.slots_per_epoch
+    head_slot = network.head_slot
     epoch = Epoch(head_slot // spe - 1)  # the last closed epoch
     out: list[str] = []
-    async with BeaconClient([info["url"]], timeout=120, bulk_timeout=600) as client:
+    async with BeaconClient([network.url], timeout=120, bulk_timeout=600) as client:
         genesis = await client.check_genesis(None)
         spec = ChainSpec.from_api(
             await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
@@ -68,7 +64,7 @@ async def _bench(info: dict[str, Any], pool: list[int], repeats: int) -> list[st
             f"pool validator records fetched in {time.perf_counter() - t0:.2f} s "
             f"({len(records):,} records, twice; outside the timing)"
         )
-        rss_before = _rss_mb()
+        rss_before = simnet.rss_mb()
         walls: list[float] = []
         cpus: list[float] = []
         with tempfile.TemporaryDirectory() as tmp:
@@ -108,49 +104,18 @@ async def _bench(info: dict[str, Any], pool: list[int], repeats: int) -> list[st
         f"min {min(cpus):6.2f}   max {max(cpus):6.2f}   (monitor process only)"
     )
     out.append(
-        f"monitor process peak RSS: {_rss_mb():.0f} MB "
+        f"monitor process peak RSS: {simnet.rss_mb():.0f} MB "
         f"(was {rss_before:.0f} MB with the records fetched, before any monitoring)"
     )
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--validators", type=int, default=2_000_000)
-    parser.add_argument("--pool", type=int, default=100_000)
-    parser.add_argument("--preset", default="mainnet")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs to step before measuring")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    if args.pool > args.validators:
-        parser.error("the pool cannot be larger than the network")
+    parser, args = simnet.arguments(__doc__, repeats=3, epochs=4)
     if args.epochs < 3:
         parser.error("at least 3 epochs: the warm-up epoch needs the one before it")
-
     configure_logging("warning", "console", sys.stderr)  # events are not what is measured
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(
-        target=_serve, args=(child, args.validators, args.preset, args.epochs), daemon=True
-    )
-    proc.start()
-    info = parent.recv()
-    # Spread the pool over the registry, as a real pool's indices are.
-    stride = args.validators // args.pool
-    pool = [i * stride for i in range(args.pool)]
-    print(
-        f"network {args.validators:,} validators ({args.preset}), pool {len(pool):,}; "
-        f"sim built in {info['build_s']:.2f} s, stepped {args.epochs} epochs in "
-        f"{info['step_s']:.2f} s (head slot {info['head_slot']})"
-    )
-    try:
-        for line in asyncio.run(_bench(info, pool, args.repeats)):
-            print(line, flush=True)
-    finally:
-        parent.send("stop")
-        sim = parent.recv()
-        proc.join(timeout=30)
-    print(f"simulator process peak RSS: {sim['sim_peak_rss_mb']:.0f} MB")
+    simnet.run(args, _bench)
 
 
 if __name__ == "__main__":

@@ -13,64 +13,30 @@ shared and noisy.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import multiprocessing as mp
-import resource
 import statistics
+import sys
 import time
-from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.rewards import RewardsFetcher
 
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _serve(conn: Connection, validators: int, preset: str, epochs: int) -> None:
-    """Child: build the network, step it, serve it until the parent says stop."""
-
-    async def main() -> None:
-        from stakepool.sim.chain import SimChain, SimConfig  # noqa: PLC0415
-        from stakepool.sim.server import SimServer  # noqa: PLC0415
-
-        t0 = time.perf_counter()
-        chain = SimChain(SimConfig(validators=validators, preset=preset, seed=7))
-        built = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        chain.advance_epochs(epochs)
-        stepped = time.perf_counter() - t0
-        async with SimServer(chain) as server:
-            conn.send(
-                {
-                    "url": server.url,
-                    "build_s": built,
-                    "step_s": stepped,
-                    "head_slot": chain.head_slot,
-                    "slots_per_epoch": chain.params.slots_per_epoch,
-                }
-            )
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-        conn.send({"sim_peak_rss_mb": _rss_mb()})
-
-    asyncio.run(main())
+sys.path.insert(0, str(Path(__file__).parent))
+import simnet
 
 
-async def _bench(info: dict[str, Any], pool: list[int], repeats: int) -> list[str]:
-    spe = int(info["slots_per_epoch"])
-    window = int(info["head_slot"]) // spe - 1  # the newest closed window
+async def _bench(network: simnet.Network, pool: list[int], repeats: int) -> list[str]:
+    spe = network.slots_per_epoch
+    window = network.head_slot // spe - 1  # the newest closed window
     out: list[str] = []
-    async with BeaconClient([info["url"]], timeout=120, bulk_timeout=600) as client:
+    async with BeaconClient([network.url], timeout=120, bulk_timeout=600) as client:
         genesis = await client.get_genesis()
         spec = ChainSpec.from_api(
             await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
         )
         fetcher = RewardsFetcher(client, spec, keep_windows=1)
-        rss_before = _rss_mb()
+        rss_before = simnet.rss_mb()
         rows: dict[str, tuple[list[float], list[float]]] = {
             "settle": ([], []),
             "explain": ([], []),
@@ -104,44 +70,14 @@ async def _bench(info: dict[str, Any], pool: list[int], repeats: int) -> list[st
             f"non-zero residuals {residual_nonzero}"
         )
         out.append(
-            f"daemon-side peak RSS: {_rss_mb():.0f} MB (was {rss_before:.0f} MB before the runs)"
+            f"daemon-side peak RSS: {simnet.rss_mb():.0f} MB (was {rss_before:.0f} MB before the runs)"
         )
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--validators", type=int, default=2_000_000)
-    parser.add_argument("--pool", type=int, default=100_000)
-    parser.add_argument("--preset", default="mainnet")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs to step before measuring")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    if args.pool > args.validators:
-        parser.error("the pool cannot be larger than the network")
-
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(
-        target=_serve, args=(child, args.validators, args.preset, args.epochs), daemon=True
-    )
-    proc.start()
-    info = parent.recv()
-    stride = args.validators // args.pool
-    pool = [i * stride for i in range(args.pool)]
-    print(
-        f"network {args.validators:,} validators ({args.preset}), pool {len(pool):,}; "
-        f"sim built in {info['build_s']:.2f} s, stepped {args.epochs} epochs in "
-        f"{info['step_s']:.2f} s (head slot {info['head_slot']})"
-    )
-    try:
-        for line in asyncio.run(_bench(info, pool, args.repeats)):
-            print(line)
-    finally:
-        parent.send("stop")
-        sim = parent.recv()
-        proc.join(timeout=30)
-    print(f"simulator process peak RSS: {sim['sim_peak_rss_mb']:.0f} MB")
+    _, args = simnet.arguments(__doc__, repeats=3)
+    simnet.run(args, _bench)
 
 
 if __name__ == "__main__":

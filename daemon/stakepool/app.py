@@ -196,6 +196,11 @@ class Daemon:
                         self.metrics.set_checkpoints(view.justified_epoch, view.finalized_epoch)
                         if self.monitor is not None:
                             await self.monitor.on_finality(view.epoch, view.finalized_epoch)
+                if self.publisher is not None and not isinstance(data, HeadEvent):
+                    # A reorg, slashing evidence or finality news was just committed with its
+                    # events: send them now rather than at the next poll (heads come every slot
+                    # and carry no event of their own; the epoch worker notifies for those).
+                    self.publisher.notify()
 
     async def _first_head(self, tracker: HeadTracker) -> None:
         if tracker.skipped is not None:

@@ -255,7 +255,18 @@ class ExecutionSettings(_Section):
 
 class LedgerSettings(_Section):
     database: str | None = None
-    """SQLite path or a ``postgresql://`` URL; default: ``ledger.sqlite`` in the state directory."""
+    """SQLite path; default: ``ledger.sqlite`` in the state directory."""
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        # The store sits behind an interface so a PostgreSQL backend can follow; until it exists a
+        # URL must be refused here, not mistaken for a file name at start-up.
+        if value is not None and "://" in value:
+            raise ValueError(
+                "only a SQLite file path is supported (the PostgreSQL backend is not built yet)"
+            )
+        return value
 
     def resolved_database(self) -> str:
         if self.database:

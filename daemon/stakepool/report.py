@@ -137,11 +137,7 @@ class ConsoleObserver:
 
     def ledger(self, report: LedgerReport) -> None:
         for row in report.epochs:
-            el = (
-                "EL unknown"
-                if row.reward_el_gwei is None
-                else f"EL {format_gwei(row.reward_el_gwei)}"
-            )
+            el = "EL unknown" if row.reward_el_gwei is None else f"EL {row.reward_el_gwei:,} Gwei"
             self._print(
                 f"  ledger epoch {row.epoch} ({row.status}): pool reward "
                 f"{format_signed_gwei(row.reward_gwei)} (CL {format_signed_gwei(row.reward_cl_gwei)}, "

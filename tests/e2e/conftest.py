@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.mqtt.broker import MOSQUITTO, Mosquitto
+
 KIT = Path(__file__).parent / "devnet"
 DEVNET_SH = KIT / "devnet.sh"
 
@@ -159,3 +161,16 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         left = _processes_mentioning(str(data))
         assert stopped.returncode == 0, stopped.stderr
         assert left == [], f"devnet processes left behind: {left}"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A private mosquitto on free loopback ports (the MQTT integration tests' broker)."""
+    if not Path(MOSQUITTO).exists():
+        pytest.fail("mosquitto is not installed: run scripts/test (it installs the Debian package)")
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    server = Mosquitto(workdir)
+    server.start()
+    yield server
+    server.stop()

@@ -10,6 +10,7 @@ at each closed epoch equal to the node's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -27,7 +28,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stakepool.beacon import BeaconClient, InconsistentAnswer
 from tests.e2e.conftest import Devnet
+from tests.e2e.ledgercheck import (
+    DELEGATIONS,
+    assert_ledger_conserves,
+    assert_rewards_match_the_node,
+    validator_epochs,
+)
+from tests.e2e.mqtttap import MqttTap
 from tests.e2e.nodeview import SLOTS_PER_EPOCH, BeaconView, NodeRecorder
+from tests.integration.mqtt.broker import Mosquitto
+from tests.integration.mqtt.kit import retained_status
 
 ONLINE = list(range(48, 56))
 OFFLINE = list(range(56, 64))
@@ -40,6 +50,7 @@ FIRST_EPOCH = 1
 """Epoch 0 closes before the daemon could ask for its duties (the node serves duties for the
 current and next epoch only), so it is skipped, as after any start-up."""
 RUN_DEADLINE_SECONDS = 330
+MQTT_ROOT = "stakepool/e2e"
 
 # pytest-timeout's default is 300 s: this test waits ~10 epochs of 16 s on a shared machine.
 pytestmark = pytest.mark.timeout(600)
@@ -112,14 +123,30 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
     return proc.returncode
 
 
-def test_stakepool_on_lodestar(devnet: Devnet, tmp_path: Path) -> None:
+def test_stakepool_on_lodestar(devnet: Devnet, broker: Mosquitto, tmp_path: Path) -> None:
     view = BeaconView(devnet.url)
     recorder = NodeRecorder(view, POOL, view.genesis_time())
     http_port = _free_port()
-    proc, log = _start_daemon(tmp_path, devnet, http_port)
+    base = f"http://127.0.0.1:{http_port}"
+    delegations = tmp_path / "delegations.toml"
+    delegations.write_text(DELEGATIONS)
+    tap = MqttTap(broker.port, MQTT_ROOT)
+    tap.start()
+    proc, log = _start_daemon(
+        tmp_path,
+        devnet,
+        http_port,
+        pool_keys=(
+            f'delegations_file = "{delegations}"\nfee_bps = 1000\nfee_mode = "per_epoch_positive"\n'
+        ),
+        extra_sections=f'[mqtt]\nurl = "{broker.url}"\n',
+    )
     recorder.start()
     injected = ""
     metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    rows: dict[int, dict[int, dict[str, Any]]] = {}
+    pool: dict[str, Any] = {}
+    status_online: str | None = None
     try:
         deadline = time.monotonic() + RUN_DEADLINE_SECONDS
         while True:
@@ -133,6 +160,7 @@ def test_stakepool_on_lodestar(devnet: Devnet, tmp_path: Path) -> None:
             if judged and max(judged) >= LAST_EPOCH:
                 break
             time.sleep(1.0)
+        status_online = asyncio.run(retained_status(broker.port, f"{MQTT_ROOT}/status"))
         # The node first: the daemon hears of finality after it (SSE), never before.
         checkpoints = view.get("/eth/v1/beacon/states/head/finality_checkpoints")
         assert checkpoints is not None
@@ -142,12 +170,17 @@ def test_stakepool_on_lodestar(devnet: Devnet, tmp_path: Path) -> None:
             if metrics[("stakepool_finalized_epoch", ())] >= node_finalized:
                 break
             time.sleep(1.0)
+        # The daemon is idle until the next epoch closes: its ledger is read as it stands.
+        rows = validator_epochs(base, POOL)
+        pool = assert_ledger_conserves(base, rows)
     finally:
         recorder.stop()
         code = _stop(proc)
+        tap.stop()
     events = _events(log)
     assert code == 0, log.read_text()[-3000:]
     assert events[-1]["event"] == "stopped"
+    _assert_mqtt(tap, broker, status_online)
 
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for e in events:
@@ -163,6 +196,9 @@ def test_stakepool_on_lodestar(devnet: Devnet, tmp_path: Path) -> None:
         and e["epoch"] >= FIRST_EPOCH
     ]
     assert failed == []
+    # Every window was read while the node still had its states; no explanation was retried.
+    assert by_kind.get("ledger_window_unavailable", []) == []
+    assert by_kind.get("rewards_unexplained", []) == []
 
     _assert_attestations(by_kind, recorder)
     _assert_proposals(by_kind, recorder, view)
@@ -177,6 +213,7 @@ def test_stakepool_on_lodestar(devnet: Devnet, tmp_path: Path) -> None:
     assert statuses["active_ongoing"] == len(POOL) - 2
     assert statuses["active_slashed"] + statuses["exited_slashed"] == 2
     _assert_balances(by_kind, recorder)
+    _assert_money(rows, pool, recorder)
 
 
 def _assert_attestations(by_kind: dict[str, list[dict[str, Any]]], recorder: NodeRecorder) -> None:
@@ -304,3 +341,34 @@ def _wait_for_empty_slot(view: BeaconView, recorder: NodeRecorder, deadline: flo
                 if slot % SLOTS_PER_EPOCH and not view.has_block(slot) and view.has_block(slot - 1):
                     return slot
         time.sleep(2.0)
+
+
+def _assert_mqtt(tap: MqttTap, broker: Mosquitto, status_online: str | None) -> None:
+    assert not tap.errors, tap.errors
+    assert status_online == "online"
+    # One critical slashing alert per slashed validator, whatever QoS 1 delivered twice.
+    critical = tap.distinct_alerts("critical")
+    assert critical == {
+        (ATTESTER_VICTIM, "validator_slashed"): 1,
+        (PROPOSER_VICTIM, "validator_slashed"): 1,
+    }, critical
+    assert tap.payloads("status")[-1:] == ["offline"], tap.payloads("status")
+    assert asyncio.run(retained_status(broker.port, f"{MQTT_ROOT}/status")) == "offline"
+
+
+def _assert_money(
+    rows: dict[int, dict[int, dict[str, Any]]], pool: dict[str, Any], recorder: NodeRecorder
+) -> None:
+    settled = sorted({k for by in rows.values() for k in by})
+    assert settled, "the ledger settled nothing"
+    # Every epoch from the first settled one on, none skipped, up to the one before the last
+    # judged (window k is written once epoch k + 1 has closed).
+    assert settled == list(range(settled[0], LAST_EPOCH)), settled
+    assert settled[0] <= 2, settled
+    assert all(set(by) == set(settled) for by in rows.values()), "a validator without rows"
+    compared = assert_rewards_match_the_node(rows, recorder.balances)
+    assert compared == settled, (compared, settled, sorted(recorder.balances))
+    # The slashings cost their validators money in the window they were included in.
+    for victim in (ATTESTER_VICTIM, PROPOSER_VICTIM):
+        assert min(int(r["reward_gwei"]) for r in rows[victim].values()) < -(10**8), victim
+    assert int(pool["fees_gwei"]["total"]) > 0, pool

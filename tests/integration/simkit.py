@@ -1,8 +1,10 @@
 """Helpers for testing ``BeaconClient`` / ``EventStream`` against the real simulator.
 
-``CountingSimServer`` is a ``SimServer`` that counts the requests reaching it (by operationId, or
-``METHOD /path`` for a path the sim does not serve), before any injected fault answers them: the
-server's own record of what the client asked, independent of the client's health counters.
+``InterceptingSimServer`` is a ``SimServer`` whose every request passes first through its
+``intercept`` method: a test's node that answers some requests its own way. ``CountingSimServer``
+counts the requests reaching it (by operationId, or ``METHOD /path`` for a path the sim does not
+serve), before any injected fault answers them: the server's own record of what the client asked,
+independent of the client's health counters.
 """
 
 from __future__ import annotations
@@ -28,7 +30,24 @@ FAST_RETRY = Backoff(base=0.005, maximum=0.02)
 """Retries on one node: a mainnet client's 0.25 s scaled down like the tests' short slots."""
 
 
-class CountingSimServer(SimServer):
+class InterceptingSimServer(SimServer):
+    """A ``SimServer`` behind ``intercept``, which by default passes every request on."""
+
+    async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await handler(request)
+
+    def build_app(self) -> web.Application:
+        app = super().build_app()
+
+        @web.middleware
+        async def outermost(request: web.Request, handler: Handler) -> web.StreamResponse:
+            return await self.intercept(request, handler)
+
+        app.middlewares.insert(0, outermost)  # outermost: sees requests a fault then answers
+        return app
+
+
+class CountingSimServer(InterceptingSimServer):
     def __init__(
         self,
         chain: SimChain,
@@ -43,17 +62,10 @@ class CountingSimServer(SimServer):
         )
         self.requests: Counter[str] = Counter()
 
-    def build_app(self) -> web.Application:
-        app = super().build_app()
-
-        @web.middleware
-        async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
-            name = request.match_info.route.name or f"{request.method} {request.path}"
-            self.requests[name] += 1
-            return await handler(request)
-
-        app.middlewares.insert(0, count)  # outermost: sees requests a fault then answers
-        return app
+    async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        name = request.match_info.route.name or f"{request.method} {request.path}"
+        self.requests[name] += 1
+        return await handler(request)
 
 
 def stepped_chain(
@@ -72,14 +84,23 @@ def stepped_chain(
     return chain
 
 
-def live_chain(slot_ms: int, *, validators: int = 64, seed: int = 5) -> SimChain:
-    """A chain whose genesis is now; a server with ``auto_advance=True`` moves it each slot."""
+def live_chain(
+    slot_ms: int,
+    *,
+    validators: int = 64,
+    seed: int = 5,
+    scenario: SimScenario | None = None,
+    genesis_in: int = 0,
+) -> SimChain:
+    """A chain whose genesis is now, or ``genesis_in`` seconds from now (a daemon started with it
+    is then up before genesis); a server with ``auto_advance=True`` moves it each slot."""
     return SimChain(
         SimConfig(
             validators=validators,
             seed=seed,
             slot_duration_ms=slot_ms,
-            genesis_time=int(time.time()),
+            genesis_time=int(time.time()) + genesis_in,
+            scenario=scenario or SimScenario(),
         )
     )
 

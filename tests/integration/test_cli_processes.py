@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,19 +12,7 @@ from pathlib import Path
 
 import pytest
 
-STAKEPOOL = [sys.executable, "-m", "stakepool"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STAKEPOOL_")}
-    env.update(extra)
-    return env
+from tests.integration.processes import STAKEPOOL, clean_env, simulator
 
 
 def _get_json(url: str) -> dict[str, object]:
@@ -38,50 +23,8 @@ def _get_json(url: str) -> dict[str, object]:
 
 @pytest.fixture
 def sim_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    log = (tmp_path / "sim.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            *STAKEPOOL,
-            "sim",
-            "--port",
-            str(port),
-            "--validators",
-            "64",
-            "--slot-seconds",
-            "0.1",
-            "--preset",
-            "minimal",
-            "--seed",
-            "5",
-            "--offline",
-            "60..63",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=_env(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            _get_json(url + "/eth/v1/beacon/genesis")
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                log.close()
-                out = (tmp_path / "sim.log").read_text()
-                raise AssertionError(f"stakepool sim did not come up: {out}") from None
-            time.sleep(0.1)
-    try:
+    with simulator(tmp_path, slot_seconds="0.1", offline="60..63") as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=10)
-        log.close()
-        assert code == 0  # the simulator also stops cleanly
 
 
 def test_sim_serves_the_standard_api_with_offline_validators(sim_url: str) -> None:
@@ -118,8 +61,9 @@ def test_run_follows_the_sim_logs_json_and_stops_on_sigterm(sim_url: str, tmp_pa
         [*STAKEPOOL, "run", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=clean_env(),
         text=True,
+        cwd=tmp_path,  # the default ledger.sqlite goes there, not into the checkout
     )
     assert proc.stdout is not None
     events: list[dict[str, object]] = []
@@ -150,7 +94,7 @@ def test_demo_stops_by_itself_after_n_epochs() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(),
+        env=clean_env(),
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -162,6 +106,28 @@ def test_demo_stops_by_itself_after_n_epochs() -> None:
     assert time.monotonic() - started < 60
 
 
+def test_demo_shows_the_ledger_and_the_top_delegators() -> None:
+    done = subprocess.run(
+        [*STAKEPOOL, "demo", "--epochs", "4", "--slot-seconds", "0.1"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=clean_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # Window k is settled once k + 1 closed: epochs 1 and 2 by the end of epoch 3.
+    for epoch in (1, 2):
+        assert f"  ledger epoch {epoch} (provisional): pool reward +" in out, out
+    assert "fee " in out
+    assert " delegators +" in out
+    assert "pool totals (final / with provisional)" in out
+    ranks = [line.split()[1] for line in out.splitlines() if line.strip().startswith("#1 ")]
+    assert ranks
+    assert set(ranks) == {"alice"}
+
+
 def test_check_config_exit_code_from_the_shell(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[pool]\nfee_bps = -5\n")
@@ -170,7 +136,7 @@ def test_check_config_exit_code_from_the_shell(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=30,
-        env=_env(),
+        env=clean_env(),
         check=False,
     )
     assert done.returncode == 2

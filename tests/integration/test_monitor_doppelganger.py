@@ -17,9 +17,10 @@ from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.eventbase import Severity
 from stakepool.monitor.events import DoppelgangerDetected
 from stakepool.runner import run_daemon
-from stakepool.sim.chain import SimChain, SimConfig
+from stakepool.sim.chain import SimChain
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer
+from tests.integration.simkit import live_chain
 from tests.integration.test_monitor_service import Recorder, _scrape, _value
 
 POOL = range(16)
@@ -29,16 +30,8 @@ TOKEN = "s3cret-token"
 
 
 def _chain(scenario: SimScenario) -> SimChain:
-    return SimChain(
-        SimConfig(
-            validators=64,
-            preset="minimal",
-            slot_duration_ms=100,
-            seed=7,
-            genesis_time=int(time.time()) + 2,  # the daemon is up before genesis
-            scenario=scenario,
-        )
-    )
+    # Genesis a moment away: the daemon is up before it.
+    return live_chain(100, validators=64, seed=7, scenario=scenario, genesis_in=2)
 
 
 def _settings(url: str, **monitor: Any) -> Settings:

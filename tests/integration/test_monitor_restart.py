@@ -21,8 +21,9 @@ import structlog
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.eventbase import EventKind
 from stakepool.runner import run_daemon
-from stakepool.sim.chain import SimChain, SimConfig
+from stakepool.sim.chain import SimChain
 from stakepool.sim.server import SimServer
+from tests.integration.simkit import live_chain
 from tests.integration.test_monitor_service import (
     MISSED_SLOT,
     ORPHANED_SLOT,
@@ -51,17 +52,14 @@ Scrape = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def _chain() -> SimChain:
-    return SimChain(
-        SimConfig(
-            validators=128,
-            preset="minimal",
-            slot_duration_ms=100,
-            seed=3,
-            genesis_time=int(time.time()) + 3,  # the daemon is up before genesis
-            scenario=_scenario(
-                missed_slots=frozenset({MISSED_SLOT}), orphaned_slots=frozenset({ORPHANED_SLOT})
-            ),
-        )
+    return live_chain(
+        100,
+        validators=128,
+        seed=3,
+        scenario=_scenario(
+            missed_slots=frozenset({MISSED_SLOT}), orphaned_slots=frozenset({ORPHANED_SLOT})
+        ),
+        genesis_in=3,  # both daemons are up before genesis
     )
 
 

@@ -10,33 +10,20 @@ it at once with their own databases: A without interruption, B killed right afte
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-STAKEPOOL = [sys.executable, "-m", "stakepool"]
+from tests.integration.processes import STAKEPOOL, clean_env, simulator
+
 POOL = [0, 1, 2, 3, 4, 5, 6, 7, 60, 61]
 OFFLINE = (60, 61)
 AFTER_KILL = 4
 """Epochs B processes after the one it was killed in, before both daemons are compared."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("STAKEPOOL_")}
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -66,92 +53,58 @@ def _start_run(config: Path, log: Path) -> subprocess.Popen[bytes]:
             [*STAKEPOOL, "run", "--config", str(config)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=_env(),
+            env=clean_env(),
         )
 
 
 def test_sigkill_mid_epoch_then_restart_tells_each_event_once(tmp_path: Path) -> None:
-    port = _free_port()
-    sim_log = (tmp_path / "sim.log").open("wb")
-    sim = subprocess.Popen(
-        [
-            *STAKEPOOL,
-            "sim",
-            "--port",
-            str(port),
-            "--validators",
-            "64",
-            "--slot-seconds",
-            "0.25",  # the simulator serves 8 epochs of history: 16 s, more than a restart takes
-            "--preset",
-            "minimal",
-            "--seed",
-            "5",
-            "--offline",
-            "60..63",
-        ],
-        stdout=sim_log,
-        stderr=subprocess.STDOUT,
-        env=_env(),
-    )
-    url = f"http://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
-    try:
+    # The simulator serves 8 epochs of history: 0.25 s slots make 16 s, more than a restart takes.
+    with simulator(tmp_path, slot_seconds="0.25", offline="60..63") as url:
+        try:
+            configs = {}
+            for name in ("a", "b"):
+                configs[name] = tmp_path / f"{name}.toml"
+                configs[name].write_text(
+                    f'[beacon]\nurls = ["{url}"]\n[pool]\nvalidators = {POOL}\n'
+                    f'[http]\nport = 0\n[ledger]\ndatabase = "{tmp_path / name}.sqlite"\n'
+                )
+            log_a, log_b1, log_b2 = tmp_path / "a.log", tmp_path / "b1.log", tmp_path / "b2.log"
+            a = _start_run(configs["a"], log_a)
+            b = _start_run(configs["b"], log_b1)
+            procs = [a, b]
 
-        def sim_up() -> bool:
-            try:
-                with urllib.request.urlopen(url + "/eth/v1/beacon/genesis", timeout=2):
-                    return True
-            except OSError:
-                return False
+            # B has saved an epoch, and has just begun the next one when it is killed.
+            _wait_for(lambda: _duties_epochs(log_b1), "B's first epoch", procs, 40)
+            saved_epoch = _duties_epochs(log_b1)[0]
 
-        _wait_for(sim_up, "the simulator", [sim], 30)
-        configs = {}
-        for name in ("a", "b"):
-            configs[name] = tmp_path / f"{name}.toml"
-            configs[name].write_text(
-                f'[beacon]\nurls = ["{url}"]\n[pool]\nvalidators = {POOL}\n'
-                f'[http]\nport = 0\n[ledger]\ndatabase = "{tmp_path / name}.sqlite"\n'
+            def b_closing() -> bool:
+                return any(
+                    e.get("event") == "epoch_closed" and int(e["epoch"]) > saved_epoch
+                    for e in _lines(log_b1)
+                )
+
+            _wait_for(b_closing, "B's next epoch_closed", procs, 40)
+            b.send_signal(signal.SIGKILL)
+            assert b.wait(timeout=10) == -signal.SIGKILL
+            time.sleep(1.0)  # with the restart itself, more than an epoch passes while B is down
+            b = _start_run(configs["b"], log_b2)
+            procs = [a, b]
+            last = saved_epoch + 1 + AFTER_KILL
+            _wait_for(
+                lambda: (
+                    max(_duties_epochs(log_a), default=-1) >= last
+                    and max(_duties_epochs(log_b2), default=-1) >= last
+                ),
+                f"epoch {last} in both daemons",
+                procs,
+                60,
             )
-        log_a, log_b1, log_b2 = tmp_path / "a.log", tmp_path / "b1.log", tmp_path / "b2.log"
-        a = _start_run(configs["a"], log_a)
-        b = _start_run(configs["b"], log_b1)
-        procs = [a, b]
-
-        # B has saved an epoch, and has just begun the next one when it is killed.
-        _wait_for(lambda: _duties_epochs(log_b1), "B's first epoch", procs, 40)
-        saved_epoch = _duties_epochs(log_b1)[0]
-
-        def b_closing() -> bool:
-            return any(
-                e.get("event") == "epoch_closed" and int(e["epoch"]) > saved_epoch
-                for e in _lines(log_b1)
-            )
-
-        _wait_for(b_closing, "B's next epoch_closed", procs, 40)
-        b.send_signal(signal.SIGKILL)
-        assert b.wait(timeout=10) == -signal.SIGKILL
-        time.sleep(1.0)  # with the restart itself, more than an epoch passes while B is down
-        b = _start_run(configs["b"], log_b2)
-        procs = [a, b]
-        last = saved_epoch + 1 + AFTER_KILL
-        _wait_for(
-            lambda: (
-                max(_duties_epochs(log_a), default=-1) >= last
-                and max(_duties_epochs(log_b2), default=-1) >= last
-            ),
-            f"epoch {last} in both daemons",
-            procs,
-            60,
-        )
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        codes = [p.wait(timeout=15) for p in procs]
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(timeout=15)
-        sim_log.close()
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            codes = [p.wait(timeout=15) for p in procs]
     assert codes == [0, 0]
 
     # Epochs: B's two lives together process every epoch once, in order, none skipped.

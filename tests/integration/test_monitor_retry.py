@@ -42,14 +42,17 @@ class FaultSwitch(Recorder):
                 self.sim.faults.clear(route)
 
 
-async def _run(failing: range, epochs: int) -> FaultSwitch:
+async def _run(
+    failing: range, epochs: int, *, history_epochs: int = 8, slot_ms: int = 100
+) -> FaultSwitch:
     chain = SimChain(
         SimConfig(
             validators=64,
             preset="minimal",
-            slot_duration_ms=100,
+            slot_duration_ms=slot_ms,
             seed=11,
             scenario=SimScenario(offline=(Offline((OFFLINE, OFFLINE)),)),
+            history_epochs=history_epochs,
         )
     )
     async with SimServer(chain, auto_advance=True) as sim:
@@ -81,6 +84,20 @@ async def test_a_failed_epoch_is_evaluated_at_the_next_one_and_the_streak_is_exa
     assert [(e.epoch, e.streak) for e in missed] == [(k, n + 1) for n, k in enumerate(evaluated)]
     streaks = [e for e in rec.events if isinstance(e, AttestationStreak)]
     assert len(streaks) == 1
+
+
+async def test_a_retried_epoch_is_judged_after_its_first_state_is_pruned() -> None:
+    # A node that keeps only the last two epochs of states (stock Lodestar prunes behind its
+    # finalized checkpoint): when epoch 2 is retried at 4, the state at its first slot (its
+    # attestations' source checkpoint) is gone; the value read at epoch 2's own close stands in.
+    rec = await _run(range(3, 4), 6, history_epochs=2, slot_ms=300)
+    by_epoch = {int(d.epoch): d for d in rec.digests}
+    assert "blocks" in by_epoch[3].failed
+    assert by_epoch[4].attestations is not None
+    assert by_epoch[4].attestations.epoch == 3
+    assert not by_epoch[4].failed, by_epoch[4].failed
+    missed = [e.epoch for e in rec.events if isinstance(e, AttestationMissed)]
+    assert {2, 3} <= set(missed), missed
 
 
 async def test_an_epoch_failing_too_long_is_given_up_and_breaks_the_streak() -> None:

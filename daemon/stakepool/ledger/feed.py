@@ -10,6 +10,12 @@ kept in its audit trail), and the feed then settles the later epochs again from 
 ``chain_reorg`` marks its first changed epoch dirty; the next close fetches the windows again from
 there, and the ledger's input digest decides which epochs really changed (same figures → no-op).
 
+Read ahead: window ``k`` is read from the node as soon as epoch ``k`` closes and written one
+epoch later. Its start state ``LAST(k − 1)`` is then still after the finalized checkpoint: a node
+that finalizes within two epochs and prunes the states behind finality (stock Lodestar) no longer
+has it at the close of ``k + 1``. A read-ahead window is used only if its last block is still
+canonical (and no reorg marked it dirty); otherwise it is read again.
+
 Gaps: the ledger settles in order and refuses gaps. After a restart the feed resumes at the
 ledger's next epoch; windows the node can no longer serve fail loudly and are retried each epoch
 (money is never skipped silently).
@@ -40,6 +46,9 @@ log = structlog.get_logger(__name__)
 
 _KEEP_EPOCHS = 16
 """Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
+_KEEP_AHEAD = 4
+"""Read-ahead windows kept while the ledger is stuck on an earlier one (a big pool's windows are
+large; an older one is read again if it is ever needed)."""
 DUTIES_KEY = "ledger_duty_outcomes"
 """``kept_state`` key of the outcomes the ledger has not settled yet (see ``DutyMemory.write``)."""
 
@@ -180,14 +189,45 @@ class LedgerFeed:
         self.duties = duties if duties is not None else DutyMemory()
         self._inputs: dict[int, EpochSettlementInput] = {}
         self._dirty_from: int | None = None
+        self._ahead: dict[int, list[EpochRewards]] = {}
+        """Windows read at their own epoch's close, waiting to be settled at the next one."""
 
     def on_reorg(self, first_changed_epoch: int) -> None:
         if self._dirty_from is None or first_changed_epoch < self._dirty_from:
             self._dirty_from = first_changed_epoch
 
     async def on_epoch_closed(self, closed: int) -> list[int]:
-        """Settle every window up to ``closed − 1``; returns the epochs written (or re-written)."""
-        target = closed - 1
+        """Settle every window up to ``closed − 1``, then read window ``closed`` ahead; returns
+        the epochs written (or re-written)."""
+        written = await self._settle_through(closed - 1)
+        await self._read_ahead(closed)
+        return written
+
+    async def _read_ahead(self, epoch: int) -> None:
+        if epoch < 1 or epoch in self._ahead:
+            return
+        try:
+            self._ahead[epoch] = await self.tracker.close(epoch)
+        except (BeaconError, WindowNotReady) as exc:
+            # Not lost: the settlement reads it again at the next close.
+            log.info("ledger_window_read_ahead_failed", epoch=epoch, error=str(exc))
+        for old in sorted(self._ahead)[:-_KEEP_AHEAD]:
+            del self._ahead[old]
+
+    async def _windows(self, epoch: int) -> list[EpochRewards]:
+        """Window ``epoch`` (and earlier ones explained since): read ahead if still canonical."""
+        ahead = self._ahead.pop(epoch, None)
+        if ahead is not None and await self._still_canonical(ahead[0]):
+            return ahead
+        return await self.tracker.close(epoch)
+
+    async def _still_canonical(self, window: EpochRewards) -> bool:
+        if not window.block_roots:
+            return True  # nothing to pin: a reorg that fills it is a chain_reorg (dirty mark)
+        header = await self.tracker.fetcher.client.get_header(window.block_roots[-1])
+        return header is not None and header.data.canonical
+
+    async def _settle_through(self, target: int) -> list[int]:
         if target < 1:
             return []  # window 0 has no start state: balances begin at genesis
         status = await self.ledger.store.status()
@@ -195,23 +235,28 @@ class LedgerFeed:
         start = target if last is None else last + 1
         if self._dirty_from is not None and last is not None:
             start = min(start, max(self._dirty_from, 1 if final is None else final + 1))
+        if self._dirty_from is not None:
+            for epoch in [e for e in self._ahead if e >= self._dirty_from]:
+                del self._ahead[epoch]
+        for epoch in [e for e in self._ahead if e < start]:
+            del self._ahead[epoch]  # settled already (a restart, a replay): not needed
         written: list[int] = []
         try:
             await self._settle_range(start, target, written)
         finally:
-            await self._report_lag(closed)
+            await self._report_lag(target + 1)
         return written
 
     async def _settle_range(self, start: int, target: int, written: list[int]) -> None:
         for epoch in range(start, target + 1):
             try:
-                windows = await self.tracker.close(epoch)
+                windows = await self._windows(epoch)
             except (BeaconError, WindowNotReady) as exc:
                 # One attempt per closed epoch (bounded cost); settlement never skips an epoch.
                 # Still failing epochs later: most likely a window older than the node keeps
                 # states for (a restart after a long stop) — say so every epoch.
                 # A warning, not an error: the stake is safe and nothing is lost, the ledger is
-                # late; stakepool_ledger_lag_epochs and the StakepoolLedgerStalled alert page.
+                # late; stakepool_ledger_lag_epochs and StakepoolLedgerLagging page.
                 log.warning(
                     "ledger_window_unavailable",
                     epoch=epoch,

@@ -16,6 +16,12 @@ def publish_pool_totals(metrics: LedgerMetrics, totals: PoolTotals) -> None:
     ):
         metrics.rewards.labels(status).set(rewards)
         metrics.fees.labels(status).set(fees)
+    for status, cl, el in (
+        ("final", totals.rewards_cl_gwei.final, totals.rewards_el_gwei.final),
+        ("total", totals.rewards_cl_gwei.total, totals.rewards_el_gwei.total),
+    ):
+        metrics.rewards_cl.labels(status).set(cl)
+        metrics.rewards_el.labels(status).set(el)
     metrics.delegators.set(totals.delegators)
     metrics.principal.set(totals.principal_gwei.total)
     metrics.dust.set(totals.dust_gwei.total)
@@ -32,6 +38,8 @@ def residual_sum(rows: Iterable[ValidatorEpochRow]) -> int | None:
 
 
 def publish_residual(metrics: LedgerMetrics, rows: Iterable[ValidatorEpochRow]) -> None:
-    total = residual_sum(rows)
-    if total is not None:
-        metrics.residual.set(total)
+    """Only an explained epoch moves the gauges: an unexplained one says nothing either way."""
+    residuals = [abs(r.residual_gwei) for r in rows if r.residual_gwei is not None]
+    if residuals:
+        metrics.residual.set(sum(residuals))
+        metrics.residual_max.set(max(residuals))

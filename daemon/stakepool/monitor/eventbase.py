@@ -44,6 +44,7 @@ class EventKind(enum.StrEnum):
     FINALITY_RESTORED = "finality_restored"
     INACTIVITY_LEAK_STARTED = "inactivity_leak_started"
     INACTIVITY_LEAK_ENDED = "inactivity_leak_ended"
+    REORG = "reorg"
 
 
 class ProposalVerdict(enum.StrEnum):

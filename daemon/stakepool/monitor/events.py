@@ -292,6 +292,22 @@ class InactivityLeakEnded(MonitorEvent):
     finalized_epoch: Epoch
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainReorged(MonitorEvent):
+    """The node's head moved to another branch (a ``chain_reorg`` stream event): chain-level, not
+    about one validator. Whether our own blocks were dropped is told by ``block_orphaned``; this
+    one lets a consumer see the reorg itself and re-read what it derived from the old branch."""
+
+    kind = EventKind.REORG
+    severity = Severity.INFO
+    epoch: Epoch
+    slot: Slot
+    """The slot of the new head."""
+    depth: int
+    old_head_block: str
+    new_head_block: str
+
+
 EVENT_TYPES: tuple[type[MonitorEvent], ...] = (
     AttestationMissed,
     AttestationStreak,
@@ -315,6 +331,7 @@ EVENT_TYPES: tuple[type[MonitorEvent], ...] = (
     FinalityRestored,
     InactivityLeakStarted,
     InactivityLeakEnded,
+    ChainReorged,
 )
 """One class per ``EventKind``."""
 
@@ -326,6 +343,7 @@ __all__ = [
     "BlockMissed",
     "BlockOrphaned",
     "BlockProposed",
+    "ChainReorged",
     "Coordinates",
     "CredentialsChanged",
     "DoppelgangerDetected",

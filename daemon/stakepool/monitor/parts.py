@@ -18,8 +18,9 @@ from typing import TypeVar
 import structlog
 
 from stakepool.beacon.client import BeaconClient
-from stakepool.beacon.errors import BeaconError
+from stakepool.beacon.errors import BeaconError, NotFound
 from stakepool.beacon.models.blocks import SignedBeaconBlock
+from stakepool.beacon.models.state import Checkpoint
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Slot, ValidatorIndex
 from stakepool.monitor.attestations import AttestationOutcome as Outcome
@@ -93,6 +94,8 @@ class MonitorParts:
         self.blocks = BlockCache(client)
         self._attester: dict[Epoch, tuple[str | None, list[AttesterDutyRef]]] = {}
         self._proposer: dict[Epoch, tuple[str | None, list[ProposerDutyRef]]] = {}
+        self._justified: dict[Epoch, Checkpoint] = {}
+        """Epoch → the justified checkpoint at its first slot, read while the epoch was recent."""
         self._seats: dict[int, Seats] = {}
         self._unsaved: list[MonitorEvent] = []
         """Counted, not yet stored nor told (``MonitorService._commit`` does both)."""
@@ -210,6 +213,23 @@ class MonitorParts:
             cached = self._attester[e] = (answer.dependent_root, duty_refs(answer.data))
         return cached[1]
 
+    async def _justified_at(self, k: Epoch) -> Checkpoint:
+        """The source checkpoint of epoch ``k``'s attestations: the justified checkpoint in the
+        state at ``FIRST(k)``. Read again when judging (it follows the canonical chain); if the
+        node no longer has that state (pruned behind finality: stock Lodestar, when a retried
+        epoch held this one back), the value read at ``k``'s own close stands in."""
+        try:
+            answer = await self.client.get_finality_checkpoints(self._start(k))
+        except NotFound:
+            kept = self._justified.get(k)
+            if kept is None:
+                raise
+            return kept
+        self._justified[k] = answer.data.current_justified
+        for old in [e for e in self._justified if e < k - 16]:  # epochs given up long ago
+            del self._justified[old]
+        return answer.data.current_justified
+
     async def _attestations(self, k: Epoch) -> AttestationDigest | None:
         """Epoch ``k``'s attester duties against the canonical blocks of its inclusion window;
         None if ``k`` was already counted (a redo after a restart)."""
@@ -227,14 +247,14 @@ class MonitorParts:
             committees = await self.client.get_committees(slot, slot=slot)
             for key, length in committee_lengths_from_committees(committees.data).items():
                 lengths.setdefault(key, length)  # the duties' own lengths win over `committees`
-        checkpoints = await self.client.get_finality_checkpoints(first)
+        justified = await self._justified_at(k)
         chain = await self.blocks.chain(first, self._last(k), last)
         outcomes = evaluate_attestations(
             k,
             duties,
             window,
             chain=chain,
-            justified=checkpoints.data.current_justified,
+            justified=justified,
             committee_lengths=lengths,
             slots_per_epoch=spe,
             max_committees_per_slot=mcps,
@@ -246,6 +266,7 @@ class MonitorParts:
             for v in self.ours:
                 self.metrics.duties.set_missed_attestation_streak(v, 0)
         self._attester = {e: d for e, d in self._attester.items() if e > k}
+        self._justified = {e: j for e, j in self._justified.items() if e > k}
         streak_events = self.streaks.observe(k, outcomes)  # first: the gauge reads its streaks
         self._record(outcomes)
         self._attestations_through = k

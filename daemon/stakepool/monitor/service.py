@@ -54,6 +54,7 @@ from stakepool.monitor.doppelganger_watch import (
     result_json,
 )
 from stakepool.monitor.eventbase import MonitorEvent, OperationSource, SlashingSource
+from stakepool.monitor.events import ChainReorged
 from stakepool.monitor.finality import FinalityWatch
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.keeper import MonitorKeeper
@@ -189,6 +190,7 @@ class MonitorService(MonitorParts):
         elif isinstance(data, ChainReorgEvent):
             # Blocks from the common ancestor on are refetched (slashings in them are idempotent).
             self.blocks.evict_from(data.slot - data.depth)  # one slot more than needed: cheap
+            self._emit([_reorg_event(data)])
             await self._after_reorg(data)
         elif isinstance(data, AttesterSlashing):
             self._emit(self.slashing.on_attester_slashing(data, SlashingSource.SSE, epoch))
@@ -338,6 +340,9 @@ class MonitorService(MonitorParts):
         if self.doppelganger.enabled:
             await self._check_doppelgangers(c, failed)
         await self._part("prefetch_duties", c + 1, failed, lambda: self._attester_duties(c + 1))
+        # Epoch c's source checkpoint while the node still has FIRST(c): it is judged at the next
+        # close, or later when an older epoch's retry holds it back, when it may be pruned.
+        await self._part("prefetch_checkpoints", c, failed, lambda: self._justified_at(c))
         # Now, while c + 1 is the current epoch: some nodes serve proposer duties for it only.
         await self._part(
             "prefetch_proposer_duties", c + 1, failed, lambda: self._proposer_duties(Epoch(c + 1))
@@ -348,12 +353,18 @@ class MonitorService(MonitorParts):
         self, c: Epoch, have_blocks: bool, failed: list[str]
     ) -> AttestationDigest | None:
         """Epochs whose evaluation failed before, then ``c − 1``, oldest first (streaks count in
-        order). A failure stops the round: the later epochs wait for it, up to the bound."""
+        order). A failed epoch does not hold the later ones back: they are tried too, and once a
+        later epoch is evaluated the earlier failures can no longer count in order and are given
+        up (a gap: the streaks break). While everything fails (the node is down) each failed
+        epoch is kept for the next close, up to ``ATTESTATION_ATTEMPTS``. Why not wait: a node
+        that prunes (or serves duties only for recent epochs) would turn one old failure into a
+        cascade of stale, failing evaluations."""
         todo = sorted(self._retries)
         if c > 0 and Epoch(c - 1) not in self._retries:
             todo.append(Epoch(c - 1))
         latest: AttestationDigest | None = None
-        for i, k in enumerate(todo):
+        behind: list[Epoch] = []
+        for k in todo:
             done = None
             if have_blocks:
                 done = await self._part(
@@ -362,6 +373,12 @@ class MonitorService(MonitorParts):
             counted = self._attestations_through is not None and k <= self._attestations_through
             if done is not None or counted:
                 self._retries.pop(k, None)
+                for lost in behind:
+                    attempts = self._retries.pop(lost, 0)
+                    log.warning(
+                        "attestations_given_up", epoch=lost, attempts=attempts, later=int(k)
+                    )
+                behind.clear()
                 latest = done if k == c - 1 else latest
                 continue
             attempts = self._retries.get(k, 0) + 1
@@ -370,7 +387,17 @@ class MonitorService(MonitorParts):
                 self._retries.pop(k, None)
                 continue  # the next evaluated epoch breaks the streaks (a gap)
             self._retries[k] = attempts
-            for later in todo[i + 1 :]:
-                self._retries.setdefault(later, 0)  # waits for k; not an attempt of its own
-            break
+            behind.append(k)
         return latest
+
+
+def _reorg_event(reorg: ChainReorgEvent) -> ChainReorged:
+    """The chain-level ``reorg`` event: its id depends only on the node's report (same reorg from
+    another node or after a restart → same id)."""
+    return ChainReorged(
+        epoch=reorg.epoch,
+        slot=reorg.slot,
+        depth=int(reorg.depth),
+        old_head_block=str(reorg.old_head_block),
+        new_head_block=str(reorg.new_head_block),
+    )

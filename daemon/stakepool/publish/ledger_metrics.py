@@ -27,9 +27,21 @@ class LedgerMetrics:
             ["status"],
             registry=reg,
         )
+        self.rewards_cl = Gauge(
+            "stakepool_pool_rewards_cl_gwei",
+            "The consensus-layer part of stakepool_pool_rewards_gwei, Gwei.",
+            ["status"],
+            registry=reg,
+        )
+        self.rewards_el = Gauge(
+            "stakepool_pool_rewards_el_gwei",
+            "The execution-layer part of stakepool_pool_rewards_gwei (known EL rewards only), Gwei.",
+            ["status"],
+            registry=reg,
+        )
         for status in STATUSES:
-            self.rewards.labels(status).set(0)
-            self.fees.labels(status).set(0)
+            for family in (self.rewards, self.fees, self.rewards_cl, self.rewards_el):
+                family.labels(status).set(0)
         self.delegators = Gauge(
             "stakepool_pool_delegators", "Delegators holding weight this epoch.", registry=reg
         )
@@ -52,6 +64,11 @@ class LedgerMetrics:
             "Closed epochs the ledger has not settled yet: 1 in steady state (a window is settled"
             " once the next epoch closed); growing means settlement is blocked (see the"
             " ledger_window_unavailable log).",
+            registry=reg,
+        )
+        self.residual_max = Gauge(
+            "stakepool_rewards_residual_max_abs_gwei",
+            "Largest |settlement - explanation| of one pool validator in the last explained epoch, Gwei.",
             registry=reg,
         )
         self.residual = Gauge(

@@ -216,7 +216,7 @@ class RewardsFetcher:
         except _Unexplained as exc:
             return _unexplained(settled, str(exc))
         except Unsupported as exc:
-            return _unexplained(settled, f"the node lacks a rewards endpoint: {exc}")
+            return _unexplained(settled, f"the node lacks a rewards endpoint: {exc}", never=True)
         except BeaconError as exc:
             return _unexplained(settled, f"rewards failed: {exc}")
         rows = explained_rows(
@@ -496,8 +496,10 @@ class RewardsFetcher:
         return tuple(await asyncio.gather(*(one(b.slot, b.proposer, b.block_hash) for b in ours)))
 
 
-def _unexplained(settled: EpochRewards, reason: str) -> EpochRewards:
-    return replace(settled, explanation_available=False, explanation_reason=reason)
+def _unexplained(settled: EpochRewards, reason: str, *, never: bool = False) -> EpochRewards:
+    return replace(
+        settled, explanation_available=False, explanation_reason=reason, explanation_never=never
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 The daemon calls ``close(k)`` once the head is past ``LAST(k)``. Settlement (money) never waits for
 the rewards endpoints; a window they cannot explain yet is kept and retried at every later
-``close`` until it is explained or ``patience`` windows have passed.
+``close`` until it is explained or ``patience`` windows have passed — unless the node lacks a
+rewards endpoint (stock Lodestar v1.5.1): such a window is never explained and never retried, since
+reading it again later would only fail on states the node has pruned meanwhile.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class RewardsTracker:
             if earlier.explanation_available:
                 del self.waiting[k]
                 out.append(earlier)
+            elif earlier.explanation_never:
+                del self.waiting[k]
             elif epoch - k >= self.patience:
                 del self.waiting[k]
                 reason = f"gave up after {epoch - k} epochs: {earlier.explanation_reason}"
@@ -58,7 +62,7 @@ class RewardsTracker:
                 out.append(replace(earlier, explanation_reason=reason))
             else:
                 self.waiting[k] = earlier
-        if current.explanation_available or self.patience == 0:
+        if current.explanation_available or current.explanation_never or self.patience == 0:
             self.waiting.pop(epoch, None)
         else:
             self.waiting[epoch] = current

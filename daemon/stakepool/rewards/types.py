@@ -164,6 +164,8 @@ class EpochRewards:
     explanation_available: bool = False
     explanation_reason: str | None = "not explained yet"
     """Why there is no explanation (endpoint missing on the node, not available yet, …)."""
+    explanation_never: bool = False
+    """The node will never explain it (it lacks a rewards endpoint): not worth asking again."""
     notes: tuple[str, ...] = field(default=())
 
     @property

@@ -115,20 +115,21 @@ async def test_a_deep_reorg_reverses_and_recomputes_like_a_fresh_run(
 async def test_a_late_explanation_rewrites_later_epochs_from_kept_inputs(
     tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
 ) -> None:
-    """Window 4 is settled while the node cannot explain it; once it can (at the close that
-    settles window 5), epoch 4's row gains its components and 5 is settled again from what the
-    feed kept — ending equal to a ledger that had every explanation at once."""
+    """Window 4 is fetched and settled while the node cannot explain it; once it can, epoch 4's
+    row gains its components and 5 is settled again from what the feed kept — ending equal to a
+    ledger that had every explanation at once."""
     node = await serve_sim(_chain(SCENARIO))
     client = sim_client(node.url, retries=0)
     store, ledger = await _ledger(tmp_path / "late.sqlite")
     feed = await _feed(client, ledger)
-    for closed in (2, 3, 4):
+    for closed in (2, 3):
         assert await feed.on_epoch_closed(closed) == [closed - 1]
     node.faults.set("getAttestationsRewards", "unavailable")
-    assert await feed.on_epoch_closed(5) == [4]
+    assert await feed.on_epoch_closed(4) == [3]  # window 4 is fetched now, unexplained
     node.faults.clear()
-    # Window 5 settles, then 4 is explained: 4 is settled again (new input digest), which
-    # reverses 5, settled again from its kept input.
+    assert await feed.on_epoch_closed(5) == [4]  # settled unexplained; explained when 5 is fetched
+    # Window 5 settles, then 4 with its explanation: 4 is settled again (new input digest),
+    # which reverses 5, settled again from its kept input.
     assert await feed.on_epoch_closed(6) == [5, 4, 5]
     assert await feed.on_epoch_closed(7) == [6]
     reversed_epochs = [

@@ -137,6 +137,13 @@ class Gate:
             self._pipes.add(task)
             task.add_done_callback(self._pipes.discard)
 
+    def cut(self) -> None:
+        """Shut, and drop the connections already through: the publisher is disconnected now."""
+        self.open = False
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()

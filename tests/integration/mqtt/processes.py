@@ -1,64 +1,16 @@
-"""Real processes for the MQTT tests: `stakepool sim` and `stakepool run` as an operator runs them."""
+"""Real processes for the MQTT tests: `stakepool run` as an operator runs it (`stakepool sim`:
+``tests.integration.processes.simulator``)."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.integration.mqtt.broker import free_port
-
-STAKEPOOL = [sys.executable, "-m", "stakepool"]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("STAKEPOOL_") and k not in ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")
-    }
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def simulator(tmp_path: Path) -> Iterator[str]:
-    """A simulated beacon node (64 validators, 0.1 s slots); its URL."""
-    port = free_port()
-    log = (tmp_path / "sim.log").open("wb")
-    proc = subprocess.Popen(
-        [*STAKEPOOL, "sim", "--port", str(port), "--validators", "64", "--slot-seconds", "0.1"]
-        + ["--preset", "minimal", "--seed", "5"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=clean_env(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):  # bounded: 300 × 0.1 s
-            try:
-                with urllib.request.urlopen(url + "/eth/v1/beacon/genesis", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise AssertionError((tmp_path / "sim.log").read_text()) from None
-                time.sleep(0.1)
-        else:
-            raise AssertionError("stakepool sim did not come up")
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-        log.close()
+from tests.integration.processes import STAKEPOOL
 
 
 class Daemon:

@@ -13,7 +13,8 @@ from stakepool.ledger.store import outbox
 from stakepool.ledger.store.database import Database
 from tests.integration.mqtt.broker import PASSWORD, USERNAME, Mosquitto
 from tests.integration.mqtt.kit import Subscriber, eventually, retained_status, sample_events
-from tests.integration.mqtt.processes import Daemon, clean_env, simulator, write_config
+from tests.integration.mqtt.processes import Daemon, write_config
+from tests.integration.processes import clean_env, simulator
 
 POOL = "pool-d"
 ROOT = f"stakepool/{POOL}"
@@ -21,7 +22,7 @@ ROOT = f"stakepool/{POOL}"
 
 @pytest.fixture
 def sim_url(tmp_path: Path) -> Iterator[str]:
-    with simulator(tmp_path) as url:
+    with simulator(tmp_path, slot_seconds="0.1") as url:
         yield url
 
 

@@ -345,3 +345,22 @@ async def test_bad_answers_are_clear_errors_and_lose_nothing(
         await fetcher.settle(5, POOL)
     server.faults.clear()
     assert await fetcher.epoch(5, POOL) == good
+
+
+async def test_a_node_without_rewards_endpoints_is_not_asked_again(
+    chain: SimChain, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    # Stock Lodestar v1.5.1 has no rewards routes: retrying the explanation would only read the
+    # window's states again later, when such a node has pruned them.
+    server = await serve_sim(chain)
+    client = sim_client(server.url, retries=0)
+    tracker = RewardsTracker(RewardsFetcher(client, await _spec(client)), lambda: POOL, patience=3)
+    server.faults.set("getAttestationsRewards", "not_found")  # "Route not found"
+    (w4,) = await tracker.close(4)
+    assert not w4.explanation_available
+    assert w4.explanation_never
+    assert w4.explanation_reason is not None
+    assert "lacks a rewards endpoint" in w4.explanation_reason
+    assert tracker.waiting == {}
+    assert [w.epoch for w in await tracker.close(5)] == [5]
+    assert tracker.waiting == {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
 from aiohttp import web
 
@@ -13,28 +11,20 @@ from stakepool.rewards import EpochRewards, RewardsFetcher
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import SimScenario
 from stakepool.sim.server import SimServer
+from tests.integration.simkit import Handler, InterceptingSimServer
 
 SPE = 8
 POOL = range(32)
 EMPTY_EPOCH = 5
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-class NoStatesByRoot(SimServer):
+class NoStatesByRoot(InterceptingSimServer):
     """Like a node that prunes non-boundary states: a state asked for by root is not found."""
 
-    def build_app(self) -> web.Application:
-        app = super().build_app()
-
-        @web.middleware
-        async def prune(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if request.match_info.get("state_id", "").startswith("0x"):
-                return web.json_response({"code": 404, "message": "State not found"}, status=404)
-            return await handler(request)
-
-        app.middlewares.insert(0, prune)
-        return app
+    async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.get("state_id", "").startswith("0x"):
+            return web.json_response({"code": 404, "message": "State not found"}, status=404)
+        return await handler(request)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -18,40 +17,30 @@ from stakepool.beacon import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.rewards import RewardsFetcher
 from stakepool.sim.chain import SimChain, SimConfig
-from stakepool.sim.server import SimServer
+from tests.integration.simkit import Handler, InterceptingSimServer
 
 SPE = 8
 POOL = range(32)
 WINDOW = 3
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-class LighthouseListing(SimServer):
-    def build_app(self) -> web.Application:
-        app = super().build_app()
-        chain = self.chain
-
-        @web.middleware
-        async def relist(request: web.Request, handler: Handler) -> web.StreamResponse:
-            response = await handler(request)
-            if request.match_info.route.name != "getSyncCommitteeRewards":
-                return response
-            assert isinstance(response, web.Response)
-            assert response.text is not None
-            body = json.loads(response.text)
-            record = chain.block(request.match_info["block_id"])
-            assert record is not None
-            committee = chain.sync_committee(record.slot // SPE)
-            assert committee is not None
-            seats = Counter(committee.tolist())
-            body["data"] = [
-                entry for entry in body["data"] for _ in range(seats[int(entry["validator_index"])])
-            ]
-            return web.json_response(body)
-
-        app.middlewares.insert(0, relist)
-        return app
+class LighthouseListing(InterceptingSimServer):
+    async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.match_info.route.name != "getSyncCommitteeRewards":
+            return response
+        assert isinstance(response, web.Response)
+        assert response.text is not None
+        body = json.loads(response.text)
+        record = self.chain.block(request.match_info["block_id"])
+        assert record is not None
+        committee = self.chain.sync_committee(record.slot // SPE)
+        assert committee is not None
+        seats = Counter(committee.tolist())
+        body["data"] = [
+            entry for entry in body["data"] for _ in range(seats[int(entry["validator_index"])])
+        ]
+        return web.json_response(body)
 
 
 async def test_two_seat_validators_are_not_double_counted() -> None:

@@ -162,3 +162,13 @@ def test_unreadable_or_broken_files(tmp_path: Path) -> None:
 def test_ledger_defaults_to_the_state_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/stakepool")
     assert load_settings().ledger.resolved_database() == "/var/lib/stakepool/ledger.sqlite"
+
+
+def test_a_database_url_is_refused_until_a_postgresql_backend_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "postgresql://127.0.0.1/stakepool")
+    with pytest.raises(ConfigError, match=r"^ledger\.database: only a SQLite file path"):
+        load_settings()
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "/var/lib/stakepool/ledger.sqlite")
+    assert load_settings().ledger.resolved_database() == "/var/lib/stakepool/ledger.sqlite"

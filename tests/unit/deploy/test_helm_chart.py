@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +13,29 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from stakepool.config import Settings, load_settings
+from stakepool.config import Settings
 from tests.unit.deploy.chartkit import (
     CHART,
     KUBE_VERSIONS,
     NAMESPACE,
     REPO,
     VALUES_FILES,
-    Manifest,
     kinds,
     notes,
     one,
     render,
     render_file,
     values_of,
+)
+from tests.unit.deploy.podview import (
+    as_the_pod_sees_it,
+    assert_pod_security_restricted,
+    config_data,
+    pod_container,
+    pod_env,
+    pod_mounts,
+    pod_spec,
+    pod_volume,
 )
 
 FILES = pytest.mark.parametrize("values_file", VALUES_FILES, ids=lambda p: p.name)
@@ -39,40 +47,6 @@ STANDARD_LABELS = (
     "app.kubernetes.io/version",
     "app.kubernetes.io/managed-by",
 )
-
-
-def _config(objects: list[Manifest]) -> dict[str, str]:
-    """The daemon's ConfigMap (not the dashboard's)."""
-    (config_map,) = [
-        o for o in objects if o["kind"] == "ConfigMap" and "config.toml" in o.get("data", {})
-    ]
-    data: dict[str, str] = config_map["data"]
-    return data
-
-
-def _pod(objects: list[Manifest]) -> dict[str, Any]:
-    spec: dict[str, Any] = one(objects, "Deployment")["spec"]["template"]["spec"]
-    return spec
-
-
-def _container(objects: list[Manifest]) -> dict[str, Any]:
-    containers = _pod(objects)["containers"]
-    assert len(containers) == 1
-    container: dict[str, Any] = containers[0]
-    return container
-
-
-def _env(objects: list[Manifest]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in _container(objects)["env"]}
-
-
-def _volume(objects: list[Manifest], name: str) -> dict[str, Any]:
-    (volume,) = [v for v in _pod(objects)["volumes"] if v["name"] == name]
-    return dict(volume)
-
-
-def _mounts(objects: list[Manifest]) -> dict[str, dict[str, Any]]:
-    return {m["name"]: m for m in _container(objects)["volumeMounts"]}
 
 
 def test_the_ci_values_files_are_there() -> None:
@@ -177,32 +151,12 @@ def test_everything_optional_is_there_when_asked_for() -> None:
 @FILES
 def test_the_pod_meets_pod_security_restricted(values_file: Path) -> None:
     """The checks of the Pod Security Standards' "restricted" profile (and so "baseline")."""
-    pod = _pod(render_file(values_file))
-    pod_ctx = pod.get("securityContext", {})
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
-        assert not pod.get(key)
-    allowed_volumes = {"configMap", "secret", "emptyDir", "persistentVolumeClaim", "projected"}
-    for volume in pod["volumes"]:
-        assert set(volume) - {"name"} <= allowed_volumes, volume
-    for container in pod["containers"] + pod.get("initContainers", []):
-        ctx = container["securityContext"]
-        assert ctx["allowPrivilegeEscalation"] is False
-        assert not ctx.get("privileged")
-        assert "ALL" in ctx["capabilities"]["drop"]
-        assert set(ctx["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}
-        assert (ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot"))) is True
-        assert ctx.get("runAsUser", pod_ctx.get("runAsUser")) not in (None, 0)
-        seccomp = ctx.get("seccompProfile", pod_ctx.get("seccompProfile", {}))
-        assert seccomp.get("type") in ("RuntimeDefault", "Localhost")
-        assert ctx["readOnlyRootFilesystem"] is True
-        assert not any("hostPort" in port for port in container.get("ports", []))
-    assert pod["automountServiceAccountToken"] is False
-    assert pod["enableServiceLinks"] is False  # no STAKEPOOL_* variables from a Service's name
+    assert_pod_security_restricted(pod_spec(render_file(values_file)))
 
 
 def test_probes_check_healthz_and_readyz_on_the_daemons_port() -> None:
     objects = render({"containerPort": 9500, "service": {"port": 80}})
-    container = _container(objects)
+    container = pod_container(objects)
     assert container["ports"] == [{"name": "http", "containerPort": 9500, "protocol": "TCP"}]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
@@ -210,13 +164,13 @@ def test_probes_check_healthz_and_readyz_on_the_daemons_port() -> None:
     assert service["spec"]["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
     ]
-    config = _config(objects)["config.toml"]
+    config = config_data(objects)["config.toml"]
     assert '[http]\nhost = "0.0.0.0"\nport = 9500\n' in config
 
 
 def test_the_container_runs_the_daemon_with_the_rendered_config() -> None:
     objects = render()
-    container = _container(objects)
+    container = pod_container(objects)
     assert [*container["command"], *container["args"]] == [
         "stakepool",
         "run",
@@ -224,14 +178,14 @@ def test_the_container_runs_the_daemon_with_the_rendered_config() -> None:
         "/etc/stakepool/config.toml",
     ]
     assert container["image"] == "ghcr.io/stakepool/stakepool:0.1.0"  # the appVersion
-    assert _mounts(objects)["config"] == {
+    assert pod_mounts(objects)["config"] == {
         "name": "config",
         "mountPath": "/etc/stakepool",
         "readOnly": True,
     }
-    assert _volume(objects, "config")["configMap"]["name"] == "sp-stakepool"
+    assert pod_volume(objects, "config")["configMap"]["name"] == "sp-stakepool"
     digest = "sha256:" + "ab" * 32
-    pinned = _container(render({"image": {"digest": digest, "tag": "9.9"}}))
+    pinned = pod_container(render({"image": {"digest": digest, "tag": "9.9"}}))
     assert pinned["image"] == f"ghcr.io/stakepool/stakepool@{digest}"
 
 
@@ -240,10 +194,10 @@ def test_one_writer_of_the_ledger_on_a_kept_volume() -> None:
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
-    assert _env(objects)["STATE_DIRECTORY"] == "/var/lib/stakepool"
-    assert _mounts(objects)["state"]["mountPath"] == "/var/lib/stakepool"
+    assert pod_env(objects)["STATE_DIRECTORY"] == "/var/lib/stakepool"
+    assert pod_mounts(objects)["state"]["mountPath"] == "/var/lib/stakepool"
     claim = one(objects, "PersistentVolumeClaim")
-    assert _volume(objects, "state")["persistentVolumeClaim"] == {
+    assert pod_volume(objects, "state")["persistentVolumeClaim"] == {
         "claimName": claim["metadata"]["name"]
     }
     assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
@@ -257,11 +211,13 @@ def test_one_writer_of_the_ledger_on_a_kept_volume() -> None:
 def test_an_existing_claim_is_used_and_none_is_created() -> None:
     objects = render_file(CHART / "ci" / "existing-objects-values.yaml")
     assert "PersistentVolumeClaim" not in kinds(objects)
-    assert _volume(objects, "state")["persistentVolumeClaim"] == {"claimName": "stakepool-ledger"}
+    assert pod_volume(objects, "state")["persistentVolumeClaim"] == {
+        "claimName": "stakepool-ledger"
+    }
     assert one(objects, "Deployment")["metadata"]["name"] == "ledger"
-    assert _pod(objects)["serviceAccountName"] == "staking"
+    assert pod_spec(objects)["serviceAccountName"] == "staking"
     assert "ServiceAccount" not in kinds(objects)
-    assert _env(objects)["STAKEPOOL_LEDGER__DATABASE"] == {
+    assert pod_env(objects)["STAKEPOOL_LEDGER__DATABASE"] == {
         "secretKeyRef": {"name": "stakepool-postgres", "key": "url"}
     }
 
@@ -270,46 +226,12 @@ def test_without_persistence_the_ledger_is_ephemeral_and_notes_say_so() -> None:
     values = {"persistence": {"enabled": False}}
     objects = render(values)
     assert "PersistentVolumeClaim" not in kinds(objects)
-    assert _volume(objects, "state") == {"name": "state", "emptyDir": {}}
+    assert pod_volume(objects, "state") == {"name": "state", "emptyDir": {}}
     assert "ledger lives in an emptyDir" in notes(values)
     assert "emptyDir" not in notes()
 
 
 # --- configuration and secrets as the daemon sees them ------------------------------------------
-
-
-def _as_the_pod_sees_it(
-    objects: list[Manifest], root: Path, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    """Lay the pod's mounts out under ``root`` and load the settings as ``stakepool run`` does:
-    the ConfigMap at /etc/stakepool, the Secret at $CREDENTIALS_DIRECTORY, the container's env."""
-
-    def mapped(path: str) -> Path:
-        return root / path.lstrip("/")
-
-    config_dir = mapped(_mounts(objects)["config"]["mountPath"])
-    config_dir.mkdir(parents=True)
-    data = _config(objects)
-    for name, content in data.items():
-        text = content.replace("/etc/stakepool/", f"{config_dir}/")  # absolute paths in the pod
-        (config_dir / name).write_text(text)
-    for name in list(os.environ):
-        if name.upper().startswith("STAKEPOOL_") or name in (
-            "CREDENTIALS_DIRECTORY",
-            "STATE_DIRECTORY",
-        ):
-            monkeypatch.delenv(name)
-    for name, value in _env(objects).items():
-        assert isinstance(value, str), f"{name} comes from elsewhere"
-        is_path = name.endswith("_DIRECTORY")
-        monkeypatch.setenv(name, str(mapped(value)) if is_path else value)
-    secrets = [o for o in objects if o["kind"] == "Secret"]
-    if secrets:
-        creds = mapped(_mounts(objects)["credentials"]["mountPath"])
-        creds.mkdir(parents=True)
-        for name, encoded in secrets[0]["data"].items():
-            (creds / name).write_bytes(base64.b64decode(encoded))
-    return load_settings(config_dir / "config.toml")
 
 
 @pytest.mark.parametrize(
@@ -320,7 +242,7 @@ def _as_the_pod_sees_it(
 def test_every_values_file_gives_a_config_the_daemon_accepts(
     values_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _as_the_pod_sees_it(render_file(values_file), tmp_path, monkeypatch)
+    settings = as_the_pod_sees_it(render_file(values_file), tmp_path, monkeypatch)
     assert settings.http.host == "0.0.0.0"
     assert settings.http.port == 9464
     assert settings.ledger.resolved_database() == str(tmp_path / "var/lib/stakepool/ledger.sqlite")
@@ -330,10 +252,10 @@ def test_values_reach_the_daemon_typed_and_secrets_only_through_the_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     objects = render_file(CHART / "ci" / "secured-values.yaml")
-    config_text = _config(objects)["config.toml"]
+    config_text = config_data(objects)["config.toml"]
     assert "s3cret" not in config_text
     assert "quotes" not in config_text
-    settings = _as_the_pod_sees_it(objects, tmp_path, monkeypatch)
+    settings = as_the_pod_sees_it(objects, tmp_path, monkeypatch)
     assert settings.beacon.urls == ["http://beacon.ethereum.svc:5052"]
     assert settings.beacon.timeout_seconds == 2.5
     assert settings.beacon.use_event_stream is False
@@ -369,23 +291,23 @@ def test_strings_that_need_escaping_survive_toml(
 ) -> None:
     operator = 'ops "team" \\ <one> & ünïcode'
     objects = render({"config": {"pool": {"operator": operator}}})
-    assert _as_the_pod_sees_it(objects, tmp_path, monkeypatch).pool.operator == operator
+    assert as_the_pod_sees_it(objects, tmp_path, monkeypatch).pool.operator == operator
 
 
 def test_the_secret_is_mounted_as_credentials_and_restarts_the_pod_on_change() -> None:
     objects = render({"secrets": {"http_token": "a"}})
     secret = one(objects, "Secret")
     assert secret["data"] == {"http_token": base64.b64encode(b"a").decode()}
-    assert _env(objects)["CREDENTIALS_DIRECTORY"] == "/run/credentials/stakepool"
-    assert _mounts(objects)["credentials"] == {
+    assert pod_env(objects)["CREDENTIALS_DIRECTORY"] == "/run/credentials/stakepool"
+    assert pod_mounts(objects)["credentials"] == {
         "name": "credentials",
         "mountPath": "/run/credentials/stakepool",
         "readOnly": True,
     }
-    volume = _volume(objects, "credentials")["secret"]
+    volume = pod_volume(objects, "credentials")["secret"]
     assert volume["secretName"] == secret["metadata"]["name"]
     assert volume["defaultMode"] == 0o440  # group-readable: the pod's fsGroup, never root
-    assert _pod(objects)["securityContext"]["fsGroup"] == 10001
+    assert pod_spec(objects)["securityContext"]["fsGroup"] == 10001
 
     def checksums(values: dict[str, Any]) -> dict[str, str]:
         meta = one(render(values), "Deployment")["spec"]["template"]["metadata"]
@@ -404,15 +326,15 @@ def test_the_secret_is_mounted_as_credentials_and_restarts_the_pod_on_change() -
 def test_no_secret_means_no_credentials_directory() -> None:
     objects = render()
     assert "Secret" not in kinds(objects)
-    assert "CREDENTIALS_DIRECTORY" not in _env(objects)
-    assert "credentials" not in _mounts(objects)
+    assert "CREDENTIALS_DIRECTORY" not in pod_env(objects)
+    assert "credentials" not in pod_mounts(objects)
 
 
 def test_an_existing_secret_is_mounted_and_none_is_created() -> None:
     objects = render_file(CHART / "ci" / "existing-objects-values.yaml")
     assert "Secret" not in kinds(objects)
-    assert _volume(objects, "credentials")["secret"]["secretName"] == "stakepool-credentials"
-    assert _env(objects)["CREDENTIALS_DIRECTORY"] == "/run/credentials/stakepool"
+    assert pod_volume(objects, "credentials")["secret"]["secretName"] == "stakepool-credentials"
+    assert pod_env(objects)["CREDENTIALS_DIRECTORY"] == "/run/credentials/stakepool"
     with pytest.raises(helm_python.HelmRenderError, match="either secrets or existingSecret"):
         render({"secrets": {"http_token": "a"}, "existingSecret": "mine"})
 

@@ -33,7 +33,12 @@ def test_pool_totals_and_residual_reach_the_gauges() -> None:
         ),
     )
     publish_residual(
-        metrics, [ValidatorEpochRow(1, 5, None, None), ValidatorEpochRow(2, 5, {}, -4)]
+        metrics,
+        [
+            ValidatorEpochRow(1, 5, None, None),
+            ValidatorEpochRow(2, 5, {}, -4),
+            ValidatorEpochRow(3, 5, {}, 1),
+        ],
     )
 
     def value(name: str, **labels: str) -> float | None:
@@ -44,4 +49,10 @@ def test_pool_totals_and_residual_reach_the_gauges() -> None:
     assert value("stakepool_pool_dust_gwei") == 3
     assert value("stakepool_pool_principal_gwei") == 130
     assert value("stakepool_ledger_settled_epoch", status="final") == 1002
-    assert value("stakepool_rewards_residual_gwei") == 4
+    assert value("stakepool_rewards_residual_gwei") == 5
+    assert value("stakepool_rewards_residual_max_abs_gwei") == 4
+    assert value("stakepool_pool_rewards_el_gwei", status="total") == 56_000_000
+    assert value("stakepool_pool_rewards_cl_gwei", status="final") == 10
+
+    publish_residual(metrics, [ValidatorEpochRow(1, 5, None, None)])  # unexplained: unchanged
+    assert value("stakepool_rewards_residual_max_abs_gwei") == 4

@@ -15,6 +15,7 @@ from stakepool.monitor.events import (
     EVENT_TYPES,
     BlockMissed,
     BlockProposed,
+    ChainReorged,
     EventKind,
     FinalityDelayed,
     MonitorThresholds,
@@ -107,3 +108,21 @@ def test_thresholds_defaults_and_validation() -> None:
         MonitorThresholds(finality_delay_epochs=0)
     with pytest.raises(ValueError, match="ratio"):
         MonitorThresholds(sync_participation_low=1.5)
+
+
+def test_a_reorg_has_one_id_whoever_reports_it() -> None:
+    def reorg(new_head: str) -> ChainReorged:
+        return ChainReorged(
+            epoch=Epoch(3),
+            slot=Slot(26),
+            depth=1,
+            old_head_block="0x" + "aa" * 32,
+            new_head_block=new_head,
+        )
+
+    first, again = reorg("0x" + "bb" * 32), reorg("0x" + "bb" * 32)
+    assert first.event_id == again.event_id
+    assert reorg("0x" + "cc" * 32).event_id != first.event_id
+    assert first.kind == EventKind.REORG == "reorg"
+    assert first.severity is Severity.INFO
+    assert first.to_dict()["depth"] == 1

@@ -64,6 +64,43 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+Where mqtt.tls.existingSecret is mounted. Not under /etc/stakepool: that is the ConfigMap's
+read-only volume, and a mount inside it would hide a configFiles entry of the same name.
+*/}}
+{{- define "stakepool.mqttTlsDir" -}}
+/etc/stakepool-mqtt-tls
+{{- end -}}
+
+{{/*
+The files of mqtt.tls.existingSecret the daemon uses, as a JSON list of {key, path, setting}: the
+Secret's key, the file's fixed name in the mount, and the [mqtt] setting pointing at it. "[]"
+without mqtt.tls.existingSecret.
+*/}}
+{{- define "stakepool.mqttTlsFiles" -}}
+{{- $files := list -}}
+{{- $tls := .Values.mqtt.tls -}}
+{{- if $tls.existingSecret -}}
+{{- $keys := $tls.keys -}}
+{{- if ne (empty $keys.cert) (empty $keys.key) -}}
+{{- fail "mqtt.tls.keys: cert and key go together (mutual TLS needs both); set both or neither to \"\"" -}}
+{{- end -}}
+{{- $url := dig "mqtt" "url" "" .Values.config -}}
+{{- if hasPrefix "mqtt://" $url -}}
+{{- fail (printf "mqtt.tls.existingSecret is set but config.mqtt.url %s is not mqtts://: the daemon would not use TLS" $url) -}}
+{{- end -}}
+{{- range $entry := list (list $keys.ca "ca.crt" "ca_file") (list $keys.cert "tls.crt" "cert_file") (list $keys.key "tls.key" "key_file") -}}
+{{- if index $entry 0 -}}
+{{- $files = append $files (dict "key" (index $entry 0) "path" (index $entry 1) "setting" (index $entry 2)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $files -}}
+{{- fail "mqtt.tls.existingSecret is set but mqtt.tls.keys names no file" -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $files -}}
+{{- end -}}
+
 {{- define "stakepool.claimName" -}}
 {{- default (include "stakepool.fullname" .) .Values.persistence.existingClaim -}}
 {{- end -}}
@@ -95,8 +132,19 @@ writes numbers as given, and JSON strings, numbers, booleans and arrays are vali
 
 {{/* config.toml: the config sections from values, then the chart's own [http] section. */}}
 {{- define "stakepool.configToml" -}}
+{{- $config := deepCopy .Values.config -}}
+{{- $tlsFiles := include "stakepool.mqttTlsFiles" . | fromJsonArray -}}
+{{- if $tlsFiles -}}
+{{- $mqtt := get $config "mqtt" | default dict -}}
+{{- $_ := set $config "mqtt" $mqtt -}}
+{{- range $tlsFiles -}}
+{{- if not (hasKey $mqtt .setting) -}}
+{{- $_ := set $mqtt .setting (printf "%s/%s" (include "stakepool.mqttTlsDir" $) .path) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 # Rendered by the stakepool Helm chart from its values; edit the values, not this file.
-{{- range $section, $keys := .Values.config }}
+{{- range $section, $keys := $config }}
 
 [{{ $section }}]
 {{- range $key, $value := $keys }}
