@@ -22,8 +22,6 @@ process's peak RSS. Figures only, never asserted: these machines are shared and 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing as mp
 import statistics
 import sys
 import tempfile
@@ -46,7 +44,7 @@ from stakepool.monitor.service import MonitorService
 from stakepool.publish.metrics import Metrics
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_client_epoch import _rss_mb, _serve
+import simnet
 
 PARTS = ("monitor", "rewards + ledger", "scrape", "whole epoch")
 
@@ -113,12 +111,14 @@ async def _one_run(
         db.close()
 
 
-async def _bench(info: dict[str, Any], pool: list[int], repeats: int, delegators: int) -> list[str]:
-    spe = int(info["slots_per_epoch"])
-    head_slot = int(info["head_slot"])
+async def _bench(
+    network: simnet.Network, pool: list[int], repeats: int, delegators: int
+) -> list[str]:
+    spe = network.slots_per_epoch
+    head_slot = network.head_slot
     epoch = head_slot // spe - 1  # the last closed epoch
     out: list[str] = []
-    async with BeaconClient([info["url"]], timeout=120, bulk_timeout=600) as client:
+    async with BeaconClient([network.url], timeout=120, bulk_timeout=600) as client:
         genesis = await client.check_genesis(None)
         spec = ChainSpec.from_api(
             await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
@@ -133,7 +133,7 @@ async def _bench(info: dict[str, Any], pool: list[int], repeats: int, delegators
         )
         before = (await client.get_validators((epoch * spe) - 1, pool)).data
         records = (await client.get_validators((epoch + 1) * spe - 1, pool)).data
-        rss_before = _rss_mb()
+        rss_before = simnet.rss_mb()
         samples: dict[str, tuple[list[float], list[float]]] = {p: ([], []) for p in PARTS}
         with tempfile.TemporaryDirectory() as tmp:
             for run in range(repeats):
@@ -152,49 +152,26 @@ async def _bench(info: dict[str, Any], pool: list[int], repeats: int, delegators
             f"(CPU min {min(cpus):.2f}, max {max(cpus):.2f}; {repeats} runs)"
         )
     out.append(
-        f"daemon process peak RSS: {_rss_mb():.0f} MB "
+        f"daemon process peak RSS: {simnet.rss_mb():.0f} MB "
         f"(was {rss_before:.0f} MB with the records fetched, before any epoch)"
     )
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--validators", type=int, default=2_000_000)
-    parser.add_argument("--pool", type=int, default=100_000)
-    parser.add_argument("--delegators", type=int, default=10_000)
-    parser.add_argument("--preset", default="mainnet")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs to step before measuring")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    if args.pool > args.validators:
-        parser.error("the pool cannot be larger than the network")
+    def delegators_option(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--delegators", type=int, default=10_000)
+
+    parser, args = simnet.arguments(__doc__, repeats=3, epochs=5, extra=delegators_option)
     if args.epochs < 4:
         parser.error("at least 4 epochs: the warm-up window needs two epochs before it")
-
     configure_logging("warning", "console", sys.stderr)  # events are not what is measured
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(
-        target=_serve, args=(child, args.validators, args.preset, args.epochs), daemon=True
-    )
-    proc.start()
-    info = parent.recv()
-    stride = args.validators // args.pool  # spread over the registry, as a real pool's indices
-    pool = [i * stride for i in range(args.pool)]
-    print(
-        f"network {args.validators:,} validators ({args.preset}), pool {len(pool):,}, "
-        f"{args.delegators:,} delegators; sim built in {info['build_s']:.2f} s, stepped "
-        f"{args.epochs} epochs in {info['step_s']:.2f} s (head slot {info['head_slot']})"
-    )
-    try:
-        for line in asyncio.run(_bench(info, pool, args.repeats, args.delegators)):
-            print(line, flush=True)
-    finally:
-        parent.send("stop")
-        sim = parent.recv()
-        proc.join(timeout=30)
-    print(f"simulator process peak RSS: {sim['sim_peak_rss_mb']:.0f} MB")
+    print(f"{args.delegators:,} delegators in the ledger")
+
+    async def bench(network: simnet.Network, pool: list[int], repeats: int) -> list[str]:
+        return await _bench(network, pool, repeats, args.delegators)
+
+    simnet.run(args, bench)
 
 
 if __name__ == "__main__":

@@ -81,10 +81,17 @@ def serve(conn: Connection, validators: int, preset: str, epochs: int) -> None:
 
 
 def arguments(
-    doc: str | None, *, repeats: int, epochs: int = 3
+    doc: str | None,
+    *,
+    repeats: int,
+    epochs: int = 3,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
-    """Parse the options every epoch benchmark takes; the parser is returned for further checks."""
+    """Parse the options every epoch benchmark takes (plus ``extra``'s); the parser is returned
+    for further checks."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    if extra is not None:
+        extra(parser)
     parser.add_argument("--validators", type=int, default=2_000_000)
     parser.add_argument("--pool", type=int, default=100_000)
     parser.add_argument("--preset", default="mainnet")

@@ -1,0 +1,51 @@
+"""Every benchmark still runs (at toy sizes): a refactor must not leave one broken unnoticed.
+
+Figures are not checked (benchmarks print them; these machines are too noisy to assert on time),
+only that each script finishes and prints its result lines.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.processes import clean_env
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+SMALL_NET = ["--validators", "20000", "--pool", "1000", "--repeats", "1"]
+
+CASES = {
+    "bench_client_epoch.py": ([*SMALL_NET], "balances"),
+    "bench_rewards_epoch.py": ([*SMALL_NET], "settle + explain"),
+    "bench_monitor_epoch.py": ([*SMALL_NET], "on_epoch_closed CPU"),
+    "bench_daemon_epoch.py": ([*SMALL_NET, "--delegators", "50"], "whole epoch"),
+    "bench_ledger.py": (
+        ["--sizes", "100,1000", "--epochs", "3", "--queries", "20", "--size-epochs", "20"],
+        "db size",
+    ),
+    "bench_api.py": (["--delegators", "200", "--queries", "20"], "GET /delegators/{id}"),
+    "bench_mqtt_drain.py": (["--events", "200", "--repeats", "1"], "drain to the broker"),
+    "bench_metrics_scrape.py": ([], "pool 100,000 (16 groups)"),
+}
+
+
+def test_every_benchmark_is_covered() -> None:
+    assert {p.name for p in BENCH.glob("bench_*.py")} == set(CASES)
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_benchmark_runs_at_a_toy_size(script: str) -> None:
+    args, expected = CASES[script]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=clean_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert expected in done.stdout, done.stdout[-2000:]
