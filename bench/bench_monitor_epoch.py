@@ -26,11 +26,9 @@ import time
 from pathlib import Path
 
 from stakepool.beacon.client import BeaconClient
-from stakepool.chain.spec import ChainSpec
-from stakepool.chain.types import Epoch, Root, Slot
+from stakepool.chain.types import Epoch
 from stakepool.ledger.store.database import Database
 from stakepool.logs import configure_logging
-from stakepool.monitor.head import HeadView
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.service import MonitorService
 from stakepool.publish.metrics import Metrics
@@ -45,18 +43,7 @@ async def _bench(network: simnet.Network, pool: list[int], repeats: int) -> list
     epoch = Epoch(head_slot // spe - 1)  # the last closed epoch
     out: list[str] = []
     async with BeaconClient([network.url], timeout=120, bulk_timeout=600) as client:
-        genesis = await client.check_genesis(None)
-        spec = ChainSpec.from_api(
-            await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
-        )
-        checkpoints = (await client.get_finality_checkpoints("head")).data
-        head = HeadView(
-            Slot(head_slot),
-            Root("0x" + "00" * 32),
-            Epoch(head_slot // spe),
-            checkpoints.current_justified.epoch,
-            checkpoints.finalized.epoch,
-        )
+        spec, head = await simnet.chain_at_head(client, network)
         t0 = time.perf_counter()
         before = (await client.get_validators((epoch * spe) - 1, pool)).data
         records = (await client.get_validators((epoch + 1) * spe - 1, pool)).data

@@ -30,6 +30,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from stakepool.beacon.client import BeaconClient
+from stakepool.chain.spec import ChainSpec
+from stakepool.chain.types import Epoch, Root, Slot
+from stakepool.monitor.head import HeadView
+
 
 @dataclass(frozen=True)
 class Network:
@@ -103,6 +108,23 @@ def arguments(
     if args.pool > args.validators:
         parser.error("the pool cannot be larger than the network")
     return parser, args
+
+
+async def chain_at_head(client: BeaconClient, network: Network) -> tuple[ChainSpec, HeadView]:
+    """The served network's spec and head, as the daemon would see them."""
+    genesis = await client.check_genesis(None)
+    spec = ChainSpec.from_api(
+        await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+    )
+    checkpoints = (await client.get_finality_checkpoints("head")).data
+    head = HeadView(
+        Slot(network.head_slot),
+        Root("0x" + "00" * 32),
+        Epoch(network.head_slot // network.slots_per_epoch),
+        checkpoints.current_justified.epoch,
+        checkpoints.finalized.epoch,
+    )
+    return spec, head
 
 
 def spread_pool(validators: int, size: int) -> list[int]:

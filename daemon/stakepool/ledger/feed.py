@@ -198,8 +198,12 @@ class LedgerFeed:
 
     async def on_epoch_closed(self, closed: int) -> list[int]:
         """Settle every window up to ``closed − 1``, then read window ``closed`` ahead; returns
-        the epochs written (or re-written)."""
-        written = await self._settle_through(closed - 1)
+        the epochs written (or re-written). The ledger's gauges are refreshed once, at the end
+        (with ``on_finalized`` before it, one pass over the delegators per close, not per write)."""
+        try:
+            written = await self._settle_through(closed - 1)
+        finally:
+            await self.ledger.refresh_metrics()
         await self._read_ahead(closed)
         return written
 
@@ -284,7 +288,8 @@ class LedgerFeed:
         self.ledger.set_lag(closed - (0 if last is None else last))
 
     async def on_finalized(self, finalized_epoch: int) -> None:
-        epochs = await self.ledger.finalize(finalized_epoch)
+        """Flip final rows; the gauges follow at the ``on_epoch_closed`` that comes next."""
+        epochs = await self.ledger.finalize(finalized_epoch, refresh_metrics=False)
         if epochs:
             final = max(epochs)
             for epoch in [e for e in self._inputs if e <= final]:
@@ -297,7 +302,7 @@ class LedgerFeed:
         to the fork a reorg just abandoned."""
         inp = settlement_input(window, self.duties.outcomes(window.epoch))
         self._inputs[window.epoch] = inp
-        result = await self.ledger.settle(inp)
+        result = await self.ledger.settle(inp, refresh_metrics=False)
         written = [] if result.replayed else [window.epoch]
         later = sorted(e for e in result.reversed_epochs if window.epoch < e <= fetched_through)
         if result.reversed_epochs:
@@ -308,6 +313,6 @@ class LedgerFeed:
             kept = self._inputs.get(epoch)
             if kept is None:
                 break  # not kept (settled before a restart): the next close fetches it again
-            await self.ledger.settle(kept)
+            await self.ledger.settle(kept, refresh_metrics=False)
             written.append(epoch)
         return written

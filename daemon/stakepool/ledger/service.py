@@ -59,16 +59,21 @@ class LedgerService:
     def close(self) -> None:
         self.store.db.close()
 
-    async def settle(self, inp: EpochSettlementInput) -> SettleResult:
+    async def settle(
+        self, inp: EpochSettlementInput, *, refresh_metrics: bool = True
+    ) -> SettleResult:
+        """``refresh_metrics=False`` when the caller writes several epochs in a row and refreshes
+        once at the end: the pool totals need one pass over every delegator for the dust."""
         result = await self.store.settle(inp, events=self._settled)
         if self.metrics is not None:
             publish_residual(self.metrics, inp.validators)
-        await self.refresh_metrics()
+        if refresh_metrics:
+            await self.refresh_metrics()
         return result
 
-    async def finalize(self, finalized_epoch: int) -> list[int]:
+    async def finalize(self, finalized_epoch: int, *, refresh_metrics: bool = True) -> list[int]:
         epochs = await self.store.finalize(finalized_epoch, events=self._finalized)
-        if epochs:
+        if epochs and refresh_metrics:
             await self.refresh_metrics()
         return epochs
 
