@@ -353,6 +353,14 @@ class Daemon:
 
         ``http`` serves while the daemon starts up too, so ``/readyz`` can say why it is not ready.
         """
+        # The publisher runs beside the group, not in it: a stop first ends every producer (the
+        # group), then lets the publisher deliver what they committed (`finish`), so the last
+        # epoch's events and alerts do not wait in the outbox for the next start.
+        publisher = self.publisher
+        publishing = (  # from the start: rows left by the last run go out
+            None if publisher is None else asyncio.create_task(publisher.run(), name="mqtt")
+        )
+        cancelled = False
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(_raise_when_set(stop), name="stop_watch")
@@ -361,13 +369,20 @@ class Daemon:
                 group.create_task(monitor_loop_lag(self.metrics.observe_loop_lag), name="loop_lag")
                 if self.systemd is not None:  # pinged from this loop: a stalled loop starves it
                     group.create_task(self.systemd.run(self.not_ready_reason), name="sd_notify")
-                if self.publisher is not None:  # from the start: rows left by the last run go out
-                    group.create_task(self.publisher.run(), name="mqtt")
                 group.create_task(self.start_and_follow(group), name="start_and_follow")
         except BaseExceptionGroup as errors:
             fatal = [e for e in _leaves(errors) if not isinstance(e, _Stop | _Done)]
             if fatal:
                 raise fatal[0] from None
+        except asyncio.CancelledError:
+            # Cancelled from outside, not stopped: no grace, only the `offline` status. (Not
+            # `task.cancelling()`: on 3.11 a group ended by a child's error leaves it counted.)
+            cancelled = True
+            raise
+        finally:
+            if publisher is not None and publishing is not None:
+                grace = 0.0 if cancelled else self.settings.mqtt.stop_grace_seconds
+                await publisher.finish(publishing, grace)
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:

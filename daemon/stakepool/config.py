@@ -306,6 +306,10 @@ class MqttSettings(_Section):
     keepalive_seconds: int = Field(default=30, ge=5, le=3600)
     outbox_max_rows: int = Field(default=100_000, ge=1, le=100_000_000)
     """Events kept for the broker at most; past it the oldest are dropped and counted."""
+    stop_grace_seconds: float = Field(default=5.0, ge=0, le=300)
+    """On a clean stop, how long the outbox may still drain to a connected broker before the
+    ``offline`` status; keep it well below systemd's ``TimeoutStopSec`` and the chart's
+    ``terminationGracePeriodSeconds`` (both 30 s). What is left stays for the next start."""
 
     @field_validator("topic_prefix")
     @classmethod

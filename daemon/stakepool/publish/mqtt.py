@@ -58,7 +58,11 @@ class EventPublisher(Protocol):
         """New rows are in the outbox (call after the enqueuing transaction committed)."""
 
     async def run(self) -> None:
-        """Deliver until cancelled; never returns otherwise, never raises on broker trouble."""
+        """Deliver until cancelled or finished; never raises on broker trouble."""
+
+    async def finish(self, run: asyncio.Task[None], grace_seconds: float) -> int:
+        """A clean stop of the task running ``run``: deliver what is in the outbox for at most
+        ``grace_seconds``, then say ``offline``; returns the events left for the next start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +103,48 @@ class MqttPublisher:
         self._wake = asyncio.Event()
         self._dropped_seen = 0
         self._session_up = False
+        self._finishing = False
         self.connected = False
 
     def notify(self) -> None:
         self._wake.set()
+
+    # --- a clean stop ----------------------------------------------------------------------------
+
+    async def finish(self, run: asyncio.Task[None], grace_seconds: float) -> int:
+        """Called once the producers have stopped, so the outbox only shrinks from here.
+
+        Connected: the drain goes on until the outbox is empty (then ``offline`` and DISCONNECT,
+        in that order, so every event precedes the status) or the grace period is over (then
+        cancelled, which still says ``offline``). Not connected (the broker is down, or the
+        connection is still being made): no grace is spent waiting on a broker that is not
+        there. Either way nothing is lost: unacknowledged rows stay in the outbox."""
+        self._finishing = True
+        self._wake.set()
+        connected_at_stop = self.connected
+        if connected_at_stop and grace_seconds > 0:
+            await asyncio.wait({run}, timeout=grace_seconds)
+        if not run.done():
+            run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        try:
+            left = await self._db.read(outbox.depth)
+        except (DatabaseError, sqlite3.Error) as exc:
+            log.error("mqtt_outbox_unreadable_at_stop", error=str(exc))
+            return -1
+        self._metrics.outbox_depth.set(left)
+        if left:
+            log.warning(
+                "mqtt_outbox_left_at_stop",
+                events=left,
+                reason="grace period over" if connected_at_stop else "broker not connected",
+                grace_seconds=grace_seconds,
+                hint="kept in the outbox; delivered after the next start",
+            )
+        else:
+            log.info("mqtt_outbox_delivered_at_stop", events_left=0)
+        return left
 
     # --- the connection loop ---------------------------------------------------------------------
 
@@ -122,6 +164,8 @@ class MqttPublisher:
                 log.exception("mqtt_publisher_failed", attempt=attempt + 1)
             finally:
                 self._set_connected(False)
+            if self._finishing:
+                return  # drained (or the broker went while draining): the stop decides the rest
             # Shutting down, but the CancelledError got lost on the way out (a DISCONNECT that
             # timed out replaced it, or Python 3.11's wait_for inside aiomqtt swallowed it):
             # the stop wins, or the supervisor would wait for a publisher that never ends.
@@ -140,7 +184,7 @@ class MqttPublisher:
         operator watches the outbox grow."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        while True:
+        while not self._finishing:
             _raise_if_cancelling()
             with contextlib.suppress(DatabaseError, sqlite3.Error):
                 snap = await self._db.read(lambda conn: _snapshot(conn, 0))
@@ -199,7 +243,9 @@ class MqttPublisher:
             await asyncio.gather(watch, drain, return_exceptions=True)
         for task in done:
             task.result()  # raises what ended it
-        raise aiomqtt.MqttError("the MQTT session ended")  # both loops only end by raising
+        if self._finishing:
+            return  # the drain emptied the outbox for a clean stop
+        raise aiomqtt.MqttError("the MQTT session ended")  # otherwise both loops end by raising
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         # Runs on clean shutdown (cancelled) and on failures alike: the clean DISCONNECT that
@@ -252,6 +298,8 @@ class MqttPublisher:
             snap = await self._db.read(lambda conn: _snapshot(conn, self._batch_size))
             self._observe(snap.depth, snap.dropped)
             if not snap.rows:
+                if self._finishing:
+                    return  # a clean stop and nothing left: `offline` may go out now
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._poll_seconds):
                         await self._wake.wait()

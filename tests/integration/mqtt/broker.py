@@ -83,6 +83,9 @@ class Mosquitto:
         self.config.write_text(
             f"user {getpass.getuser()}\n"
             "persistence false\n"
+            # A test subscriber must see every message even when thousands come at once (the
+            # default queues 1000 per subscriber and drops the rest).
+            "max_queued_messages 0\n"
             "per_listener_settings true\n"
             f"log_dest file {self.log}\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"

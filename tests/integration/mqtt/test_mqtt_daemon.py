@@ -3,7 +3,11 @@ in the outbox goes out, and the retained status is `offline` however the process
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +41,36 @@ def _seed(database: Path, count: int) -> list[str]:
     return [e.event_id for e in events]
 
 
+def _outbox(database: Path) -> list[str]:
+    """The event ids still waiting in the outbox, oldest first (the daemon has exited)."""
+    db = Database.open(database)
+    try:
+        return [row.event_id for row in db.read_sync(lambda c: outbox.pending(c, 1_000_000))]
+    finally:
+        db.close()
+
+
+def _depth_now(database: Path) -> int:
+    """The outbox depth while the daemon runs (a read-only look beside its connection)."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+
+def _told(daemon: Daemon) -> set[str]:
+    """The ids of the events the daemon logged (each was committed to the outbox first)."""
+    return {e["event_id"] for e in list(daemon.logs) if "event_id" in e}
+
+
+def _everything_before_offline(sub: Subscriber) -> None:
+    """Every event message arrived before the final ``offline`` status, and that status is the
+    last message of the run: what the outbox held went out before the daemon said goodbye."""
+    assert sub.messages, "nothing arrived"
+    last = sub.messages[-1]
+    assert last.topic.endswith("/status"), last
+    assert last.payload == "offline"
+    assert all(m.payload != "offline" for m in sub.messages[:-1] if m.topic.endswith("/status"))
+
+
 async def test_the_daemon_delivers_the_outbox_and_says_offline_on_sigterm(
     broker: Mosquitto, sim_url: str, tmp_path: Path
 ) -> None:
@@ -52,24 +86,102 @@ async def test_the_daemon_delivers_the_outbox_and_says_offline_on_sigterm(
     async with Subscriber(broker.port, f"{ROOT}/#") as sub:
         daemon = Daemon(config, clean_env())
         try:
-            await eventually(lambda: sub.event_ids() == seeded, "the seeded events, in order")
-            await eventually(lambda: bool(daemon.events("epoch_closed")), "the daemon follows")
+            await eventually(lambda: sub.event_ids()[:25] == seeded, "the seeded events, in order")
             assert await retained_status(broker.port, f"{ROOT}/status") == "online"
+            # Stopped right after the daemon told one of its own events: the moment an event is
+            # committed but maybe not yet delivered.
+            await eventually(lambda: bool(_told(daemon)), "an event of the daemon's own")
         finally:
-            code = daemon.stop(signal.SIGTERM)
+            code = await asyncio.to_thread(daemon.stop, signal.SIGTERM)
         assert code == 0, daemon.stderr
         await eventually(
             lambda: [m.payload for m in sub.on("/status")][-1:] == ["offline"], "offline"
         )
+        _everything_before_offline(sub)
     assert await retained_status(broker.port, f"{ROOT}/status") == "offline"
     connected = daemon.events("mqtt_connected")
     assert connected
     assert connected[0]["broker"] == broker.url
-    db = Database.open(database)
+    # Whatever the daemon committed up to the stop (its last epoch's events included) was
+    # delivered and acknowledged before it exited: nothing waits for the next start.
+    assert _outbox(database) == []
+    assert [e["events_left"] for e in daemon.events("mqtt_outbox_delivered_at_stop")] == [0]
+    assert set(seeded) | _told(daemon) <= set(sub.event_ids())
+
+
+async def test_a_backlog_at_sigterm_is_delivered_before_offline(
+    broker: Mosquitto, sim_url: str, tmp_path: Path
+) -> None:
+    """Stopped while thousands of events still wait: the stop drains them all (the grace period
+    is far longer than the drain), then says ``offline``."""
+    database = tmp_path / "ledger.sqlite"
+    seeded = _seed(database, 3000)
+    config = write_config(
+        tmp_path / "stakepool.toml",
+        sim_url=sim_url,
+        database=database,
+        mqtt={"url": broker.url, "stop_grace_seconds": 60},
+        pool_id=POOL,
+    )
+    async with Subscriber(broker.port, f"{ROOT}/#") as sub:
+        daemon = Daemon(config, clean_env())
+        try:
+            # Stopped as soon as it is online: the backlog is still going out.
+            await eventually(lambda: bool(sub.on("/status")), "online")
+        finally:
+            # In a thread: the subscriber must keep reading while the daemon drains (the broker
+            # queues only so many messages for a subscriber that does not read).
+            code = await asyncio.to_thread(daemon.stop, signal.SIGTERM)
+        assert code == 0, daemon.stderr
+        await eventually(
+            lambda: [m.payload for m in sub.on("/status")][-1:] == ["offline"], "offline"
+        )
+        _everything_before_offline(sub)
+    assert set(seeded) <= set(sub.event_ids())
+    assert _outbox(database) == []
+
+
+async def test_a_broker_down_at_stop_keeps_the_events_and_does_not_wait(
+    broker: Mosquitto, sim_url: str, tmp_path: Path
+) -> None:
+    """The broker is gone when SIGTERM comes: the stop does not spend its (long) grace period
+    on it, the undelivered events stay in the outbox, and the next start delivers them."""
+    database = tmp_path / "ledger.sqlite"
+    grace = 30.0
+    config = write_config(
+        tmp_path / "stakepool.toml",
+        sim_url=sim_url,
+        database=database,
+        mqtt={"url": broker.url, "stop_grace_seconds": grace},
+        pool_id=POOL,
+    )
+    daemon = Daemon(config, clean_env())
     try:
-        assert db.read_sync(outbox.depth) == 0  # acknowledged rows are gone
+        await eventually(lambda: bool(daemon.events("mqtt_connected")), "connected")
+        broker.stop()
+        await eventually(lambda: bool(daemon.events("mqtt_disconnected")), "the broker is gone")
+        await eventually(lambda: _depth_now(database) > 0, "events wait for the broker")
     finally:
-        db.close()
+        began = time.monotonic()
+        code = daemon.stop(signal.SIGTERM)
+        took = time.monotonic() - began
+    assert code == 0, daemon.stderr
+    assert took < grace / 2, f"the stop waited {took:.1f} s on a broker that is not there"
+    kept = _outbox(database)
+    assert kept
+    left = daemon.events("mqtt_outbox_left_at_stop")
+    assert [(e["events"], e["reason"]) for e in left] == [(len(kept), "broker not connected")]
+
+    broker.start()
+    async with Subscriber(broker.port, f"{ROOT}/#") as sub:
+        again = Daemon(config, clean_env())
+        try:
+            await eventually(lambda: set(kept) <= set(sub.event_ids()), "the kept events")
+        finally:
+            code = again.stop(signal.SIGTERM)
+        assert code == 0, again.stderr
+    assert sub.event_ids()[: len(kept)] == kept  # oldest first, as they were produced
+    assert _outbox(database) == []
 
 
 async def test_sigkill_leaves_the_last_will_offline(

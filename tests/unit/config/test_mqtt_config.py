@@ -29,6 +29,8 @@ def test_defaults() -> None:
     assert mqtt.topic_prefix == "stakepool"
     assert mqtt.keepalive_seconds == 30
     assert mqtt.outbox_max_rows == 100_000
+    # A clean stop drains for a few seconds, well inside systemd's and Kubernetes' 30 s.
+    assert mqtt.stop_grace_seconds == 5.0
     assert mqtt.tls_insecure is False
     assert mqtt.client_id is None
 
@@ -62,6 +64,8 @@ def test_tls_and_password_from_a_credential(
         ('topic_prefix = "stake/+"\n', "mqtt.topic_prefix"),
         ("keepalive_seconds = 1\n", "mqtt.keepalive_seconds"),
         ("outbox_max_rows = 0\n", "mqtt.outbox_max_rows"),
+        ("stop_grace_seconds = -1\n", "mqtt.stop_grace_seconds"),
+        ("stop_grace_seconds = 301\n", "mqtt.stop_grace_seconds"),
         ('url = "http://broker.lan"\n', "mqtt.url"),
     ],
 )
