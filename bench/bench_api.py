@@ -32,10 +32,10 @@ from prometheus_client import CollectorRegistry
 from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.publish.api import LedgerApi
 from stakepool.publish.http import HttpServer, build_app
+from stakepool.store.database import Database
 
 ETH = 10**9
 EPOCHS = 30

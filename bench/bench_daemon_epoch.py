@@ -35,13 +35,13 @@ from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch
 from stakepool.config import Settings, parse_validator_ref
-from stakepool.ledger.store.database import Database
 from stakepool.logs import configure_logging
 from stakepool.money import MoneyPath
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.service import MonitorService
 from stakepool.publish.metrics import Metrics
+from stakepool.store.database import Database
 
 sys.path.insert(0, str(Path(__file__).parent))
 import simnet

@@ -28,7 +28,7 @@ from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store import delegations_sql, ledger_read, ledger_write
-from stakepool.ledger.store.database import Database
+from stakepool.store.database import Database
 
 POLICY = LedgerPolicy(fee_bps=1000)
 ETH = 10**9

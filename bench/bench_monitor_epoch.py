@@ -27,11 +27,11 @@ from pathlib import Path
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.chain.types import Epoch
-from stakepool.ledger.store.database import Database
 from stakepool.logs import configure_logging
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.service import MonitorService
 from stakepool.publish.metrics import Metrics
+from stakepool.store.database import Database
 
 sys.path.insert(0, str(Path(__file__).parent))
 import simnet

@@ -25,11 +25,12 @@ from pathlib import Path
 import aiomqtt
 
 from stakepool.config import MqttSettings
-from stakepool.ledger.store import outbox
-from stakepool.ledger.store.database import Database
 from stakepool.publish.envelope import outbox_event
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import MqttPublisher
+from stakepool.store import outbox
+from stakepool.store.database import Database
+from stakepool.store.outbox_queue import OutboxQueue
 
 KINDS = (("duty_missed", "warning"), ("block_proposed", "info"), ("epoch_settled", None),
          ("status_changed", "info"), ("validator_slashed", "critical"))  # fmt: skip
@@ -60,7 +61,7 @@ async def _one_run(
     started = time.perf_counter()
     db.write_sync(lambda conn: outbox.enqueue(conn, events, max_rows=10_000_000))
     enqueue = time.perf_counter() - started
-    publisher = MqttPublisher(MqttSettings(url=f"mqtt://127.0.0.1:{port}"), db,
+    publisher = MqttPublisher(MqttSettings(url=f"mqtt://127.0.0.1:{port}"), OutboxQueue(db),
                               Metrics(pool_id="bench").delivery, pool_id="bench")  # fmt: skip
     received = 0
     async with aiomqtt.Client("127.0.0.1", port, identifier="bench-sub",

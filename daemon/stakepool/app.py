@@ -29,7 +29,6 @@ from stakepool.beacon.stream import EventStream
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.config import Settings
-from stakepool.ledger.store.database import Database
 from stakepool.money import MoneyPath
 from stakepool.monitor.doppelganger_watch import DoppelgangerKeys
 from stakepool.monitor.head import HeadTracker
@@ -43,6 +42,7 @@ from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import EventPublisher
 from stakepool.report import EpochReport, Observer
 from stakepool.sdnotify import SystemdReporter
+from stakepool.store.database import Database
 
 log = structlog.get_logger("stakepool")
 

@@ -27,14 +27,13 @@ from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, LedgerFeed
 from stakepool.ledger.policy import policy_from_settings
 from stakepool.ledger.queries import DelegatorSummary, EpochRange, PoolEpoch, PoolTotals
 from stakepool.ledger.service import LedgerService
-from stakepool.ledger.store import kept_state
-from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.monitor.digest import EpochDuties
 from stakepool.publish.api import LedgerApi
 from stakepool.publish.ledger_metrics import LedgerMetrics
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.tracker import RewardsTracker
+from stakepool.store.database import Database
 
 log = structlog.get_logger(__name__)
 
@@ -97,7 +96,7 @@ class MoneyPath:
         fetcher = RewardsFetcher(
             client, spec, execution=self._execution, fee_recipients=execution.fee_recipients
         )
-        kept = await self.ledger.store.db.read(lambda c: kept_state.load(c, DUTIES_KEY))
+        kept = await self.ledger.store.db.view(lambda unit: unit.kept(DUTIES_KEY))
         if kept is not None:
             self.duties.restore(kept)
         self.feed = LedgerFeed(RewardsTracker(fetcher, pool), self.ledger, self.duties)

@@ -17,7 +17,6 @@ from stakepool.app import Daemon
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import WrongChain
 from stakepool.config import Settings
-from stakepool.ledger.store.database import Database, DatabaseError
 from stakepool.logs import configure_logging
 from stakepool.money import MoneyPath
 from stakepool.observers import LogObserver
@@ -26,6 +25,8 @@ from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, build_publisher
 from stakepool.report import Observer
 from stakepool.sdnotify import SystemdReporter
+from stakepool.store.database import Database, DatabaseError
+from stakepool.store.outbox_queue import OutboxQueue
 
 log = structlog.get_logger("stakepool")
 
@@ -138,7 +139,7 @@ async def _run_with_db(
     if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database
         try:
             daemon.publisher = build_publisher(
-                settings.mqtt, db, daemon.metrics.delivery, pool_id=settings.pool.id
+                settings.mqtt, OutboxQueue(db), daemon.metrics.delivery, pool_id=settings.pool.id
             )
         except BrokerConfigError as exc:
             log.error("mqtt_setup_failed", error=str(exc))

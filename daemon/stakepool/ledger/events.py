@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 from stakepool.ledger.settlement import EpochSettlement
 from stakepool.ledger.store.interface import FinalizedHook, ReversedHook, SettledHook
-from stakepool.ledger.store.outbox import OutboxEvent
 from stakepool.publish.envelope import outbox_event
+from stakepool.store.outbox import OutboxEvent
 
 
 def _settlement_data(s: EpochSettlement) -> dict[str, str | int | None]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TextIO
 
 from stakepool.config import Settings
-from stakepool.ledger.export import ExportFormat, ExportKind, table, write
-from stakepool.ledger.store.database import Database, DatabaseError
+from stakepool.ledger.store.export import ExportFormat, ExportKind, table, write
+from stakepool.store.database import Database, DatabaseError
 
 EXIT_USAGE = 2
 

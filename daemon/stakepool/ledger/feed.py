@@ -24,7 +24,6 @@ ledger's next epoch; windows the node can no longer serve fail loudly and are re
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,14 +32,14 @@ import structlog
 from stakepool.beacon.errors import BeaconError
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store import kept_state
 from stakepool.ledger.store.interface import LedgerError
-from stakepool.ledger.store.ledger_sql import next_epoch
+from stakepool.ledger.store.ledger_sql import unsettled_from
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import ProposalVerdict
 from stakepool.rewards.fetcher import WindowNotReady
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.rewards.types import EpochRewards, ValidatorEpochReward
+from stakepool.store.unit import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -122,10 +121,10 @@ class DutyMemory:
         self._included: dict[int, dict[int, bool]] = {}
         self._missed: dict[int, dict[int, int]] = {}
 
-    def write(self, conn: sqlite3.Connection, report: EpochDuties) -> None:
+    def write(self, unit: UnitOfWork, report: EpochDuties) -> None:
         """In the monitor's save transaction: record ``report`` and keep what is unsettled."""
         self.record(report)
-        kept_state.save(conn, DUTIES_KEY, self.to_text(since=next_epoch(conn)))
+        unit.keep(DUTIES_KEY, self.to_text(since=unsettled_from(unit)))
 
     def to_text(self, *, since: int) -> str:
         epochs = sorted(e for e in set(self._included) | set(self._missed) if e >= since)

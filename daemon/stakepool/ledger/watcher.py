@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +26,17 @@ import structlog
 
 from stakepool.ledger.delegations import DelegationError, load_file
 from stakepool.ledger.queries import DelegationApplyResult
-from stakepool.ledger.store.database import DatabaseError
 from stakepool.ledger.store.interface import LedgerError, LedgerWriter
+from stakepool.store.database import STORE_ERRORS
 
 log = structlog.get_logger(__name__)
 
 API_SOURCE = "api"
 """The journal's source of ``POST /api/v1/delegations`` changes (``parse_json``'s default)."""
+
+
+_REFUSALS: tuple[type[Exception], ...] = (LedgerError, *STORE_ERRORS)
+"""The ledger said no for now, or the database failed: retried at the next poll."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,7 @@ class DelegationsWatcher:
                 replace_all=True,
                 spare_source=API_SOURCE,
             )
-        except (LedgerError, DatabaseError, sqlite3.Error) as exc:
+        except _REFUSALS as exc:
             # The ledger refused for now (e.g. a boundary it has already settled): retry next poll.
             self._report(str(exc), None)
             return None

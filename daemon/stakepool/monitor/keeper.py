@@ -8,20 +8,19 @@ Events reach the outbox only when something consumes it (``outbox_max_rows`` set
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stakepool.chain.spec import ChainSpec
-from stakepool.ledger.store import kept_state
-from stakepool.ledger.store.database import Database
-from stakepool.ledger.store.outbox import OutboxEvent, enqueue
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.saved import MonitorSaved, decode, encode
 from stakepool.publish.envelope import outbox_event
+from stakepool.store.database import Database
+from stakepool.store.outbox import OutboxEvent
+from stakepool.store.unit import UnitOfWork
 
 STATE_KEY = "monitor"
 
@@ -56,16 +55,14 @@ class MonitorKeeper:
     """Which chain the state belongs to: ``chain_key(spec)``."""
     pool_id: str = "pool"
     outbox_max_rows: int | None = None
-    digest_writers: list[Callable[[sqlite3.Connection, EpochDuties], None]] = field(
-        default_factory=list
-    )
+    digest_writers: list[Callable[[UnitOfWork, EpochDuties], None]] = field(default_factory=list)
     """Also written in the save transaction of an epoch's digest (the ledger's duty outcomes), so
     what the monitor will not redo after a restart is never lost to its consumers."""
 
     async def load(self) -> tuple[MonitorSaved, dict[str, Any]] | None:
         """The saved state and counters; None on a fresh database. ``SavedStateError`` if
         unreadable."""
-        text = await self.db.read(lambda conn: kept_state.load(conn, STATE_KEY))
+        text = await self.db.view(lambda unit: unit.kept(STATE_KEY))
         return None if text is None else decode(text, self.chain)
 
     async def save(
@@ -87,13 +84,13 @@ class MonitorKeeper:
 
         writers = list(self.digest_writers) if digest is not None else []
 
-        def write(conn: sqlite3.Connection) -> int:
-            kept_state.save(conn, STATE_KEY, text)
+        def write(unit: UnitOfWork) -> int:
+            unit.keep(STATE_KEY, text)
             for writer in writers:
                 assert digest is not None
-                writer(conn, digest)
+                writer(unit, digest)
             if max_rows is None or not rows:
                 return 0
-            return enqueue(conn, rows, max_rows=max_rows)
+            return unit.enqueue(rows, max_rows=max_rows)
 
-        return await self.db.write(write)
+        return await self.db.transaction(write)

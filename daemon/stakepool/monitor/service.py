@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import sqlite3
 from collections.abc import Iterable, Sequence
 
 from stakepool.beacon.client import BeaconClient
@@ -45,7 +44,6 @@ from stakepool.beacon.models.operations import (
 from stakepool.beacon.models.state import ValidatorInfo
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch
-from stakepool.ledger.store.database import DatabaseError
 from stakepool.monitor.digest import AttestationDigest, EpochDuties
 from stakepool.monitor.doppelganger_watch import (
     DoppelgangerKeys,
@@ -67,10 +65,14 @@ from stakepool.monitor.streaks import MissedStreaks
 from stakepool.monitor.thresholds import MonitorThresholds
 from stakepool.publish.metrics import Metrics
 from stakepool.report import Observer
+from stakepool.store.database import STORE_ERRORS
 
 ATTESTATION_ATTEMPTS = 3
 """An epoch whose attestations cannot be evaluated is tried at this many epoch closes, then
 given up (the node is still failing, or the blocks are gone): bounded work, bounded memory."""
+
+
+_UNREADABLE: tuple[type[Exception], ...] = (SavedStateError, *STORE_ERRORS)
 
 
 class MonitorService(MonitorParts):
@@ -119,7 +121,7 @@ class MonitorService(MonitorParts):
             return None
         try:
             loaded = await self.keeper.load()
-        except (SavedStateError, DatabaseError, sqlite3.Error) as exc:
+        except _UNREADABLE as exc:
             log.error("monitor_state_unreadable", error=str(exc), action="starting afresh")
             return None
         if loaded is None:
@@ -162,7 +164,7 @@ class MonitorService(MonitorParts):
                     await save
                 self._tell(events, digest)
                 raise
-            except (DatabaseError, sqlite3.Error) as exc:
+            except STORE_ERRORS as exc:
                 log.error("monitor_state_not_saved", error=str(exc))
             else:
                 if save.result():

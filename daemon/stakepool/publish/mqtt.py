@@ -1,6 +1,6 @@
 """MQTT delivery: drain the outbox to the broker, QoS 1, and keep the retained status honest.
 
-Events reach the broker only through the outbox (``ledger.store.outbox``): producers enqueue in
+Events reach the broker only through the outbox (``store.outbox``): producers enqueue in
 the same transaction as the state that caused them, this publisher reads ``pending`` rows oldest
 first, publishes each with QoS 1 and ``ack``s (deletes) a row only after the broker's PUBACK for
 every topic it goes to. A broker outage or a daemon restart therefore loses nothing; a row may be
@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import aiomqtt
@@ -33,8 +31,6 @@ from aiomqtt.exceptions import MqttConnectError
 
 from stakepool.beacon.backoff import Backoff
 from stakepool.config import MqttSettings
-from stakepool.ledger.store import outbox
-from stakepool.ledger.store.database import Database, DatabaseError
 from stakepool.publish.ledger_metrics import DeliveryMetrics
 from stakepool.publish.mqtt_broker import (
     BrokerConfigError,
@@ -45,6 +41,9 @@ from stakepool.publish.mqtt_broker import (
     tls_context,
 )
 from stakepool.publish.mqtt_topics import OFFLINE, ONLINE, Topics
+from stakepool.store.database import STORE_ERRORS
+from stakepool.store.outbox import OutboxRow
+from stakepool.store.outbox_queue import OutboxQueue
 
 log = structlog.get_logger("stakepool.mqtt")
 
@@ -65,24 +64,13 @@ class EventPublisher(Protocol):
         ``grace_seconds``, then say ``offline``; returns the events left for the next start."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    rows: list[outbox.OutboxRow]
-    depth: int
-    dropped: int
-
-
-def _snapshot(conn: sqlite3.Connection, limit: int) -> _Snapshot:
-    return _Snapshot(outbox.pending(conn, limit), outbox.depth(conn), outbox.dropped_total(conn))
-
-
 class MqttPublisher:
     """The outbox drain on aiomqtt; ``run`` in the supervisor's TaskGroup, ``notify`` from producers."""
 
     def __init__(
         self,
         settings: MqttSettings,
-        db: Database,
+        outbox: OutboxQueue,
         metrics: DeliveryMetrics,
         *,
         pool_id: str,
@@ -94,7 +82,7 @@ class MqttPublisher:
         self.options: BrokerOptions = broker_options(settings, pool_id)
         self._tls = tls_context(settings) if self.options.tls else None
         self.topics = Topics(settings.topic_prefix, pool_id)
-        self._db = db
+        self._outbox = outbox
         self._metrics = metrics
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
@@ -129,8 +117,8 @@ class MqttPublisher:
         with contextlib.suppress(asyncio.CancelledError):
             await run
         try:
-            left = await self._db.read(outbox.depth)
-        except (DatabaseError, sqlite3.Error) as exc:
+            left = await self._outbox.depth()
+        except STORE_ERRORS as exc:
             log.error("mqtt_outbox_unreadable_at_stop", error=str(exc))
             return -1
         self._metrics.outbox_depth.set(left)
@@ -158,7 +146,7 @@ class MqttPublisher:
             except aiomqtt.MqttError as exc:
                 broker_trouble = True
                 self._log_mqtt_error(exc, attempt)
-            except (DatabaseError, sqlite3.Error) as exc:
+            except STORE_ERRORS as exc:
                 log.error("mqtt_outbox_failed", error=str(exc), attempt=attempt + 1)
             except Exception:  # a bug must not take the daemon down with it: log, back off, retry
                 log.exception("mqtt_publisher_failed", attempt=attempt + 1)
@@ -186,8 +174,8 @@ class MqttPublisher:
         deadline = loop.time() + seconds
         while not self._finishing:
             _raise_if_cancelling()
-            with contextlib.suppress(DatabaseError, sqlite3.Error):
-                snap = await self._db.read(lambda conn: _snapshot(conn, 0))
+            with contextlib.suppress(*STORE_ERRORS):
+                snap = await self._outbox.snapshot(0)
                 self._observe(snap.depth, snap.dropped)
             left = deadline - loop.time()
             if left <= 0:
@@ -295,7 +283,7 @@ class MqttPublisher:
             # Cleared before reading: a notify() during the read or the publishes wakes the next
             # round at once instead of waiting for the poll.
             self._wake.clear()
-            snap = await self._db.read(lambda conn: _snapshot(conn, self._batch_size))
+            snap = await self._outbox.snapshot(self._batch_size)
             self._observe(snap.depth, snap.dropped)
             if not snap.rows:
                 if self._finishing:
@@ -306,7 +294,7 @@ class MqttPublisher:
                 continue
             await self._deliver(client, snap.rows)
 
-    async def _deliver(self, client: aiomqtt.Client, rows: Sequence[outbox.OutboxRow]) -> None:
+    async def _deliver(self, client: aiomqtt.Client, rows: Sequence[OutboxRow]) -> None:
         """Publish a batch concurrently (paho keeps the order on the wire, QoS 1 in flight in
         parallel), ack what the broker acknowledged, then fail if anything did not go."""
         results = await asyncio.gather(
@@ -315,7 +303,7 @@ class MqttPublisher:
         done = [row.id for row, result in zip(rows, results, strict=True) if result is None]
         failed = [r for r in results if isinstance(r, BaseException)]
         if done:
-            await self._db.write(lambda conn: outbox.ack(conn, done))
+            await self._outbox.ack(done)
             self._metrics.mqtt_published.inc(len(done))
             self._metrics.outbox_depth.dec(len(done))
         if failed:
@@ -325,7 +313,7 @@ class MqttPublisher:
                     raise result  # CancelledError and friends go on as they are
             raise failed[0]
 
-    async def _publish_row(self, client: aiomqtt.Client, row: outbox.OutboxRow) -> None:
+    async def _publish_row(self, client: aiomqtt.Client, row: OutboxRow) -> None:
         for topic in self.topics.for_event(row.kind, row.severity):
             await client.publish(topic, row.payload, qos=1, retain=False)
 
@@ -371,12 +359,12 @@ def _reason_text(exc: aiomqtt.MqttError) -> str:
 
 
 def build_publisher(
-    settings: MqttSettings, db: Database, metrics: DeliveryMetrics, *, pool_id: str
+    settings: MqttSettings, outbox: OutboxQueue, metrics: DeliveryMetrics, *, pool_id: str
 ) -> MqttPublisher | None:
     """The publisher when ``[mqtt] url`` is set, else None; ``BrokerConfigError`` if unusable."""
     if settings.url is None:
         return None
-    return MqttPublisher(settings, db, metrics, pool_id=pool_id)
+    return MqttPublisher(settings, outbox, metrics, pool_id=pool_id)
 
 
 __all__ = [

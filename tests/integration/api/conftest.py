@@ -22,10 +22,10 @@ from pydantic import SecretStr
 from stakepool.ledger.delegations import parse_json
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.publish.api import LedgerApi
 from stakepool.publish.http import HttpServer, build_app
+from stakepool.store.database import Database
 from tests.integration.api.contract import validate_answer, validate_request
 
 TOKEN = "correct horse battery staple"

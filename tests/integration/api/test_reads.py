@@ -12,8 +12,8 @@ import pytest
 
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
+from stakepool.store.database import Database
 from tests.integration.api.conftest import (
     EPOCHS,
     GWEI,

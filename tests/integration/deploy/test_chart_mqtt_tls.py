@@ -14,10 +14,11 @@ import structlog
 
 from stakepool.beacon.backoff import Backoff
 from stakepool.config import Settings
-from stakepool.ledger.store import outbox
-from stakepool.ledger.store.database import Database
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import MqttPublisher
+from stakepool.store import outbox
+from stakepool.store.database import Database
+from stakepool.store.outbox_queue import OutboxQueue
 from tests.integration.mqtt.broker import MOSQUITTO, Mosquitto
 from tests.integration.mqtt.kit import Subscriber, eventually, sample_events
 from tests.unit.deploy.chartkit import render
@@ -73,7 +74,7 @@ def _pod_settings(
 def _publisher(settings: Settings, db: Database) -> MqttPublisher:
     return MqttPublisher(
         settings.mqtt,
-        db,
+        OutboxQueue(db),
         Metrics(pool_id=POOL).delivery,
         pool_id=POOL,
         poll_seconds=0.2,

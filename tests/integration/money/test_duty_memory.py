@@ -9,11 +9,12 @@ import structlog
 
 from stakepool.chain.types import Epoch, Slot, ValidatorIndex
 from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, EpochOutcomes
-from stakepool.ledger.store import kept_state
-from stakepool.ledger.store.database import Database
 from stakepool.monitor.digest import AttestationDigest, EpochDuties
 from stakepool.monitor.eventbase import ProposalVerdict
 from stakepool.monitor.summary import AttestationSummary
+from stakepool.store import kept_state
+from stakepool.store.database import Database
+from stakepool.store.unit import UnitOfWork
 
 V = ValidatorIndex
 
@@ -41,8 +42,8 @@ def _db() -> Database:
 def test_the_outcomes_of_unsettled_epochs_are_kept_and_restored() -> None:
     db = _db()
     memory = DutyMemory()
-    db.write_sync(lambda c: memory.write(c, _report(5, [1, 2], [3], [2, 2])))
-    db.write_sync(lambda c: memory.write(c, _report(6, [1, 3], [2], [])))
+    db.write_sync(lambda c: memory.write(UnitOfWork(c), _report(5, [1, 2], [3], [2, 2])))
+    db.write_sync(lambda c: memory.write(UnitOfWork(c), _report(6, [1, 3], [2], [])))
 
     restored = DutyMemory()
     text = db.read_sync(lambda c: kept_state.load(c, DUTIES_KEY))
@@ -72,12 +73,12 @@ def test_only_what_the_ledger_has_not_settled_is_kept() -> None:
         )
 
     def write(conn: sqlite3.Connection, epoch: int) -> None:
-        memory.write(conn, _report(epoch, [1], [], []))
+        memory.write(UnitOfWork(conn), _report(epoch, [1], [], []))
 
     for epoch in range(2, 9):
         db.write_sync(partial(write, epoch=epoch))
     db.write_sync(lambda c: settled_up_to(c, 6))
-    db.write_sync(lambda c: memory.write(c, _report(9, [1], [], [])))
+    db.write_sync(lambda c: memory.write(UnitOfWork(c), _report(9, [1], [], [])))
     restored = DutyMemory()
     text = db.read_sync(lambda c: kept_state.load(c, DUTIES_KEY))
     assert text is not None

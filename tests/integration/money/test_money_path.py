@@ -19,13 +19,13 @@ from prometheus_client import CollectorRegistry
 
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.ledger.policy import policy_from_settings
-from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.publish.api import LedgerApi
 from stakepool.publish.http import HttpServer, build_app
 from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
+from stakepool.store.database import Database
 from tests.integration.api.conftest import ApiClient
 from tests.integration.money.moneykit import (
     GWEI,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stakepool.ledger.store.database import Database
+from stakepool.store.database import Database
 from tests.integration.mqtt.broker import MOSQUITTO, Mosquitto
 
 

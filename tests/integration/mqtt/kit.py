@@ -13,8 +13,8 @@ from typing import Any
 
 import aiomqtt
 
-from stakepool.ledger.store.outbox import OutboxEvent
 from stakepool.publish.envelope import outbox_event
+from stakepool.store.outbox import OutboxEvent
 
 WAIT_SECONDS = 60.0  # generous: the machine is shared; only a hang reaches it
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from stakepool.ledger.store import outbox
-from stakepool.ledger.store.database import Database
+from stakepool.store import outbox
+from stakepool.store.database import Database
 from tests.integration.mqtt.broker import PASSWORD, USERNAME, Mosquitto
 from tests.integration.mqtt.kit import Subscriber, eventually, retained_status, sample_events
 from tests.integration.mqtt.processes import Daemon, write_config

@@ -16,10 +16,11 @@ from pydantic import SecretStr
 
 from stakepool.beacon.backoff import Backoff
 from stakepool.config import MqttSettings
-from stakepool.ledger.store import outbox
-from stakepool.ledger.store.database import Database
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import MqttPublisher
+from stakepool.store import outbox
+from stakepool.store.database import Database
+from stakepool.store.outbox_queue import OutboxQueue
 from tests.integration.mqtt.broker import PASSWORD, USERNAME, Mosquitto
 from tests.integration.mqtt.kit import (
     WAIT_SECONDS,
@@ -38,7 +39,7 @@ FAST = Backoff(base=0.05, factor=2.0, maximum=0.5, jitter=0.5)
 def _publisher(db: Database, metrics: Metrics, url: str, **settings: object) -> MqttPublisher:
     return MqttPublisher(
         MqttSettings.model_validate({"url": url, **settings}),
-        db,
+        OutboxQueue(db),
         metrics.delivery,
         pool_id=POOL,
         batch_size=64,

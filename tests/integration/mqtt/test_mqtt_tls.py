@@ -13,10 +13,11 @@ import structlog
 
 from stakepool.beacon.backoff import Backoff
 from stakepool.config import MqttSettings
-from stakepool.ledger.store import outbox
-from stakepool.ledger.store.database import Database
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import MqttPublisher
+from stakepool.store import outbox
+from stakepool.store.database import Database
+from stakepool.store.outbox_queue import OutboxQueue
 from tests.integration.mqtt.broker import Mosquitto
 from tests.integration.mqtt.kit import Subscriber, eventually, sample_events
 
@@ -34,7 +35,7 @@ ROOT = f"stakepool/{POOL}"
 def _publisher(db: Database, url: str, **tls: object) -> MqttPublisher:
     return MqttPublisher(
         MqttSettings.model_validate({"url": url, **tls}),
-        db,
+        OutboxQueue(db),
         Metrics(pool_id=POOL).delivery,
         pool_id=POOL,
         poll_seconds=0.2,

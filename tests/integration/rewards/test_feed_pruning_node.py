@@ -17,11 +17,11 @@ from pathlib import Path
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.store import ledger_read
-from stakepool.ledger.store.database import Database
 from stakepool.money import LedgerReport
 from stakepool.runner import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
+from stakepool.store.database import Database
 from tests.integration.test_monitor_service import Recorder
 
 POOL = range(8)

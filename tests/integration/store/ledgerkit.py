@@ -10,7 +10,7 @@ from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store import delegations_sql, ledger_write
-from stakepool.ledger.store.database import Database
+from stakepool.store.database import Database
 
 EPOCH_ROW = (
     "SELECT epoch, status, reward_cl_gwei, reward_el_gwei, reward_gwei, fee_gwei, bond_delta_gwei,"

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from stakepool.ledger.store import kept_state, outbox
-from stakepool.ledger.store.database import (
+from stakepool.publish.envelope import SCHEMA_VERSION, outbox_event
+from stakepool.store import kept_state, outbox
+from stakepool.store.database import (
     Database,
     DatabaseError,
     Migration,
     bundled_migrations,
 )
-from stakepool.ledger.store.outbox import OutboxEvent
-from stakepool.publish.envelope import SCHEMA_VERSION, outbox_event
+from stakepool.store.outbox import OutboxEvent
 
 
 def _event(n: int, severity: str | None = None) -> OutboxEvent:

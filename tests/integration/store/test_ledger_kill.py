@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from stakepool.ledger.store.database import Database
+from stakepool.store.database import Database
 from tests.integration.store.ledgerkit import dump
 
 EPOCHS = 200
@@ -21,7 +21,7 @@ from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store import delegations_sql, ledger_write
-from stakepool.ledger.store.database import Database
+from stakepool.store.database import Database
 
 db = Database.open(sys.argv[1])
 policy = LedgerPolicy(fee_bps=750, loss_policy="operator_first", operator_bond_gwei=50_000)

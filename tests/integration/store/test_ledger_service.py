@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry
 from stakepool.config import load_settings
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store import outbox
 from stakepool.publish.ledger_metrics import LedgerMetrics
+from stakepool.store import outbox
 
 
 async def test_settle_finalize_and_reorg_emit_events_and_set_gauges(tmp_path: Path) -> None:

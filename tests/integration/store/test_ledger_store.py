@@ -20,10 +20,11 @@ from stakepool.ledger.delegations import Delegation, DelegationSet, parse_json, 
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store import ledger_read, ledger_write, outbox
+from stakepool.ledger.store import ledger_read, ledger_write
 from stakepool.ledger.store.interface import FinalRowError, LedgerError, PayoutError
-from stakepool.ledger.store.outbox import OutboxEvent
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
+from stakepool.store import outbox
+from stakepool.store.outbox import OutboxEvent
 from tests.integration.store.ledgerkit import delegate, dump, open_db, settle_all
 from tests.unit.ledger import worked_example as ex
 
@@ -208,7 +209,7 @@ import os, sys
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store import ledger_write
-from stakepool.ledger.store.database import Database
+from stakepool.store.database import Database
 
 db = Database.open(sys.argv[1])
 def crash(conn):

@@ -1,1 +1,2 @@
-"""The only place that knows SQL: the SQLite database, its migrations, the outbox and kept state."""
+"""The ledger's tables and SQL on the shared database (``stakepool.store``): settlement writes,
+reads for the API and the export, delegation schedules."""

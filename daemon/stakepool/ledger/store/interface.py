@@ -2,7 +2,7 @@
 
 SQLite implements it now (``sqlite_ledger.SqliteLedgerStore``); a PostgreSQL backend can follow
 behind the same Protocol. Every write is one transaction; the ``events`` hooks return outbox events
-that are enqueued in that same transaction (``stakepool.ledger.store.outbox.enqueue``), so a
+that are enqueued in that same transaction (``stakepool.store.outbox.enqueue``), so a
 settled epoch and its ``epoch_settled`` event are saved together or not at all.
 """
 
@@ -29,7 +29,7 @@ from stakepool.ledger.queries import (
     ValidatorSummary,
 )
 from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput
-from stakepool.ledger.store.outbox import OutboxEvent
+from stakepool.store.outbox import OutboxEvent
 
 
 class LedgerError(Exception):

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable
 
 from stakepool.ledger.accumulator import accrued_scaled, to_gwei
+from stakepool.store.unit import UnitOfWork
 
 
 def last_epochs(conn: sqlite3.Connection) -> tuple[int | None, int | None, int | None]:
@@ -100,3 +101,8 @@ def next_epoch(conn: sqlite3.Connection) -> int:
     if last is not None:
         return last + 1
     return 0  # nothing settled yet: any epoch can still be the ledger's first
+
+
+def unsettled_from(unit: UnitOfWork) -> int:
+    """The first epoch the ledger has not settled, read inside ``unit``'s transaction."""
+    return next_epoch(unit.connection)

@@ -25,7 +25,6 @@ from stakepool.ledger.settlement import (
     LedgerState,
     settle_epoch,
 )
-from stakepool.ledger.store import outbox
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     FinalRowError,
@@ -45,6 +44,7 @@ from stakepool.ledger.store.ledger_sql import (
     set_meta,
     totals_at,
 )
+from stakepool.store import outbox
 
 DEFAULT_OUTBOX_MAX_ROWS = 100_000
 FINALIZED_KEY = "finalized_epoch"

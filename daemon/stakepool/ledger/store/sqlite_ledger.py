@@ -34,7 +34,6 @@ from stakepool.ledger.queries import (
 )
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store import delegations_sql, ledger_read, ledger_write
-from stakepool.ledger.store.database import Database
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     LedgerStore,
@@ -43,6 +42,7 @@ from stakepool.ledger.store.interface import (
     SettleResult,
 )
 from stakepool.ledger.store.ledger_sql import last_epochs
+from stakepool.store.database import Database
 
 
 def _version(conn: sqlite3.Connection) -> tuple[object, ...]:

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from stakepool.ledger.store.database import DatabaseError
+from stakepool.store.database import DatabaseError
 
 log = structlog.get_logger(__name__)
 

@@ -24,6 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+from stakepool.store.unit import UnitOfWork
+
 T = TypeVar("T")
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -31,6 +33,11 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 class DatabaseError(Exception):
     """The database cannot be used as it is (unreadable, newer schema, failed migration)."""
+
+
+STORE_ERRORS: tuple[type[Exception], ...] = (DatabaseError, sqlite3.Error)
+"""What a call into the store may raise when the database fails (the disk, a lock, a closed
+database): callers outside ``store/`` catch these without knowing the engine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +50,7 @@ class Migration:
 def bundled_migrations() -> tuple[Migration, ...]:
     """The package's migrations, ordered; numbering gaps or duplicates are a packaging bug."""
     found: list[Migration] = []
-    for entry in resources.files("stakepool.ledger.store.migrations").iterdir():
+    for entry in resources.files("stakepool.store.migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
@@ -213,6 +220,14 @@ class Database:
             raise DatabaseError(f"{self.path}: database is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._on_thread, fn)
+
+    async def view(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """Read through the unit-of-work interface (no transaction of its own)."""
+        return await self.read(lambda conn: fn(UnitOfWork(conn)))
+
+    async def transaction(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """``fn`` in one transaction: all of it commits or none of it does."""
+        return await self.write(lambda conn: fn(UnitOfWork(conn)))
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
