@@ -32,15 +32,17 @@ from typing import Any
 from prometheus_client import generate_latest
 
 from stakepool.beacon.client import BeaconClient
+from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch
 from stakepool.config import Settings, parse_validator_ref
-from stakepool.logs import configure_logging
-from stakepool.money import MoneyPath
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.service import MonitorService
+from stakepool.publish import ledger_metrics
 from stakepool.publish.metrics import Metrics
+from stakepool.service.logs import configure_logging
+from stakepool.service.money import MoneyPath
 from stakepool.store.database import Database
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -80,22 +82,23 @@ async def _one_run(
     try:
         metrics = Metrics(per_validator_limit=64)
         metrics.set_pool((v, f"vc-{v % 4}") for v in pool)
-        money = MoneyPath(settings, db, metrics.ledger, outbox_max_rows=None)
+        bus = EventBus()
+        ledger_metrics.subscribe(bus, metrics.ledger)
+        money = MoneyPath(settings, db, bus, outbox_max_rows=None)
         watcher = money.ledger.delegations_watcher(lambda: None)
         assert watcher is not None
         assert await watcher.check_once() is not None
-        keeper = MonitorKeeper(db, chain_key(spec))
-        keeper.digest_writers.append(money.duties.write)
-        monitor = MonitorService(client, spec, pool, metrics, [], keeper=keeper)
+        keeper = MonitorKeeper(db, chain_key(spec), digest_writers=[money.duties.write])
+        monitor = MonitorService(client, spec, pool, metrics.duties, bus, keeper=keeper)
         await money.start(client, spec, lambda: pool)
         # Warm-up: the epoch before (the monitor's block cache, the ledger's first window).
         await monitor.on_epoch_closed(Epoch(epoch - 1), head, records[0])
-        await money.on_epoch_closed(epoch - 1, head.finalized_epoch, [])
+        await money.on_epoch_closed(epoch - 1, head.finalized_epoch)
         times: dict[str, tuple[float, float]] = {}
         w0, c0 = time.perf_counter(), time.process_time()
         digest = await monitor.on_epoch_closed(Epoch(epoch), head, records[1])
         w1, c1 = time.perf_counter(), time.process_time()
-        written = await money.on_epoch_closed(epoch, head.finalized_epoch, [])
+        written = await money.on_epoch_closed(epoch, head.finalized_epoch)
         w2, c2 = time.perf_counter(), time.process_time()
         scraped = generate_latest(metrics.registry)
         w3, c3 = time.perf_counter(), time.process_time()

@@ -12,7 +12,7 @@ import time
 from types import MappingProxyType
 
 from stakepool.beacon.health import DURATION_BUCKETS, NodeHealth, RouteStats
-from stakepool.publish.duty_metrics import AttestationOutcome, ProposalOutcome
+from stakepool.monitor.verdicts import AttestationVerdict, ProposalVerdict
 from stakepool.publish.metrics import Metrics
 
 
@@ -33,10 +33,10 @@ def measure(pool: int, groups: int, limit: int = 64) -> None:
     started = time.perf_counter()
     for i in range(pool):
         if i % 50 == 0:
-            metrics.duties.record_attestation(i, AttestationOutcome.MISSED)
+            metrics.duties.record_attestation(i, AttestationVerdict.MISSED)
         else:
-            metrics.duties.record_attestation(i, AttestationOutcome.INCLUDED, inclusion_delay=1)
-    metrics.duties.record_proposal(0, ProposalOutcome.PROPOSED)
+            metrics.duties.record_attestation(i, AttestationVerdict.INCLUDED, inclusion_delay=1)
+    metrics.duties.record_proposal(0, ProposalVerdict.PROPOSED)
     record = time.perf_counter() - started
     times = []
     body = b""

@@ -26,11 +26,12 @@ import time
 from pathlib import Path
 
 from stakepool.beacon.client import BeaconClient
+from stakepool.chain.bus import EventBus
 from stakepool.chain.types import Epoch
-from stakepool.logs import configure_logging
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.service import MonitorService
 from stakepool.publish.metrics import Metrics
+from stakepool.service.logs import configure_logging
 from stakepool.store.database import Database
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -63,8 +64,8 @@ async def _bench(network: simnet.Network, pool: list[int], repeats: int) -> list
                     client,
                     spec,
                     pool,
-                    metrics,
-                    [],
+                    metrics.duties,
+                    EventBus(),
                     keeper=MonitorKeeper(db, chain_key(spec)),
                 )
                 await monitor.on_epoch_closed(Epoch(epoch - 1), head, before)  # warm-up epoch

@@ -25,11 +25,11 @@ from pathlib import Path
 import aiomqtt
 
 from stakepool.config import MqttSettings
-from stakepool.publish.envelope import outbox_event
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import MqttPublisher
 from stakepool.store import outbox
 from stakepool.store.database import Database
+from stakepool.store.envelope import outbox_event
 from stakepool.store.outbox_queue import OutboxQueue
 
 KINDS = (("duty_missed", "warning"), ("block_proposed", "info"), ("epoch_settled", None),

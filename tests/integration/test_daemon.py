@@ -13,13 +13,14 @@ import structlog
 
 from stakepool.chain.spec import ChainSpec
 from stakepool.config import Settings, parse_validator_ref
+from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.pool import PoolMember
-from stakepool.report import EpochReport
-from stakepool.runner import run_daemon
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer
+from tests.integration.listening import listen
 
 SLOT_MS = 100
 POOL = [0, 1, 2, 3, 5, 8, 13, 21]
@@ -83,7 +84,7 @@ async def _wait_for(predicate: Any, within: float) -> None:
 async def test_reports_each_closed_epoch_with_exact_pool_balances(sim: SimServer) -> None:
     rec = Recorder()
     code = await asyncio.wait_for(
-        run_daemon(_settings(sim.url), observers=[rec], max_epochs=3, configure_logs=False),
+        run_daemon(_settings(sim.url), listeners=[listen(rec)], max_epochs=3, configure_logs=False),
         timeout=30,
     )
     assert code == 0
@@ -114,7 +115,7 @@ async def test_malformed_answer_is_logged_once_and_the_daemon_carries_on(sim: Si
     sim.faults.set("/eth/v1/beacon/states/{state_id}/validator_balances", "bad_integer")
     with structlog.testing.capture_logs() as logs:
         task = asyncio.create_task(
-            run_daemon(_settings(sim.url), observers=[rec], stop=stop, configure_logs=False)
+            run_daemon(_settings(sim.url), listeners=[listen(rec)], stop=stop, configure_logs=False)
         )
         await _wait_for(lambda: any(e["event"] == "epoch_report_failed" for e in logs), within=15)
         assert not task.done()  # a bad answer never stops the daemon
@@ -139,7 +140,7 @@ async def test_waits_for_a_beacon_node_that_starts_late() -> None:
     stop = asyncio.Event()
     with structlog.testing.capture_logs() as logs:
         task = asyncio.create_task(
-            run_daemon(_settings(url), observers=[rec], stop=stop, configure_logs=False)
+            run_daemon(_settings(url), listeners=[listen(rec)], stop=stop, configure_logs=False)
         )
         await _wait_for(lambda: any(e["event"] == "waiting_for_beacon_node" for e in logs), 10)
         await server.start()
@@ -170,7 +171,7 @@ async def test_stop_request_ends_the_daemon_within_seconds(sim: SimServer) -> No
     rec = Recorder()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_daemon(_settings(sim.url), observers=[rec], stop=stop, configure_logs=False)
+        run_daemon(_settings(sim.url), listeners=[listen(rec)], stop=stop, configure_logs=False)
     )
     await _wait_for(lambda: len(rec.heads) >= 2, within=10)
     started = time.monotonic()

@@ -16,10 +16,11 @@ import aiohttp
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.eventbase import Severity
 from stakepool.monitor.events import DoppelgangerDetected
-from stakepool.runner import run_daemon
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer
+from tests.integration.listening import listen
 from tests.integration.simkit import live_chain
 from tests.integration.test_monitor_service import Recorder, _scrape, _value
 
@@ -64,7 +65,11 @@ async def test_a_not_started_key_seen_live_is_one_critical_doppelganger() -> Non
         settings = _settings(sim.url, not_started=[NOT_STARTED])
         daemon = asyncio.create_task(
             run_daemon(
-                settings, stop=stop, observers=[rec], configure_logs=False, on_listening=urls.append
+                settings,
+                stop=stop,
+                listeners=[listen(rec)],
+                configure_logs=False,
+                on_listening=urls.append,
             )
         )
         await _until(rec, daemon, LIVE_FROM - 1)
@@ -117,7 +122,7 @@ async def test_while_the_vc_waits_every_live_pool_key_is_a_doppelganger_at_start
         code = await asyncio.wait_for(
             run_daemon(
                 _settings(sim.url, vc_doppelganger_wait=True),
-                observers=[rec],
+                listeners=[listen(rec)],
                 max_epochs=1,
                 configure_logs=False,
             ),

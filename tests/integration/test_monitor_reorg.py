@@ -11,16 +11,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.models import BeaconEvent, ChainReorgEvent, Topic
+from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Root, Slot
-from stakepool.monitor.eventbase import ProposalVerdict
 from stakepool.monitor.events import BlockOrphaned, BlockProposed, ProposalChanged
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.service import MonitorService
+from stakepool.monitor.verdicts import ProposalVerdict
 from stakepool.publish.metrics import Metrics
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import SimScenario
 from stakepool.sim.server import SimServer
+from tests.integration.listening import listen
 from tests.integration.test_monitor_service import Recorder
 
 SPE = 8
@@ -50,7 +52,9 @@ async def test_a_reorg_turns_our_proposed_block_orphaned_at_once() -> None:
             metrics = Metrics()
             metrics.set_pool((v, None) for v in range(VALIDATORS))
             rec = Recorder()
-            monitor = MonitorService(client, spec, range(VALIDATORS), metrics, [rec])
+            bus = EventBus()
+            listen(rec)(bus)
+            monitor = MonitorService(client, spec, range(VALIDATORS), metrics.duties, bus)
             old_root = chain.block_root_at_slot(SLOT)
             # The clock is in the next slot, whose block has not come yet: SLOT is judged.
             head = HeadView(Slot(SLOT + 1), Root(old_root), Epoch(EPOCH), Epoch(0), Epoch(0))

@@ -20,9 +20,10 @@ import structlog
 
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.eventbase import EventKind
-from stakepool.runner import run_daemon
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain
 from stakepool.sim.server import SimServer
+from tests.integration.listening import listen
 from tests.integration.simkit import live_chain
 from tests.integration.test_monitor_service import (
     MISSED_SLOT,
@@ -87,7 +88,7 @@ class Run:
             run_daemon(
                 settings,
                 stop=stop,
-                observers=[self.rec],
+                listeners=[listen(self.rec)],
                 configure_logs=False,
                 on_listening=urls.append,
                 outbox_max_rows=100_000,

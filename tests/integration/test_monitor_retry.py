@@ -13,11 +13,12 @@ import asyncio
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.events import AttestationMissed, AttestationStreak
-from stakepool.monitor.service import ATTESTATION_ATTEMPTS
-from stakepool.runner import run_daemon
+from stakepool.monitor.part_attestations import ATTESTATION_ATTEMPTS
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer
+from tests.integration.listening import listen
 from tests.integration.test_monitor_service import Recorder
 
 POOL = range(8)
@@ -63,7 +64,8 @@ async def _run(
             http={"port": 0},
         )
         code = await asyncio.wait_for(
-            run_daemon(settings, observers=[rec], max_epochs=epochs, configure_logs=False), 40
+            run_daemon(settings, listeners=[listen(rec)], max_epochs=epochs, configure_logs=False),
+            40,
         )
     assert code == 0
     return rec

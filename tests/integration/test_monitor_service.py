@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from stakepool.chain.spec import ChainSpec
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.digest import EpochDuties
-from stakepool.monitor.eventbase import MonitorEvent, ProposalVerdict, Severity, SlashingStage
+from stakepool.monitor.eventbase import MonitorEvent, Severity, SlashingStage
 from stakepool.monitor.events import (
     AttestationMissed,
     AttestationStreak,
@@ -35,10 +35,11 @@ from stakepool.monitor.events import (
     StatusChanged,
     SyncParticipationLow,
 )
+from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.pool import PoolMember
-from stakepool.report import EpochReport
-from stakepool.runner import run_daemon
+from stakepool.monitor.verdicts import ProposalVerdict
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import (
     LateVotes,
@@ -48,6 +49,7 @@ from stakepool.sim.scenario import (
     WrongVotes,
 )
 from stakepool.sim.server import SimServer
+from tests.integration.listening import listen
 
 SPE = 8
 POOL = range(32)
@@ -153,7 +155,11 @@ async def test_monitor_reports_the_exact_events_and_metrics(use_stream: bool) ->
         )
         daemon = asyncio.create_task(
             run_daemon(
-                settings, stop=stop, observers=[rec], configure_logs=False, on_listening=urls.append
+                settings,
+                stop=stop,
+                listeners=[listen(rec)],
+                configure_logs=False,
+                on_listening=urls.append,
             )
         )
         deadline = time.monotonic() + 25
@@ -337,7 +343,8 @@ async def test_a_failing_part_is_skipped_and_logged_once_per_epoch() -> None:
         )
         with structlog.testing.capture_logs() as logs:
             code = await asyncio.wait_for(
-                run_daemon(settings, observers=[rec], max_epochs=3, configure_logs=False), 20
+                run_daemon(settings, listeners=[listen(rec)], max_epochs=3, configure_logs=False),
+                20,
             )
     assert code == 0
     assert len(rec.digests) == 3
@@ -372,7 +379,7 @@ async def test_a_finality_stall_raises_delay_then_leak_once_each() -> None:
             http={"port": 0},
         )
         code = await asyncio.wait_for(
-            run_daemon(settings, observers=[rec], max_epochs=7, configure_logs=False), 20
+            run_daemon(settings, listeners=[listen(rec)], max_epochs=7, configure_logs=False), 20
         )
     assert code == 0
     finality = [

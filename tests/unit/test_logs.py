@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from stakepool.logs import configure_logging
+from stakepool.service.logs import configure_logging
 
 
 @pytest.fixture(autouse=True)

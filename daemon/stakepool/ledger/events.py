@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from stakepool.ledger.settlement import EpochSettlement
 from stakepool.ledger.store.interface import FinalizedHook, ReversedHook, SettledHook
-from stakepool.publish.envelope import outbox_event
+from stakepool.store.envelope import outbox_event
 from stakepool.store.outbox import OutboxEvent
 
 

@@ -35,7 +35,7 @@ from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store.interface import LedgerError
 from stakepool.ledger.store.ledger_sql import unsettled_from
 from stakepool.monitor.digest import EpochDuties
-from stakepool.monitor.eventbase import ProposalVerdict
+from stakepool.monitor.verdicts import ProposalVerdict
 from stakepool.rewards.fetcher import WindowNotReady
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.rewards.types import EpochRewards, ValidatorEpochReward

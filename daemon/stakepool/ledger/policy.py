@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
-
-if TYPE_CHECKING:
-    from stakepool.config import PoolSettings
+from typing import Literal, get_args
 
 FeeMode = Literal["high_water_mark", "per_epoch_positive", "period_net"]
 LossPolicy = Literal["socialized", "operator_first"]
@@ -40,14 +37,3 @@ class LedgerPolicy:
             raise ValueError(f"operator_bond_gwei must be >= 0, got {self.operator_bond_gwei}")
         if self.fee_period_epochs < 1:
             raise ValueError(f"fee_period_epochs must be >= 1, got {self.fee_period_epochs}")
-
-
-def policy_from_settings(pool: PoolSettings) -> LedgerPolicy:
-    """The policy configured in ``[pool]``."""
-    return LedgerPolicy(
-        fee_bps=pool.fee_bps,
-        fee_mode=pool.fee_mode,
-        loss_policy=pool.loss_policy,
-        operator_bond_gwei=pool.operator_bond_gwei,
-        fee_period_epochs=pool.fee_period_epochs,
-    )

@@ -1,13 +1,14 @@
-"""The ledger in the daemon: one object the app wires to rewards, finality, reorgs and metrics.
+"""The ledger in the daemon: one object the root wires to rewards, finality and reorgs.
 
-    ledger = LedgerService.open(settings, metrics.ledger)
+    ledger = LedgerService(store, bus, delegations_file=...)
     await ledger.settle(EpochSettlementInput(...))      # after rewards settled epoch k
     await ledger.finalize(finalized_epoch)               # on a finalized checkpoint
     await ledger.reorg(first_changed_epoch, reason=...)  # common ancestor found; then settle again
     task = asyncio.create_task(ledger.watch_delegations(lambda: clock_epoch + 1))
 
 Each call is one transaction with its outbox events (``epoch_settled``, ``epoch_finalized``,
-``epochs_reversed``) and refreshes the ledger's gauges afterwards.
+``epochs_reversed``); afterwards the ledger's facts go on the event bus (``ledger.facts``: the
+pool's totals, the settled rows, the lag) for the faces that show them.
 """
 
 from __future__ import annotations
@@ -16,29 +17,28 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stakepool.config import Settings
+from stakepool.chain.bus import EventBus
 from stakepool.ledger.events import finalized_hook, reversed_hook, settled_hook
-from stakepool.ledger.metrics_update import publish_pool_totals, publish_residual
-from stakepool.ledger.policy import policy_from_settings
+from stakepool.ledger.facts import EpochInputSettled, LedgerLag
+from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store.interface import SettleResult
-from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
+from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.ledger.watcher import DelegationsWatcher
-from stakepool.publish.ledger_metrics import LedgerMetrics
 
 
 class LedgerService:
     def __init__(
         self,
         store: SqliteLedgerStore,
-        metrics: LedgerMetrics | None = None,
+        bus: EventBus | None = None,
         *,
         delegations_file: Path | None = None,
         now: Callable[[], float] = time.time,
         events: bool = True,
     ) -> None:
         self.store = store
-        self.metrics = metrics
+        self.bus = bus
         self.delegations_file = delegations_file
         self.now = now
         # Events go to the outbox only when something drains it (MQTT configured); otherwise the
@@ -46,15 +46,6 @@ class LedgerService:
         self.events = events
         self._settled = settled_hook(store.pool_id, now) if events else None
         self._finalized = finalized_hook(store.pool_id, now) if events else None
-
-    @classmethod
-    def open(cls, settings: Settings, metrics: LedgerMetrics | None = None) -> LedgerService:
-        store = open_ledger(
-            settings.ledger.resolved_database(),
-            pool_id=settings.pool.id,
-            policy=policy_from_settings(settings.pool),
-        )
-        return cls(store, metrics, delegations_file=settings.pool.delegations_file)
 
     def close(self) -> None:
         self.store.db.close()
@@ -65,8 +56,7 @@ class LedgerService:
         """``refresh_metrics=False`` when the caller writes several epochs in a row and refreshes
         once at the end: the pool totals need one pass over every delegator for the dust."""
         result = await self.store.settle(inp, events=self._settled)
-        if self.metrics is not None:
-            publish_residual(self.metrics, inp.validators)
+        self._tell(EpochInputSettled(inp))
         if refresh_metrics:
             await self.refresh_metrics()
         return result
@@ -88,12 +78,17 @@ class LedgerService:
 
     def set_lag(self, epochs: int) -> None:
         """Closed epochs not settled yet (1 in steady state: settlement waits one epoch)."""
-        if self.metrics is not None:
-            self.metrics.lag.set(max(0, epochs))
+        self._tell(LedgerLag(epochs))
 
     async def refresh_metrics(self) -> None:
-        if self.metrics is not None:
-            publish_pool_totals(self.metrics, await self.store.pool_totals())
+        """The pool's totals, told (they cost one pass over every delegator for the dust, so
+        only when somebody listens)."""
+        if self.bus is not None and self.bus.wants(PoolTotals):
+            self.bus.publish(await self.store.pool_totals())
+
+    def _tell(self, fact: object) -> None:
+        if self.bus is not None:
+            self.bus.publish(fact)
 
     def delegations_watcher(
         self, next_boundary: Callable[[], int | None], *, poll_seconds: float = 5.0

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from stakepool.chain.types import Epoch, Slot, ValidatorIndex
 from stakepool.monitor.attestations import AttestationOutcome
-from stakepool.monitor.eventbase import ProposalVerdict
 from stakepool.monitor.summary import AttestationSummary, summarize_attestations
+from stakepool.monitor.verdicts import ProposalVerdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,18 +47,6 @@ class EventKind(enum.StrEnum):
     REORG = "reorg"
 
 
-class ProposalVerdict(enum.StrEnum):
-    PENDING = "pending"
-    """The slot has not passed yet."""
-    PROPOSED = "proposed"
-    MISSED = "missed"
-    """No block at the slot, canonical or not."""
-    ORPHANED = "orphaned"
-    """Our block exists but is not canonical (reorged out)."""
-    WRONG_PROPOSER = "wrong_proposer"
-    """The canonical block's proposer is not our duty's validator: duties changed, reload them."""
-
-
 class SlashingStage(enum.IntEnum):
     """Only moves forward."""
 

@@ -26,12 +26,12 @@ from stakepool.monitor.eventbase import (
     EventKind,
     MonitorEvent,
     OperationSource,
-    ProposalVerdict,
     Severity,
     SlashingSource,
     SlashingStage,
 )
 from stakepool.monitor.thresholds import MonitorThresholds
+from stakepool.monitor.verdicts import ProposalVerdict
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,8 +17,8 @@ from stakepool.chain.spec import ChainSpec
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.saved import MonitorSaved, decode, encode
-from stakepool.publish.envelope import outbox_event
 from stakepool.store.database import Database
+from stakepool.store.envelope import outbox_event
 from stakepool.store.outbox import OutboxEvent
 from stakepool.store.unit import UnitOfWork
 

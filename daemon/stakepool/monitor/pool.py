@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from stakepool.chain.types import BLSPubkey, ValidatorIndex
-from stakepool.config import ValidatorRef
+
+
+class ValidatorRef(Protocol):
+    """A configured pool validator (``config.ValidatorRef``): an index or a pubkey, a label."""
+
+    @property
+    def index(self) -> int | None: ...
+
+    @property
+    def pubkey(self) -> str | None: ...
+
+    @property
+    def label(self) -> str | None: ...
+
+    @property
+    def key(self) -> str:
+        """The index or the pubkey as configured (for messages)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,15 @@ The supervisor calls it at these points:
   (after any earlier epoch whose evaluation failed: retried up to ``ATTESTATION_ATTEMPTS`` times,
   in order; an epoch given up breaks the streaks), the sync aggregates of ``c``, finality, a
   re-check of proposals once the finalized checkpoint passed them, the doppelganger check of
-  ``c``; then the state, the counters and the epoch's events are saved in one transaction and
-  only then told (log, observers);
+  ``c``; then the state, the tallies and the epoch's events are saved in one transaction and
+  only then told (published on the event bus: log lines, metrics, the console, the ledger);
 * ``check_doppelgangers()`` on demand (the HTTP API).
+
+The work is done by composed parts, each a small object with its own state over a shared
+``MonitorContext`` (client, spec, pool, block cache, tallies, the events not yet stored):
+``OperationsPart`` (slashings, exits, credential and status changes), ``ProposalsPart``,
+``AttestationsPart``, ``SyncPart``, ``DoppelgangerWatch`` and the pure ``FinalityWatch``. This
+service only orders them, holds the lock, and saves and tells.
 
 Each part fails alone: a ``BeaconError`` (or an undecodable answer) is logged once for that part
 and epoch and the part is skipped; the rest still runs and the daemon carries on.
@@ -30,93 +36,90 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import Iterable, Sequence
+
+import structlog
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.models import BeaconEvent, ChainReorgEvent, HeadEvent
-from stakepool.beacon.models.operations import (
-    AttesterSlashing,
-    ProposerSlashing,
-    SignedBLSToExecutionChange,
-    SignedVoluntaryExit,
-)
 from stakepool.beacon.models.state import ValidatorInfo
+from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch
-from stakepool.monitor.digest import AttestationDigest, EpochDuties
+from stakepool.monitor.context import PART_ERRORS, MonitorContext
+from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.doppelganger_watch import (
     DoppelgangerKeys,
     DoppelgangerWatch,
     EpochCheck,
     result_json,
 )
-from stakepool.monitor.eventbase import MonitorEvent, OperationSource, SlashingSource
+from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.events import ChainReorged
 from stakepool.monitor.finality import FinalityWatch
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.keeper import MonitorKeeper
-from stakepool.monitor.parts import PART_ERRORS, MonitorParts, log
-from stakepool.monitor.proposals import ProposalTracker
+from stakepool.monitor.part_attestations import AttestationsPart
+from stakepool.monitor.part_operations import OperationsPart
+from stakepool.monitor.part_proposals import ProposalsPart
+from stakepool.monitor.part_sync import SyncPart
 from stakepool.monitor.saved import MonitorSaved, SavedStateError
-from stakepool.monitor.slashing import SlashingWatch
-from stakepool.monitor.status import StatusTracker
-from stakepool.monitor.streaks import MissedStreaks
+from stakepool.monitor.tallies import DutyTallies
 from stakepool.monitor.thresholds import MonitorThresholds
-from stakepool.publish.metrics import Metrics
-from stakepool.report import Observer
 from stakepool.store.database import STORE_ERRORS
 
-ATTESTATION_ATTEMPTS = 3
-"""An epoch whose attestations cannot be evaluated is tried at this many epoch closes, then
-given up (the node is still failing, or the blocks are gone): bounded work, bounded memory."""
-
+log = structlog.get_logger("stakepool.monitor")
 
 _UNREADABLE: tuple[type[Exception], ...] = (SavedStateError, *STORE_ERRORS)
 
 
-class MonitorService(MonitorParts):
+class MonitorService:
     def __init__(
         self,
         client: BeaconClient,
         spec: ChainSpec,
         ours: Iterable[int],
-        metrics: Metrics,
-        observers: Sequence[Observer],
+        tallies: DutyTallies,
+        bus: EventBus,
         *,
         thresholds: MonitorThresholds = MonitorThresholds(),  # noqa: B008 - frozen, shareable
         keeper: MonitorKeeper | None = None,
         doppelganger: DoppelgangerKeys = DoppelgangerKeys(),  # noqa: B008 - frozen
     ) -> None:
-        super().__init__(client, spec, ours, metrics, observers, thresholds=thresholds)
+        self.ctx = ctx = MonitorContext(client, spec, ours, tallies, thresholds)
+        self.bus = bus
         self.keeper = keeper
-        self.doppelganger = DoppelgangerWatch(client, doppelganger, self.ours)
+        self.operations = OperationsPart(ctx)
+        self.proposals = ProposalsPart(ctx)
+        self.attestations = AttestationsPart(ctx, scan=self.operations.scan)
+        self.sync = SyncPart(ctx)
+        self.finality = FinalityWatch(thresholds, spec.min_epochs_to_inactivity_penalty)
+        self.doppelganger = DoppelgangerWatch(client, doppelganger, ctx.ours)
         self._lock = asyncio.Lock()
         """Held while an epoch is processed (and while committing): one commit at a time, and a
         stream event's commit waits for the epoch's (which then carries its events)."""
         self._head_epoch = Epoch(0)
         self._processed: Epoch | None = None
-        self._retries: dict[Epoch, int] = {}
 
     # --- persistence ---------------------------------------------------------------------------
 
     def saved(self) -> MonitorSaved:
         return MonitorSaved(
             epoch=self._processed,
-            streaks=self.streaks.state,
-            proposals=self.proposals.state,
-            status=self.status.state,
-            slashing=self.slashing.state,
+            streaks=self.attestations.streaks.state,
+            proposals=self.proposals.tracker.state,
+            status=self.operations.status.state,
+            slashing=self.operations.slashing.state,
             finality=self.finality.state,
             doppelgangers=self.doppelganger.check.alerted,
-            finalized_checked=self._finalized,
-            attestations_through=self._attestations_through,
-            sync_through=self._sync_through,
-            attestation_retries=dict(self._retries),
+            finalized_checked=self.proposals.finalized,
+            attestations_through=self.attestations.through,
+            sync_through=self.sync.through,
+            attestation_retries=dict(self.attestations.retries),
         )
 
     async def restore(self) -> Epoch | None:
-        """Trackers and counters as last saved; the last processed epoch (None: start afresh)."""
+        """Parts and tallies as last saved; the last processed epoch (None: start afresh)."""
         if self.keeper is None:
             return None
         try:
@@ -127,35 +130,33 @@ class MonitorService(MonitorParts):
         if loaded is None:
             return None
         s, counters = loaded
-        t = self.thresholds
-        self.streaks = MissedStreaks(t.missed_attestation_streak, s.streaks)
-        self.proposals = ProposalTracker(self.spe, s.proposals)
-        self.status = StatusTracker(s.status)
-        self.slashing = SlashingWatch(self.ours, slots_per_epoch=self.spe, state=s.slashing)
-        self.finality = FinalityWatch(t, self.spec.min_epochs_to_inactivity_penalty, s.finality)
-        self.doppelganger = DoppelgangerWatch(
-            self.client, self.doppelganger.keys, self.ours, s.doppelgangers
+        ctx = self.ctx
+        self.operations.restore(s)
+        self.proposals.restore(s)
+        self.sync.restore(s)
+        self.finality = FinalityWatch(
+            ctx.thresholds, ctx.spec.min_epochs_to_inactivity_penalty, s.finality
         )
-        self._processed, self._finalized = s.epoch, s.finalized_checked
-        self._attestations_through, self._sync_through = s.attestations_through, s.sync_through
-        self._retries = dict(s.attestation_retries)
-        self.metrics.duties.restore(counters)
-        for v in self.ours:
-            self.metrics.duties.set_missed_attestation_streak(v, self.streaks.streak(v))
-        self.metrics.set_doppelgangers(len(self.doppelganger.detected()))
+        self.doppelganger = DoppelgangerWatch(
+            ctx.client, self.doppelganger.keys, ctx.ours, s.doppelgangers
+        )
+        self._processed = s.epoch
+        ctx.tallies.restore(counters)
+        self.attestations.restore(s)  # after the tallies: it sets their streaks
+        ctx.tallies.set_doppelgangers_detected(len(self.doppelganger.detected()))
         log.info("monitor_state_restored", epoch=s.epoch)
         return s.epoch
 
     async def _commit(self, digest: EpochDuties | None = None) -> None:
-        """Save the state, the counters and the unsaved events in one transaction, then tell the
+        """Save the state, the tallies and the unsaved events in one transaction, then tell the
         events (and the epoch's digest). A database failure is logged and the events are told
         anyway (an alert must not wait for the disk); the next commit saves the state again.
         A stop (cancellation) during the write lets the transaction finish and its events be
         told before it takes effect: what is stored was told."""
-        events, self._unsaved = self._unsaved, []
+        events, self.ctx.unsaved = self.ctx.unsaved, []
         if self.keeper is not None:
             save = asyncio.ensure_future(
-                self.keeper.save(self.saved(), self.metrics.duties.snapshot(), events, digest)
+                self.keeper.save(self.saved(), self.ctx.tallies.snapshot(), events, digest)
             )
             try:
                 await asyncio.shield(save)
@@ -172,13 +173,13 @@ class MonitorService(MonitorParts):
         self._tell(events, digest)
 
     def _tell(self, events: list[MonitorEvent], digest: EpochDuties | None) -> None:
-        self.sink.tell(events)
+        for event in events:
+            self.bus.publish(event)
         if digest is not None:
-            for obs in self.observers:
-                obs.duties(digest)
+            self.bus.publish(digest)
 
     async def _commit_if_idle(self) -> None:
-        if self._unsaved and not self._lock.locked():
+        if self.ctx.unsaved and not self._lock.locked():
             async with self._lock:
                 await self._commit()
 
@@ -186,29 +187,22 @@ class MonitorService(MonitorParts):
 
     async def on_stream_event(self, event: BeaconEvent) -> None:
         data = event.data
-        epoch = self._head_epoch
         if isinstance(data, HeadEvent):
             self._on_head(data)
         elif isinstance(data, ChainReorgEvent):
             # Blocks from the common ancestor on are refetched (slashings in them are idempotent).
-            self.blocks.evict_from(data.slot - data.depth)  # one slot more than needed: cheap
-            self._emit([_reorg_event(data)])
+            self.ctx.blocks.evict_from(data.slot - data.depth)  # one slot more than needed: cheap
+            self.ctx.emit([_reorg_event(data)])
             await self._after_reorg(data)
-        elif isinstance(data, AttesterSlashing):
-            self._emit(self.slashing.on_attester_slashing(data, SlashingSource.SSE, epoch))
-        elif isinstance(data, ProposerSlashing):
-            self._emit(self.slashing.on_proposer_slashing(data, SlashingSource.SSE, epoch))
-        elif isinstance(data, SignedVoluntaryExit):
-            self._emit(self.slashing.on_voluntary_exit(data, OperationSource.SSE))
-        elif isinstance(data, SignedBLSToExecutionChange):
-            self._emit(self.slashing.on_bls_change(data, OperationSource.SSE, epoch))
+        else:
+            self.operations.on_stream(data, self._head_epoch)
         await self._commit_if_idle()
 
     async def _after_reorg(self, reorg: ChainReorgEvent) -> None:
         """Our proposals from the common ancestor on are judged again now, not at the next epoch:
         a block of ours that the reorg dropped is told ``orphaned`` at once."""
         try:
-            n = await self._rejudge_from(reorg.slot - reorg.depth, reorg.slot)
+            n = await self.proposals.rejudge_from(reorg.slot - reorg.depth, reorg.slot)
         except PART_ERRORS as exc:  # the epoch's own judgement and finality re-check remain
             log.warning(
                 "monitor_part_failed", part="reorg_rejudge", slot=reorg.slot, error=str(exc)
@@ -218,20 +212,13 @@ class MonitorService(MonitorParts):
             log.info("proposals_rejudged_after_reorg", slot=reorg.slot, depth=reorg.depth, slots=n)
 
     def _on_head(self, head: HeadEvent) -> None:
-        epoch = Epoch(head.slot // self.spe)
+        epoch = Epoch(head.slot // self.ctx.spe)
         self._head_epoch = max(self._head_epoch, epoch)
         # Attester duties of epoch e depend on the block at START(e−1)−1 (the head's "previous"
         # dependent root while the head is in e), proposer duties of e on START(e)−1 ("current").
-        checks = (
-            (self._attester, epoch, head.previous_duty_dependent_root),
-            (self._attester, Epoch(epoch + 1), head.current_duty_dependent_root),
-            (self._proposer, epoch, head.current_duty_dependent_root),
-        )
-        for cache, e, root in checks:
-            cached = cache.get(e)
-            if root is not None and cached is not None and cached[0] != root:
-                log.info("duties_dependent_root_changed", epoch=e, old=cached[0], new=root)
-                del cache[e]
+        self.attestations.on_dependent_root(epoch, head.previous_duty_dependent_root)
+        self.attestations.on_dependent_root(Epoch(epoch + 1), head.current_duty_dependent_root)
+        self.proposals.on_dependent_root(epoch, head.current_duty_dependent_root)
 
     async def on_finality(self, current_epoch: int, finalized_epoch: int) -> None:
         """Each head/finality update from the stream: finality delay and leak."""
@@ -242,14 +229,8 @@ class MonitorService(MonitorParts):
         # Called with a consistent pair only (a finalized_checkpoint event and the head it came
         # with, or a closed epoch's checkpoints): a head event alone races the finality news and
         # would see a healthy chain as delayed for a moment.
-        self._emit(self.finality.observe(current_epoch, finalized_epoch))
-        self._emit(self.slashing.on_finalized(finalized_epoch))
-
-    def on_validators(self, epoch: int, infos: Sequence[ValidatorInfo]) -> None:
-        events = self.status.observe(epoch, infos)
-        for info in infos:
-            events.extend(self.slashing.on_validator(info, epoch))
-        self._emit(events)
+        self.ctx.emit(self.finality.observe(current_epoch, finalized_epoch))
+        self.operations.on_finalized(finalized_epoch)
 
     # --- doppelgangers -------------------------------------------------------------------------
 
@@ -266,11 +247,11 @@ class MonitorService(MonitorParts):
     async def _check_doppelgangers(self, epoch: int, failed: list[str]) -> EpochCheck | None:
         async def run() -> EpochCheck:
             check, events = await self.doppelganger.check_epoch(epoch)
-            self._emit(events)
-            self.metrics.set_doppelgangers(len(self.doppelganger.detected()))
+            self.ctx.emit(events)
+            self.ctx.tallies.set_doppelgangers_detected(len(self.doppelganger.detected()))
             return check
 
-        return await self._part("doppelganger", epoch, failed, run)
+        return await self.ctx.part("doppelganger", epoch, failed, run)
 
     async def check_doppelgangers(self) -> dict[str, object]:
         """On demand: the head's previous and current epochs; the result as JSON-ready data."""
@@ -308,89 +289,43 @@ class MonitorService(MonitorParts):
     async def _epoch(
         self, c: Epoch, head: HeadView, validators: Sequence[ValidatorInfo]
     ) -> EpochDuties:
+        ctx = self.ctx
         head_slot, finalized = head.slot, head.finalized_epoch
         self._head_epoch = max(self._head_epoch, head.epoch)
         failed: list[str] = []
-        first = self._start(c - 1) if c > 0 else 0
+        first = ctx.start(c - 1) if c > 0 else 0
 
         async def blocks() -> bool:
             for _ in range(3):  # again if a reorg evicted slots while we were loading
-                await self.blocks.load(first, self._last(c), self._scan)
-                if self.blocks.has(first, self._last(c)):
+                await ctx.blocks.load(first, ctx.last(c), self.operations.scan)
+                if ctx.blocks.has(first, ctx.last(c)):
                     break
             return True
 
-        have_blocks = await self._part("blocks", c, failed, blocks) is not None
-        keep_from = min([first, *(self._start(k) for k in self._retries)])
-        self.blocks.prune(keep_from)
+        have_blocks = await ctx.part("blocks", c, failed, blocks) is not None
+        ctx.blocks.prune(self.attestations.oldest_kept(first))
         # After the block scan: a slashing included this epoch is told as seen in its block, and
         # the ``slashed`` flag, read from the same epoch's state, then adds nothing.
-        self.on_validators(c, validators)
-        await self._part("op_pools", c, failed, lambda: self._poll_pools(c))
-        proposals = await self._part(
-            "proposals", c, failed, lambda: self._judge_proposals(c, head_slot)
+        self.operations.on_validators(c, validators)
+        await ctx.part("op_pools", c, failed, lambda: self.operations.poll_pools(c))
+        proposals = await ctx.part(
+            "proposals", c, failed, lambda: self.proposals.judge(c, head_slot)
         )
-        attestations = await self._attestation_epochs(c, have_blocks, failed)
-        sync = await self._part("sync", c, failed, lambda: self._sync(c)) if have_blocks else None
+        attestations = await self.attestations.epochs(c, have_blocks, failed)
+        sync = await ctx.part("sync", c, failed, lambda: self.sync.run(c)) if have_blocks else None
         self._finality(head.epoch, finalized)
-        if self._finalized is None or finalized > self._finalized:
-            checked = await self._part(
-                "finality_recheck", c, failed, lambda: self._recheck_final(finalized, head_slot)
-            )
-            if checked:  # else the next epoch tries again
-                self._finalized = finalized
+        await self.proposals.after_finality(c, finalized, head_slot, failed)
         if self.doppelganger.enabled:
             await self._check_doppelgangers(c, failed)
-        await self._part("prefetch_duties", c + 1, failed, lambda: self._attester_duties(c + 1))
+        await ctx.part("prefetch_duties", c + 1, failed, lambda: self.attestations.duties(c + 1))
         # Epoch c's source checkpoint while the node still has FIRST(c): it is judged at the next
         # close, or later when an older epoch's retry holds it back, when it may be pruned.
-        await self._part("prefetch_checkpoints", c, failed, lambda: self._justified_at(c))
+        await ctx.part("prefetch_checkpoints", c, failed, lambda: self.attestations.justified_at(c))
         # Now, while c + 1 is the current epoch: some nodes serve proposer duties for it only.
-        await self._part(
-            "prefetch_proposer_duties", c + 1, failed, lambda: self._proposer_duties(Epoch(c + 1))
+        await ctx.part(
+            "prefetch_proposer_duties", c + 1, failed, lambda: self.proposals.duties(Epoch(c + 1))
         )
         return EpochDuties(c, attestations, tuple(proposals or ()), sync, tuple(failed))
-
-    async def _attestation_epochs(
-        self, c: Epoch, have_blocks: bool, failed: list[str]
-    ) -> AttestationDigest | None:
-        """Epochs whose evaluation failed before, then ``c − 1``, oldest first (streaks count in
-        order). A failed epoch does not hold the later ones back: they are tried too, and once a
-        later epoch is evaluated the earlier failures can no longer count in order and are given
-        up (a gap: the streaks break). While everything fails (the node is down) each failed
-        epoch is kept for the next close, up to ``ATTESTATION_ATTEMPTS``. Why not wait: a node
-        that prunes (or serves duties only for recent epochs) would turn one old failure into a
-        cascade of stale, failing evaluations."""
-        todo = sorted(self._retries)
-        if c > 0 and Epoch(c - 1) not in self._retries:
-            todo.append(Epoch(c - 1))
-        latest: AttestationDigest | None = None
-        behind: list[Epoch] = []
-        for k in todo:
-            done = None
-            if have_blocks:
-                done = await self._part(
-                    "attestations", k, failed, functools.partial(self._attestations, k)
-                )
-            counted = self._attestations_through is not None and k <= self._attestations_through
-            if done is not None or counted:
-                self._retries.pop(k, None)
-                for lost in behind:
-                    attempts = self._retries.pop(lost, 0)
-                    log.warning(
-                        "attestations_given_up", epoch=lost, attempts=attempts, later=int(k)
-                    )
-                behind.clear()
-                latest = done if k == c - 1 else latest
-                continue
-            attempts = self._retries.get(k, 0) + 1
-            if attempts >= ATTESTATION_ATTEMPTS:
-                log.warning("attestations_given_up", epoch=k, attempts=attempts)
-                self._retries.pop(k, None)
-                continue  # the next evaluated epoch breaks the streaks (a gap)
-            self._retries[k] = attempts
-            behind.append(k)
-        return latest
 
 
 def _reorg_event(reorg: ChainReorgEvent) -> ChainReorged:

@@ -1,12 +1,20 @@
 """The ledger's and the delivery path's Prometheus families (money in Gwei, MQTT, outbox).
 
-Declared up front so dashboards and alert rules can rely on the names from the first scrape;
-the ledger and the MQTT publisher set them as they run.
+Declared up front so dashboards and alert rules can rely on the names from the first scrape.
+The ledger's families follow the ledger's facts on the event bus (``subscribe``: its totals, each
+settled epoch's residuals, its lag); the MQTT publisher sets the delivery families as it runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from stakepool.chain.bus import EventBus
+from stakepool.ledger.facts import EpochInputSettled, LedgerLag
+from stakepool.ledger.queries import PoolTotals
+from stakepool.ledger.settlement import ValidatorEpochRow
 
 STATUSES = ("final", "total")
 
@@ -76,6 +84,43 @@ class LedgerMetrics:
             "Sum of |settlement - explanation| over pool validators in the last explained epoch, Gwei.",
             registry=reg,
         )
+
+
+def publish_pool_totals(metrics: LedgerMetrics, totals: PoolTotals) -> None:
+    """The pool's totals (no per-delegator labels)."""
+    for status, rewards, fees in (
+        ("final", totals.rewards_gwei.final, totals.fees_gwei.final),
+        ("total", totals.rewards_gwei.total, totals.fees_gwei.total),
+    ):
+        metrics.rewards.labels(status).set(rewards)
+        metrics.fees.labels(status).set(fees)
+    for status, cl, el in (
+        ("final", totals.rewards_cl_gwei.final, totals.rewards_el_gwei.final),
+        ("total", totals.rewards_cl_gwei.total, totals.rewards_el_gwei.total),
+    ):
+        metrics.rewards_cl.labels(status).set(cl)
+        metrics.rewards_el.labels(status).set(el)
+    metrics.delegators.set(totals.delegators)
+    metrics.principal.set(totals.principal_gwei.total)
+    metrics.dust.set(totals.dust_gwei.total)
+    if totals.last_settled_epoch is not None:
+        metrics.settled_epoch.labels("provisional").set(totals.last_settled_epoch)
+    if totals.last_final_epoch is not None:
+        metrics.settled_epoch.labels("final").set(totals.last_final_epoch)
+
+
+def publish_residual(metrics: LedgerMetrics, rows: Iterable[ValidatorEpochRow]) -> None:
+    """Only an explained epoch moves the gauges: an unexplained one says nothing either way."""
+    residuals = [abs(r.residual_gwei) for r in rows if r.residual_gwei is not None]
+    if residuals:
+        metrics.residual.set(sum(residuals))
+        metrics.residual_max.set(max(residuals))
+
+
+def subscribe(bus: EventBus, metrics: LedgerMetrics) -> None:
+    bus.subscribe(PoolTotals, lambda totals: publish_pool_totals(metrics, totals))
+    bus.subscribe(EpochInputSettled, lambda fact: publish_residual(metrics, fact.input.validators))
+    bus.subscribe(LedgerLag, lambda fact: metrics.lag.set(max(0, fact.epochs)))
 
 
 class DeliveryMetrics:

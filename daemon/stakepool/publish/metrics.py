@@ -7,7 +7,8 @@ daemons in one process never share series). Families fall in three groups:
   validators by status, event-loop lag, build info);
 - per-beacon-node families read from the client's health snapshot at scrape time
   (``beacon_metrics.BeaconHealthCollector``);
-- duty outcomes, per validator or per operator group (``duty_metrics.DutyMetrics``);
+- duty outcomes, per validator or per operator group: the monitor's ``DutyTallies`` read by
+  ``duty_metrics.DutyMetrics`` at scrape time;
 - money and delivery (``ledger_metrics``: pool rewards, fees, delegators, MQTT, outbox).
 
 Names follow conventions.md §2a; the README's "Metrics" table is the public list.
@@ -26,9 +27,10 @@ from prometheus_client.exposition import generate_latest
 from stakepool import __version__
 from stakepool.beacon.health import NodeHealth
 from stakepool.beacon.models.state import ValidatorStatus
+from stakepool.monitor.tallies import DutyTallies
+from stakepool.monitor.tally_keys import TallyKeys
 from stakepool.publish.beacon_metrics import BeaconHealthCollector
 from stakepool.publish.duty_metrics import DutyMetrics
-from stakepool.publish.labels import LabelResolver
 from stakepool.publish.ledger_metrics import DeliveryMetrics, LedgerMetrics
 
 LOOP_LAG_BUCKETS: tuple[float, ...] = (
@@ -37,7 +39,13 @@ LOOP_LAG_BUCKETS: tuple[float, ...] = (
 
 
 class Metrics:
-    def __init__(self, *, per_validator_limit: int = 64, pool_id: str = "pool") -> None:
+    def __init__(
+        self,
+        *,
+        per_validator_limit: int = 64,
+        pool_id: str = "pool",
+        duties: DutyTallies | None = None,
+    ) -> None:
         # `_created` series only double the output and confuse `increase()` users. The library
         # offers only a process-wide switch; every registry in this process wants it off anyway.
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
@@ -94,13 +102,9 @@ class Metrics:
             "Pool validators whose slashed flag is set (at the last processed epoch).",
             registry=reg,
         )
-        self.doppelgangers_detected = Gauge(
-            "stakepool_doppelganger_detected",
-            "Pool validators currently detected live elsewhere while ours must be silent.",
-            registry=reg,
-        )
-        self.duties = DutyMetrics()
-        reg.register(self.duties)
+        self.duties = duties if duties is not None else DutyTallies()
+        """The monitor's tallies (the monitor counts, the scrape reads)."""
+        reg.register(DutyMetrics(self.duties))
         self.ledger = LedgerMetrics(reg)
         self.delivery = DeliveryMetrics(reg)
         self._beacon: BeaconHealthCollector | None = None
@@ -114,11 +118,11 @@ class Metrics:
         self._beacon = BeaconHealthCollector(health)
         self.registry.register(self._beacon)
 
-    def set_pool(self, members: Iterable[tuple[int, str | None]]) -> LabelResolver:
+    def set_pool(self, members: Iterable[tuple[int, str | None]]) -> TallyKeys:
         """The pool's ``(index, label)`` pairs; decides per-validator vs per-group series."""
-        resolver = LabelResolver.for_pool(members, self.per_validator_limit)
-        self.duties.configure(resolver)
-        return resolver
+        keys = TallyKeys.for_pool(members, self.per_validator_limit)
+        self.duties.configure(keys)
+        return keys
 
     # --- updates ---------------------------------------------------------------------------------
 
@@ -140,9 +144,6 @@ class Metrics:
         for status in ValidatorStatus:
             self.pool_validators.labels(status.value).set(tally.get(status, 0))
         self.slashed_validators.set(slashed)
-
-    def set_doppelgangers(self, detected: int) -> None:
-        self.doppelgangers_detected.set(detected)
 
     def observe_loop_lag(self, seconds: float) -> None:
         self.loop_lag.observe(seconds)

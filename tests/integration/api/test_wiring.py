@@ -1,4 +1,4 @@
-"""The API wired as the daemon wires it: ``LedgerService.open(settings)`` and the settings' token."""
+"""The API wired as the daemon wires it: ``open_ledger_service(settings)`` and the settings' token."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import aiohttp
 from prometheus_client import CollectorRegistry
 
 from stakepool.config import Settings
-from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.publish.api import LedgerApi
 from stakepool.publish.http import HttpServer, build_app
+from stakepool.service.money import open_ledger_service
 from tests.integration.api.conftest import TOKEN, ApiClient
 
 ODD_ID = "acme:pool@eth+1.x_y-z"  # every character class a delegator id may hold
@@ -23,7 +23,7 @@ async def test_daemon_wiring_serves_the_ledger_and_takes_writes(tmp_path: Path) 
         ledger={"database": str(tmp_path / "ledger.sqlite")},
         http={"port": 0, "token": TOKEN},
     )
-    ledger = LedgerService.open(settings)
+    ledger = open_ledger_service(settings)
     api = LedgerApi(ledger.store, pool_id=settings.pool.id, token=settings.http.token)
     server = HttpServer(
         build_app(CollectorRegistry(), lambda: None, api=api),

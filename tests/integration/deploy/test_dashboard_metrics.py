@@ -12,7 +12,7 @@ import aiohttp
 import yaml
 
 from stakepool.config import Settings, parse_validator_ref
-from stakepool.runner import run_daemon
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from tests.integration.publish.promtool import promtool

@@ -10,8 +10,8 @@ import structlog
 from stakepool.chain.types import Epoch, Slot, ValidatorIndex
 from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, EpochOutcomes
 from stakepool.monitor.digest import AttestationDigest, EpochDuties
-from stakepool.monitor.eventbase import ProposalVerdict
 from stakepool.monitor.summary import AttestationSummary
+from stakepool.monitor.verdicts import ProposalVerdict
 from stakepool.store import kept_state
 from stakepool.store.database import Database
 from stakepool.store.unit import UnitOfWork

@@ -20,6 +20,7 @@ from stakepool.publish.ledger_metrics import LedgerMetrics
 from stakepool.rewards import RewardsFetcher, RewardsTracker
 from stakepool.sim.chain import SimChain, SimConfig
 from tests.integration.conftest import MakeSimClient, ServeSim
+from tests.integration.money.buses import ledger_bus
 from tests.integration.money.moneykit import POOL, SPE
 
 HISTORY = 4
@@ -43,7 +44,7 @@ async def test_a_window_older_than_the_node_serves_blocks_settlement_loudly(
     client = sim_client(server.url, timeout=5.0)
     store = open_ledger(str(tmp_path / "l.sqlite"), pool_id="p", policy=LedgerPolicy())
     registry = CollectorRegistry()
-    ledger = LedgerService(store, LedgerMetrics(registry), events=False)
+    ledger = LedgerService(store, ledger_bus(LedgerMetrics(registry)), events=False)
     # The ledger settled epoch 1 before a long stop: the node now keeps only the last epochs.
     await store.settle(EpochSettlementInput(1, 0, None))
     fetcher = RewardsFetcher(client, await _spec(client))
@@ -75,7 +76,7 @@ async def test_in_steady_state_the_lag_is_one(
     registry = CollectorRegistry()
     feed = LedgerFeed(
         RewardsTracker(RewardsFetcher(client, await _spec(client)), lambda: POOL),
-        LedgerService(store, LedgerMetrics(registry), events=False),
+        LedgerService(store, ledger_bus(LedgerMetrics(registry)), events=False),
     )
     assert await feed.on_epoch_closed(3) == [2]
     assert registry.get_sample_value("stakepool_ledger_lag_epochs") == 1

@@ -15,6 +15,7 @@ from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.sqlite_ledger import open_ledger
 from stakepool.publish.ledger_metrics import LedgerMetrics
 from tests.integration.conftest import MakeSimClient, ServeSim
+from tests.integration.money.buses import ledger_bus
 from tests.integration.money.moneykit import SCENARIO
 from tests.integration.money.test_feed_reorg import DELEGATIONS, POLICY, _chain, _feed
 
@@ -26,7 +27,7 @@ async def test_a_close_that_rewrites_epochs_refreshes_the_gauges_once(
     store = open_ledger(str(tmp_path / "l.sqlite"), pool_id="p", policy=POLICY)
     await store.apply_delegations(DELEGATIONS)
     registry = CollectorRegistry()
-    ledger = LedgerService(store, LedgerMetrics(registry), events=False)
+    ledger = LedgerService(store, ledger_bus(LedgerMetrics(registry)), events=False)
     reads: list[PoolTotals] = []
     totals = store.pool_totals
 

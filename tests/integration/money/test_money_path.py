@@ -18,11 +18,10 @@ import aiohttp
 from prometheus_client import CollectorRegistry
 
 from stakepool.config import Settings, parse_validator_ref
-from stakepool.ledger.policy import policy_from_settings
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.publish.api import LedgerApi
 from stakepool.publish.http import HttpServer, build_app
-from stakepool.runner import run_daemon
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from stakepool.store.database import Database
@@ -217,7 +216,7 @@ async def test_money_path_on_the_simulator(tmp_path: Path) -> None:
 
 async def _check_api(settings: Settings, db_path: Path, epochs: list[int], erin_from: int) -> None:
     db = Database.open(str(db_path))
-    store = SqliteLedgerStore(db, pool_id=POOL_ID, policy=policy_from_settings(settings.pool))
+    store = SqliteLedgerStore(db, pool_id=POOL_ID, policy=settings.pool.policy())
     server = HttpServer(
         build_app(
             CollectorRegistry(), lambda: None, api=LedgerApi(store, pool_id=POOL_ID, token=None)

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiomqtt
 
-from stakepool.publish.envelope import outbox_event
+from stakepool.store.envelope import outbox_event
 from stakepool.store.outbox import OutboxEvent
 
 WAIT_SECONDS = 60.0  # generous: the machine is shared; only a hang reaches it

@@ -21,10 +21,11 @@ import jsonschema  # type: ignore[import-untyped]  # a dev dependency's dependen
 from prometheus_client.parser import text_string_to_metric_families
 
 from stakepool.config import Settings, parse_validator_ref
-from stakepool.money import LedgerReport
-from stakepool.runner import run_daemon
+from stakepool.ledger.facts import LedgerReport
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain
 from stakepool.store.database import Database
+from tests.integration.listening import listen
 from tests.integration.mqtt.kit import WAIT_SECONDS, Received
 from tests.integration.simkit import live_chain
 from tests.integration.test_monitor_service import (
@@ -183,7 +184,7 @@ class RunningDaemon:
             run_daemon(
                 config,
                 stop=self.stop_event,
-                observers=[rec],
+                listeners=[listen(rec)],
                 configure_logs=False,
                 on_listening=self.urls.append,
             )

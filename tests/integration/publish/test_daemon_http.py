@@ -19,7 +19,7 @@ from stakepool import __version__
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.publish.http import HttpServer, build_app
 from stakepool.publish.metrics import Metrics
-from stakepool.runner import run_daemon
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from tests.integration.publish.promtool import promtool

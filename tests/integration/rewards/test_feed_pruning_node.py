@@ -15,13 +15,14 @@ import functools
 from pathlib import Path
 
 from stakepool.config import Settings, parse_validator_ref
+from stakepool.ledger.facts import LedgerReport
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.store import ledger_read
-from stakepool.money import LedgerReport
-from stakepool.runner import run_daemon
+from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from stakepool.store.database import Database
+from tests.integration.listening import listen
 from tests.integration.test_monitor_service import Recorder
 
 POOL = range(8)
@@ -52,7 +53,7 @@ async def test_every_window_is_settled_on_a_node_that_prunes_behind_finality(
             ledger={"database": str(database)},
         )
         code = await asyncio.wait_for(
-            run_daemon(settings, observers=[rec], max_epochs=8, configure_logs=False), 120
+            run_daemon(settings, listeners=[listen(rec)], max_epochs=8, configure_logs=False), 120
         )
     assert code == 0
     assert rec.written, "the ledger settled nothing"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from stakepool.publish.envelope import SCHEMA_VERSION, outbox_event
 from stakepool.store import kept_state, outbox
 from stakepool.store.database import (
     Database,
@@ -17,6 +16,7 @@ from stakepool.store.database import (
     Migration,
     bundled_migrations,
 )
+from stakepool.store.envelope import SCHEMA_VERSION, outbox_event
 from stakepool.store.outbox import OutboxEvent
 
 

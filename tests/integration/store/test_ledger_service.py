@@ -8,10 +8,11 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from stakepool.config import load_settings
-from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.publish.ledger_metrics import LedgerMetrics
+from stakepool.service.money import open_ledger_service
 from stakepool.store import outbox
+from tests.integration.money.buses import ledger_bus
 
 
 async def test_settle_finalize_and_reorg_emit_events_and_set_gauges(tmp_path: Path) -> None:
@@ -24,7 +25,7 @@ async def test_settle_finalize_and_reorg_emit_events_and_set_gauges(tmp_path: Pa
         f'[ledger]\ndatabase = "{tmp_path}/ledger.sqlite"\n'
     )
     registry = CollectorRegistry()
-    service = LedgerService.open(load_settings(config), LedgerMetrics(registry))
+    service = open_ledger_service(load_settings(config), ledger_bus(LedgerMetrics(registry)))
     service.now = lambda: 1_700_000_000.0
     watcher = service.delegations_watcher(lambda: None)
     assert watcher is not None

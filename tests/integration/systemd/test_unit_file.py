@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from stakepool.config import Settings, _is_secret
+from stakepool.config import Settings
+from stakepool.config.settings import _is_secret
 from tests.integration.systemd.analyze import (
     INSTALLED_BINARY,
     REPO,

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from stakepool.config import ConfigError, load_settings
-from stakepool.ledger.policy import policy_from_settings
 
 
 def _config(tmp_path: Path, text: str) -> Path:
@@ -24,13 +23,13 @@ def test_pool_policy_keys_reach_the_ledger_policy(tmp_path: Path) -> None:
             'loss_policy = "operator_first"\noperator_bond_gwei = 4000000000\n',
         )
     )
-    policy = policy_from_settings(settings.pool)
+    policy = settings.pool.policy()
     assert (policy.fee_bps, policy.fee_mode, policy.fee_period_epochs) == (800, "period_net", 675)
     assert (policy.loss_policy, policy.operator_bond_gwei) == ("operator_first", 4 * 10**9)
 
 
 def test_defaults_are_high_water_mark_and_socialized_losses() -> None:
-    policy = policy_from_settings(load_settings(None).pool)
+    policy = load_settings(None).pool.policy()
     assert (policy.fee_mode, policy.loss_policy, policy.operator_bond_gwei) == (
         "high_water_mark",
         "socialized",

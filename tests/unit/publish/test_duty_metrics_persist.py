@@ -6,10 +6,10 @@ import json
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from stakepool.publish.duty_metrics import (
+from stakepool.monitor.verdicts import (
     AttestationFlag,
-    AttestationOutcome,
-    ProposalOutcome,
+    AttestationVerdict,
+    ProposalVerdict,
     UnexpectedOperation,
 )
 from stakepool.publish.metrics import Metrics
@@ -36,13 +36,13 @@ def duty_samples(m: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 def _fill(m: Metrics) -> None:
     d = m.duties
-    d.record_attestation(1, AttestationOutcome.MISSED)
-    d.record_attestation(2, AttestationOutcome.INCLUDED, inclusion_delay=1)
+    d.record_attestation(1, AttestationVerdict.MISSED)
+    d.record_attestation(2, AttestationVerdict.INCLUDED, inclusion_delay=1)
     d.record_attestation(
-        2, AttestationOutcome.INCLUDED, inclusion_delay=6, missed_flags=[AttestationFlag.HEAD]
+        2, AttestationVerdict.INCLUDED, inclusion_delay=6, missed_flags=[AttestationFlag.HEAD]
     )
-    d.record_attestation(3, AttestationOutcome.INCLUDED, inclusion_delay=40)
-    d.record_proposal(2, ProposalOutcome.ORPHANED)
+    d.record_attestation(3, AttestationVerdict.INCLUDED, inclusion_delay=40)
+    d.record_proposal(2, ProposalVerdict.ORPHANED)
     d.record_sync_signatures(3, signed=30, missed=2)
     d.set_sync_participation({3: (30, 32)})
     d.record_slashing_evidence(1)

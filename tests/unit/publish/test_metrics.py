@@ -13,14 +13,14 @@ from prometheus_client.samples import Sample
 from stakepool import __version__
 from stakepool.beacon.health import DURATION_BUCKETS, NodeHealth, RouteStats
 from stakepool.beacon.models.state import ValidatorStatus
-from stakepool.publish.beacon_metrics import node_label
-from stakepool.publish.duty_metrics import (
+from stakepool.monitor.tally_keys import TallyKeys
+from stakepool.monitor.verdicts import (
     AttestationFlag,
-    AttestationOutcome,
-    ProposalOutcome,
+    AttestationVerdict,
+    ProposalVerdict,
     UnexpectedOperation,
 )
-from stakepool.publish.labels import LabelResolver
+from stakepool.publish.beacon_metrics import node_label
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 
@@ -81,11 +81,11 @@ def test_two_instances_do_not_share_series() -> None:
 
 def test_resolver_switches_to_groups_above_the_limit() -> None:
     members = [(1, "vc-1"), (2, "vc-1"), (3, None)]
-    small = LabelResolver.for_pool(members, limit=3)
+    small = TallyKeys.for_pool(members, limit=3)
     assert small.label_name == "validator"
     assert small.value(2) == "2"
     assert small.all_values() == ["1", "2", "3"]
-    big = LabelResolver.for_pool(members, limit=2)
+    big = TallyKeys.for_pool(members, limit=2)
     assert big.label_name == "group"
     assert big.value(2) == "vc-1"
     assert big.value(3) == "unlabelled"
@@ -98,12 +98,12 @@ def test_per_validator_duty_series_are_initialised_and_counted() -> None:
     m.set_pool([(10, None), (11, "vc-a")])
     d = m.duties
     d.record_attestation(
-        10, AttestationOutcome.INCLUDED, inclusion_delay=2, missed_flags=[AttestationFlag.HEAD]
+        10, AttestationVerdict.INCLUDED, inclusion_delay=2, missed_flags=[AttestationFlag.HEAD]
     )
-    d.record_attestation(11, AttestationOutcome.MISSED)
-    d.record_attestation(11, AttestationOutcome.MISSED)
-    d.record_attestation(99, AttestationOutcome.MISSED)  # not a pool member: ignored
-    d.record_proposal(10, ProposalOutcome.ORPHANED)
+    d.record_attestation(11, AttestationVerdict.MISSED)
+    d.record_attestation(11, AttestationVerdict.MISSED)
+    d.record_attestation(99, AttestationVerdict.MISSED)  # not a pool member: ignored
+    d.record_proposal(10, ProposalVerdict.ORPHANED)
     d.record_sync_signatures(11, signed=30, missed=2)
     d.set_sync_participation({11: (30, 32), 10: (0, 0)})
     d.record_unexpected_operation(10, UnexpectedOperation.VOLUNTARY_EXIT)
@@ -142,7 +142,7 @@ def test_per_validator_duty_series_are_initialised_and_counted() -> None:
         == 1
     )
     # An inclusion ends a streak.
-    d.record_attestation(11, AttestationOutcome.INCLUDED, inclusion_delay=1)
+    d.record_attestation(11, AttestationVerdict.INCLUDED, inclusion_delay=1)
     assert value(m, "stakepool_attestation_missed_streak", validator="11") == 0
 
 
@@ -150,10 +150,10 @@ def test_above_the_limit_every_duty_family_is_aggregated_by_group() -> None:
     m = Metrics(per_validator_limit=2)
     m.set_pool([(1, "vc-a"), (2, "vc-a"), (3, None)])
     d = m.duties
-    d.record_attestation(1, AttestationOutcome.MISSED)
-    d.record_attestation(2, AttestationOutcome.MISSED)
-    d.record_attestation(2, AttestationOutcome.MISSED)
-    d.record_attestation(3, AttestationOutcome.INCLUDED, inclusion_delay=1)
+    d.record_attestation(1, AttestationVerdict.MISSED)
+    d.record_attestation(2, AttestationVerdict.MISSED)
+    d.record_attestation(2, AttestationVerdict.MISSED)
+    d.record_attestation(3, AttestationVerdict.INCLUDED, inclusion_delay=1)
     d.set_sync_participation({1: (10, 32), 2: (32, 32)})
     d.record_slashing_evidence(3)
     d.record_doppelganger(1)

@@ -1,66 +1,21 @@
-"""What the daemon tells as it goes: start-up facts, the head, each closed epoch, the monitor.
+"""The demo's live console: one line per head, a small table per closed epoch, the monitor's
+events that stand out, the duties and the ledger of each epoch.
 
-``Observer`` is the seam between the supervisor and whoever shows the story: the structured log
-always, and the demo's console. Amounts are ``int`` Gwei; ``format_gwei`` prints them as ETH
-without ever going through a float.
+A face like the others: it subscribes to the event bus (``ConsoleView.subscribe``). Amounts are
+``int`` Gwei; ``format_gwei`` prints them as ETH without ever going through a float.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TextIO
 
-from stakepool.chain.spec import ChainSpec
-from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
+from stakepool.chain.bus import EventBus
+from stakepool.ledger.facts import LedgerReport
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import MonitorEvent, Severity
+from stakepool.monitor.facts import EpochReport, Started
 from stakepool.monitor.head import HeadView
-from stakepool.monitor.pool import PoolMember
-
-if TYPE_CHECKING:
-    from stakepool.money import LedgerReport
-
-
-@dataclass(frozen=True, slots=True)
-class EpochReport:
-    epoch: Epoch
-    state_slot: Slot
-    """The last slot of the epoch: balances are those of the state there."""
-    balances: Mapping[ValidatorIndex, Gwei]
-    previous: Mapping[ValidatorIndex, Gwei] | None
-    """The balances at the end of the epoch before, when this run saw them."""
-    head: HeadView
-
-    @property
-    def total(self) -> Gwei:
-        return Gwei(sum(self.balances.values()))
-
-    @property
-    def change(self) -> int | None:
-        """Σ balance change over the epoch (not yet a reward: withdrawals are not added back)."""
-        if self.previous is None:
-            return None
-        common = self.balances.keys() & self.previous.keys()
-        return sum(self.balances[i] - self.previous[i] for i in common)
-
-
-class Observer(Protocol):
-    def started(
-        self, spec: ChainSpec, members: tuple[PoolMember, ...], nodes: list[str]
-    ) -> None: ...
-
-    def head(self, view: HeadView) -> None: ...
-
-    def epoch(self, report: EpochReport) -> None: ...
-
-    def monitor_event(self, event: MonitorEvent) -> None:
-        """One monitor event, as it happens (already de-duplicated)."""
-
-    def duties(self, report: EpochDuties) -> None:
-        """The monitor's digest of a closed epoch (after ``epoch`` for the same epoch)."""
-
 
 _NOT_SHOWN = ("kind", "severity", "event_id", "epoch")
 
@@ -76,17 +31,26 @@ def format_signed_gwei(amount: int) -> str:
     return f"{amount:+,d} Gwei"
 
 
-class ConsoleObserver:
+class ConsoleView:
     """The demo's live view: one line per head, a small table per closed epoch."""
 
     def __init__(self, out: TextIO, *, show_validators: int = 8) -> None:
         self._out = out
         self._show = show_validators
 
+    def subscribe(self, bus: EventBus) -> None:
+        bus.subscribe(Started, self.started)
+        bus.subscribe(HeadView, self.head)
+        bus.subscribe(EpochReport, self.epoch)
+        bus.subscribe(MonitorEvent, self.monitor_event)
+        bus.subscribe(EpochDuties, self.duties)
+        bus.subscribe(LedgerReport, self.ledger)
+
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)
 
-    def started(self, spec: ChainSpec, members: tuple[PoolMember, ...], nodes: list[str]) -> None:
+    def started(self, fact: Started) -> None:
+        spec, members, nodes = fact.spec, fact.members, fact.nodes
         self._print(
             f"stakepool following {', '.join(nodes)}: {spec.config_name or spec.preset_base} "
             f"chain, {spec.slots_per_epoch} slots/epoch, {spec.slot_duration_ms} ms slots, "

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from stakepool.ledger.metrics_update import publish_pool_totals, publish_residual
 from stakepool.ledger.queries import FinalTotal, PoolTotals
 from stakepool.ledger.settlement import ValidatorEpochRow
-from stakepool.publish.ledger_metrics import LedgerMetrics
+from stakepool.publish.ledger_metrics import LedgerMetrics, publish_pool_totals, publish_residual
 
 
 def test_pool_totals_and_residual_reach_the_gauges() -> None:

@@ -1,4 +1,4 @@
-"""Which label a per-validator metric carries: the validator itself, or the operator's group.
+"""Which bucket a validator's duties are tallied in: the validator itself, or the operator's group.
 
 Per-validator series are only affordable for small pools (Lighthouse's 64-validator threshold):
 above ``per_validator_limit`` every per-validator family is aggregated by the label the operator
@@ -15,15 +15,15 @@ UNLABELLED = "unlabelled"
 
 
 @dataclass(frozen=True, slots=True)
-class LabelResolver:
-    """Maps a validator index to the label values of its series."""
+class TallyKeys:
+    """Maps a validator index to the key (the metrics' label value) its duties count under."""
 
     label_name: str
     """``validator`` (one series per validator) or ``group`` (aggregated)."""
     _values: dict[int, str]
 
     @classmethod
-    def for_pool(cls, members: Iterable[tuple[int, str | None]], limit: int) -> LabelResolver:
+    def for_pool(cls, members: Iterable[tuple[int, str | None]], limit: int) -> TallyKeys:
         """``members``: ``(index, configured label or None)``; ``limit``: the per-validator limit."""
         pairs = list(members)
         if len(pairs) <= limit:

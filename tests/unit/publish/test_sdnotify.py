@@ -19,10 +19,10 @@ from structlog.testing import capture_logs
 
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import BLSPubkey, Epoch, Root, Slot, ValidatorIndex
+from stakepool.monitor.facts import EpochReport, Started
 from stakepool.monitor.head import HeadView
 from stakepool.monitor.pool import PoolMember
-from stakepool.report import EpochReport
-from stakepool.sdnotify import SdNotify, SystemdReporter, watchdog_interval
+from stakepool.publish.sdnotify import SdNotify, SystemdReporter, watchdog_interval
 from stakepool.sim.presets import spec_for
 
 WAIT = 10.0
@@ -219,7 +219,7 @@ async def test_status_tells_why_not_ready_then_progress(listener: Listener) -> N
     try:
         assert await listener.next_status() == "STATUS=starting: waiting for a beacon node"
         members = (PoolMember(ValidatorIndex(3), BLSPubkey("0x" + "ab" * 48), None),)
-        reporter.started(_spec(), members, ["http://127.0.0.1:5052"])
+        reporter.started(Started(_spec(), members, ("http://127.0.0.1:5052",)))
         assert (
             await listener.next_status()
             == "READY=1\nSTATUS=following stakepool-sim-minimal for 1 validator"

@@ -1,14 +1,18 @@
-"""The supervisor: builds every part, owns every task, stops cleanly on SIGTERM/SIGINT.
+"""The supervisor: owns every task of the daemon, stops cleanly on SIGTERM/SIGINT.
 
-One ``asyncio.TaskGroup`` owns the long-running loops: the HTTP server (``/metrics``, ``/healthz``,
+It is handed its parts fully built (``service.root.run_daemon``, the composition root) and only
+builds what needs the chain's spec: the duty monitor. One ``asyncio.TaskGroup`` owns the
+long-running loops: the HTTP server (``/metrics``, ``/healthz``,
 ``/readyz``), the event-loop lag monitor, start-up, then the head follower and the epoch worker;
 the duty monitor (``monitor.service``) is fed by both: stream events as they come, each closed
 epoch after its report.
-The database (``[ledger] database``) is opened before anything else (``runner.run_daemon``) and
-shared as ``daemon.db``: the monitor saves its state there after every epoch and resumes from it
-after a restart; the ledger (``money.MoneyPath``) settles each epoch there one epoch behind the
-head; the MQTT publisher drains its outbox. The sd_notify task and the MQTT publisher, when
-configured, run in the same task group.
+The database (``[ledger] database``) is shared: the monitor saves its state there after every
+epoch, in the same transaction as the ledger's duty outcomes (its keeper's one participant), and
+resumes from it after a restart; the ledger (``money.MoneyPath``) settles each epoch there one
+epoch behind the head; the MQTT publisher drains its outbox. What happens is told on the event bus
+(``Started``, the head, each ``EpochReport``; the monitor and the ledger publish their own), where
+the faces subscribed. The sd_notify task runs in the same task group; the MQTT publisher beside
+it, so a stop can deliver what the producers committed before it says ``offline``.
 Each loop retries its own transient errors (a beacon node down, a malformed answer: logged once,
 then carried on); only a fatal error (the configured chain is nowhere to be found, the database
 cannot be opened, the HTTP port cannot be bound) escapes and stops the daemon with exit code 1.
@@ -26,22 +30,22 @@ from stakepool.beacon.errors import BeaconError, WrongChain
 from stakepool.beacon.models import ChainReorgEvent, FinalizedCheckpointEvent, HeadEvent, Topic
 from stakepool.beacon.models.state import ValidatorInfo, ValidatorStatus
 from stakepool.beacon.stream import EventStream
+from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.config import Settings
-from stakepool.money import MoneyPath
 from stakepool.monitor.doppelganger_watch import DoppelgangerKeys
+from stakepool.monitor.facts import EpochReport, Started
 from stakepool.monitor.head import HeadTracker
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.pool import PoolMember, resolve_pool
 from stakepool.monitor.service import MonitorService
-from stakepool.observers import DutiesToLedger
 from stakepool.publish.http import HttpServer
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import EventPublisher
-from stakepool.report import EpochReport, Observer
-from stakepool.sdnotify import SystemdReporter
+from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.service.money import MoneyPath
 from stakepool.store.database import Database
 
 log = structlog.get_logger("stakepool")
@@ -68,37 +72,37 @@ class _Done(Exception):
     """Raised inside the task group to end it: the requested number of epochs was shown."""
 
 
-class Daemon:
+class Supervisor:
     def __init__(
         self,
         settings: Settings,
-        client: BeaconClient,
-        observers: list[Observer],
         *,
-        max_epochs: int | None = None,
-        metrics: Metrics | None = None,
-        db: Database | None = None,
-        outbox_max_rows: int | None = None,
+        client: BeaconClient,
+        bus: EventBus,
+        metrics: Metrics,
+        db: Database,
+        money: MoneyPath,
+        publisher: EventPublisher | None = None,
         systemd: SystemdReporter | None = None,
-        money: MoneyPath | None = None,
+        outbox_max_rows: int | None = None,
+        max_epochs: int | None = None,
     ) -> None:
         self.settings = settings
-        self.money = money
-        """Rewards → ledger (settlement per epoch, finality, reorgs, delegations); None: off."""
-        self.db = db
-        """The daemon's one database (monitor state, ledger, outbox); None: nothing persists."""
-        self.outbox_max_rows = outbox_max_rows
-        """Events also go to the outbox (bounded to this many rows) when something consumes it."""
-        self.systemd = systemd
         self.client = client
-        self.observers = observers
-        if money is not None:
-            self.observers.append(DutiesToLedger(money))
+        self.bus = bus
+        """Where the daemon tells what happens; the faces subscribed in the root."""
+        self.metrics = metrics
+        self.db = db
+        """The daemon's one database (monitor state, ledger, outbox)."""
+        self.money = money
+        """Rewards → ledger (settlement per epoch, finality, reorgs, delegations)."""
+        self.publisher = publisher
+        """MQTT delivery of the outbox (``publish/mqtt``), if configured."""
+        self.systemd = systemd
+        self.outbox_max_rows = outbox_max_rows
+        """Monitor events also go to the outbox (bounded to this many rows) when something
+        consumes it."""
         self.max_epochs = max_epochs
-        self.metrics = metrics or Metrics(
-            per_validator_limit=settings.metrics.per_validator_limit, pool_id=settings.pool.id
-        )
-        self.metrics.watch_beacon(client.health)
         self.spec: ChainSpec | None = None
         self.members: tuple[PoolMember, ...] = ()
         self.tracker: HeadTracker | None = None
@@ -108,7 +112,6 @@ class Daemon:
         self._last_balances: dict[ValidatorIndex, Gwei] | None = None
         self._last_epoch: Epoch | None = None
         self._epochs_shown = 0
-        self.publisher: EventPublisher | None = None  # MQTT delivery (publish/mqtt), if configured
 
     def not_ready_reason(self) -> str | None:
         """For ``/readyz``: None when ready, else why not."""
@@ -174,7 +177,7 @@ class Daemon:
                 data = event.data
                 if self.monitor is not None:
                     await self.monitor.on_stream_event(event)
-                if isinstance(data, ChainReorgEvent) and self.money is not None:
+                if isinstance(data, ChainReorgEvent):
                     self.money.on_reorg(data)
                 if isinstance(data, HeadEvent):
                     first = tracker.head is None
@@ -185,8 +188,7 @@ class Daemon:
                     head = tracker.head
                     if head is not None:
                         self.metrics.set_head(head.slot, head.epoch)
-                        for obs in self.observers:
-                            obs.head(head)
+                        self.bus.publish(head)
                 elif isinstance(data, FinalizedCheckpointEvent):
                     head = tracker.head
                     justified = head.justified_epoch if head else 0
@@ -224,14 +226,10 @@ class Daemon:
                 continue
             self.metrics.set_checkpoints(report.head.justified_epoch, report.head.finalized_epoch)
             records = await self._update_statuses(report.state_slot)
-            for obs in self.observers:
-                obs.epoch(report)
+            self.bus.publish(report)
             if self.monitor is not None:
                 await self.monitor.on_epoch_closed(epoch, report.head, records)
-            if self.money is not None:
-                await self.money.on_epoch_closed(
-                    epoch, report.head.finalized_epoch, list(self.observers)
-                )
+            await self.money.on_epoch_closed(epoch, report.head.finalized_epoch)
             if self.publisher is not None:
                 self.publisher.notify()  # this epoch's events are committed: send them now
             self.metrics.set_epoch_processed(epoch)  # after the monitor: "processed" means all
@@ -290,19 +288,21 @@ class Daemon:
                 await asyncio.sleep(2.0)
         self.metrics.set_pool((m.index, m.label) for m in self.members)
         monitor_settings = self.settings.monitor
-        keeper = None
-        if self.db is not None:
-            keeper = MonitorKeeper(
-                self.db, chain_key(spec), self.settings.pool.id, self.outbox_max_rows
-            )
-            if self.money is not None:
-                keeper.digest_writers.append(self.money.duties.write)
+        keeper = MonitorKeeper(
+            self.db,
+            chain_key(spec),
+            self.settings.pool.id,
+            self.outbox_max_rows,
+            # The ledger's duty outcomes are written in the monitor's transaction: the one path
+            # by which the monitor's digest reaches the ledger, and it survives a kill.
+            digest_writers=[self.money.duties.write],
+        )
         self.monitor = MonitorService(
             self.client,
             spec,
             (m.index for m in self.members),
-            self.metrics,
-            self.observers,
+            self.metrics.duties,
+            self.bus,
             thresholds=monitor_settings.thresholds(),
             keeper=keeper,
             doppelganger=self._doppelganger_keys(),
@@ -313,11 +313,9 @@ class Daemon:
             resume_from=None if last is None else last + 1,
             max_catch_up=monitor_settings.catch_up_epochs,
         )
-        if self.money is not None:
-            await self.money.start(self.client, spec, lambda: [m.index for m in self.members])
-            group.create_task(self.money.watch_delegations(self._next_boundary), name="delegations")
-        for obs in self.observers:
-            obs.started(spec, self.members, self.client.urls)
+        await self.money.start(self.client, spec, lambda: [m.index for m in self.members])
+        group.create_task(self.money.watch_delegations(self._next_boundary), name="delegations")
+        self.bus.publish(Started(spec, self.members, tuple(self.client.urls)))
         self.ready.set()
         group.create_task(self.follow_head(spec), name="follow_head")
         group.create_task(self.epoch_worker(spec), name="epoch_worker")

@@ -1,36 +1,36 @@
 """The money path of the daemon: rewards windows → ledger → API, metrics, outbox, console.
 
-``app.Daemon`` owns the tasks; this object owns the parts between the beacon client and the
-ledger store so the supervisor stays readable:
+``supervisor.Supervisor`` owns the tasks; this object owns the parts between the beacon client
+and the ledger store so the supervisor stays readable:
 
 * at start-up (before the chain is known): the ``LedgerService`` on the daemon's one database and
   the HTTP API over its store (served while the daemon waits for a beacon node);
 * once the spec is known: the rewards fetcher/tracker (and the optional EL client) and the feed;
 * per closed epoch (from the epoch worker, after the monitor): finality, then settlement;
 * per ``chain_reorg``: the feed's dirty mark; and the delegations-file watcher as a task.
+
+The monitor's duty outcomes reach the ledger by one path: ``duties.write`` runs in the monitor's
+save transaction (a ``MonitorKeeper`` participant), so the rows settled after a kill have them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import structlog
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.models import ChainReorgEvent
+from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.config import Settings
 from stakepool.execution.client import ExecutionClient, execution_client
+from stakepool.ledger.facts import LedgerReport
 from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, LedgerFeed
-from stakepool.ledger.policy import policy_from_settings
-from stakepool.ledger.queries import DelegatorSummary, EpochRange, PoolEpoch, PoolTotals
+from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.service import LedgerService
-from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
-from stakepool.monitor.digest import EpochDuties
+from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
-from stakepool.publish.ledger_metrics import LedgerMetrics
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.store.database import Database
@@ -42,27 +42,12 @@ _TOP_SCAN_LIMIT = 1000
 """The console's top-N table reads one page; a pool with more delegators shows the first page's top."""
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerReport:
-    """What the console shows after the ledger wrote epochs."""
-
-    epochs: tuple[PoolEpoch, ...]
-    """The epochs just written (settled, or settled again after a reorg)."""
-    totals: PoolTotals
-    top: tuple[DelegatorSummary, ...]
-
-
-@runtime_checkable
-class LedgerObserver(Protocol):
-    def ledger(self, report: LedgerReport) -> None: ...
-
-
 class MoneyPath:
     def __init__(
         self,
         settings: Settings,
         db: Database,
-        metrics: LedgerMetrics,
+        bus: EventBus,
         *,
         outbox_max_rows: int | None,
     ) -> None:
@@ -71,12 +56,13 @@ class MoneyPath:
         store = SqliteLedgerStore(
             db,
             pool_id=settings.pool.id,
-            policy=policy_from_settings(settings.pool),
+            policy=settings.pool.policy(),
             **kwargs,
         )
+        self.bus = bus
         self.ledger = LedgerService(
             store,
-            metrics,
+            bus,
             delegations_file=settings.pool.delegations_file,
             events=outbox_max_rows is not None,
         )
@@ -109,28 +95,20 @@ class MoneyPath:
 
     # --- hooks -----------------------------------------------------------------------------------
 
-    def on_duties(self, report: EpochDuties) -> None:
-        self.duties.record(report)  # already there when the monitor's keeper wrote it
-
     def on_reorg(self, event: ChainReorgEvent) -> None:
         if self.feed is None or self._spec is None:
             return
         first_slot = max(0, int(event.slot) - int(event.depth))
         self.feed.on_reorg(first_slot // self._spec.slots_per_epoch)
 
-    async def on_epoch_closed(
-        self, epoch: int, finalized_epoch: int, observers: list[object]
-    ) -> list[int]:
+    async def on_epoch_closed(self, epoch: int, finalized_epoch: int) -> list[int]:
         """Finality first (so a window settled now can be final at once), then settlement."""
         if self.feed is None:
             return []
         await self.feed.on_finalized(finalized_epoch)
         written = await self.feed.on_epoch_closed(epoch)
-        listeners = [o for o in observers if isinstance(o, LedgerObserver)]
-        if written and listeners:
-            report = await self._report(tuple(written))
-            for listener in listeners:
-                listener.ledger(report)
+        if written and self.bus.wants(LedgerReport):
+            self.bus.publish(await self._report(tuple(written)))
         return written
 
     async def watch_delegations(self, next_boundary: Callable[[], int | None]) -> None:
@@ -144,3 +122,13 @@ class MoneyPath:
         top = sorted(page.items, key=lambda d: (-d.accrued_gwei.total, d.id))[:TOP_DELEGATORS]
         wanted = set(epochs)
         return LedgerReport(tuple(r for r in rows if r.epoch in wanted), totals, tuple(top))
+
+
+def open_ledger_service(settings: Settings, bus: EventBus | None = None) -> LedgerService:
+    """The ledger on its own database, as ``stakepool`` tools outside the daemon use it."""
+    store = open_ledger(
+        settings.ledger.resolved_database(),
+        pool_id=settings.pool.id,
+        policy=settings.pool.policy(),
+    )
+    return LedgerService(store, bus, delegations_file=settings.pool.delegations_file)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 
 from stakepool.chain.types import Epoch, Gwei, Root, Slot, ValidatorIndex
+from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.head import HeadView
-from stakepool.report import ConsoleObserver, EpochReport, format_gwei
+from stakepool.publish.console import ConsoleView, format_gwei
 
 
 def test_format_gwei_is_exact() -> None:
@@ -28,7 +29,7 @@ def test_epoch_report_change_and_console() -> None:
     assert report.total == 64_000_002_321
     assert report.change == 9_261 - 6_940
     out = io.StringIO()
-    ConsoleObserver(out).epoch(report)
+    ConsoleView(out).epoch(report)
     text = out.getvalue()
     assert "epoch 4 closed at slot 39" in text
     assert "64.000002321 ETH" in text

@@ -1,4 +1,4 @@
-"""The JSON envelope every published event travels in (MQTT payloads, the outbox).
+"""The JSON envelope every event travels in: an outbox row's payload, published as is over MQTT.
 
 One shape for all producers (monitor, ledger), versioned by ``schema_version`` so consumers can
 refuse what they do not understand. ``event_id`` is the producer's deterministic id (same event →

@@ -1,4 +1,5 @@
-"""``stakepool demo``: the simulator and the daemon in one process, with a console view."""
+"""``stakepool demo``: the daemon's own composition root with the simulator plugged in as its
+beacon node, in one process, and the console view subscribed to the event bus."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Any
 import structlog
 
 from stakepool.config import Settings, parse_validator_ref
-from stakepool.logs import configure_logging
-from stakepool.report import ConsoleObserver
-from stakepool.runner import run_daemon
+from stakepool.publish.console import ConsoleView
+from stakepool.service.logs import configure_logging
+from stakepool.service.root import run_daemon
 
 
 def _drop_monitor_events(
@@ -119,7 +120,7 @@ async def _run(
                 "ledger": settings.ledger.model_copy(update={"database": ":memory:"}),
             }
         )
-        console = ConsoleObserver(sys.stdout)
+        console = ConsoleView(sys.stdout)
 
         def header(url: str) -> None:
             print(f"{demo.describe()}; metrics at {url}/metrics", flush=True)
@@ -127,7 +128,7 @@ async def _run(
         # The demo must run on any machine: if the configured port (9464) is taken, use another.
         return await run_daemon(
             demo_settings,
-            observers=[console],
+            listeners=[console.subscribe],
             max_epochs=epochs,
             configure_logs=False,
             on_listening=header,

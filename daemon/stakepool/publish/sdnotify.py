@@ -19,12 +19,8 @@ from collections.abc import Callable, Mapping
 
 import structlog
 
-from stakepool.chain.spec import ChainSpec
-from stakepool.monitor.digest import EpochDuties
-from stakepool.monitor.eventbase import MonitorEvent
-from stakepool.monitor.head import HeadView
-from stakepool.monitor.pool import PoolMember
-from stakepool.report import EpochReport
+from stakepool.chain.bus import EventBus
+from stakepool.monitor.facts import EpochReport, Started
 
 log = structlog.get_logger(__name__)
 
@@ -126,7 +122,7 @@ def watchdog_interval(
 
 
 class SystemdReporter:
-    """An ``Observer`` that tells systemd what the daemon does, plus the watchdog task.
+    """Tells systemd what the daemon does (a face on the event bus), plus the watchdog task.
 
     ``READY=1`` goes out with ``started``: the HTTP server is bound, a beacon node answered with
     the right chain and the pool is resolved, the moment ``/readyz`` turns ready. Each closed
@@ -145,16 +141,17 @@ class SystemdReporter:
         notify = SdNotify.from_env(environ)
         return cls(notify, watchdog_interval(environ) if notify.enabled else None)
 
-    # --- Observer --------------------------------------------------------------------------------
+    # --- what it listens to --------------------------------------------------------------------
 
-    def started(self, spec: ChainSpec, members: tuple[PoolMember, ...], nodes: list[str]) -> None:
-        network = spec.config_name or spec.preset_base
-        count = len(members)
+    def subscribe(self, bus: EventBus) -> None:
+        bus.subscribe(Started, self.started)
+        bus.subscribe(EpochReport, self.epoch)
+
+    def started(self, fact: Started) -> None:
+        network = fact.spec.config_name or fact.spec.preset_base
+        count = len(fact.members)
         self._progress = f"following {network} for {count} validator{'' if count == 1 else 's'}"
         self.notify.ready(self._progress)
-
-    def head(self, view: HeadView) -> None:
-        pass  # a datagram per slot would say little more than the epoch's status line
 
     def epoch(self, report: EpochReport) -> None:
         self._progress = (
@@ -163,12 +160,6 @@ class SystemdReporter:
         )
         if self._last_reason is None:
             self.notify.status(self._progress)
-
-    def monitor_event(self, event: MonitorEvent) -> None:
-        pass
-
-    def duties(self, report: EpochDuties) -> None:
-        pass
 
     # --- the task --------------------------------------------------------------------------------
 

@@ -1,146 +1,37 @@
-"""Configuration: one typed object from a TOML file, the environment and systemd credentials.
+"""The sections of the configuration: ``[beacon]``, ``[pool]``, ``[execution]``, ``[ledger]``,
+``[http]``, ``[mqtt]``, ``[metrics]``, ``[log]`` and ``[monitor]``.
 
-Precedence, highest first: environment (``STAKEPOOL_<SECTION>__<KEY>``, lists as JSON), credential
-files in ``$CREDENTIALS_DIRECTORY`` (named ``<section>_<key>``, e.g. ``http_token``; systemd
-``LoadCredential=``), the TOML file given with ``--config``, then defaults. Any invalid value stops
-start-up with a one-line error that names the field (``ConfigError``).
+Each turns into the plain values the parts it configures take (``PoolSettings.policy()``,
+``MonitorSettings.thresholds()``): no part below the composition root reads a section.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    SettingsError,
-)
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
+from stakepool.config.base import (
+    _POOL_ID,
+    _ROOT,
+    _TOPIC_PREFIX,
+    ConfigError,
+    _check_url,
+    _optional_url,
+    _Section,
+)
+from stakepool.config.refs import (
+    ValidatorEntry,
+    ValidatorRef,
+    load_validators_file,
+    parse_validator_ref,
+)
+from stakepool.ledger.policy import LedgerPolicy
 from stakepool.monitor.thresholds import MonitorThresholds
-
-_PUBKEY = re.compile(r"^0x[0-9a-f]{96}$")
-_ROOT = re.compile(r"^0x[0-9a-f]{64}$")
-_POOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_LABEL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-_TOPIC_PREFIX = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
-
-
-class ConfigError(Exception):
-    """Configuration that cannot be used; ``str()`` is one line naming the field."""
-
-
-def _check_url(url: str, schemes: tuple[str, ...]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in schemes or not parts.hostname:
-        shown = " or ".join(f"{scheme}://" for scheme in schemes)
-        raise ValueError(f"{url!r} is not a {shown} URL with a host")
-
-
-def _optional_url(url: str | None, schemes: tuple[str, ...]) -> str | None:
-    if not url:
-        return None
-    _check_url(url, schemes)
-    return url
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --- validators of the pool ---------------------------------------------------------------------
-
-
-class ValidatorRef(_Section):
-    """One pool validator: its index or its pubkey (lower-case), with an optional label."""
-
-    index: int | None = None
-    pubkey: str | None = None
-    label: str | None = None
-
-    @model_validator(mode="after")
-    def _one_id(self) -> ValidatorRef:
-        if (self.index is None) == (self.pubkey is None):
-            raise ValueError("a validator is either an index or a pubkey")
-        return self
-
-    @property
-    def key(self) -> str:
-        return str(self.index) if self.index is not None else str(self.pubkey)
-
-
-def parse_validator_ref(raw: Any) -> ValidatorRef:
-    """``12``, ``"12"``, ``"0x…"`` (48-byte pubkey), ``"12,label"`` or ``{id=…, label=…}``."""
-    label: str | None = None
-    if isinstance(raw, ValidatorRef):
-        return raw
-    if isinstance(raw, Mapping):
-        unknown = set(raw) - {"id", "label"}
-        if unknown:
-            raise ValueError(f"unknown keys {sorted(unknown)} (expected id and label)")
-        if "id" not in raw:
-            raise ValueError("a validator table needs an id")
-        label = raw.get("label")
-        raw = raw["id"]
-    elif isinstance(raw, str) and "," in raw:
-        raw, label = (part.strip() for part in raw.split(",", 1))
-    if label is not None and (not isinstance(label, str) or not _LABEL.match(label)):
-        raise ValueError(f"label {label!r} must be 1-64 characters of A-Z a-z 0-9 _ . : -")
-    if isinstance(raw, bool):
-        raise ValueError(f"{raw!r} is not a validator index or pubkey")
-    if isinstance(raw, int):
-        if raw < 0:
-            raise ValueError(f"validator index {raw} is negative")
-        return ValidatorRef(index=raw, label=label)
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.isdigit():
-            return ValidatorRef(index=int(text), label=label)
-        if _PUBKEY.match(text.lower()):
-            return ValidatorRef(pubkey=text.lower(), label=label)
-    raise ValueError(f"{raw!r} is not a validator index or a 0x-prefixed 48-byte pubkey")
-
-
-def load_validators_file(path: Path) -> list[ValidatorRef]:
-    """One index or pubkey per line, optional ``,label``; ``#`` starts a comment."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"pool.validators_file: cannot read {path}: {exc.strerror}") from exc
-    refs: list[ValidatorRef] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        try:
-            refs.append(parse_validator_ref(entry))
-        except ValueError as exc:
-            raise ConfigError(f"pool.validators_file: {path}:{lineno}: {exc}") from exc
-    return refs
-
-
-ValidatorEntry = Annotated[ValidatorRef, BeforeValidator(parse_validator_ref)]
-
-
-# --- sections ------------------------------------------------------------------------------------
 
 
 class BeaconSettings(_Section):
@@ -215,6 +106,16 @@ class PoolSettings(_Section):
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    def policy(self) -> LedgerPolicy:
+        """The ledger's accounting policy as configured here."""
+        return LedgerPolicy(
+            fee_bps=self.fee_bps,
+            fee_mode=self.fee_mode,
+            loss_policy=self.loss_policy,
+            operator_bond_gwei=self.operator_bond_gwei,
+            fee_period_epochs=self.fee_period_epochs,
+        )
 
     def all_validators(self) -> list[ValidatorRef]:
         """Inline validators plus the validators file, duplicates rejected."""
@@ -375,118 +276,3 @@ class MonitorSettings(_Section):
             finality_delay_epochs=self.finality_delay_epochs,
             sync_participation_low=self.sync_participation_low,
         )
-
-
-# --- the settings object -------------------------------------------------------------------------
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="STAKEPOOL_",
-        env_nested_delimiter="__",
-        case_sensitive=False,
-        extra="forbid",
-        frozen=True,
-    )
-
-    beacon: BeaconSettings = Field(default_factory=BeaconSettings)
-    pool: PoolSettings = Field(default_factory=PoolSettings)
-    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
-    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
-    http: HttpSettings = Field(default_factory=HttpSettings)
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
-    log: LogSettings = Field(default_factory=LogSettings)
-    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # init_settings carries the TOML file (see load_settings), so it ranks below the rest.
-        return (env_settings, CredentialsSource(settings_cls), init_settings)
-
-
-class CredentialsSource(PydanticBaseSettingsSource):
-    """Secrets from ``$CREDENTIALS_DIRECTORY/<section>_<key>`` (systemd ``LoadCredential=``).
-
-    Only fields typed ``SecretStr`` are looked up, so a credential can never set an ordinary
-    option by accident.
-    """
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # every value comes from __call__
-
-    def __call__(self) -> dict[str, Any]:
-        directory = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not directory:
-            return {}
-        found: dict[str, Any] = {}
-        for section, info in Settings.model_fields.items():
-            model = info.annotation
-            if not isinstance(model, type) or not issubclass(model, BaseModel):
-                continue
-            for key, sub in model.model_fields.items():
-                if not _is_secret(sub.annotation):
-                    continue
-                path = Path(directory) / f"{section}_{key}"
-                if path.is_file():
-                    value = path.read_text(encoding="utf-8").rstrip("\r\n")
-                    found.setdefault(section, {})[key] = value
-        return found
-
-
-def _is_secret(annotation: Any) -> bool:
-    return annotation is SecretStr or SecretStr in get_args(annotation)
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    given = first.get("input")
-    shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
-    more = error.error_count() - 1
-    tail = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-    return f"{loc or 'config'}: {msg}{shown}{tail}"
-
-
-def _describe_env_error(error: SettingsError) -> str:
-    """pydantic-settings names only the section when an environment value is not valid JSON."""
-    for name, value in sorted(os.environ.items()):
-        if not name.upper().startswith("STAKEPOOL_") or "__" not in name:
-            continue
-        section, _, key = name[len("STAKEPOOL_") :].lower().partition("__")
-        try:
-            json.loads(value)
-        except ValueError:
-            model = Settings.model_fields.get(section)
-            sub = getattr(model.annotation, "model_fields", {}).get(key) if model else None
-            if sub is not None and get_origin(sub.annotation) in (list, dict):
-                return f"{section}.{key}: {name} is not valid JSON (lists are JSON, e.g. '[1, 2]')"
-    return f"environment: {error}"
-
-
-def load_settings(config_file: Path | None = None) -> Settings:
-    """The effective settings; raises ``ConfigError`` with one line naming the bad field."""
-    file_values: dict[str, Any] = {}
-    if config_file is not None:
-        try:
-            file_values = tomllib.loads(config_file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"--config: cannot read {config_file}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"--config: {config_file} is not valid TOML: {exc}") from exc
-    try:
-        settings = Settings(**file_values)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from exc
-    except SettingsError as exc:
-        raise ConfigError(_describe_env_error(exc)) from exc
-    settings.pool.all_validators()  # a broken validators file is a config error, found now
-    return settings

@@ -144,12 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     if command == "ledger":
-        from stakepool.ledger.export_cli import run_export  # noqa: PLC0415
+        from stakepool.cli.ledger_export import run_export  # noqa: PLC0415
 
         return run_export(args, settings)
 
-    from stakepool.demo import run_demo  # noqa: PLC0415
-    from stakepool.runner import run_daemon  # noqa: PLC0415 - keep `version` light
+    from stakepool.service.demo import run_demo  # noqa: PLC0415
+    from stakepool.service.root import run_daemon  # noqa: PLC0415 - keep `version` light
 
     if command == "demo":
         return asyncio.run(

@@ -1,0 +1,38 @@
+"""What the ledger tells as it writes, for the faces to show (published on the event bus).
+
+``PoolTotals`` (``ledger.queries``) is published as is after every write that moves them;
+``EpochInputSettled`` carries a settled epoch's rows (their residuals feed a gauge);
+``LedgerLag`` the closed epochs not settled yet; ``LedgerReport`` what the demo's console prints
+after the ledger wrote epochs (built only when somebody listens: it costs a few queries).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stakepool.ledger.queries import DelegatorSummary, PoolEpoch, PoolTotals
+from stakepool.ledger.settlement import EpochSettlementInput
+
+
+@dataclass(frozen=True, slots=True)
+class EpochInputSettled:
+    input: EpochSettlementInput
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLag:
+    epochs: int
+    """Closed epochs not settled yet (1 in steady state: settlement waits one epoch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerReport:
+    """What the console shows after the ledger wrote epochs."""
+
+    epochs: tuple[PoolEpoch, ...]
+    """The epochs just written (settled, or settled again after a reorg)."""
+    totals: PoolTotals
+    top: tuple[DelegatorSummary, ...]
+
+
+__all__ = ["EpochInputSettled", "LedgerLag", "LedgerReport", "PoolTotals"]

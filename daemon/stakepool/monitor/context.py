@@ -1,0 +1,76 @@
+"""What every part of the monitor shares for one pool on one chain.
+
+The beacon client and the spec, the pool's indices, the block cache (each canonical block is
+fetched once and read by every part), the duty tallies, and the events raised but not yet stored.
+``emit`` counts an event's tally at once and buffers the event; the service stores the buffer
+with the state in one transaction and only then tells it (``MonitorService._commit``). Every part
+mutates its tracker synchronously with that counting, so the state, the tallies and the buffer are
+consistent at any moment a commit may happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+import structlog
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import BeaconError
+from stakepool.chain.spec import ChainSpec
+from stakepool.chain.types import ValidatorIndex
+from stakepool.monitor.blockcache import BlockCache
+from stakepool.monitor.counting import count
+from stakepool.monitor.eventbase import MonitorEvent
+from stakepool.monitor.tallies import DutyTallies
+from stakepool.monitor.thresholds import MonitorThresholds
+
+log = structlog.get_logger("stakepool.monitor")
+
+T = TypeVar("T")
+# A node's failure, or an answer the pure trackers cannot use (they raise ValueError subclasses:
+# AttestationDecodeError, ChainRootUnknown, BitfieldError, a seat outside the committee).
+PART_ERRORS = (BeaconError, ValueError)
+
+
+class MonitorContext:
+    def __init__(
+        self,
+        client: BeaconClient,
+        spec: ChainSpec,
+        ours: Iterable[int],
+        tallies: DutyTallies,
+        thresholds: MonitorThresholds,
+    ) -> None:
+        self.client = client
+        self.spec = spec
+        self.spe = spec.slots_per_epoch
+        self.ours = tuple(sorted({ValidatorIndex(i) for i in ours}))
+        self.tallies = tallies
+        self.thresholds = thresholds
+        self.blocks = BlockCache(client)
+        self.unsaved: list[MonitorEvent] = []
+        """Counted, not yet stored nor told (``MonitorService._commit`` does both)."""
+
+    def start(self, epoch: int) -> int:
+        return epoch * self.spe
+
+    def last(self, epoch: int) -> int:
+        return (epoch + 1) * self.spe - 1
+
+    def emit(self, events: Iterable[MonitorEvent]) -> None:
+        events = list(events)
+        if events:
+            count(self.tallies, events)
+            self.unsaved.extend(events)
+
+    async def part(
+        self, name: str, epoch: int, failed: list[str], run: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        """Run one part of an epoch's work; a failure is logged once and the part skipped."""
+        try:
+            return await run()
+        except PART_ERRORS as exc:
+            log.warning("monitor_part_failed", part=name, epoch=epoch, error=str(exc))
+            failed.append(name)
+            return None

@@ -1,0 +1,209 @@
+"""Our attester duties judged against the canonical blocks of their inclusion window.
+
+Epoch ``k``'s duties are judged at the close of ``k + 1`` (the window ends at ``LAST(k + 1)``).
+An epoch whose evaluation fails is retried at the next closes, oldest first (streaks count in
+order), up to ``ATTESTATION_ATTEMPTS``; a later epoch evaluated meanwhile gives the older ones up
+(a gap: the streaks break) instead of letting one old failure cascade into stale ones on a node
+that prunes. Each epoch is counted once (``through``), so a redo after a restart counts nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import structlog
+
+from stakepool.beacon.errors import NotFound
+from stakepool.beacon.models.blocks import SignedBeaconBlock
+from stakepool.beacon.models.state import Checkpoint
+from stakepool.chain.types import Epoch
+from stakepool.monitor.attestations import (
+    AttestationOutcome,
+    AttesterDutyRef,
+    committee_lengths_from_committees,
+    committee_lengths_from_duties,
+    duty_refs,
+    evaluate_attestations,
+    inclusion_block,
+    slots_needing_committees,
+)
+from stakepool.monitor.context import MonitorContext
+from stakepool.monitor.digest import AttestationDigest, attestation_digest
+from stakepool.monitor.saved import MonitorSaved
+from stakepool.monitor.streaks import MissedStreaks
+from stakepool.monitor.verdicts import AttestationFlag, AttestationVerdict
+
+log = structlog.get_logger("stakepool.monitor")
+
+ATTESTATION_ATTEMPTS = 3
+"""An epoch whose attestations cannot be evaluated is tried at this many epoch closes, then
+given up (the node is still failing, or the blocks are gone): bounded work, bounded memory."""
+
+
+class AttestationsPart:
+    def __init__(self, ctx: MonitorContext, scan: Callable[[SignedBeaconBlock], None]) -> None:
+        self.ctx = ctx
+        self._scan = scan
+        """Told of each canonical block fetched here (slashings, exits in it)."""
+        self.streaks = MissedStreaks(ctx.thresholds.missed_attestation_streak)
+        self.duty_cache: dict[Epoch, tuple[str | None, list[AttesterDutyRef]]] = {}
+        """Epoch → (dependent root, our duties)."""
+        self.justified: dict[Epoch, Checkpoint] = {}
+        """Epoch → the justified checkpoint at its first slot, read while the epoch was recent."""
+        self.through: Epoch | None = None
+        """The last epoch whose attestations were evaluated and counted."""
+        self.retries: dict[Epoch, int] = {}
+
+    def restore(self, saved: MonitorSaved) -> None:
+        self.streaks = MissedStreaks(self.ctx.thresholds.missed_attestation_streak, saved.streaks)
+        self.through = saved.attestations_through
+        self.retries = dict(saved.attestation_retries)
+        for v in self.ctx.ours:
+            self.ctx.tallies.set_missed_attestation_streak(v, self.streaks.streak(v))
+
+    def on_dependent_root(self, epoch: Epoch, root: str | None) -> None:
+        cached = self.duty_cache.get(epoch)
+        if root is not None and cached is not None and cached[0] != root:
+            log.info("duties_dependent_root_changed", epoch=epoch, old=cached[0], new=root)
+            del self.duty_cache[epoch]
+
+    def oldest_kept(self, default: int) -> int:
+        """The first slot whose blocks a retried epoch may still need."""
+        return min([default, *(self.ctx.start(k) for k in self.retries)])
+
+    async def duties(self, epoch: int) -> list[AttesterDutyRef]:
+        e = Epoch(epoch)
+        cached = self.duty_cache.get(e)
+        if cached is None:
+            answer = await self.ctx.client.get_attester_duties(e, self.ctx.ours)
+            cached = self.duty_cache[e] = (answer.dependent_root, duty_refs(answer.data))
+        return cached[1]
+
+    async def justified_at(self, k: Epoch) -> Checkpoint:
+        """The source checkpoint of epoch ``k``'s attestations: the justified checkpoint in the
+        state at ``FIRST(k)``. Read again when judging (it follows the canonical chain); if the
+        node no longer has that state (pruned behind finality: stock Lodestar, when a retried
+        epoch held this one back), the value read at ``k``'s own close stands in."""
+        try:
+            answer = await self.ctx.client.get_finality_checkpoints(self.ctx.start(k))
+        except NotFound:
+            kept = self.justified.get(k)
+            if kept is None:
+                raise
+            return kept
+        self.justified[k] = answer.data.current_justified
+        for old in [e for e in self.justified if e < k - 16]:  # epochs given up long ago
+            del self.justified[old]
+        return answer.data.current_justified
+
+    async def evaluate(self, k: Epoch) -> AttestationDigest | None:
+        """Epoch ``k``'s attester duties against the canonical blocks of its inclusion window;
+        None if ``k`` was already counted (a redo after a restart)."""
+        ctx = self.ctx
+        if self.through is not None and k <= self.through:
+            return None
+        duties = await self.duties(k)
+        first, last = ctx.start(k), ctx.last(k + 1)
+        await ctx.blocks.load(first, last, self._scan)  # a retried epoch's window, if pruned
+        window = [inclusion_block(b) for b in ctx.blocks.blocks(first, last)]
+        lengths = committee_lengths_from_duties(duties)
+        spe, mcps = ctx.spe, ctx.spec.max_committees_per_slot
+        for slot in slots_needing_committees(
+            k, duties, window, lengths, slots_per_epoch=spe, max_committees_per_slot=mcps
+        ):
+            committees = await ctx.client.get_committees(slot, slot=slot)
+            for key, length in committee_lengths_from_committees(committees.data).items():
+                lengths.setdefault(key, length)  # the duties' own lengths win over `committees`
+        justified = await self.justified_at(k)
+        chain = await ctx.blocks.chain(first, ctx.last(k), last)
+        outcomes = evaluate_attestations(
+            k,
+            duties,
+            window,
+            chain=chain,
+            justified=justified,
+            committee_lengths=lengths,
+            slots_per_epoch=spe,
+            max_committees_per_slot=mcps,
+        )
+        # From here on synchronous: the epoch is counted entirely or not at all.
+        if self.through is not None and k > self.through + 1:
+            log.info("attestation_streaks_reset", after=self.through, epoch=k)
+            self.streaks.gap()
+            for v in ctx.ours:
+                ctx.tallies.set_missed_attestation_streak(v, 0)
+        self.duty_cache = {e: d for e, d in self.duty_cache.items() if e > k}
+        self.justified = {e: j for e, j in self.justified.items() if e > k}
+        streak_events = self.streaks.observe(k, outcomes)  # first: the gauge reads its streaks
+        self._record(outcomes)
+        self.through = k
+        ctx.emit(streak_events)
+        return attestation_digest(k, outcomes)
+
+    def _record(self, outcomes: list[AttestationOutcome]) -> None:
+        tallies = self.ctx.tallies
+        for o in outcomes:
+            if not o.included:
+                tallies.record_attestation(o.validator_index, AttestationVerdict.MISSED)
+            else:
+                flags = [
+                    flag
+                    for flag, ok in (
+                        (AttestationFlag.HEAD, o.timely_head),
+                        (AttestationFlag.TARGET, o.timely_target),
+                        (AttestationFlag.SOURCE, o.timely_source),
+                    )
+                    if not ok
+                ]
+                tallies.record_attestation(
+                    o.validator_index,
+                    AttestationVerdict.INCLUDED,
+                    inclusion_delay=o.inclusion_delay,
+                    missed_flags=flags,
+                )
+            # The tracker's streak is the one events are raised from: the gauge must agree.
+            tallies.set_missed_attestation_streak(
+                o.validator_index, self.streaks.streak(o.validator_index)
+            )
+
+    async def epochs(
+        self, c: Epoch, have_blocks: bool, failed: list[str]
+    ) -> AttestationDigest | None:
+        """Epochs whose evaluation failed before, then ``c − 1``, oldest first (streaks count in
+        order). A failed epoch does not hold the later ones back: they are tried too, and once a
+        later epoch is evaluated the earlier failures can no longer count in order and are given
+        up (a gap: the streaks break). While everything fails (the node is down) each failed
+        epoch is kept for the next close, up to ``ATTESTATION_ATTEMPTS``. Why not wait: a node
+        that prunes (or serves duties only for recent epochs) would turn one old failure into a
+        cascade of stale, failing evaluations."""
+        todo = sorted(self.retries)
+        if c > 0 and Epoch(c - 1) not in self.retries:
+            todo.append(Epoch(c - 1))
+        latest: AttestationDigest | None = None
+        behind: list[Epoch] = []
+        for k in todo:
+            done = None
+            if have_blocks:
+                done = await self.ctx.part(
+                    "attestations", k, failed, functools.partial(self.evaluate, k)
+                )
+            counted = self.through is not None and k <= self.through
+            if done is not None or counted:
+                self.retries.pop(k, None)
+                for lost in behind:
+                    attempts = self.retries.pop(lost, 0)
+                    log.warning(
+                        "attestations_given_up", epoch=lost, attempts=attempts, later=int(k)
+                    )
+                behind.clear()
+                latest = done if k == c - 1 else latest
+                continue
+            attempts = self.retries.get(k, 0) + 1
+            if attempts >= ATTESTATION_ATTEMPTS:
+                log.warning("attestations_given_up", epoch=k, attempts=attempts)
+                self.retries.pop(k, None)
+                continue  # the next evaluated epoch breaks the streaks (a gap)
+            self.retries[k] = attempts
+            behind.append(k)
+        return latest

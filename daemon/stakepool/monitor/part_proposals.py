@@ -1,0 +1,104 @@
+"""Our block proposals: duties per epoch, a verdict per slot, re-judged after a reorg and frozen
+once the finalized checkpoint has passed them.
+
+``headers?slot=`` tells an orphaned block (ours, not canonical) from a missed slot. Proposer
+duties are read while their epoch is current (some nodes serve them for the current epoch only)
+and dropped when the head's dependent root says they changed.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from stakepool.chain.types import Epoch, Slot, ValidatorIndex
+from stakepool.monitor.context import MonitorContext
+from stakepool.monitor.proposals import ProposalTracker, ProposerDutyRef, proposer_duty_refs
+from stakepool.monitor.saved import MonitorSaved
+from stakepool.monitor.verdicts import ProposalVerdict
+
+log = structlog.get_logger("stakepool.monitor")
+
+
+class ProposalsPart:
+    def __init__(self, ctx: MonitorContext) -> None:
+        self.ctx = ctx
+        self.tracker = ProposalTracker(ctx.spe)
+        self.duty_cache: dict[Epoch, tuple[str | None, list[ProposerDutyRef]]] = {}
+        """Epoch → (dependent root, our duties)."""
+        self.finalized: Epoch | None = None
+        """The finalized epoch whose proposals were re-checked."""
+
+    def restore(self, saved: MonitorSaved) -> None:
+        self.tracker = ProposalTracker(self.ctx.spe, saved.proposals)
+        self.finalized = saved.finalized_checked
+
+    def on_dependent_root(self, epoch: Epoch, root: str | None) -> None:
+        cached = self.duty_cache.get(epoch)
+        if root is not None and cached is not None and cached[0] != root:
+            log.info("duties_dependent_root_changed", epoch=epoch, old=cached[0], new=root)
+            del self.duty_cache[epoch]
+
+    async def duties(self, epoch: Epoch) -> list[ProposerDutyRef]:
+        ctx = self.ctx
+        cached = self.duty_cache.get(epoch)
+        if cached is None:
+            answer = await ctx.client.get_proposer_duties(epoch)
+            refs = proposer_duty_refs(answer.data, ctx.ours)
+            cached = self.duty_cache[epoch] = (answer.dependent_root, refs)
+            for slot in range(ctx.start(epoch), ctx.last(epoch) + 1):
+                if all(r.slot != slot for r in refs):
+                    self.tracker.forget(slot)  # a reload moved the duty away from us
+        return cached[1]
+
+    async def judge(
+        self, epoch: Epoch, head_slot: int
+    ) -> list[tuple[Slot, ValidatorIndex, ProposalVerdict]]:
+        out: list[tuple[Slot, ValidatorIndex, ProposalVerdict]] = []
+        for duty in await self.duties(epoch):
+            if duty.slot == 0:
+                continue  # the genesis block is nobody's proposal (its proposer field is 0)
+            headers = await self.ctx.client.get_headers_at_slot(duty.slot)
+            self.ctx.emit(self.tracker.update(duty, headers.data, head_slot))
+            verdict = self.tracker.verdict(duty.slot)
+            if verdict is not None:
+                out.append((duty.slot, duty.validator_index, verdict))
+        self.duty_cache = {e: d for e, d in self.duty_cache.items() if e >= epoch - 2}
+        return out
+
+    async def rejudge_from(self, first_slot: int, head_slot: int) -> int:
+        """Verdicts not yet final of slots from ``first_slot`` on, judged again (after a reorg);
+        the number of slots re-judged."""
+        slots = [
+            (slot, tracked)
+            for slot, tracked in sorted(self.tracker.state.items())
+            if not tracked.final and slot >= first_slot
+        ]
+        for slot, tracked in slots:
+            duty = ProposerDutyRef(tracked.outcome.validator_index, slot)
+            headers = await self.ctx.client.get_headers_at_slot(slot)
+            self.ctx.emit(self.tracker.update(duty, headers.data, head_slot))
+        return len(slots)
+
+    async def recheck_final(self, finalized: Epoch, head_slot: int) -> bool:
+        """Verdicts of slots before the finalized checkpoint are judged once more and frozen."""
+        boundary = self.ctx.start(finalized)
+        for slot, tracked in sorted(self.tracker.state.items()):
+            if tracked.final or slot >= boundary:
+                continue
+            duty = ProposerDutyRef(tracked.outcome.validator_index, slot)
+            headers = await self.ctx.client.get_headers_at_slot(slot)
+            self.ctx.emit(self.tracker.update(duty, headers.data, head_slot, finalized=True))
+        self.tracker.prune(boundary - 2 * self.ctx.spe)
+        return True
+
+    async def after_finality(
+        self, epoch: Epoch, finalized: Epoch, head_slot: int, failed: list[str]
+    ) -> None:
+        """Once the finalized checkpoint moved: the final re-check (else the next epoch tries)."""
+        if self.finalized is not None and finalized <= self.finalized:
+            return
+        checked = await self.ctx.part(
+            "finality_recheck", epoch, failed, lambda: self.recheck_final(finalized, head_slot)
+        )
+        if checked:
+            self.finalized = finalized

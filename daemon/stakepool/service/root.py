@@ -1,0 +1,173 @@
+"""The composition root: ``run_daemon`` builds every part of the daemon from ``Settings``.
+
+In order, each under one exit stack (so whatever was built is closed, in reverse, however the run
+ends): the database; the event bus with the faces subscribed to it (the structured log first, then
+sd_notify, then the caller's ``listeners`` — the demo's console, a test's recorder); the beacon
+client; the metrics (the monitor's duty tallies, the ledger's gauges, the beacon nodes' health);
+the money path (rewards → ledger → HTTP API); the MQTT publisher; the supervisor; the HTTP server.
+Then the supervisor's task group runs until a stop, the requested number of epochs, or a fatal
+error. Nothing is assembled or patched from outside after construction.
+
+Fatal start-up errors (the database cannot be opened, a broker setting is unusable, the HTTP port
+is taken, the configured chain is nowhere) end with exit code 1 and one clear log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import WrongChain
+from stakepool.chain.bus import EventBus
+from stakepool.config import Settings
+from stakepool.monitor.tallies import DutyTallies
+from stakepool.publish import ledger_metrics, log_lines
+from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
+from stakepool.publish.metrics import Metrics
+from stakepool.publish.mqtt import BrokerConfigError, MqttPublisher, build_publisher
+from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.service.logs import configure_logging
+from stakepool.service.money import MoneyPath
+from stakepool.service.supervisor import Supervisor
+from stakepool.store.database import Database, DatabaseError
+from stakepool.store.outbox_queue import OutboxQueue
+
+log = structlog.get_logger("stakepool")
+
+Listener = Callable[[EventBus], None]
+"""Subscribes a face to the event bus (``ConsoleView(out).subscribe``, a test's recorder)."""
+
+
+def _install_signals(stop: asyncio.Event) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
+
+
+def _beacon_client(settings: Settings) -> BeaconClient:
+    beacon = settings.beacon
+    return BeaconClient(
+        beacon.urls,
+        timeout=beacon.timeout_seconds,
+        bulk_timeout=beacon.bulk_timeout_seconds,
+        connect_timeout=beacon.connect_timeout_seconds,
+        retries=beacon.retries,
+        batch_size=beacon.batch_size,
+    )
+
+
+async def run_daemon(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    listeners: Sequence[Listener] = (),
+    max_epochs: int | None = None,
+    configure_logs: bool = True,
+    on_listening: Callable[[str], None] | None = None,
+    http_fallback: bool = False,
+    outbox_max_rows: int | None = None,
+) -> int:
+    """Run until stopped (or ``max_epochs`` closed epochs were reported); the exit code.
+
+    ``on_listening(url)`` is told the HTTP server's base URL once it is bound (``[http] port = 0``
+    binds an ephemeral port); ``http_fallback`` binds an ephemeral port if the configured one is
+    taken instead of failing. The database (``[ledger] database``) is opened first: one that
+    cannot be opened (or has a newer schema) is a fatal start-up error (exit code 1, one line).
+    ``outbox_max_rows``: monitor events also go to the outbox (for MQTT), bounded.
+    """
+    if configure_logs:
+        configure_logging(settings.log.level, settings.log.format)
+    stop = stop or asyncio.Event()
+    path = settings.ledger.resolved_database()
+    try:
+        db = Database.open(path)
+    except DatabaseError as exc:
+        log.error("database_unusable", path=path, error=str(exc))
+        return 1
+    if outbox_max_rows is None and settings.mqtt.url:
+        outbox_max_rows = settings.mqtt.outbox_max_rows  # events have a consumer: keep them
+
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(db.close)
+        stack.callback(log.info, "stopped")
+
+        bus = EventBus()
+        log_lines.subscribe(bus)  # first: a fact is logged before any other face shows it
+        systemd = SystemdReporter.from_env()  # a no-op unless systemd started us (Type=notify)
+        systemd.subscribe(bus)
+        for listener in listeners:
+            listener(bus)
+
+        tallies = DutyTallies()
+        metrics = Metrics(
+            per_validator_limit=settings.metrics.per_validator_limit,
+            pool_id=settings.pool.id,
+            duties=tallies,
+        )
+        ledger_metrics.subscribe(bus, metrics.ledger)
+        money = MoneyPath(settings, db, bus, outbox_max_rows=outbox_max_rows)
+        stack.push_async_callback(money.close)
+        client = _beacon_client(settings)
+        stack.push_async_callback(client.close)
+        metrics.watch_beacon(client.health)
+
+        publisher: MqttPublisher | None = None
+        if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database
+            try:
+                publisher = build_publisher(
+                    settings.mqtt, OutboxQueue(db), metrics.delivery, pool_id=settings.pool.id
+                )
+            except BrokerConfigError as exc:
+                log.error("mqtt_setup_failed", error=str(exc))
+                return 1
+
+        supervisor = Supervisor(
+            settings,
+            client=client,
+            bus=bus,
+            metrics=metrics,
+            db=db,
+            money=money,
+            publisher=publisher,
+            systemd=systemd,
+            outbox_max_rows=outbox_max_rows,
+            max_epochs=max_epochs,
+        )
+        app = build_app(metrics.registry, supervisor.not_ready_reason, api=money.api)
+        add_doppelganger_route(app, supervisor.check_doppelgangers, settings.http.token)
+        http = HttpServer(
+            app, settings.http.host, settings.http.port, fallback_to_ephemeral=http_fallback
+        )
+        stack.push_async_callback(http.stop)
+        stack.callback(_install_signals(stop))
+        stack.callback(systemd.stopping)
+        try:
+            # Bound before anything else: a taken port is an operator error to report at once.
+            await http.start()
+        except OSError as exc:
+            log.error(
+                "http_bind_failed", host=settings.http.host, port=settings.http.port, error=str(exc)
+            )
+            return 1
+        if on_listening is not None:
+            on_listening(http.url)
+        try:
+            await supervisor.run(stop, http)
+        except WrongChain as exc:
+            log.error("wrong_chain", error=str(exc))
+            return 1
+    return 0
