@@ -24,7 +24,7 @@ PURE = (
     "chain",
     "rewards/maths.py", "rewards/window.py", "rewards/explaining.py", "rewards/types.py",
     "ledger/settlement.py", "ledger/accumulator.py", "ledger/fees.py", "ledger/policy.py",
-    "ledger/events.py", "ledger/facts.py", "monitor/attestations.py", "monitor/proposals.py",
+    "ledger/outbox_events.py", "ledger/facts.py", "monitor/attestations.py", "monitor/proposals.py",
     "monitor/streaks.py", "monitor/status.py", "monitor/slashing.py", "monitor/sync.py",
     "monitor/finality.py", "monitor/doppelganger.py", "monitor/tallies.py",
     "monitor/counting.py", "monitor/saved.py", "monitor/digest.py", "monitor/events.py",

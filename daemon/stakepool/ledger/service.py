@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stakepool.chain.bus import EventBus
-from stakepool.ledger.events import finalized_hook, reversed_hook, settled_hook
+from stakepool.ledger.outbox_events import finalized_hook, reversed_hook, settled_hook
 from stakepool.ledger.facts import EpochInputSettled, LedgerLag
 from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import EpochSettlementInput

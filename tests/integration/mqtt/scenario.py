@@ -26,15 +26,15 @@ from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain
 from stakepool.store.database import Database
 from tests.integration.listening import listen
-from tests.integration.mqtt.kit import WAIT_SECONDS, Received
-from tests.integration.simkit import live_chain
-from tests.integration.test_monitor_service import (
+from tests.integration.monitor.test_service import (
     MISSED_SLOT,
     ORPHANED_SLOT,
     POOL,
     Recorder,
     _scenario,
 )
+from tests.integration.mqtt.kit import WAIT_SECONDS, Received
+from tests.integration.simkit import live_chain
 
 POOL_ID = "pool-s"
 ROOT = f"stakepool/{POOL_ID}"

@@ -23,7 +23,7 @@ from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from stakepool.store.database import Database
 from tests.integration.listening import listen
-from tests.integration.test_monitor_service import Recorder
+from tests.integration.monitor.test_service import Recorder
 
 POOL = range(8)
 

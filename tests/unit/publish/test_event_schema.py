@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]  # a dev dependency's dependency; no stubs
 import pytest
 
-from stakepool.ledger.events import finalized_hook, reversed_hook, settled_hook
+from stakepool.ledger.outbox_events import finalized_hook, reversed_hook, settled_hook
 from stakepool.ledger.settlement import EpochSettlement
 from stakepool.monitor.events import EVENT_TYPES, MonitorEvent
 from stakepool.monitor.keeper import to_outbox

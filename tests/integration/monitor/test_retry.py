@@ -19,7 +19,7 @@ from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer
 from tests.integration.listening import listen
-from tests.integration.test_monitor_service import Recorder
+from tests.integration.monitor.test_service import Recorder
 
 POOL = range(8)
 OFFLINE = 1

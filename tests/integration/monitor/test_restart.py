@@ -24,8 +24,7 @@ from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain
 from stakepool.sim.server import SimServer
 from tests.integration.listening import listen
-from tests.integration.simkit import live_chain
-from tests.integration.test_monitor_service import (
+from tests.integration.monitor.test_service import (
     MISSED_SLOT,
     ORPHANED_SLOT,
     POOL,
@@ -34,6 +33,7 @@ from tests.integration.test_monitor_service import (
     _scenario,
     _scrape,
 )
+from tests.integration.simkit import live_chain
 
 LAST = 7
 STOP_AFTER = 3

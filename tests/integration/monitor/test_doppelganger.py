@@ -21,8 +21,8 @@ from stakepool.sim.chain import SimChain
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer
 from tests.integration.listening import listen
+from tests.integration.monitor.test_service import Recorder, _scrape, _value
 from tests.integration.simkit import live_chain
-from tests.integration.test_monitor_service import Recorder, _scrape, _value
 
 POOL = range(16)
 NOT_STARTED = 5

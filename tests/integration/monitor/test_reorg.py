@@ -23,7 +23,7 @@ from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import SimScenario
 from stakepool.sim.server import SimServer
 from tests.integration.listening import listen
-from tests.integration.test_monitor_service import Recorder
+from tests.integration.monitor.test_service import Recorder
 
 SPE = 8
 EPOCH = 2
