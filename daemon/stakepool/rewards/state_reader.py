@@ -1,0 +1,136 @@
+"""``StateReader``: the parts of a beacon state the rewards read, by state id, in chunks.
+
+A part of its own because three readers need the same reads done the same way: the settlement
+(both ends of a window), the re-read of a window the cache forgot, and the explanation (records of
+the validators slashed in the window). Validators are asked ``chunk`` at a time, one chunk after
+the other, and each answer is compacted into ``Record`` or plain integers at once, so a big pool's
+answers are never all in memory as API models together. ``StateMeta`` says what the answers said
+about their states (finalized, optimistic). The only state it keeps is the client and the chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import BadRequest, Unsupported
+from stakepool.beacon.models import PendingConsolidation
+from stakepool.rewards.explaining import Record
+from stakepool.rewards.window import pending_by_pubkey
+
+
+@dataclass(frozen=True, slots=True)
+class StateMeta:
+    """What the answers said about their states, combined over chunks and states."""
+
+    finalized: bool | None = True
+    """Finalized only if every answer is; ``None`` once an answer did not say."""
+    optimistic: bool = False
+
+    def add(self, finalized: bool | None, optimistic: bool) -> StateMeta:
+        both = None if self.finalized is None or finalized is None else self.finalized and finalized
+        return StateMeta(both, self.optimistic or optimistic)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowEnds:
+    """Both ends of a window as ``settle`` reads them (``StateReader.ends``)."""
+
+    start: dict[int, Record]
+    """Records at ``LAST(k − 1)``."""
+    start_meta: StateMeta
+    end: dict[int, int]
+    """Balances at ``LAST(k)``."""
+    end_meta: StateMeta
+    pending_start: dict[str, int]
+    pending_end: dict[str, int]
+    consolidations_start: tuple[PendingConsolidation, ...]
+    consolidations_end: tuple[PendingConsolidation, ...]
+
+
+def chunked(indices: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    """``indices`` in slices of at most ``size``, in order."""
+    return (indices[i : i + size] for i in range(0, len(indices), size))
+
+
+class StateReader:
+    """``chunk``: validators per request (at least 1)."""
+
+    def __init__(self, client: BeaconClient, *, chunk: int) -> None:
+        self.client = client
+        self.chunk = max(1, chunk)
+
+    async def ends(self, start_id: str, end_id: str, indices: Sequence[int]) -> WindowEnds:
+        """Records at the start, balances at the end, and both ends' queues, read together."""
+        (start, end), (q_start, q_end, c_start, c_end) = await asyncio.gather(
+            asyncio.gather(self.records(start_id, indices), self.balances(end_id, indices)),
+            asyncio.gather(
+                self.pending(start_id),
+                self.pending(end_id),
+                self.consolidations(start_id),
+                self.consolidations(end_id),
+            ),
+        )
+        return WindowEnds(
+            start=start[0],
+            start_meta=start[1],
+            end=end[0],
+            end_meta=end[1],
+            pending_start=q_start,
+            pending_end=q_end,
+            consolidations_start=c_start,
+            consolidations_end=c_end,
+        )
+
+    async def records(
+        self, state_id: str, indices: Sequence[int]
+    ) -> tuple[dict[int, Record], StateMeta]:
+        out: dict[int, Record] = {}
+        meta = StateMeta()
+        if state_id.startswith("-"):
+            return out, meta
+        for part in chunked(indices, self.chunk):
+            env = await self.client.get_validators(state_id, part)
+            meta = meta.add(env.finalized, env.execution_optimistic)
+            for r in env.data:
+                out[int(r.index)] = Record(
+                    balance=int(r.balance),
+                    effective_balance=int(r.validator.effective_balance),
+                    slashed=r.validator.slashed,
+                    activation_epoch=int(r.validator.activation_epoch),
+                    exit_epoch=int(r.validator.exit_epoch),
+                    withdrawable_epoch=int(r.validator.withdrawable_epoch),
+                    pubkey=r.validator.pubkey.lower(),
+                )
+        return out, meta
+
+    async def balances(
+        self, state_id: str, indices: Sequence[int]
+    ) -> tuple[dict[int, int], StateMeta]:
+        out: dict[int, int] = {}
+        meta = StateMeta()
+        for part in chunked(indices, self.chunk):
+            env = await self.client.get_balances(state_id, part)
+            meta = meta.add(env.finalized, env.execution_optimistic)
+            out.update((int(b.index), int(b.balance)) for b in env.data)
+        return out, meta
+
+    async def pending(self, state_id: str) -> dict[str, int]:
+        if state_id.startswith("-"):
+            return {}
+        try:
+            env = await self.client.get_pending_deposits(state_id)
+        except (Unsupported, BadRequest):
+            # Before Electra there is no queue (400): deposits credit the balance in their block.
+            return {}
+        return pending_by_pubkey(env.data)
+
+    async def consolidations(self, state_id: str) -> tuple[PendingConsolidation, ...]:
+        if state_id.startswith("-"):
+            return ()
+        try:
+            return (await self.client.get_pending_consolidations(state_id)).data
+        except (Unsupported, BadRequest):
+            return ()
