@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stakepool.chain.bus import EventBus
-from stakepool.ledger.outbox_events import finalized_hook, reversed_hook, settled_hook
 from stakepool.ledger.facts import EpochInputSettled, LedgerLag
+from stakepool.ledger.outbox_events import finalized_hook, reversed_hook, settled_hook
 from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store.interface import SettleResult

@@ -16,7 +16,6 @@ from stakepool.sim import ids
 from stakepool.sim.block import produce_block
 from stakepool.sim.block_json import genesis_block
 from stakepool.sim.epoch import EpochOutcome, process_epoch
-from stakepool.sim.sse_payloads import Event, slot_events
 from stakepool.sim.genesis import genesis_state
 from stakepool.sim.history import ChainHistory
 from stakepool.sim.operations import slashing_evidence, voluntary_exit
@@ -29,6 +28,7 @@ from stakepool.sim.shuffling import (
     EpochCommittees,
     compute_committees,
 )
+from stakepool.sim.sse_payloads import Event, slot_events
 from stakepool.sim.state import BeaconState, PendingAggregate, PoolOperation
 from stakepool.sim.votes import cast_votes
 
