@@ -20,7 +20,7 @@ from pathlib import Path
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
-from stakepool.rewards import RewardsFetcher
+from stakepool.rewards.fetcher import RewardsFetcher
 
 sys.path.insert(0, str(Path(__file__).parent))
 import simnet

@@ -1,38 +1,6 @@
-"""Per-validator, per-epoch rewards: balance-based settlement, endpoint explanation, residual."""
+"""Per-validator, per-epoch rewards: balance-based settlement, endpoint explanation, residual.
 
-from stakepool.rewards.fetcher import RewardsFetcher, WindowNotReady
-from stakepool.rewards.maths import (
-    AttestationComponents,
-    explain,
-    initial_slashing_penalty,
-    missed,
-    residual,
-    settle,
-    sync_seat_reward,
-)
-from stakepool.rewards.tracker import RewardsTracker
-from stakepool.rewards.types import (
-    BalanceMoves,
-    EpochRewards,
-    ProposalEl,
-    RewardExplanation,
-    ValidatorEpochReward,
-)
-
-__all__ = [
-    "AttestationComponents",
-    "BalanceMoves",
-    "EpochRewards",
-    "ProposalEl",
-    "RewardExplanation",
-    "RewardsFetcher",
-    "RewardsTracker",
-    "ValidatorEpochReward",
-    "WindowNotReady",
-    "explain",
-    "initial_slashing_penalty",
-    "missed",
-    "residual",
-    "settle",
-    "sync_seat_reward",
-]
+No re-exports here: importing a pure module (``maths``, ``window``, ``explaining``, ``settling``)
+must not load the fetcher and, through it, the network stack. Import from the module that holds
+the name (``rewards.fetcher.RewardsFetcher``, ``rewards.tracker.RewardsTracker`` …).
+"""

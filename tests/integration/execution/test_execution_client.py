@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stakepool.execution import ExecutionClient, ExecutionError, execution_client
+from stakepool.execution.client import ExecutionClient, execution_client
+from stakepool.execution.rpc import ExecutionError
 from tests.integration.execution.fakerpc import FakeRpc, load
 
 POOL = "0x388c818ca8b9251b393131c08a736a67ccb19297"

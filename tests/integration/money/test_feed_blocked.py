@@ -17,7 +17,8 @@ from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store.sqlite_ledger import open_ledger
 from stakepool.publish.ledger_metrics import LedgerMetrics
-from stakepool.rewards import RewardsFetcher, RewardsTracker
+from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.tracker import RewardsTracker
 from stakepool.sim.chain import SimChain, SimConfig
 from tests.integration.conftest import MakeSimClient, ServeSim
 from tests.integration.money.buses import ledger_bus

@@ -20,7 +20,8 @@ from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
-from stakepool.rewards import RewardsFetcher, RewardsTracker
+from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.tracker import RewardsTracker
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import SimScenario
 from tests.integration.conftest import MakeSimClient, ServeSim

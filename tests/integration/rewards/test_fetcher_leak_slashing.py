@@ -12,7 +12,7 @@ import pytest
 
 from stakepool.beacon import BeaconClient
 from stakepool.chain.spec import ChainSpec
-from stakepool.rewards import RewardsFetcher
+from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.presets import spec_for
 from stakepool.sim.scenario import Offline, ScheduledSlashing, SimScenario

@@ -15,8 +15,10 @@ import pytest
 from stakepool.beacon import BeaconClient
 from stakepool.beacon.errors import BeaconError
 from stakepool.chain.spec import ChainSpec
-from stakepool.execution import ExecutionClient
-from stakepool.rewards import EpochRewards, RewardsFetcher, RewardsTracker
+from stakepool.execution.client import ExecutionClient
+from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.tracker import RewardsTracker
+from stakepool.rewards.types import EpochRewards
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import (
     LateVotes,

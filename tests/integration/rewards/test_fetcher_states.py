@@ -7,7 +7,8 @@ from aiohttp import web
 
 from stakepool.beacon import BeaconClient
 from stakepool.chain.spec import ChainSpec
-from stakepool.rewards import EpochRewards, RewardsFetcher
+from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.types import EpochRewards
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import SimScenario
 from stakepool.sim.server import SimServer

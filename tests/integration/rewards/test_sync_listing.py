@@ -15,7 +15,7 @@ from aiohttp import web
 
 from stakepool.beacon import BeaconClient
 from stakepool.chain.spec import ChainSpec
-from stakepool.rewards import RewardsFetcher
+from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.sim.chain import SimChain, SimConfig
 from tests.integration.simkit import Handler, InterceptingSimServer
 

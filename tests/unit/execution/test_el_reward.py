@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stakepool.execution import el_reward, priority_fees
+from stakepool.execution.maths import el_reward, priority_fees
 from stakepool.execution.rpc import parse_block, parse_receipt, quantity
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "execution"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from stakepool.beacon.models import PendingConsolidation
-from stakepool.rewards import BalanceMoves, settle
+from stakepool.rewards.maths import settle
+from stakepool.rewards.types import BalanceMoves
 from stakepool.rewards.window import SourceState, consolidation_moves, processed_consolidations
 
 

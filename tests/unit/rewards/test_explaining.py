@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from stakepool.rewards import AttestationComponents, BalanceMoves, ValidatorEpochReward, settle
 from stakepool.rewards.explaining import AttestationFigures, EndpointFigures, Record, explained_rows
+from stakepool.rewards.maths import AttestationComponents, settle
+from stakepool.rewards.types import BalanceMoves, ValidatorEpochReward
 
 GWEI_32 = 32 * 10**9
 GWEI_64 = 64 * 10**9

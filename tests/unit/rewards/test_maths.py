@@ -5,17 +5,17 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stakepool.rewards import (
+from stakepool.rewards.maths import (
     AttestationComponents,
-    BalanceMoves,
     explain,
     initial_slashing_penalty,
+    is_correlation_epoch,
     missed,
     residual,
     settle,
     sync_seat_reward,
 )
-from stakepool.rewards.maths import is_correlation_epoch
+from stakepool.rewards.types import BalanceMoves
 
 PERFECT_32 = AttestationComponents(source=2_404, target=4_465, head=2_392)
 """§9: a 32-ETH validator's perfect attestation reward at TAB 34 M ETH (9,261 Gwei)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from stakepool.rewards import BalanceMoves
 from stakepool.rewards.explaining import Record
 from stakepool.rewards.settling import WindowInputs, last_slot, settled_rows
 from stakepool.rewards.state_reader import StateMeta, chunked
+from stakepool.rewards.types import BalanceMoves
 from stakepool.rewards.window import WindowFacts
 from stakepool.rewards.window_cache import KeptWindow, WindowCache
 

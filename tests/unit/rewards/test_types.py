@@ -5,17 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from stakepool.execution import ElReward
-from stakepool.rewards import (
-    AttestationComponents,
-    BalanceMoves,
-    EpochRewards,
-    ProposalEl,
-    ValidatorEpochReward,
-    explain,
-    residual,
-    settle,
-)
+from stakepool.execution.types import ElReward
+from stakepool.rewards.maths import AttestationComponents, explain, residual, settle
+from stakepool.rewards.types import BalanceMoves, EpochRewards, ProposalEl, ValidatorEpochReward
 
 
 def _row(v: int, start: int, end: int, moves: BalanceMoves | None = None) -> ValidatorEpochReward:
