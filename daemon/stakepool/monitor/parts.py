@@ -139,13 +139,13 @@ class MonitorParts:
 
     async def _poll_pools(self, epoch: Epoch) -> None:
         # Evidence that SSE missed (a node refusing the topic, a reconnect gap) is still found.
-        attester = await self.client.get_pool_attester_slashings()
+        attester = await self.client.op_pool.attester_slashings()
         for a in attester.data:
             self._emit(self.slashing.on_attester_slashing(a, SlashingSource.POOL, epoch))
-        proposer = await self.client.get_pool_proposer_slashings()
+        proposer = await self.client.op_pool.proposer_slashings()
         for p in proposer.data:
             self._emit(self.slashing.on_proposer_slashing(p, SlashingSource.POOL, epoch))
-        exits = await self.client.get_pool_voluntary_exits()
+        exits = await self.client.op_pool.voluntary_exits()
         for x in exits.data:
             self._emit(self.slashing.on_voluntary_exit(x, OperationSource.POOL))
 
@@ -154,7 +154,7 @@ class MonitorParts:
     async def _proposer_duties(self, epoch: Epoch) -> list[ProposerDutyRef]:
         cached = self._proposer.get(epoch)
         if cached is None:
-            answer = await self.client.get_proposer_duties(epoch)
+            answer = await self.client.duties.proposer(epoch)
             refs = proposer_duty_refs(answer.data, self.ours)
             cached = self._proposer[epoch] = (answer.dependent_root, refs)
             for slot in range(self._start(epoch), self._last(epoch) + 1):
@@ -169,7 +169,7 @@ class MonitorParts:
         for duty in await self._proposer_duties(epoch):
             if duty.slot == 0:
                 continue  # the genesis block is nobody's proposal (its proposer field is 0)
-            headers = await self.client.get_headers_at_slot(duty.slot)
+            headers = await self.client.blocks.headers_at_slot(duty.slot)
             self._emit(self.proposals.update(duty, headers.data, head_slot))
             verdict = self.proposals.verdict(duty.slot)
             if verdict is not None:
@@ -187,7 +187,7 @@ class MonitorParts:
         ]
         for slot, tracked in slots:
             duty = ProposerDutyRef(tracked.outcome.validator_index, slot)
-            headers = await self.client.get_headers_at_slot(slot)
+            headers = await self.client.blocks.headers_at_slot(slot)
             self._emit(self.proposals.update(duty, headers.data, head_slot))
         return len(slots)
 
@@ -198,7 +198,7 @@ class MonitorParts:
             if tracked.final or slot >= boundary:
                 continue
             duty = ProposerDutyRef(tracked.outcome.validator_index, slot)
-            headers = await self.client.get_headers_at_slot(slot)
+            headers = await self.client.blocks.headers_at_slot(slot)
             self._emit(self.proposals.update(duty, headers.data, head_slot, finalized=True))
         self.proposals.prune(boundary - 2 * self.spe)
         return True
@@ -209,7 +209,7 @@ class MonitorParts:
         e = Epoch(epoch)
         cached = self._attester.get(e)
         if cached is None:
-            answer = await self.client.get_attester_duties(e, self.ours)
+            answer = await self.client.duties.attester(e, self.ours)
             cached = self._attester[e] = (answer.dependent_root, duty_refs(answer.data))
         return cached[1]
 
@@ -219,7 +219,7 @@ class MonitorParts:
         node no longer has that state (pruned behind finality: stock Lodestar, when a retried
         epoch held this one back), the value read at ``k``'s own close stands in."""
         try:
-            answer = await self.client.get_finality_checkpoints(self._start(k))
+            answer = await self.client.state.finality_checkpoints(self._start(k))
         except NotFound:
             kept = self._justified.get(k)
             if kept is None:
@@ -244,7 +244,7 @@ class MonitorParts:
         for slot in slots_needing_committees(
             k, duties, window, lengths, slots_per_epoch=spe, max_committees_per_slot=mcps
         ):
-            committees = await self.client.get_committees(slot, slot=slot)
+            committees = await self.client.state.committees(slot, slot=slot)
             for key, length in committee_lengths_from_committees(committees.data).items():
                 lengths.setdefault(key, length)  # the duties' own lengths win over `committees`
         justified = await self._justified_at(k)
@@ -305,7 +305,7 @@ class MonitorParts:
         period = self.spec.sync_period(epoch)
         seats = self._seats.get(period)
         if seats is None:
-            answer = await self.client.get_sync_duties(epoch, self.ours)
+            answer = await self.client.duties.sync(epoch, self.ours)
             seats = self._seats[period] = seats_from_duties(answer.data)
             self._seats = {p: s for p, s in self._seats.items() if p >= period - 1}
         if not seats:

@@ -296,7 +296,7 @@ class RewardsFetcher:
                 "(a reorg while reading); settle the window again",
             )
         end_id = blocks[-1][1].message.state_root
-        parent = await self.client.get_header(blocks[0][1].parent_root)
+        parent = await self.client.blocks.header(blocks[0][1].parent_root)
         if parent is not None and parent.data.slot // self.spec.slots_per_epoch == epoch - 1:
             start_id = parent.data.header.message.state_root
         return start_id, end_id
@@ -330,7 +330,7 @@ class RewardsFetcher:
         if state_id.startswith("-"):
             return out, meta
         for part in self._chunks(indices):
-            env = await self.client.get_validators(state_id, part)
+            env = await self.client.state.validators(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
             for r in env.data:
                 out[int(r.index)] = Record(
@@ -350,7 +350,7 @@ class RewardsFetcher:
         out: dict[int, int] = {}
         meta = _Meta()
         for part in self._chunks(indices):
-            env = await self.client.get_balances(state_id, part)
+            env = await self.client.state.balances(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
             out.update((int(b.index), int(b.balance)) for b in env.data)
         return out, meta
@@ -362,7 +362,7 @@ class RewardsFetcher:
         if state_id.startswith("-"):
             return {}
         try:
-            env = await self.client.get_pending_deposits(state_id)
+            env = await self.client.state.pending_deposits(state_id)
         except (Unsupported, BadRequest):
             # Before Electra there is no queue (400): deposits credit the balance in their block.
             return {}
@@ -372,7 +372,7 @@ class RewardsFetcher:
         if state_id.startswith("-"):
             return ()
         try:
-            return (await self.client.get_pending_consolidations(state_id)).data
+            return (await self.client.state.pending_consolidations(state_id)).data
         except (Unsupported, BadRequest):
             return ()
 
@@ -404,11 +404,11 @@ class RewardsFetcher:
         return [b for b in found if b is not None]
 
     async def _block_at(self, slot: int) -> tuple[str, SignedBeaconBlock] | None:
-        header = await self.client.get_header(slot)
+        header = await self.client.blocks.header(slot)
         if header is None or not header.data.canonical:
             return None
         root = header.data.root
-        block = await self.client.get_block(root)
+        block = await self.client.blocks.block(root)
         if block is None:
             raise BeaconError("block", f"block {root} at slot {slot} vanished (reorg?)")
         return root, block.data
@@ -420,7 +420,7 @@ class RewardsFetcher:
             return None
         parts: list[AttestationFigures] = []
         for part in self._chunks(indices):
-            answer: Envelope[AttestationRewards] | None = await self.client.get_attestation_rewards(
+            answer: Envelope[AttestationRewards] | None = await self.client.rewards.attestations(
                 duty_epoch, part
             )
             if answer is None:
@@ -433,7 +433,7 @@ class RewardsFetcher:
 
     async def _block_rewards(self, facts: WindowFacts, pool: set[int]) -> dict[int, list[int]]:
         ours = [b for b in facts.blocks if b.proposer in pool]
-        answers = await asyncio.gather(*(self.client.get_block_rewards(b.root) for b in ours))
+        answers = await asyncio.gather(*(self.client.rewards.block(b.root) for b in ours))
         out: dict[int, list[int]] = {}
         for b, answer in zip(ours, answers, strict=True):
             if answer is None:
@@ -453,14 +453,14 @@ class RewardsFetcher:
         blocks = [b for b in facts.blocks if b.sync_bits is not None]
         if not blocks:
             return {}
-        committee = (await self.client.get_sync_committee(state_id, epoch)).data.validators
+        committee = (await self.client.state.sync_committee(state_id, epoch)).data.validators
         seats = seat_positions(committee, indices)
         if not seats:
             return {}
         probe = single_seat_member(committee, prefer=sorted(seats))
         ask = sorted(set(seats) | ({probe} if probe is not None else set()))
         answers = await asyncio.gather(
-            *(self.client.get_sync_committee_rewards(b.root, ask) for b in blocks)
+            *(self.client.rewards.sync_committee(b.root, ask) for b in blocks)
         )
         out: dict[int, list[int]] = {}
         for b, answer in zip(blocks, answers, strict=True):
