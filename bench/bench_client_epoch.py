@@ -55,13 +55,13 @@ async def _bench(network: simnet.Network, pool: list[int], repeats: int) -> list
     async with BeaconClient([network.url], timeout=60, bulk_timeout=300) as client:
 
         async def balances() -> int:
-            return len((await client.get_balances(state_slot, pool)).data)
+            return len((await client.state.balances(state_slot, pool)).data)
 
         async def duties() -> int:
-            return len((await client.get_attester_duties(head_epoch, pool)).data)
+            return len((await client.duties.attester(head_epoch, pool)).data)
 
         async def rewards() -> int:
-            answer = await client.get_attestation_rewards(rewards_epoch, pool)
+            answer = await client.rewards.attestations(rewards_epoch, pool)
             assert answer is not None, "attestation rewards not available"
             return len(answer.data.total_rewards)
 

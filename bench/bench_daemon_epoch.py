@@ -123,8 +123,8 @@ async def _bench(
     out: list[str] = []
     async with BeaconClient([network.url], timeout=120, bulk_timeout=600) as client:
         spec, head = await simnet.chain_at_head(client, network)
-        before = (await client.get_validators((epoch * spe) - 1, pool)).data
-        records = (await client.get_validators((epoch + 1) * spe - 1, pool)).data
+        before = (await client.state.validators((epoch * spe) - 1, pool)).data
+        records = (await client.state.validators((epoch + 1) * spe - 1, pool)).data
         rss_before = simnet.rss_mb()
         samples: dict[str, tuple[list[float], list[float]]] = {p: ([], []) for p in PARTS}
         with tempfile.TemporaryDirectory() as tmp:

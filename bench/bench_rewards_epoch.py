@@ -31,9 +31,9 @@ async def _bench(network: simnet.Network, pool: list[int], repeats: int) -> list
     window = network.head_slot // spe - 1  # the newest closed window
     out: list[str] = []
     async with BeaconClient([network.url], timeout=120, bulk_timeout=600) as client:
-        genesis = await client.get_genesis()
+        genesis = await client.node.genesis()
         spec = ChainSpec.from_api(
-            await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+            await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
         )
         fetcher = RewardsFetcher(client, spec, keep_windows=1)
         rss_before = simnet.rss_mb()

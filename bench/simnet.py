@@ -114,9 +114,9 @@ async def chain_at_head(client: BeaconClient, network: Network) -> tuple[ChainSp
     """The served network's spec and head, as the daemon would see them."""
     genesis = await client.check_genesis(None)
     spec = ChainSpec.from_api(
-        await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+        await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
     )
-    checkpoints = (await client.get_finality_checkpoints("head")).data
+    checkpoints = (await client.state.finality_checkpoints("head")).data
     head = HeadView(
         Slot(network.head_slot),
         Root("0x" + "00" * 32),

@@ -294,12 +294,12 @@ async def test_client_fallbacks_on_lodestar(devnet: Devnet) -> None:
     async with BeaconClient([devnet.url], timeout=10.0) as client:
         # POST liveness is missing: the legacy GET form; 56 never attests, 48 always does.
         epoch = recorder.clock_epoch() - 1
-        live = await client.get_liveness(epoch, [48, 56])
+        live = await client.duties.liveness(epoch, [48, 56])
         assert {e.index: e.is_live for e in live.data} == {48: True, 56: False}
         assert "liveness" in client.health()[0].unsupported
 
         # Balances by index answer []: read from the validators endpoint, as the node has them.
-        finalized = await client.get_balances("finalized", POOL)
+        finalized = await client.state.balances("finalized", POOL)
         assert finalized.finalized is None  # never sent by this node
         body = view.get(
             "/eth/v1/beacon/states/finalized/validators?" + "&".join(f"id={i}" for i in POOL)
@@ -310,22 +310,22 @@ async def test_client_fallbacks_on_lodestar(devnet: Devnet) -> None:
         }
 
         # No state at an empty slot: the last block's state of the same epoch, same balances.
-        at_empty = await client.get_balances(empty, POOL)
+        at_empty = await client.state.balances(empty, POOL)
         assert {b.index: b.balance for b in at_empty.data} == view.balances(empty, POOL)
         assert view.get(f"/eth/v1/beacon/states/{empty}/validators?id=48") is None  # the quirk
 
         # No `finalized` flag: finality from the checkpoints.
-        checkpoints = await client.get_finality_checkpoints("head")
+        checkpoints = await client.state.finality_checkpoints("head")
         final_slot = checkpoints.data.finalized.epoch * SLOTS_PER_EPOCH
-        assert await client.is_finalized(finalized, final_slot)
-        head = await client.get_header("head")
+        assert await client.state.is_finalized(finalized, final_slot)
+        head = await client.blocks.header("head")
         assert head is not None
-        assert not await client.is_finalized(head, head.data.slot)
+        assert not await client.state.is_finalized(head, head.data.slot)
 
         # Next-epoch proposer duties carry this epoch's slots: refused, never misused.
         current = recorder.clock_epoch()
         with pytest.raises(InconsistentAnswer):
-            await client.get_proposer_duties(current + 1)
+            await client.duties.proposer(current + 1)
 
 
 def _wait_for_empty_slot(view: BeaconView, recorder: NodeRecorder, deadline: float) -> int:

@@ -45,12 +45,12 @@ async def test_a_missing_route_is_unsupported_and_remembered(
     ttl = 0.3
     client = sim_client(node.url, unsupported_ttl=ttl)
     # A data 404 (rewards not computed yet) is an answer, not a missing route.
-    assert await client.get_attestation_rewards(3, [8]) is None
+    assert await client.rewards.attestations(3, [8]) is None
     assert client.health()[0].unsupported == frozenset()
 
     node.faults.set(REWARDS, fault)
     with pytest.raises(Unsupported) as caught:
-        await client.get_attestation_rewards(1, [8, 9])
+        await client.rewards.attestations(1, [8, 9])
     marked_at = time.monotonic()
     assert caught.value.endpoint == "attestation_rewards"
     assert caught.value.node == node.url
@@ -63,17 +63,17 @@ async def test_a_missing_route_is_unsupported_and_remembered(
     assert health.score == 100  # lacking a route is not a fault of the node
 
     with pytest.raises(Unsupported) as again:  # remembered: the node is not asked
-        await client.get_attestation_rewards(1, [8, 9])
+        await client.rewards.attestations(1, [8, 9])
     assert again.value.endpoint == "attestation_rewards"
     assert node.requests[REWARDS] == 2
     assert time.monotonic() - marked_at < ttl, "the machine is too slow for this ttl"
-    rewards = await client.get_block_rewards(HEAD_SLOT)  # other routes are unaffected
+    rewards = await client.rewards.block(HEAD_SLOT)  # other routes are unaffected
     assert rewards is not None
 
     # The node is "upgraded"; once the memory expires the route is asked again and answers.
     node.faults.clear()
     await asyncio.sleep(max(0.0, marked_at + ttl - time.monotonic()) + 0.01)
-    answer = await client.get_attestation_rewards(1, [8, 9])
+    answer = await client.rewards.attestations(1, [8, 9])
     assert answer is not None
     assert node.requests[REWARDS] == 3
     assert [r.validator_index for r in answer.data.total_rewards] == [8, 9]
@@ -88,12 +88,12 @@ async def test_a_route_one_node_lacks_is_asked_of_the_other_only(
     a.faults.set(REWARDS, "not_implemented")  # an older client version on A
     client = sim_client(a.url, b.url)
     for _ in range(3):
-        answer = await client.get_attestation_rewards(1, [8, 9])
+        answer = await client.rewards.attestations(1, [8, 9])
         assert answer is not None
         assert len(answer.data.total_rewards) == 2
     assert (a.requests[REWARDS], b.requests[REWARDS]) == (1, 3)
     assert [h.unsupported for h in client.health()] == [{"attestation_rewards"}, frozenset()]
-    header = await client.get_header("head")  # A is still the preferred node for the rest
+    header = await client.blocks.header("head")  # A is still the preferred node for the rest
     assert header is not None
     assert (a.requests["getBlockHeader"], b.requests["getBlockHeader"]) == (1, 0)
 
@@ -109,18 +109,20 @@ async def test_missing_post_routes_fall_back_to_get_in_chunks_of_64(
     indices = list(range(100))
     asked: list[int | str] = [*range(90), *(ids.pubkey(v) for v in range(90, 100))]
 
-    balances = await client.get_balances("head", asked)
+    balances = await client.state.balances("head", asked)
     assert {x.index: x.balance for x in balances.data} == balances_of(chain, indices)
     assert node.requests["postStateValidatorBalances"] == 1
     assert node.requests["getStateValidatorBalances"] == 2  # 100 ids: 64 + 36
 
-    validators = await client.get_validators("head", asked, statuses=["active"])
+    validators = await client.state.validators("head", asked, statuses=["active"])
     assert [v.index for v in validators.data] == indices
     assert all(v.validator.pubkey == ids.pubkey(v.index) for v in validators.data)
     assert node.requests["postStateValidators"] == 1
     assert node.requests["getStateValidators"] == 2
 
-    again = await client.get_balances("head", asked)  # POST remembered as missing: straight to GET
+    again = await client.state.balances(
+        "head", asked
+    )  # POST remembered as missing: straight to GET
     assert again.data == balances.data
     assert node.requests["postStateValidatorBalances"] == 1
     assert node.requests["getStateValidatorBalances"] == 4
@@ -132,29 +134,29 @@ async def test_other_fallback_routes(serve_sim: ServeSim, sim_client: MakeSimCli
     node = await serve_sim(chain)
     client = sim_client(node.url)
     slot = HEAD_SLOT - 1
-    block = await client.get_block(slot)
+    block = await client.blocks.block(slot)
     assert block is not None
     body = block.data.message.body
     assert body.attestations
 
     node.faults.set("getBlindedBlock", "not_implemented")
-    blinded = await client.get_blinded_block(slot)  # the full block stands in
+    blinded = await client.blocks.blinded_block(slot)  # the full block stands in
     assert blinded is not None
     assert blinded.data == block.data
 
     node.faults.set("getBlockAttestationsV2", "not_found")
-    via_v1 = await client.get_block_attestations(slot)
+    via_v1 = await client.blocks.attestations(slot)
     assert via_v1 is not None
     assert via_v1.data == body.attestations
     assert node.requests["getBlockAttestations"] == 1
 
     node.faults.set("getBlockAttestations", "method_not_allowed")
-    via_block = await client.get_block_attestations(slot + 1)  # v1 missing too: the block body
+    via_block = await client.blocks.attestations(slot + 1)  # v1 missing too: the block body
     assert via_block is not None
-    assert via_block.data == body_of(await client.get_block(slot + 1))
+    assert via_block.data == body_of(await client.blocks.block(slot + 1))
     assert node.requests["getBlockAttestations"] == 2
     blocks = node.requests["getBlockV2"]
-    again = await client.get_block_attestations(slot)  # both remembered: straight to the block
+    again = await client.blocks.attestations(slot)  # both remembered: straight to the block
     assert again is not None
     assert again.data == body.attestations
     assert (node.requests["getBlockAttestationsV2"], node.requests["getBlockAttestations"]) == (
@@ -164,13 +166,13 @@ async def test_other_fallback_routes(serve_sim: ServeSim, sim_client: MakeSimCli
     assert node.requests["getBlockV2"] == blocks + 1
 
     node.faults.set("getPoolAttesterSlashingsV2", "not_found")
-    assert (await client.get_pool_attester_slashings()).data == ()
+    assert (await client.op_pool.attester_slashings()).data == ()
     assert node.requests["getPoolAttesterSlashings"] == 1
 
     # No fallback left: POST liveness is missing and the sim has no legacy GET form either.
     node.faults.set("getLiveness", "not_implemented")
     with pytest.raises(Unsupported) as caught:
-        await client.get_liveness(2, [8, 9])
+        await client.duties.liveness(2, [8, 9])
     assert caught.value.endpoint == "liveness_legacy"
     assert node.requests["getLiveness"] == 1
     assert node.requests["GET /eth/v1/validator/liveness"] == 1
@@ -182,11 +184,11 @@ Call = Callable[[BeaconClient], Awaitable[Any]]
 
 
 def _balances(client: BeaconClient) -> Awaitable[Any]:
-    return client.get_balances("head", [3, 4])
+    return client.state.balances("head", [3, 4])
 
 
 def _header(client: BeaconClient) -> Awaitable[Any]:
-    return client.get_header("head")
+    return client.blocks.header("head")
 
 
 MALFORMED = [
@@ -245,7 +247,7 @@ async def test_a_malformed_answer_names_endpoint_and_field(
     assert node.requests[operation] == 1  # a malformed answer is not retried on the same node
     assert client.health()[0].up  # the node answered: still in line
     # The rest of the API still works while this route is broken.
-    assert (await client.get_finality_checkpoints()).data.current_justified.epoch >= 1
+    assert (await client.state.finality_checkpoints()).data.current_justified.epoch >= 1
 
     node.faults.clear()
     check_answer(chain, await call(client))  # same client, healthy answer
@@ -260,7 +262,7 @@ async def test_a_malformed_answer_from_a_makes_b_answer(
     a.faults.set("getBlockHeader", fault)
     client = sim_client(a.url, b.url)
     with capture_logs() as logs:
-        header = await client.get_header("head")
+        header = await client.blocks.header("head")
     check_answer(chain, header)
     assert (a.requests["getBlockHeader"], b.requests["getBlockHeader"]) == (1, 1)
     warnings = [e for e in logs if e["event"] == "malformed beacon response"]
@@ -270,13 +272,13 @@ async def test_a_malformed_answer_from_a_makes_b_answer(
     health_a, health_b = client.health()
     assert health_a.up
     assert health_a.score < health_b.score  # it lost score but stays in line
-    check_answer(chain, await client.get_header("head"))
+    check_answer(chain, await client.blocks.header("head"))
     assert (a.requests["getBlockHeader"], b.requests["getBlockHeader"]) == (2, 2)
 
     b.faults.set("getBlockHeader", fault)  # every node garbles: the caller gets the typed error
     with pytest.raises(MalformedResponse) as caught:
-        await client.get_header("head")
+        await client.blocks.header("head")
     assert caught.value.endpoint == "header"
     a.faults.clear()
     b.faults.clear()
-    check_answer(chain, await client.get_header("head"))
+    check_answer(chain, await client.blocks.header("head"))

@@ -23,14 +23,14 @@ BALANCES = "postStateValidatorBalances"
 async def head_from(
     client: BeaconClient, chain: SimChain, answering: CountingSimServer, idle: CountingSimServer
 ) -> float:
-    """``get_header("head")``: answered by ``answering`` (not ``idle``), and true to the chain.
+    """``blocks.header("head")``: answered by ``answering`` (not ``idle``), and true to the chain.
 
     Returns the call's duration in seconds.
     """
     asked, not_asked = answering.requests[HEADER], idle.requests[HEADER]
     before = chain.head_slot
     started = time.monotonic()
-    header = await client.get_header("head")
+    header = await client.blocks.header("head")
     elapsed = time.monotonic() - started
     assert header is not None
     assert before <= header.data.slot <= chain.head_slot  # the head at the time of the call
@@ -76,7 +76,7 @@ async def test_b_answers_within_a_slot_when_a_dies_then_a_is_preferred_again(
     slot = chain.head_slot
     wanted: list[int | str] = [0, 17, ids.pubkey(33)]
     started = time.monotonic()
-    balances = await client.get_balances(slot, wanted)
+    balances = await client.state.balances(slot, wanted)
     assert time.monotonic() - started < SLOT  # A is skipped outright inside its window
     state = chain.state_at_slot(slot)
     assert state is not None

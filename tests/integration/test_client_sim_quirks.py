@@ -23,13 +23,13 @@ async def test_balances_that_omit_validators_are_read_from_the_validators_endpoi
     chain = stepped_chain(3 * SPE + 2)
     node = await serve_sim(chain)
     client = sim_client(node.url)
-    truth = await client.get_balances("head", POOL)
+    truth = await client.state.balances("head", POOL)
     assert len(truth.data) == len(POOL)
     # Lodestar: no POST routes, and balances by index answered with [].
     node.faults.set("postStateValidatorBalances", "not_found")
     node.faults.set("postStateValidators", "not_found")
     node.faults.set("getStateValidatorBalances", "empty_data")
-    answer = await client.get_balances("head", [*POOL, 10_000])  # 10000 does not exist
+    answer = await client.state.balances("head", [*POOL, 10_000])  # 10000 does not exist
     assert answer.data == truth.data
     assert node.requests["getStateValidators"] == 1
 
@@ -41,25 +41,25 @@ async def test_a_state_at_an_empty_slot_is_read_from_the_last_block_in_its_epoch
     node = await serve_sim(chain)
     client = sim_client(node.url)
     for slot in EMPTY:
-        assert await client.get_header(slot) is None
+        assert await client.blocks.header(slot) is None
     inside = 2 * SPE + 6
     # What a conforming node answers for the empty slots' states:
-    balances = await client.get_balances(inside, POOL)
-    validators = await client.get_validators(inside, POOL)
-    checkpoints = await client.get_finality_checkpoints(3 * SPE)
-    boundary = await client.get_balances(3 * SPE, POOL)
+    balances = await client.state.balances(inside, POOL)
+    validators = await client.state.validators(inside, POOL)
+    checkpoints = await client.state.finality_checkpoints(3 * SPE)
+    boundary = await client.state.balances(3 * SPE, POOL)
     assert boundary.data != balances.data  # epoch processing ran in between
 
     node.faults.no_state_at_empty_slot = True
     with pytest.raises(NotFound):
-        await client._state.balances(str(inside), [str(i) for i in POOL], 5.0)  # the quirk
-    assert (await client.get_balances(inside, POOL)).data == balances.data
-    assert (await client.get_validators(inside, POOL)).data == validators.data
+        await client.state._balances_at(str(inside), [str(i) for i in POOL], 5.0)  # the quirk
+    assert (await client.state.balances(inside, POOL)).data == balances.data
+    assert (await client.state.validators(inside, POOL)).data == validators.data
     # Checkpoints move only at the boundary: a later block of epoch 3 stands in for its first slot.
-    assert (await client.get_finality_checkpoints(3 * SPE)).data == checkpoints.data
+    assert (await client.state.finality_checkpoints(3 * SPE)).data == checkpoints.data
     # Balances at an empty first slot differ from every block's state: no stand-in.
     with pytest.raises(NotFound):
-        await client.get_balances(3 * SPE, POOL)
+        await client.state.balances(3 * SPE, POOL)
 
 
 async def test_finality_without_the_finalized_flag_comes_from_the_checkpoints(
@@ -72,14 +72,14 @@ async def test_finality_without_the_finalized_flag_comes_from_the_checkpoints(
     finalized_epoch = chain.head.finalized.epoch
     assert finalized_epoch >= 2
     old_slot = finalized_epoch * SPE - 1
-    old = await client.get_balances(old_slot, POOL)
-    head = await client.get_balances("head", POOL)
+    old = await client.state.balances(old_slot, POOL)
+    head = await client.state.balances("head", POOL)
     assert old.finalized is None
     assert head.finalized is None
-    assert await client.is_finalized(old, old_slot)
-    assert not await client.is_finalized(head, chain.head_slot)
+    assert await client.state.is_finalized(old, old_slot)
+    assert not await client.state.is_finalized(head, chain.head_slot)
     node.faults.omit_finalized = False
-    assert (await client.get_balances(old_slot, POOL)).finalized is True
+    assert (await client.state.balances(old_slot, POOL)).finalized is True
 
 
 @pytest.mark.parametrize("unknown_first", [False, True])

@@ -1,4 +1,5 @@
-"""The request plumbing shared by the query classes: typed GET/POST over the pool, batching."""
+"""The request plumbing every query part holds (composed, not inherited): typed GET/POST over the
+node pool, the batch sizes, chunked requests and the bulk timeout default."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 E = TypeVar("E", bound=Envelope[Any])
 Chunked = Envelope[tuple[T, ...]]
+StateId = str | int
+BlockId = str | int
 
 
 async def none_if_not_found(call: Awaitable[R]) -> R | None:
@@ -27,12 +30,21 @@ async def none_if_not_found(call: Awaitable[R]) -> R | None:
 
 
 class Requester:
-    def __init__(self, pool: NodePool, *, batch_size: int, get_batch_size: int) -> None:
+    """``batch_size`` ids per POST, ``get_batch_size`` per GET fallback; ``bulk_timeout`` for
+    requests that read many validators (``bulk`` picks it unless the caller gave one)."""
+
+    def __init__(
+        self, pool: NodePool, *, batch_size: int, get_batch_size: int, bulk_timeout: float
+    ) -> None:
         self.pool = pool
         self.batch_size = batch_size
         self.get_batch_size = get_batch_size
+        self.bulk_timeout = bulk_timeout
 
-    async def _get(
+    def bulk(self, request_timeout: float | None) -> float:
+        return request_timeout or self.bulk_timeout
+
+    async def get(
         self,
         route: Route,
         model: type[E],
@@ -51,7 +63,7 @@ class Requester:
             node=node,
         )
 
-    async def _post(
+    async def post(
         self,
         route: Route,
         model: type[E],
@@ -68,7 +80,7 @@ class Requester:
             request_timeout=request_timeout,
         )
 
-    async def _batched(
+    async def batched(
         self,
         ids: Sequence[str],
         size: int,
@@ -81,7 +93,7 @@ class Requester:
         except InconsistentAnswer:  # the chunks straddled a reorg: ask once more
             return merge_envelopes([await fetch(list(chunk)) for chunk in chunks(ids, size)])
 
-    async def _post_or_get(
+    async def post_or_get(
         self,
         ids: Sequence[str],
         post: Callable[[list[str]], Awaitable[Chunked[T]]],
@@ -91,9 +103,9 @@ class Requester:
         if not ids:
             return self.empty()
         try:
-            return await self._batched(ids, self.batch_size, post)
+            return await self.batched(ids, self.batch_size, post)
         except Unsupported:
-            return await self._batched(ids, self.get_batch_size, get)
+            return await self.batched(ids, self.get_batch_size, get)
 
     @staticmethod
     def empty() -> Chunked[Any]:

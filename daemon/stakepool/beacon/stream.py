@@ -370,11 +370,11 @@ class EventStream:
         events: list[BeaconEvent] = []
         try:
             if topics & {Topic.HEAD, Topic.BLOCK}:
-                header = await self.client.get_header("head")
+                header = await self.client.blocks.header("head")
                 if header is not None:
                     events += self._state.from_head(header, topics, self._poll_node())
             if Topic.FINALIZED_CHECKPOINT in topics:
-                finality = await self.client.get_finality_checkpoints("head")
+                finality = await self.client.state.finality_checkpoints("head")
                 events += self._state.from_finality(finality, topics, self._poll_node())
         except BeaconError as exc:
             log.debug("polling the head failed", reason=str(exc))

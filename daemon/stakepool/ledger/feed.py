@@ -227,7 +227,7 @@ class LedgerFeed:
     async def _still_canonical(self, window: EpochRewards) -> bool:
         if not window.block_roots:
             return True  # nothing to pin: a reorg that fills it is a chain_reorg (dirty mark)
-        header = await self.tracker.fetcher.client.get_header(window.block_roots[-1])
+        header = await self.tracker.fetcher.client.blocks.header(window.block_roots[-1])
         return header is not None and header.data.canonical
 
     async def _settle_through(self, target: int) -> list[int]:

@@ -37,7 +37,7 @@ class BlockCache:
         for slot in range(max(first, 0), last + 1):
             if Slot(slot) in self._by_slot:
                 continue
-            answer = await self._client.get_block(slot)
+            answer = await self._client.blocks.block(slot)
             block = None if answer is None else answer.data
             if block is not None and block.slot != slot:
                 block = None  # a node that answers an empty slot with an earlier block
@@ -79,7 +79,7 @@ class BlockCache:
                 roots[before.slot] = after.parent_root
             newest = blocks[-1]
             if newest.slot <= last_needed:
-                header = await self._client.get_header(newest.slot)
+                header = await self._client.blocks.header(newest.slot)
                 if header is not None:
                     roots[newest.slot] = header.data.root
         return CanonicalChain(roots, Slot(first))

@@ -81,7 +81,7 @@ class DoppelgangerWatch:
         query = self.check.to_query(epoch)
         if not query:
             return EpochCheck(Epoch(epoch), 0, ()), []
-        answer = await self.client.get_liveness(epoch, query)
+        answer = await self.client.duties.liveness(epoch, query)
         events = self.check.observe(epoch, answer.data)
         live = tuple(sorted(a.index for a in answer.data if a.is_live and a.index in query))
         return EpochCheck(Epoch(epoch), len(query), live), events

@@ -76,7 +76,7 @@ class AttestationsPart:
         e = Epoch(epoch)
         cached = self.duty_cache.get(e)
         if cached is None:
-            answer = await self.ctx.client.get_attester_duties(e, self.ctx.ours)
+            answer = await self.ctx.client.duties.attester(e, self.ctx.ours)
             cached = self.duty_cache[e] = (answer.dependent_root, duty_refs(answer.data))
         return cached[1]
 
@@ -86,7 +86,7 @@ class AttestationsPart:
         node no longer has that state (pruned behind finality: stock Lodestar, when a retried
         epoch held this one back), the value read at ``k``'s own close stands in."""
         try:
-            answer = await self.ctx.client.get_finality_checkpoints(self.ctx.start(k))
+            answer = await self.ctx.client.state.finality_checkpoints(self.ctx.start(k))
         except NotFound:
             kept = self.justified.get(k)
             if kept is None:
@@ -112,7 +112,7 @@ class AttestationsPart:
         for slot in slots_needing_committees(
             k, duties, window, lengths, slots_per_epoch=spe, max_committees_per_slot=mcps
         ):
-            committees = await ctx.client.get_committees(slot, slot=slot)
+            committees = await ctx.client.state.committees(slot, slot=slot)
             for key, length in committee_lengths_from_committees(committees.data).items():
                 lengths.setdefault(key, length)  # the duties' own lengths win over `committees`
         justified = await self.justified_at(k)

@@ -47,13 +47,13 @@ class OperationsPart:
     async def poll_pools(self, epoch: Epoch) -> None:
         # Evidence that SSE missed (a node refusing the topic, a reconnect gap) is still found.
         ctx, watch = self.ctx, self.slashing
-        attester = await ctx.client.get_pool_attester_slashings()
+        attester = await ctx.client.op_pool.attester_slashings()
         for a in attester.data:
             ctx.emit(watch.on_attester_slashing(a, SlashingSource.POOL, epoch))
-        proposer = await ctx.client.get_pool_proposer_slashings()
+        proposer = await ctx.client.op_pool.proposer_slashings()
         for p in proposer.data:
             ctx.emit(watch.on_proposer_slashing(p, SlashingSource.POOL, epoch))
-        exits = await ctx.client.get_pool_voluntary_exits()
+        exits = await ctx.client.op_pool.voluntary_exits()
         for x in exits.data:
             ctx.emit(watch.on_voluntary_exit(x, OperationSource.POOL))
 

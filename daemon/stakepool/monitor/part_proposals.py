@@ -42,7 +42,7 @@ class ProposalsPart:
         ctx = self.ctx
         cached = self.duty_cache.get(epoch)
         if cached is None:
-            answer = await ctx.client.get_proposer_duties(epoch)
+            answer = await ctx.client.duties.proposer(epoch)
             refs = proposer_duty_refs(answer.data, ctx.ours)
             cached = self.duty_cache[epoch] = (answer.dependent_root, refs)
             for slot in range(ctx.start(epoch), ctx.last(epoch) + 1):
@@ -57,7 +57,7 @@ class ProposalsPart:
         for duty in await self.duties(epoch):
             if duty.slot == 0:
                 continue  # the genesis block is nobody's proposal (its proposer field is 0)
-            headers = await self.ctx.client.get_headers_at_slot(duty.slot)
+            headers = await self.ctx.client.blocks.headers_at_slot(duty.slot)
             self.ctx.emit(self.tracker.update(duty, headers.data, head_slot))
             verdict = self.tracker.verdict(duty.slot)
             if verdict is not None:
@@ -75,7 +75,7 @@ class ProposalsPart:
         ]
         for slot, tracked in slots:
             duty = ProposerDutyRef(tracked.outcome.validator_index, slot)
-            headers = await self.ctx.client.get_headers_at_slot(slot)
+            headers = await self.ctx.client.blocks.headers_at_slot(slot)
             self.ctx.emit(self.tracker.update(duty, headers.data, head_slot))
         return len(slots)
 
@@ -86,7 +86,7 @@ class ProposalsPart:
             if tracked.final or slot >= boundary:
                 continue
             duty = ProposerDutyRef(tracked.outcome.validator_index, slot)
-            headers = await self.ctx.client.get_headers_at_slot(slot)
+            headers = await self.ctx.client.blocks.headers_at_slot(slot)
             self.ctx.emit(self.tracker.update(duty, headers.data, head_slot, finalized=True))
         self.tracker.prune(boundary - 2 * self.ctx.spe)
         return True

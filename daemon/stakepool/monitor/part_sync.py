@@ -36,7 +36,7 @@ class SyncPart:
         period = ctx.spec.sync_period(epoch)
         seats = self.seats.get(period)
         if seats is None:
-            answer = await ctx.client.get_sync_duties(epoch, ctx.ours)
+            answer = await ctx.client.duties.sync(epoch, ctx.ours)
             seats = self.seats[period] = seats_from_duties(answer.data)
             self.seats = {p: s for p, s in self.seats.items() if p >= period - 1}
         if not seats:

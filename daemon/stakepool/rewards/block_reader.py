@@ -54,17 +54,17 @@ class BlockReader:
                 "(a reorg while reading); settle the window again",
             )
         end_id = blocks[-1][1].message.state_root
-        parent = await self.client.get_header(blocks[0][1].parent_root)
+        parent = await self.client.blocks.header(blocks[0][1].parent_root)
         if parent is not None and parent.data.slot // self.spec.slots_per_epoch == epoch - 1:
             start_id = parent.data.header.message.state_root
         return start_id, end_id
 
     async def _block_at(self, slot: int) -> tuple[str, SignedBeaconBlock] | None:
-        header = await self.client.get_header(slot)
+        header = await self.client.blocks.header(slot)
         if header is None or not header.data.canonical:
             return None
         root = header.data.root
-        block = await self.client.get_block(root)
+        block = await self.client.blocks.block(root)
         if block is None:
             raise BeaconError("block", f"block {root} at slot {slot} vanished (reorg?)")
         return root, block.data

@@ -66,7 +66,7 @@ class ExplanationReader:
             return None
         parts: list[AttestationFigures] = []
         for part in chunked(indices, self.chunk):
-            answer: Envelope[AttestationRewards] | None = await self.client.get_attestation_rewards(
+            answer: Envelope[AttestationRewards] | None = await self.client.rewards.attestations(
                 duty_epoch, part
             )
             if answer is None:
@@ -79,7 +79,7 @@ class ExplanationReader:
 
     async def _block_rewards(self, facts: WindowFacts, pool: set[int]) -> dict[int, list[int]]:
         ours = [b for b in facts.blocks if b.proposer in pool]
-        answers = await asyncio.gather(*(self.client.get_block_rewards(b.root) for b in ours))
+        answers = await asyncio.gather(*(self.client.rewards.block(b.root) for b in ours))
         out: dict[int, list[int]] = {}
         for b, answer in zip(ours, answers, strict=True):
             if answer is None:
@@ -99,14 +99,14 @@ class ExplanationReader:
         blocks = [b for b in facts.blocks if b.sync_bits is not None]
         if not blocks:
             return {}
-        committee = (await self.client.get_sync_committee(state_id, epoch)).data.validators
+        committee = (await self.client.state.sync_committee(state_id, epoch)).data.validators
         seats = seat_positions(committee, indices)
         if not seats:
             return {}
         probe = single_seat_member(committee, prefer=sorted(seats))
         ask = sorted(set(seats) | ({probe} if probe is not None else set()))
         answers = await asyncio.gather(
-            *(self.client.get_sync_committee_rewards(b.root, ask) for b in blocks)
+            *(self.client.rewards.sync_committee(b.root, ask) for b in blocks)
         )
         out: dict[int, list[int]] = {}
         for b, answer in zip(blocks, answers, strict=True):

@@ -92,7 +92,7 @@ class StateReader:
         if state_id.startswith("-"):
             return out, meta
         for part in chunked(indices, self.chunk):
-            env = await self.client.get_validators(state_id, part)
+            env = await self.client.state.validators(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
             for r in env.data:
                 out[int(r.index)] = Record(
@@ -112,7 +112,7 @@ class StateReader:
         out: dict[int, int] = {}
         meta = StateMeta()
         for part in chunked(indices, self.chunk):
-            env = await self.client.get_balances(state_id, part)
+            env = await self.client.state.balances(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
             out.update((int(b.index), int(b.balance)) for b in env.data)
         return out, meta
@@ -121,7 +121,7 @@ class StateReader:
         if state_id.startswith("-"):
             return {}
         try:
-            env = await self.client.get_pending_deposits(state_id)
+            env = await self.client.state.pending_deposits(state_id)
         except (Unsupported, BadRequest):
             # Before Electra there is no queue (400): deposits credit the balance in their block.
             return {}
@@ -131,6 +131,6 @@ class StateReader:
         if state_id.startswith("-"):
             return ()
         try:
-            return (await self.client.get_pending_consolidations(state_id)).data
+            return (await self.client.state.pending_consolidations(state_id)).data
         except (Unsupported, BadRequest):
             return ()

@@ -132,7 +132,7 @@ class Supervisor:
         while True:
             try:
                 genesis = await self.client.check_genesis(self.settings.beacon.genesis_root)
-                spec_map = await self.client.get_spec()
+                spec_map = await self.client.node.spec()
                 spec = ChainSpec.from_api(
                     spec_map, genesis.genesis_time, genesis.genesis_validators_root
                 )
@@ -154,7 +154,7 @@ class Supervisor:
         if not refs:
             log.warning("pool_has_no_validators", hint="set [pool] validators or validators_file")
             return ()
-        answer = await self.client.get_validators("head", [ref.key for ref in refs])
+        answer = await self.client.state.validators("head", [ref.key for ref in refs])
         resolution = resolve_pool(refs, ((v.index, v.validator.pubkey) for v in answer.data))
         if resolution.unknown:
             log.warning("validators_not_on_chain", ids=list(resolution.unknown))
@@ -244,7 +244,7 @@ class Supervisor:
         if not self.members:
             return ()
         try:
-            answer = await self.client.get_validators(state_slot, [m.index for m in self.members])
+            answer = await self.client.state.validators(state_slot, [m.index for m in self.members])
         except BeaconError as exc:
             log.warning("validator_statuses_failed", slot=state_slot, error=str(exc))
             return ()
@@ -256,14 +256,14 @@ class Supervisor:
     async def _epoch_report(self, spec: ChainSpec, epoch: Epoch) -> EpochReport:
         tracker = self.tracker
         assert tracker is not None
-        checkpoints = await self.client.get_finality_checkpoints("head")
+        checkpoints = await self.client.state.finality_checkpoints("head")
         tracker.on_checkpoints(
             checkpoints.data.current_justified.epoch, checkpoints.data.finalized.epoch
         )
         last_slot = Slot(spec.clock().last_slot(epoch))
         balances: dict[ValidatorIndex, Gwei] = {}
         if self.members:
-            answer = await self.client.get_balances(last_slot, [m.index for m in self.members])
+            answer = await self.client.state.balances(last_slot, [m.index for m in self.members])
             balances = {ValidatorIndex(b.index): Gwei(b.balance) for b in answer.data}
         previous = (
             self._last_balances

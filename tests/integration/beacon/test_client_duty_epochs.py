@@ -31,9 +31,9 @@ async def test_proposer_duties_of_another_epoch_are_refused(
     node.ok("GET", "/eth/v1/validator/duties/proposer/4", duties(range(32, 40)))
     node.ok("GET", "/eth/v1/validator/duties/proposer/5", duties(range(32, 40)))
     client = make_client(node.url)
-    current = await client.get_proposer_duties(4)
+    current = await client.duties.proposer(4)
     assert [d.slot for d in current.data] == list(range(32, 40))
     with pytest.raises(InconsistentAnswer) as caught:
-        await client.get_proposer_duties(5)
+        await client.duties.proposer(5)
     assert "epoch 5" in str(caught.value)
     assert "32" in str(caught.value)

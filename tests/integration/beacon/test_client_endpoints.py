@@ -53,53 +53,53 @@ async def test_every_method(nodes: Nodes, make_client: MakeClient) -> None:
         serve(node, name)
     c = make_client(node.url)
 
-    assert (await c.get_genesis()).genesis_time == 1606824023
-    assert (await c.get_spec())["SECONDS_PER_SLOT"] == "12"
-    assert (await c.get_syncing()).is_syncing is False
-    assert (await c.get_version()).client == "lighthouse"
-    vals = await c.get_validators("head", [12, 13, 14, "0x" + "00" * 48])
+    assert (await c.node.genesis()).genesis_time == 1606824023
+    assert (await c.node.spec())["SECONDS_PER_SLOT"] == "12"
+    assert (await c.node.syncing()).is_syncing is False
+    assert (await c.node.version()).client == "lighthouse"
+    vals = await c.state.validators("head", [12, 13, 14, "0x" + "00" * 48])
     assert len(vals.data) == 4
-    assert len((await c.get_balances("head", [12, 13, 15])).data) == 3
-    assert (await c.get_finality_checkpoints()).data.finalized.epoch == EPOCH - 2
-    committees = await c.get_committees(SLOT, slot=SLOT)
+    assert len((await c.state.balances("head", [12, 13, 15])).data) == 3
+    assert (await c.state.finality_checkpoints()).data.finalized.epoch == EPOCH - 2
+    committees = await c.state.committees(SLOT, slot=SLOT)
     assert committees.data[0].validators == (101, 202, 303, 404)
     assert node.calls("GET", f"/eth/v1/beacon/states/{SLOT}/committees")[0].query == [
         ("slot", str(SLOT))
     ]
-    assert (await c.get_sync_committee("head", EPOCH)).data.validators[0] == 12
-    assert len((await c.get_pending_deposits("head")).data) == 2
-    header = await c.get_header(SLOT)
+    assert (await c.state.sync_committee("head", EPOCH)).data.validators[0] == 12
+    assert len((await c.state.pending_deposits("head")).data) == 2
+    header = await c.blocks.header(SLOT)
     assert header is not None
     assert header.data.proposer_index == 123456
-    assert len((await c.get_headers_at_slot(SLOT)).data) == 2
-    block = await c.get_block(SLOT)
+    assert len((await c.blocks.headers_at_slot(SLOT)).data) == 2
+    block = await c.blocks.block(SLOT)
     assert block is not None
     assert block.data.message.body.execution_requests is not None
-    blinded = await c.get_blinded_block(SLOT)
+    blinded = await c.blocks.blinded_block(SLOT)
     assert blinded is not None
     assert blinded.data.message.body.execution_payload_header is not None
-    atts = await c.get_block_attestations(SLOT)
+    atts = await c.blocks.attestations(SLOT)
     assert atts is not None
     assert atts.version == "electra"
-    assert len((await c.get_proposer_duties(EPOCH)).data) == 3
-    att_duties = await c.get_attester_duties(EPOCH, [12, 13])
+    assert len((await c.duties.proposer(EPOCH)).data) == 3
+    att_duties = await c.duties.attester(EPOCH, [12, 13])
     assert att_duties.dependent_root is not None
     assert node.calls("POST", f"/eth/v1/validator/duties/attester/{EPOCH}")[0].body == ["12", "13"]
-    assert (await c.get_sync_duties(EPOCH, [12, 13])).data[0].validator_index == 12
-    rewards = await c.get_attestation_rewards(EPOCH - 2, [12, 13])
+    assert (await c.duties.sync(EPOCH, [12, 13])).data[0].validator_index == 12
+    rewards = await c.rewards.attestations(EPOCH - 2, [12, 13])
     assert rewards is not None
     assert rewards.data.total_rewards[1].target == -5350
-    block_rewards = await c.get_block_rewards(SLOT)
+    block_rewards = await c.rewards.block(SLOT)
     assert block_rewards is not None
     assert block_rewards.data.proposer_index == 123456
-    sync_rewards = await c.get_sync_committee_rewards(SLOT, [12, 900])
+    sync_rewards = await c.rewards.sync_committee(SLOT, [12, 900])
     assert sync_rewards is not None
     assert {r.validator_index: r.reward for r in sync_rewards.data} == {12: 2832, 900: -1416}
-    live = await c.get_liveness(EPOCH - 1, [12, 13])
+    live = await c.duties.liveness(EPOCH - 1, [12, 13])
     assert [x.is_live for x in live.data] == [True, False]
-    assert len((await c.get_pool_attester_slashings()).data) == 1
-    assert len((await c.get_pool_proposer_slashings()).data) == 1
-    assert (await c.get_pool_voluntary_exits()).data[0].message.epoch == EPOCH
+    assert len((await c.op_pool.attester_slashings()).data) == 1
+    assert len((await c.op_pool.proposer_slashings()).data) == 1
+    assert (await c.op_pool.voluntary_exits()).data[0].message.epoch == EPOCH
     assert all(s.method in ("GET", "POST") for s in node.seen)
     assert all(s.body is not None for s in node.seen if s.method == "POST")
 
@@ -114,7 +114,7 @@ async def test_duties_refetched_when_chunks_straddle_a_reorg(
     root_b = {**body, "dependent_root": "0x" + "bb" * 32}
     node.on("POST", path, Reply(200, root_a), Reply(200, root_b))  # then root_b for ever
     client = make_client(node.url, batch_size=1)
-    duties = await client.get_attester_duties(EPOCH, [12, 13])
+    duties = await client.duties.attester(EPOCH, [12, 13])
     assert duties.dependent_root == "0x" + "bb" * 32
     assert len(node.calls("POST", path)) == 4
 
@@ -122,4 +122,4 @@ async def test_duties_refetched_when_chunks_straddle_a_reorg(
         "POST", path, Reply(200, root_a), Reply(200, root_b), Reply(200, root_a), Reply(200, root_b)
     )
     with pytest.raises(InconsistentAnswer):
-        await client.get_attester_duties(EPOCH, [12, 13])
+        await client.duties.attester(EPOCH, [12, 13])

@@ -29,7 +29,7 @@ async def test_failover_on_5xx_and_score(nodes: Nodes, make_client: MakeClient) 
     a.on("GET", GENESIS_PATH, error(500, "state not in cache"))
     b.ok("GET", GENESIS_PATH, GENESIS)
     client = make_client(a.url, b.url)
-    await client.get_genesis()
+    await client.node.genesis()
     assert len(a.calls("GET", GENESIS_PATH)) == 3  # 1 + 2 retries
     health_a, health_b = client.health()
     assert health_a.score == 95
@@ -43,12 +43,12 @@ async def test_sticky_offline_then_recovery(nodes: Nodes, make_client: MakeClien
     a_url = a.url
     await a.stop()  # connection refused
     client = make_client(a_url, b.url)
-    await client.get_genesis()
+    await client.node.genesis()
     snapshot = client.health()[0]
     assert not snapshot.up
     assert snapshot.offline_until is not None
     b_calls = len(b.seen)
-    await client.get_genesis()  # A is inside its offline window: not asked, B answers at once
+    await client.node.genesis()  # A is inside its offline window: not asked, B answers at once
     assert len(b.seen) == b_calls + 1
     # A comes back on the same port; after the window it is tried and recovers.
     port = int(a_url.rsplit(":", 1)[1])
@@ -57,7 +57,7 @@ async def test_sticky_offline_then_recovery(nodes: Nodes, make_client: MakeClien
     await revived.server.start_server()
     try:
         await asyncio.sleep(0.35)
-        await client.get_genesis()
+        await client.node.genesis()
         assert len(revived.seen) == 1
         assert client.health()[0].up
     finally:
@@ -71,11 +71,11 @@ async def test_all_nodes_down(nodes: Nodes, make_client: MakeClient) -> None:
     await b.stop()
     client = make_client(*urls)
     with pytest.raises(NodeUnavailable) as caught:
-        await client.get_genesis()
+        await client.node.genesis()
     assert not isinstance(caught.value, NotReady)
     assert all(not h.up for h in client.health())
     with pytest.raises(NodeUnavailable):  # inside the windows: each asked once, no retries
-        await client.get_genesis()
+        await client.node.genesis()
 
 
 async def test_check_genesis_refuses_a_node_on_another_chain(
@@ -93,7 +93,7 @@ async def test_check_genesis_refuses_a_node_on_another_chain(
     assert genesis.genesis_validators_root == GENESIS["data"]["genesis_validators_root"]
     assert client.health()[1].excluded is not None
     with pytest.raises(NodeUnavailable):  # B is never used, even when A fails
-        await client.get_version()
+        await client.node.version()
     assert b.calls("GET", "/eth/v1/node/version") == []
 
 
@@ -124,7 +124,7 @@ async def test_unreachable_node_is_verified_before_first_use(
     await client.check_genesis()  # B does not answer genesis now (plain 404)
     b.routes[("GET", GENESIS_PATH)] = b_genesis
     with pytest.raises(NodeUnavailable):
-        await client.get_version()  # A fails; B is checked first and refused
+        await client.node.version()  # A fails; B is checked first and refused
     assert b.calls("GET", "/eth/v1/node/version") == []
     assert client.health()[1].excluded is not None
 
@@ -139,7 +139,7 @@ async def test_node_down_and_recovered_are_logged_once(
     client = make_client(a_url, b.url, offline_backoff=Backoff(base=0.01, maximum=0.01))
     with capture_logs() as logs:
         for _ in range(4):
-            await client.get_genesis()
+            await client.node.genesis()
             await asyncio.sleep(0.02)  # past the window: A is asked (and fails) again
     downs = [e for e in logs if e["event"] == "beacon node down"]
     assert len(downs) == 1

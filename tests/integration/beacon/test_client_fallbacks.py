@@ -43,13 +43,13 @@ async def test_validators_post_missing_falls_back_to_get_and_is_remembered(
     node.on("GET", VALIDATORS, get_validators)
     client = make_client(node.url)
     ids = list(range(100))
-    env = await client.get_validators("head", ids, statuses=["active"])
+    env = await client.state.validators("head", ids, statuses=["active"])
     assert [v.index for v in env.data] == ids
     assert env.finalized is None
     assert len(node.calls("POST", VALIDATORS)) == 1
     assert len(node.calls("GET", VALIDATORS)) == 2  # 64 + 36
     assert client.health()[0].unsupported == {"validators"}
-    await client.get_validators("head", [1])
+    await client.state.validators("head", [1])
     assert len(node.calls("POST", VALIDATORS)) == 1  # remembered: not asked again
     assert len(node.calls("GET", VALIDATORS)) == 3
 
@@ -59,14 +59,14 @@ async def test_unsupported_is_reprobed_after_the_ttl(nodes: Nodes, make_client: 
     node.on("GET", "/eth/v1/beacon/rewards/blocks/5", error(501, "Not implemented"))
     client = make_client(node.url, unsupported_ttl=0.2)
     with pytest.raises(Unsupported) as caught:
-        await client.get_block_rewards(5)
+        await client.rewards.block(5)
     assert caught.value.endpoint == "block_rewards"
     with pytest.raises(Unsupported):
-        await client.get_block_rewards(5)
+        await client.rewards.block(5)
     assert len(node.seen) == 1
     await asyncio.sleep(0.25)
     serve(node, "rewards_blocks", "/eth/v1/beacon/rewards/blocks/5")
-    rewards = await client.get_block_rewards(5)
+    rewards = await client.rewards.block(5)
     assert rewards is not None
     assert rewards.data.total == 40_123_456
 
@@ -74,15 +74,15 @@ async def test_unsupported_is_reprobed_after_the_ttl(nodes: Nodes, make_client: 
 async def test_empty_id_lists_are_never_sent(nodes: Nodes, make_client: MakeClient) -> None:
     node = await nodes()
     client = make_client(node.url)
-    assert (await client.get_validators("head", [])).data == ()
-    assert (await client.get_balances("head", [])).data == ()
-    assert (await client.get_attester_duties(1, [])).data == ()
-    assert (await client.get_sync_duties(1, [])).data == ()
-    assert (await client.get_liveness(1, [])).data == ()
-    rewards = await client.get_attestation_rewards(1, [])
+    assert (await client.state.validators("head", [])).data == ()
+    assert (await client.state.balances("head", [])).data == ()
+    assert (await client.duties.attester(1, [])).data == ()
+    assert (await client.duties.sync(1, [])).data == ()
+    assert (await client.duties.liveness(1, [])).data == ()
+    rewards = await client.rewards.attestations(1, [])
     assert rewards is not None
     assert rewards.data.total_rewards == ()
-    sync = await client.get_sync_committee_rewards(1, [])
+    sync = await client.rewards.sync_committee(1, [])
     assert sync is not None
     assert sync.data == ()
     assert node.seen == []
@@ -98,11 +98,11 @@ async def test_data_404_is_none_not_unsupported(nodes: Nodes, make_client: MakeC
         error(404, "State not found"),
     )
     client = make_client(node.url)
-    assert await client.get_header(12345679) is None
-    assert await client.get_block(12345679) is None
+    assert await client.blocks.header(12345679) is None
+    assert await client.blocks.block(12345679) is None
     with pytest.raises(NotFound):
-        await client.get_finality_checkpoints("0x" + "11" * 32)
-    assert await client.get_header(12345679) is None  # not remembered as unsupported
+        await client.state.finality_checkpoints("0x" + "11" * 32)
+    assert await client.blocks.header(12345679) is None  # not remembered as unsupported
     assert len(node.seen) == 4
 
 
@@ -115,7 +115,7 @@ async def test_liveness_falls_back_to_the_legacy_get(nodes: Nodes, make_client: 
     )
     serve(node, "liveness_legacy_lodestar")
     client = make_client(node.url)
-    env = await client.get_liveness(11, [0, 62])
+    env = await client.duties.liveness(11, [0, 62])
     assert [(x.index, x.is_live, x.epoch) for x in env.data] == [(0, True, 11), (62, False, 11)]
     legacy = node.calls("GET", "/eth/v1/validator/liveness")[0]
     assert legacy.query == [("indices", "0"), ("indices", "62"), ("epoch", "11")]
@@ -125,7 +125,7 @@ async def test_pool_attester_slashings_v1_fallback(nodes: Nodes, make_client: Ma
     node = await nodes()
     serve(node, "pool_attester_slashings_v1")
     client = make_client(node.url)
-    env = await client.get_pool_attester_slashings()
+    env = await client.op_pool.attester_slashings()
     assert env.data[0].attestation_2.attesting_indices == (202, 303, 404)
 
 
@@ -135,10 +135,10 @@ async def test_blinded_block_and_attestations_fallbacks(
     node = await nodes()
     serve(node, "block_electra", "/eth/v2/beacon/blocks/9")
     client = make_client(node.url)
-    blinded = await client.get_blinded_block(9)
+    blinded = await client.blocks.blinded_block(9)
     assert blinded is not None
     assert blinded.version == "electra"
-    atts = await client.get_block_attestations(9)
+    atts = await client.blocks.attestations(9)
     assert atts is not None
     assert len(atts.data) == 2
     assert atts.data[0].committee_bits is not None
@@ -149,13 +149,13 @@ async def test_rewards_batched_and_merged(nodes: Nodes, make_client: MakeClient)
     serve(node, "rewards_attestations", "/eth/v1/beacon/rewards/attestations/7")
     serve(node, "rewards_sync_committee", "/eth/v1/beacon/rewards/sync_committee/9")
     client = make_client(node.url, batch_size=1)
-    env = await client.get_attestation_rewards(7, [12, 13])
+    env = await client.rewards.attestations(7, [12, 13])
     assert env is not None
     assert len(node.calls("POST", "/eth/v1/beacon/rewards/attestations/7")) == 2
     assert len(env.data.ideal_rewards) == 3  # de-duplicated by effective balance
     assert len(env.data.total_rewards) == 4  # the fake answers both chunks in full
     assert env.finalized is True
-    sync = await client.get_sync_committee_rewards(9, ["12"])
+    sync = await client.rewards.sync_committee(9, ["12"])
     assert sync is not None
     assert [(r.validator_index, r.reward) for r in sync.data] == [(12, 2832), (900, -1416)]
     node.on(
@@ -163,4 +163,4 @@ async def test_rewards_batched_and_merged(nodes: Nodes, make_client: MakeClient)
         "/eth/v1/beacon/rewards/attestations/8",
         error(404, "Epoch not known or required data not available"),
     )
-    assert await client.get_attestation_rewards(8, [12]) is None
+    assert await client.rewards.attestations(8, [12]) is None

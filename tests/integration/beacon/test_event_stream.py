@@ -187,7 +187,7 @@ async def test_a_node_down_for_rest_is_skipped_by_the_stream(
     b.on("GET", EVENTS, handler)
     b.on("GET", "/eth/v1/beacon/genesis", Reply(200, load("genesis").body))
     client = make_client(a_url, b.url)
-    await client.get_genesis()  # marks A offline
+    await client.node.genesis()  # marks A offline
     async with stream(client, [Topic.HEAD], slot_seconds=10) as s:
         (event,) = await take(s, 1)
     assert event.node == b.url

@@ -28,9 +28,9 @@ HISTORY = 4
 
 
 async def _spec(client: BeaconClient) -> ChainSpec:
-    genesis = await client.get_genesis()
+    genesis = await client.node.genesis()
     return ChainSpec.from_api(
-        await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+        await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
     )
 
 

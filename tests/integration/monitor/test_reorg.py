@@ -47,7 +47,7 @@ async def test_a_reorg_turns_our_proposed_block_orphaned_at_once() -> None:
         try:
             genesis = await client.check_genesis(None)
             spec = ChainSpec.from_api(
-                await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+                await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
             )
             metrics = Metrics()
             metrics.set_pool((v, None) for v in range(VALIDATORS))

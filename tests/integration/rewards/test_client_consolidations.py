@@ -1,4 +1,4 @@
-"""``BeaconClient.get_pending_consolidations`` (added for the rewards) against a fake node."""
+"""``BeaconClient.state.pending_consolidations`` (added for the rewards) against a fake node."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ async def test_pending_consolidations_recorded_answer_and_pre_electra() -> None:
     node.on("GET", PATH.format("200"), Reply(501, {"code": 501, "message": "Not implemented"}))
     try:
         async with BeaconClient([node.url], retries=0, timeout=2.0) as client:
-            env = await client.get_pending_consolidations()
+            env = await client.state.pending_consolidations()
             assert [(c.source_index, c.target_index) for c in env.data] == [
                 (1042, 1043),
                 (700000, 1043),
             ]
             with pytest.raises(BadRequest):
-                await client.get_pending_consolidations(100)
+                await client.state.pending_consolidations(100)
             with pytest.raises(Unsupported):
-                await client.get_pending_consolidations(200)
+                await client.state.pending_consolidations(200)
     finally:
         await node.stop()

@@ -54,9 +54,9 @@ async def test_leak_and_correlation_penalty(
 ) -> None:
     server = await serve_sim(chain)
     client: BeaconClient = sim_client(server.url, timeout=10.0)
-    genesis = await client.get_genesis()
+    genesis = await client.node.genesis()
     spec = ChainSpec.from_api(
-        await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+        await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
     )
     fetcher = RewardsFetcher(client, spec)
     leaked = 0

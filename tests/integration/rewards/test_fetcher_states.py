@@ -40,9 +40,9 @@ def chain() -> SimChain:
 
 async def _windows(server: SimServer) -> dict[int, EpochRewards]:
     async with BeaconClient([server.url], retries=0) as client:
-        genesis = await client.get_genesis()
+        genesis = await client.node.genesis()
         spec = ChainSpec.from_api(
-            await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+            await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
         )
         fetcher = RewardsFetcher(client, spec)
         return {k: await fetcher.epoch(k, POOL) for k in range(3, 8)}

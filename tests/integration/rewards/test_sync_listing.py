@@ -52,7 +52,7 @@ async def test_two_seat_validators_are_not_double_counted() -> None:
     assert doubled
     async with LighthouseListing(chain) as server, BeaconClient([server.url]) as client:
         block_root = chain.block_root_at_slot(WINDOW * SPE + 1)
-        listed = await client.get_sync_committee_rewards(block_root, doubled)
+        listed = await client.rewards.sync_committee(block_root, doubled)
         assert listed is not None
         record = chain.block(block_root)
         assert record is not None
@@ -62,9 +62,9 @@ async def test_two_seat_validators_are_not_double_counted() -> None:
             v: 2 * truth_in_block[v] for v in doubled
         }
 
-        genesis = await client.get_genesis()
+        genesis = await client.node.genesis()
         spec = ChainSpec.from_api(
-            await client.get_spec(), genesis.genesis_time, genesis.genesis_validators_root
+            await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
         )
         w = await RewardsFetcher(client, spec).epoch(WINDOW, POOL)
     assert w.explanation_available

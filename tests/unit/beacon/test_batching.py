@@ -13,8 +13,8 @@ from stakepool.beacon.batching import (
 )
 from stakepool.beacon.errors import InconsistentAnswer
 from stakepool.beacon.models import Envelope, SyncCommitteeReward, ValidatorStatus
-from stakepool.beacon.queries_chain import sum_sync_rewards
-from stakepool.beacon.queries_state import expand_statuses
+from stakepool.beacon.queries.rewards import sum_sync_rewards
+from stakepool.beacon.queries.state import expand_statuses
 from stakepool.chain.types import Root
 
 PUBKEY = "0x" + "AB" * 48

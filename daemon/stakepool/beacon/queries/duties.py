@@ -1,0 +1,126 @@
+"""``client.duties``: the validator API by epoch and index: proposer, attester and sync committee
+duties, and liveness (was the validator seen in the epoch).
+
+Index lists are de-duplicated and sent in ``batch_size`` chunks; an empty list is never sent.
+Duties whose dependent root changes between chunks (a reorg) are asked for once more. Fallback:
+POST liveness → the legacy ``GET ?indices=&epoch=`` form (≤ 64 per request), when POST is
+``Unsupported`` on every usable node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from stakepool.beacon import routes
+from stakepool.beacon.batching import normalize_indices
+from stakepool.beacon.errors import InconsistentAnswer, Unsupported
+from stakepool.beacon.models import (
+    AttesterDuty,
+    Envelope,
+    LegacyLiveness,
+    Liveness,
+    ProposerDuty,
+    SyncDuty,
+)
+from stakepool.beacon.queries.node import NodeQueries
+from stakepool.beacon.requester import Chunked, Requester
+
+
+class DutyQueries:
+    def __init__(self, requester: Requester, node: NodeQueries) -> None:
+        self._req = requester
+        self._node = node
+
+    async def proposer(
+        self, epoch: int, *, request_timeout: float | None = None
+    ) -> Envelope[tuple[ProposerDuty, ...]]:
+        """Raises ``InconsistentAnswer`` for duties at slots outside ``epoch`` (stock Lodestar
+        v1.5.1 answers the next epoch with the current epoch's slots): wrong duties would judge
+        the wrong slots; ask again once the epoch has begun."""
+        answer: Chunked[ProposerDuty] = await self._req.get(
+            routes.PROPOSER_DUTIES,
+            Envelope[tuple[ProposerDuty, ...]],
+            params={"epoch": epoch},
+            request_timeout=request_timeout,
+        )
+        spe = await self._node.slots_per_epoch()
+        stray = [d.slot for d in answer.data if d.slot // spe != epoch]
+        if stray:
+            raise InconsistentAnswer(
+                routes.PROPOSER_DUTIES.name,
+                f"duties for epoch {epoch} list slots of another epoch: {stray[:4]}",
+            )
+        return answer
+
+    async def attester(
+        self, epoch: int, indices: Iterable[int], *, request_timeout: float | None = None
+    ) -> Envelope[tuple[AttesterDuty, ...]]:
+        wanted = normalize_indices(indices)
+        timeout = self._req.bulk(request_timeout)
+        model = Envelope[tuple[AttesterDuty, ...]]
+
+        async def post(chunk: list[str]) -> Chunked[AttesterDuty]:
+            return await self._req.post(
+                routes.ATTESTER_DUTIES,
+                model,
+                chunk,
+                params={"epoch": epoch},
+                request_timeout=timeout,
+            )
+
+        return await self._req.batched(wanted, self._req.batch_size, post)
+
+    async def sync(
+        self, epoch: int, indices: Iterable[int], *, request_timeout: float | None = None
+    ) -> Envelope[tuple[SyncDuty, ...]]:
+        wanted = normalize_indices(indices)
+        model = Envelope[tuple[SyncDuty, ...]]
+
+        async def post(chunk: list[str]) -> Chunked[SyncDuty]:
+            return await self._req.post(
+                routes.SYNC_DUTIES,
+                model,
+                chunk,
+                params={"epoch": epoch},
+                request_timeout=request_timeout,
+            )
+
+        return await self._req.batched(wanted, self._req.batch_size, post)
+
+    async def liveness(
+        self, epoch: int, indices: Iterable[int], *, request_timeout: float | None = None
+    ) -> Envelope[tuple[Liveness, ...]]:
+        """POST liveness; the legacy ``GET ?indices=&epoch=`` form where POST is missing."""
+        wanted = normalize_indices(indices)
+
+        async def post(chunk: list[str]) -> Chunked[Liveness]:
+            return await self._req.post(
+                routes.LIVENESS,
+                Envelope[tuple[Liveness, ...]],
+                chunk,
+                params={"epoch": epoch},
+                request_timeout=request_timeout,
+            )
+
+        async def legacy(chunk: list[str]) -> Chunked[Liveness]:
+            query = [("indices", i) for i in chunk] + [("epoch", str(epoch))]
+            env: Envelope[tuple[LegacyLiveness, ...]] = await self._req.get(
+                routes.LIVENESS_LEGACY,
+                Envelope[tuple[LegacyLiveness, ...]],
+                query=query,
+                request_timeout=request_timeout,
+            )
+            return Envelope[tuple[Liveness, ...]].model_construct(
+                data=tuple(e.typed() for e in env.data),
+                execution_optimistic=env.execution_optimistic,
+                finalized=env.finalized,
+                version=env.version,
+                dependent_root=env.dependent_root,
+            )
+
+        if not wanted:
+            return self._req.empty()
+        try:
+            return await self._req.batched(wanted, self._req.batch_size, post)
+        except Unsupported:
+            return await self._req.batched(wanted, self._req.get_batch_size, legacy)

@@ -1,0 +1,246 @@
+"""``client.state``: facts read from a beacon state: validators, balances, finality checkpoints,
+committees, sync committees, the pending deposit and consolidation queues.
+
+Each endpoint asks at the state id given; where a node cannot serve a *slot's* state, the same
+facts come from a block's state (``StandIn``, the ``state_fallback`` rule). More fallbacks: POST
+validators/validator_balances → GET with repeated ``id=`` (≤ 64 per request), when POST is
+``Unsupported`` on every usable node. A balances answer with fewer entries than the ids asked
+(stock Lodestar v1.5.1 answers ``[]`` to ``?id=<index>``) → the balances are read from the
+validators endpoint for the same ids, which carries each validator's ``balance`` too; a validator
+missing there as well does not exist in that state.
+
+Validator id lists are normalised (pubkeys lower-case), de-duplicated and sent in chunks; an empty
+list is never sent (the API reads it as "the whole registry"): the answer is empty, no request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from stakepool.beacon import routes
+from stakepool.beacon.batching import normalize_ids
+from stakepool.beacon.models import (
+    STATUS_GROUPS,
+    Committee,
+    Envelope,
+    FinalityCheckpoints,
+    PendingConsolidation,
+    PendingDeposit,
+    SyncCommittee,
+    ValidatorBalance,
+    ValidatorInfo,
+    ValidatorStatus,
+)
+from stakepool.beacon.queries.node import NodeQueries
+from stakepool.beacon.requester import Chunked, Requester, StateId
+from stakepool.beacon.state_fallback import StandIn
+
+
+def expand_statuses(statuses: Iterable[ValidatorStatus | str] | None) -> list[str]:
+    """Sub-statuses only: some nodes answer ``[]`` to the group names (``active`` …)."""
+    if statuses is None:
+        return []
+    out: list[str] = []
+    for status in statuses:
+        value = str(status.value if isinstance(status, ValidatorStatus) else status).lower()
+        if value in STATUS_GROUPS:
+            out.extend(s.value for s in STATUS_GROUPS[value])
+        elif value in {s.value for s in ValidatorStatus}:
+            out.append(value)
+        else:
+            raise ValueError(f"unknown validator status {status!r}")
+    return list(dict.fromkeys(out))
+
+
+class StateQueries:
+    def __init__(self, requester: Requester, node: NodeQueries, stand_in: StandIn) -> None:
+        self._req = requester
+        self._node = node
+        self._stand_in = stand_in
+
+    async def validators(
+        self,
+        state_id: StateId,
+        ids: Iterable[int | str],
+        statuses: Iterable[ValidatorStatus | str] | None = None,
+        *,
+        request_timeout: float | None = None,
+    ) -> Envelope[tuple[ValidatorInfo, ...]]:
+        """Our validators (indices and/or pubkeys); POST in chunks, GET ``id=``×64 if POST is missing."""
+        wanted = normalize_ids(ids)
+        timeout = self._req.bulk(request_timeout)
+        return await self._stand_in.at_state(
+            state_id, lambda sid: self._validators_at(sid, wanted, statuses, timeout)
+        )
+
+    async def _validators_at(
+        self,
+        state_id: str,
+        ids: list[str],
+        statuses: Iterable[ValidatorStatus | str] | None,
+        request_timeout: float,
+    ) -> Chunked[ValidatorInfo]:
+        wanted = expand_statuses(statuses)
+        model = Envelope[tuple[ValidatorInfo, ...]]
+        params: dict[str, object] = {"state_id": state_id}
+
+        async def post(chunk: list[str]) -> Chunked[ValidatorInfo]:
+            body: dict[str, list[str]] = {"ids": chunk}
+            if wanted:
+                body["statuses"] = wanted
+            return await self._req.post(
+                routes.VALIDATORS_POST, model, body, params=params, request_timeout=request_timeout
+            )
+
+        async def get(chunk: list[str]) -> Chunked[ValidatorInfo]:
+            query = [("id", i) for i in chunk] + [("status", s) for s in wanted]
+            return await self._req.get(
+                routes.VALIDATORS_GET,
+                model,
+                params=params,
+                query=query,
+                request_timeout=request_timeout,
+            )
+
+        return await self._req.post_or_get(ids, post, get)
+
+    async def balances(
+        self, state_id: StateId, ids: Iterable[int | str], *, request_timeout: float | None = None
+    ) -> Envelope[tuple[ValidatorBalance, ...]]:
+        wanted = normalize_ids(ids)
+        timeout = self._req.bulk(request_timeout)
+        return await self._stand_in.at_state(
+            state_id, lambda sid: self._balances_at(sid, wanted, timeout)
+        )
+
+    async def _balances_at(
+        self, state_id: str, ids: list[str], request_timeout: float
+    ) -> Chunked[ValidatorBalance]:
+        model = Envelope[tuple[ValidatorBalance, ...]]
+        params: dict[str, object] = {"state_id": state_id}
+
+        async def post(chunk: list[str]) -> Chunked[ValidatorBalance]:
+            return await self._req.post(
+                routes.BALANCES_POST, model, chunk, params=params, request_timeout=request_timeout
+            )
+
+        async def get(chunk: list[str]) -> Chunked[ValidatorBalance]:
+            query = [("id", i) for i in chunk]
+            return await self._req.get(
+                routes.BALANCES_GET,
+                model,
+                params=params,
+                query=query,
+                request_timeout=request_timeout,
+            )
+
+        answer = await self._req.post_or_get(ids, post, get)
+        if len({b.index for b in answer.data}) >= len(ids):
+            return answer
+        records = await self._validators_at(state_id, ids, None, request_timeout)
+        if len(records.data) <= len(answer.data):
+            return answer  # the ids the balances lack do not exist there either
+        return model.model_construct(
+            data=tuple(
+                ValidatorBalance.model_construct(index=v.index, balance=v.balance)
+                for v in records.data
+            ),
+            execution_optimistic=records.execution_optimistic,
+            finalized=records.finalized,
+            version=records.version,
+            dependent_root=None,
+        )
+
+    async def finality_checkpoints(
+        self, state_id: StateId = "head", *, request_timeout: float | None = None
+    ) -> Envelope[FinalityCheckpoints]:
+        return await self._stand_in.at_state(
+            state_id,
+            lambda sid: self._req.get(
+                routes.FINALITY,
+                Envelope[FinalityCheckpoints],
+                params={"state_id": sid},
+                request_timeout=request_timeout,
+            ),
+            checkpoints=True,
+        )
+
+    async def is_finalized(self, answer: Envelope[Any], slot: int) -> bool:
+        """Whether ``answer`` (about ``slot``) is final: its ``finalized`` flag, or where the node
+        does not send one, ``slot`` against the head's finalized checkpoint."""
+        if answer.finalized is not None:
+            return answer.finalized
+        checkpoints = await self.finality_checkpoints("head")
+        return slot <= checkpoints.data.finalized.epoch * await self._node.slots_per_epoch()
+
+    async def committees(
+        self,
+        state_id: StateId,
+        *,
+        epoch: int | None = None,
+        slot: int | None = None,
+        index: int | None = None,
+        request_timeout: float | None = None,
+    ) -> Envelope[tuple[Committee, ...]]:
+        timeout = self._req.bulk(request_timeout)
+        query = [
+            (k, str(v))
+            for k, v in (("epoch", epoch), ("slot", slot), ("index", index))
+            if v is not None
+        ]
+        return await self._stand_in.at_state(
+            state_id,
+            lambda sid: self._req.get(
+                routes.COMMITTEES,
+                Envelope[tuple[Committee, ...]],
+                params={"state_id": sid},
+                query=query,
+                request_timeout=timeout,
+            ),
+        )
+
+    async def sync_committee(
+        self, state_id: StateId, epoch: int | None = None, *, request_timeout: float | None = None
+    ) -> Envelope[SyncCommittee]:
+        query = [] if epoch is None else [("epoch", str(epoch))]
+        return await self._stand_in.at_state(
+            state_id,
+            lambda sid: self._req.get(
+                routes.SYNC_COMMITTEES,
+                Envelope[SyncCommittee],
+                params={"state_id": sid},
+                query=query,
+                request_timeout=request_timeout,
+            ),
+        )
+
+    async def pending_deposits(
+        self, state_id: StateId = "head", *, request_timeout: float | None = None
+    ) -> Envelope[tuple[PendingDeposit, ...]]:
+        timeout = self._req.bulk(request_timeout)
+        return await self._stand_in.at_state(
+            state_id,
+            lambda sid: self._req.get(
+                routes.PENDING_DEPOSITS,
+                Envelope[tuple[PendingDeposit, ...]],
+                params={"state_id": sid},
+                request_timeout=timeout,
+            ),
+        )
+
+    async def pending_consolidations(
+        self, state_id: StateId = "head", *, request_timeout: float | None = None
+    ) -> Envelope[tuple[PendingConsolidation, ...]]:
+        """Electra's consolidation queue (``BadRequest`` before Electra, ``Unsupported`` where
+        the node lacks the route)."""
+        timeout = self._req.bulk(request_timeout)
+        return await self._stand_in.at_state(
+            state_id,
+            lambda sid: self._req.get(
+                routes.PENDING_CONSOLIDATIONS,
+                Envelope[tuple[PendingConsolidation, ...]],
+                params={"state_id": sid},
+                request_timeout=timeout,
+            ),
+        )
