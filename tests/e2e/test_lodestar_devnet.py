@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stakepool.beacon import BeaconClient, InconsistentAnswer
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import InconsistentAnswer
 from tests.e2e.conftest import Devnet
 from tests.e2e.ledgercheck import (
     DELEGATIONS,

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from stakepool.beacon import Backoff, BeaconClient
+from stakepool.beacon.backoff import Backoff
+from stakepool.beacon.client import BeaconClient
 from stakepool.sim.chain import SimChain
 from tests.integration.simkit import FAST_RETRY, CountingSimServer
 

@@ -16,7 +16,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from stakepool.beacon import Backoff, BeaconEvent, EventStream
+from stakepool.beacon.backoff import Backoff
+from stakepool.beacon.models import BeaconEvent
+from stakepool.beacon.stream import EventStream
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.scenario import SimScenario
 from stakepool.sim.server import SimServer

@@ -102,6 +102,23 @@ def test_pure_modules_do_no_file_io() -> None:
     assert found == []
 
 
+def test_pure_modules_import_without_the_event_loop_network_or_database() -> None:
+    """At run time too: a package ``__init__`` that re-exports a client would drag them in."""
+    modules = [
+        "stakepool." + entry.removesuffix(".py").replace("/", ".")
+        for entry in PURE
+        if entry.endswith(".py")
+    ]
+    probe = (
+        f"import sys\nimport {', '.join(modules)}, stakepool.chain.spec, stakepool.chain.bus\n"
+        "print(sorted(m for m in ('aiohttp', 'asyncio', 'sqlite3', 'aiomqtt') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
 def test_no_module_is_over_400_lines() -> None:
     long = {
         str(path.relative_to(PACKAGE)): n

@@ -16,41 +16,7 @@ How to add an endpoint: its URL goes in ``routes.py`` (one ``Route``; ``data_404
 one async function in the part of ``queries/`` whose API area it belongs to, which does the rest:
 request, batching, fallbacks. Callers then use ``client.<part>.<function>(...)``; nothing else
 changes (no pass-through on ``BeaconClient``).
+
+No re-exports here: the wire models (``beacon.models``) are read by pure modules (the monitor's
+trackers, the rewards maths), which must import without the HTTP client.
 """
-
-from stakepool.beacon.backoff import Backoff
-from stakepool.beacon.client import BeaconClient
-from stakepool.beacon.errors import (
-    BadRequest,
-    BeaconError,
-    InconsistentAnswer,
-    MalformedResponse,
-    NodeUnavailable,
-    NotFound,
-    NotReady,
-    Unsupported,
-    WrongChain,
-)
-from stakepool.beacon.health import NodeHealth, RouteStats
-from stakepool.beacon.models import BeaconEvent, Envelope, Topic
-from stakepool.beacon.stream import EventStream
-
-__all__ = [
-    "Backoff",
-    "BadRequest",
-    "BeaconClient",
-    "BeaconError",
-    "BeaconEvent",
-    "Envelope",
-    "EventStream",
-    "InconsistentAnswer",
-    "MalformedResponse",
-    "NodeHealth",
-    "NodeUnavailable",
-    "NotFound",
-    "NotReady",
-    "RouteStats",
-    "Topic",
-    "Unsupported",
-    "WrongChain",
-]

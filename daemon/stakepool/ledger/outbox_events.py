@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from stakepool.ledger.settlement import EpochSettlement
 from stakepool.ledger.store.interface import FinalizedHook, ReversedHook, SettledHook
 from stakepool.store.envelope import outbox_event
-from stakepool.store.outbox import OutboxEvent
+from stakepool.store.outbox_event import OutboxEvent
 
 
 def _settlement_data(s: EpochSettlement) -> dict[str, str | int | None]:

@@ -19,7 +19,7 @@ from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.saved import MonitorSaved, decode, encode
 from stakepool.store.database import Database
 from stakepool.store.envelope import outbox_event
-from stakepool.store.outbox import OutboxEvent
+from stakepool.store.outbox_event import OutboxEvent
 from stakepool.store.unit import UnitOfWork
 
 STATE_KEY = "monitor"

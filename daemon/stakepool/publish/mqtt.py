@@ -42,7 +42,7 @@ from stakepool.publish.mqtt_broker import (
 )
 from stakepool.publish.mqtt_topics import OFFLINE, ONLINE, Topics
 from stakepool.store.database import STORE_ERRORS
-from stakepool.store.outbox import OutboxRow
+from stakepool.store.outbox_event import OutboxRow
 from stakepool.store.outbox_queue import OutboxQueue
 
 log = structlog.get_logger("stakepool.mqtt")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from stakepool.store.outbox import OutboxEvent
+from stakepool.store.outbox_event import OutboxEvent
 
 SCHEMA_VERSION = 1
 

@@ -12,27 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from stakepool.store.outbox_event import OutboxEvent, OutboxRow
 
 DROPPED_COUNTER = "outbox_dropped"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEvent:
-    event_id: str
-    kind: str
-    severity: str | None
-    payload: str  # JSON text: publish.envelope.envelope(...)
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    event_id: str
-    kind: str
-    severity: str | None
-    payload: str
-    created_at: str
 
 
 def enqueue(conn: sqlite3.Connection, events: Iterable[OutboxEvent], *, max_rows: int) -> int:

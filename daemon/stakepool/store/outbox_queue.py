@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from stakepool.store import outbox
 from stakepool.store.database import Database
-from stakepool.store.outbox import OutboxRow
+from stakepool.store.outbox_event import OutboxRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from stakepool.store import kept_state, outbox
-from stakepool.store.outbox import OutboxEvent
+from stakepool.store.outbox_event import OutboxEvent
 
 
 class UnitOfWork:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from tests.integration.beacon.fakenode import FakeNode, Reply
 from tests.unit.beacon.fixtures import load
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from stakepool.beacon import Backoff, BeaconClient
+from stakepool.beacon.backoff import Backoff
+from stakepool.beacon.client import BeaconClient
 from tests.integration.beacon.fakenode import FakeNode
 
 FAST_RETRY = Backoff(base=0.01, maximum=0.02)

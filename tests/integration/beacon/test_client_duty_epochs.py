@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stakepool.beacon import InconsistentAnswer
+from stakepool.beacon.errors import InconsistentAnswer
 from tests.integration.beacon.common import MakeClient, Nodes
 
 ROOT = "0x" + "ab" * 32

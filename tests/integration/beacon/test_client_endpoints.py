@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from stakepool.beacon import BeaconClient, InconsistentAnswer
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import InconsistentAnswer
 from tests.integration.beacon.fakenode import FakeNode, Reply
 from tests.unit.beacon.fixtures import load
 

@@ -8,12 +8,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
-from stakepool.beacon import (
-    Backoff,
-    NodeUnavailable,
-    NotReady,
-    WrongChain,
-)
+from stakepool.beacon.backoff import Backoff
+from stakepool.beacon.errors import NodeUnavailable, NotReady, WrongChain
 from tests.integration.beacon.common import (
     GENESIS,
     GENESIS_PATH,

@@ -7,10 +7,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from stakepool.beacon import (
-    NotFound,
-    Unsupported,
-)
+from stakepool.beacon.errors import NotFound, Unsupported
 from tests.integration.beacon.common import (
     VALIDATORS,
     MakeClient,

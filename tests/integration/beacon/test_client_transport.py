@@ -8,12 +8,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from stakepool.beacon import (
-    BadRequest,
-    MalformedResponse,
-    NodeUnavailable,
-    NotReady,
-)
+from stakepool.beacon.errors import BadRequest, MalformedResponse, NodeUnavailable, NotReady
 from stakepool.beacon.models import Readiness
 from tests.integration.beacon.common import (
     BALANCES,

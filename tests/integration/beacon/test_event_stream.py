@@ -9,8 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from stakepool.beacon import Backoff, BeaconClient, BeaconEvent, EventStream, Topic
-from stakepool.beacon.models import HeadEvent
+from stakepool.beacon.backoff import Backoff
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.models import BeaconEvent, HeadEvent, Topic
+from stakepool.beacon.stream import EventStream
 from tests.integration.beacon.fakenode import FakeNode, Reply, error, sse
 from tests.unit.beacon.fixtures import events, load
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import structlog
 from prometheus_client import CollectorRegistry
 
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.ledger.feed import LedgerFeed
 from stakepool.ledger.policy import LedgerPolicy

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.feed import LedgerFeed

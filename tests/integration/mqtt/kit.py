@@ -14,7 +14,7 @@ from typing import Any
 import aiomqtt
 
 from stakepool.store.envelope import outbox_event
-from stakepool.store.outbox import OutboxEvent
+from stakepool.store.outbox_event import OutboxEvent
 
 WAIT_SECONDS = 60.0  # generous: the machine is shared; only a hang reaches it
 

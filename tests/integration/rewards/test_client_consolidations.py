@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BadRequest, Unsupported
 from tests.integration.beacon.fakenode import FakeNode, Reply
 from tests.unit.beacon.fixtures import load

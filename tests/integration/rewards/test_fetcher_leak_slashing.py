@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.sim.chain import SimChain, SimConfig

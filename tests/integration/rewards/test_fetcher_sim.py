@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError
 from stakepool.chain.spec import ChainSpec
 from stakepool.execution.client import ExecutionClient

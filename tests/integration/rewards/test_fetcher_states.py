@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.types import EpochRewards

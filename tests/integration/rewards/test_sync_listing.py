@@ -13,7 +13,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.sim.chain import SimChain, SimConfig

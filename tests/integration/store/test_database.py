@@ -17,7 +17,7 @@ from stakepool.store.database import (
     bundled_migrations,
 )
 from stakepool.store.envelope import SCHEMA_VERSION, outbox_event
-from stakepool.store.outbox import OutboxEvent
+from stakepool.store.outbox_event import OutboxEvent
 
 
 def _event(n: int, severity: str | None = None) -> OutboxEvent:

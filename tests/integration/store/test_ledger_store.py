@@ -24,7 +24,7 @@ from stakepool.ledger.store import ledger_read, ledger_write
 from stakepool.ledger.store.interface import FinalRowError, LedgerError, PayoutError
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.store import outbox
-from stakepool.store.outbox import OutboxEvent
+from stakepool.store.outbox_event import OutboxEvent
 from tests.integration.store.ledgerkit import delegate, dump, open_db, settle_all
 from tests.unit.ledger import worked_example as ex
 

@@ -29,7 +29,7 @@ from stakepool.ledger.queries import (
     ValidatorSummary,
 )
 from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput
-from stakepool.store.outbox import OutboxEvent
+from stakepool.store.outbox_event import OutboxEvent
 
 
 class LedgerError(Exception):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from stakepool.beacon import Backoff, BeaconClient
+from stakepool.beacon.backoff import Backoff
+from stakepool.beacon.client import BeaconClient
 from stakepool.sim import ids
 from stakepool.sim.chain import SimChain
 from tests.integration.conftest import MakeSimClient, ServeSim

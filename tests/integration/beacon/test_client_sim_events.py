@@ -7,8 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from stakepool.beacon import Backoff, BeaconClient, BeaconEvent, EventStream, Topic
-from stakepool.beacon.models import HeadEvent
+from stakepool.beacon.backoff import Backoff
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.models import BeaconEvent, HeadEvent, Topic
+from stakepool.beacon.stream import EventStream
 from stakepool.sim.chain import SimChain
 from tests.integration.conftest import MakeSimClient, ServeSim
 from tests.integration.simkit import SPE, collect_until, live_chain, wait_until

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from stakepool.beacon import BeaconClient, MalformedResponse, Unsupported
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import MalformedResponse, Unsupported
 from stakepool.beacon.models import Attestation, Envelope, SignedBeaconBlock
 from stakepool.sim import ids
 from stakepool.sim.chain import SimChain

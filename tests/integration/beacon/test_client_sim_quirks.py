@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from stakepool.beacon import Backoff, BeaconEvent, EventStream, NotFound, Topic
-from stakepool.beacon.models import HeadEvent
+from stakepool.beacon.backoff import Backoff
+from stakepool.beacon.errors import NotFound
+from stakepool.beacon.models import BeaconEvent, HeadEvent, Topic
+from stakepool.beacon.stream import EventStream
 from stakepool.sim.scenario import SimScenario
 from tests.integration.conftest import MakeSimClient, ServeSim
 from tests.integration.simkit import SPE, collect_until, live_chain, stepped_chain, wait_until

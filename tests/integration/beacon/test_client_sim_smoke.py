@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from stakepool import __version__
-from stakepool.beacon import BeaconClient
+from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.models import Committee, Readiness, ValidatorStatus
 from stakepool.chain.bitfields import attesting_indices
 from stakepool.chain.spec import ChainSpec
