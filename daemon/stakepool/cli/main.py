@@ -47,7 +47,10 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--config", type=Path, metavar="PATH", help="TOML configuration file (see README)"
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="TOML configuration file (see docs/configuration.md)",
     )
     parser = argparse.ArgumentParser(
         prog="stakepool",

@@ -1,4 +1,4 @@
-"""What the monitor tells observers about one epoch's duties, in one value (pure data).
+"""What the monitor tells the faces about one epoch's duties, in one value (pure data).
 
 The service fills an ``EpochDuties`` per evaluated epoch; the console prints it as a few lines
 and tests read it directly. Parts the service could not fetch are ``None`` (not "zero duties").

@@ -11,7 +11,7 @@ daemons in one process never share series). Families fall in three groups:
   ``duty_metrics.DutyMetrics`` at scrape time;
 - money and delivery (``ledger_metrics``: pool rewards, fees, delegators, MQTT, outbox).
 
-Names follow conventions.md §2a; the README's "Metrics" table is the public list.
+Names follow conventions.md §2a; the table in docs/metrics.md is the public list.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 UNIT = REPO / "deploy" / "systemd" / "stakepool.service"
 INSTALLED_BINARY = "/opt/stakepool/bin/stakepool"
-"""Where the README's install steps put the console script; the unit's ExecStart names it."""
+"""Where the install steps (docs/operations.md) put the console script; the unit's ExecStart names it."""
 
 
 def systemd_analyze(*args: str) -> subprocess.CompletedProcess[str]:

@@ -87,9 +87,10 @@ def test_every_ledger_event_validates() -> None:
         assert _errors(payload) == [], payload
 
 
-def test_the_readme_example_validates() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## MQTT events") :]
+def test_the_documented_example_validates() -> None:
+    """The example payload of docs/mqtt.md (section "Payloads")."""
+    page = (ROOT / "docs" / "mqtt.md").read_text(encoding="utf-8")
+    section = page[page.index("## Payloads") :]
     example = re.search(r"```json\n(.*?)```", section, re.S)
     assert example is not None
     assert _errors(example.group(1)) == []
