@@ -1,7 +1,7 @@
 """Outbox → broker throughput: how fast a backlog drains to a local mosquitto, QoS 1.
 
 Starts Debian's ``mosquitto`` on a free loopback port (persistence off), enqueues ``--events``
-monitor-like events (a fifth of them alerts, so published twice) into a fresh SQLite outbox,
+monitor-like events (two in five of them alerts, so published twice) into a fresh SQLite outbox,
 runs the publisher until the outbox is empty and a QoS 1 subscriber has every event, and prints
 the median over ``--repeats`` runs of the drain time and events per second. Also times
 ``enqueue`` of the backlog itself. Figures are printed, never asserted.

@@ -1,4 +1,4 @@
-"""Our own HTTP face: ``/metrics``, ``/healthz``, ``/readyz`` (and later ``/api/v1/…``).
+"""Our own HTTP face: ``/metrics``, ``/healthz``, ``/readyz``, and the ledger API (``/api/v1/…``).
 
 One aiohttp application on the daemon's event loop (no thread): prometheus_client's aiohttp
 handler serves our registry. ``/healthz`` is liveness: it answers as long as the loop runs, which
