@@ -202,7 +202,7 @@ class LedgerFeed:
         try:
             written = await self._settle_through(closed - 1)
         finally:
-            await self.ledger.refresh_metrics()
+            await self.ledger.refresh_totals()
         await self._read_ahead(closed)
         return written
 
@@ -288,7 +288,7 @@ class LedgerFeed:
 
     async def on_finalized(self, finalized_epoch: int) -> None:
         """Flip final rows; the gauges follow at the ``on_epoch_closed`` that comes next."""
-        epochs = await self.ledger.finalize(finalized_epoch, refresh_metrics=False)
+        epochs = await self.ledger.finalize(finalized_epoch, refresh_totals=False)
         if epochs:
             final = max(epochs)
             for epoch in [e for e in self._inputs if e <= final]:
@@ -301,7 +301,7 @@ class LedgerFeed:
         to the fork a reorg just abandoned."""
         inp = settlement_input(window, self.duties.outcomes(window.epoch))
         self._inputs[window.epoch] = inp
-        result = await self.ledger.settle(inp, refresh_metrics=False)
+        result = await self.ledger.settle(inp, refresh_totals=False)
         written = [] if result.replayed else [window.epoch]
         later = sorted(e for e in result.reversed_epochs if window.epoch < e <= fetched_through)
         if result.reversed_epochs:
@@ -312,6 +312,6 @@ class LedgerFeed:
             kept = self._inputs.get(epoch)
             if kept is None:
                 break  # not kept (settled before a restart): the next close fetches it again
-            await self.ledger.settle(kept, refresh_metrics=False)
+            await self.ledger.settle(kept, refresh_totals=False)
             written.append(epoch)
         return written

@@ -51,20 +51,20 @@ class LedgerService:
         self.store.db.close()
 
     async def settle(
-        self, inp: EpochSettlementInput, *, refresh_metrics: bool = True
+        self, inp: EpochSettlementInput, *, refresh_totals: bool = True
     ) -> SettleResult:
-        """``refresh_metrics=False`` when the caller writes several epochs in a row and refreshes
+        """``refresh_totals=False`` when the caller writes several epochs in a row and refreshes
         once at the end: the pool totals need one pass over every delegator for the dust."""
         result = await self.store.settle(inp, events=self._settled)
         self._tell(EpochInputSettled(inp))
-        if refresh_metrics:
-            await self.refresh_metrics()
+        if refresh_totals:
+            await self.refresh_totals()
         return result
 
-    async def finalize(self, finalized_epoch: int, *, refresh_metrics: bool = True) -> list[int]:
+    async def finalize(self, finalized_epoch: int, *, refresh_totals: bool = True) -> list[int]:
         epochs = await self.store.finalize(finalized_epoch, events=self._finalized)
-        if epochs and refresh_metrics:
-            await self.refresh_metrics()
+        if epochs and refresh_totals:
+            await self.refresh_totals()
         return epochs
 
     async def reorg(self, first_changed_epoch: int, *, reason: str) -> list[int]:
@@ -73,14 +73,14 @@ class LedgerService:
             reason=reason,
             events=reversed_hook(self.store.pool_id, self.now, reason) if self.events else None,
         )
-        await self.refresh_metrics()
+        await self.refresh_totals()
         return epochs
 
     def set_lag(self, epochs: int) -> None:
         """Closed epochs not settled yet (1 in steady state: settlement waits one epoch)."""
         self._tell(LedgerLag(epochs))
 
-    async def refresh_metrics(self) -> None:
+    async def refresh_totals(self) -> None:
         """The pool's totals, told (they cost one pass over every delegator for the dust, so
         only when somebody listens)."""
         if self.bus is not None and self.bus.wants(PoolTotals):

@@ -18,7 +18,7 @@ import structlog
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError
 from stakepool.chain.spec import ChainSpec
-from stakepool.chain.types import ValidatorIndex
+from stakepool.chain.types import Epoch, ValidatorIndex
 from stakepool.monitor.blockcache import BlockCache
 from stakepool.monitor.counting import count
 from stakepool.monitor.eventbase import MonitorEvent
@@ -28,6 +28,7 @@ from stakepool.monitor.thresholds import MonitorThresholds
 log = structlog.get_logger("stakepool.monitor")
 
 T = TypeVar("T")
+D = TypeVar("D")
 # A node's failure, or an answer the pure trackers cannot use (they raise ValueError subclasses:
 # AttestationDecodeError, ChainRootUnknown, BitfieldError, a seat outside the committee).
 PART_ERRORS = (BeaconError, ValueError)
@@ -74,3 +75,14 @@ class MonitorContext:
             log.warning("monitor_part_failed", part=name, epoch=epoch, error=str(exc))
             failed.append(name)
             return None
+
+
+def drop_if_dependent_root_changed(
+    cache: dict[Epoch, tuple[str | None, list[D]]], epoch: Epoch, root: str | None
+) -> None:
+    """Duties cached with another dependent root than the head now reports were computed on a
+    fork that lost: drop them, so the next use reads them again."""
+    cached = cache.get(epoch)
+    if root is not None and cached is not None and cached[0] != root:
+        log.info("duties_dependent_root_changed", epoch=epoch, old=cached[0], new=root)
+        del cache[epoch]

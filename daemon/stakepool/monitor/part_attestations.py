@@ -28,7 +28,7 @@ from stakepool.monitor.attestations import (
     inclusion_block,
     slots_needing_committees,
 )
-from stakepool.monitor.context import MonitorContext
+from stakepool.monitor.context import MonitorContext, drop_if_dependent_root_changed
 from stakepool.monitor.digest import AttestationDigest, attestation_digest
 from stakepool.monitor.saved import MonitorSaved
 from stakepool.monitor.streaks import MissedStreaks
@@ -63,10 +63,7 @@ class AttestationsPart:
             self.ctx.tallies.set_missed_attestation_streak(v, self.streaks.streak(v))
 
     def on_dependent_root(self, epoch: Epoch, root: str | None) -> None:
-        cached = self.duty_cache.get(epoch)
-        if root is not None and cached is not None and cached[0] != root:
-            log.info("duties_dependent_root_changed", epoch=epoch, old=cached[0], new=root)
-            del self.duty_cache[epoch]
+        drop_if_dependent_root_changed(self.duty_cache, epoch, root)
 
     def oldest_kept(self, default: int) -> int:
         """The first slot whose blocks a retried epoch may still need."""

@@ -8,15 +8,11 @@ and dropped when the head's dependent root says they changed.
 
 from __future__ import annotations
 
-import structlog
-
 from stakepool.chain.types import Epoch, Slot, ValidatorIndex
-from stakepool.monitor.context import MonitorContext
+from stakepool.monitor.context import MonitorContext, drop_if_dependent_root_changed
 from stakepool.monitor.proposals import ProposalTracker, ProposerDutyRef, proposer_duty_refs
 from stakepool.monitor.saved import MonitorSaved
 from stakepool.monitor.verdicts import ProposalVerdict
-
-log = structlog.get_logger("stakepool.monitor")
 
 
 class ProposalsPart:
@@ -33,10 +29,7 @@ class ProposalsPart:
         self.finalized = saved.finalized_checked
 
     def on_dependent_root(self, epoch: Epoch, root: str | None) -> None:
-        cached = self.duty_cache.get(epoch)
-        if root is not None and cached is not None and cached[0] != root:
-            log.info("duties_dependent_root_changed", epoch=epoch, old=cached[0], new=root)
-            del self.duty_cache[epoch]
+        drop_if_dependent_root_changed(self.duty_cache, epoch, root)
 
     async def duties(self, epoch: Epoch) -> list[ProposerDutyRef]:
         ctx = self.ctx

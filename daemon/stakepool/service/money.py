@@ -87,7 +87,7 @@ class MoneyPath:
             self.duties.restore(kept)
         self.feed = LedgerFeed(RewardsTracker(fetcher, pool), self.ledger, self.duties)
         self._spec = spec
-        await self.ledger.refresh_metrics()
+        await self.ledger.refresh_totals()
 
     async def close(self) -> None:
         if self._execution is not None:
