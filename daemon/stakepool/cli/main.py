@@ -1,4 +1,4 @@
-"""The ``stakepool`` command: run | demo | sim | check-config | version."""
+"""The ``stakepool`` command: run | demo | sim | check-config | ledger | verify | version."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from stakepool import __version__
 from stakepool.cli.statement_args import add_parser as add_statement_parser
+from stakepool.cli.verify_args import add_parser as add_verify_parser
 from stakepool.config import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
     add_statement_parser(ledger_sub, common, _range)
+    add_verify_parser(sub)
     return parser
 
 
@@ -137,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stakepool.sim.cli import run_sim_command  # noqa: PLC0415 - heavy, numpy
 
         return asyncio.run(run_sim_command(args))
+
+    if command == "verify":
+        from stakepool.cli.verify import main as run_verify  # noqa: PLC0415 - aiohttp
+
+        return run_verify(args)
 
     settings = _load(args.config)
     if settings is None:
