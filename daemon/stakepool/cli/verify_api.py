@@ -67,16 +67,9 @@ class PublishedApi:
         return out
 
     async def first_epoch(self) -> int | None:
-        """The ledger's first settled epoch (its first pool row)."""
-        status = await self._get("/status")
-        last = status["last_settled_epoch"]
-        if last is None:
-            return None
-        for lo in range(0, int(last) + 1, MAX_SPAN):
-            rows = await self._get(f"/pool/epochs?from={lo}&to={lo + MAX_SPAN - 1}")
-            if rows:
-                return int(rows[0]["epoch"])
-        return None
+        """The ledger's first settled epoch: every pool validator has a row from then on."""
+        rows = await self._get("/validators")
+        return min((int(v["first_epoch"]) for v in rows), default=None)
 
     async def settlements(
         self, validators: list[int], first: int, last: int
