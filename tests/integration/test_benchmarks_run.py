@@ -29,6 +29,7 @@ CASES = {
     "bench_api.py": (["--delegators", "200", "--queries", "20"], "GET /delegators/{id}"),
     "bench_mqtt_drain.py": (["--events", "200", "--repeats", "1"], "drain to the broker"),
     "bench_metrics_scrape.py": ([], "pool 100,000 (16 groups)"),
+    "bench_statements.py": (["--sizes", "100", "--period", "8", "--queries", "5"], "commit"),
 }
 
 

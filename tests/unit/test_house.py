@@ -28,6 +28,8 @@ PURE = (
     "monitor/streaks.py", "monitor/status.py", "monitor/slashing.py", "monitor/sync.py",
     "monitor/finality.py", "monitor/doppelganger.py", "monitor/tallies.py",
     "monitor/counting.py", "monitor/saved.py", "monitor/digest.py", "monitor/events.py",
+    "ledger/statements.py", "ledger/commitments.py", "ledger/statement_queries.py",
+    "ledger/statement_format.py",
 )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""The command line: ``stakepool run | demo | sim | check-config | ledger export | version``."""
+"""The command line: ``stakepool run | demo | sim | check-config | ledger export|statement | verify | version``."""
 
 from stakepool.cli.main import EXIT_CONFIG, main
 

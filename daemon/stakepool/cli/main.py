@@ -1,4 +1,4 @@
-"""The ``stakepool`` command: run | demo | sim | check-config | version."""
+"""The ``stakepool`` command: run | demo | sim | check-config | ledger | verify | version."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stakepool import __version__
+from stakepool.cli.statement_args import add_parser as add_statement_parser
+from stakepool.cli.verify_args import add_parser as add_verify_parser
 from stakepool.config import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
@@ -91,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("version", help="print the version")
 
-    ledger = sub.add_parser("ledger", help="ledger tools (export for accountants)")
+    ledger = sub.add_parser(
+        "ledger", help="ledger tools (export for accountants, delegator statements)"
+    )
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
     export = ledger_sub.add_parser(
         "export", parents=[common], help="write ledger rows of an epoch range as CSV or JSON"
@@ -110,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", metavar="PATH", help="ledger file (default: [ledger] database)"
     )
     export.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
+    add_statement_parser(ledger_sub, common, _range)
+    add_verify_parser(sub)
     return parser
 
 
@@ -134,6 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_sim_command(args))
 
+    if command == "verify":
+        from stakepool.cli.verify import main as run_verify  # noqa: PLC0415 - aiohttp
+
+        return run_verify(args)
+
     settings = _load(args.config)
     if settings is None:
         return EXIT_CONFIG
@@ -146,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(effective, indent=2))
         return 0
 
+    if command == "ledger" and args.ledger_command == "statement":
+        from stakepool.cli.statement import run_statement  # noqa: PLC0415
+
+        return run_statement(args, settings)
     if command == "ledger":
         from stakepool.cli.ledger_export import run_export  # noqa: PLC0415
 

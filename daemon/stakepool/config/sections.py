@@ -157,6 +157,9 @@ class ExecutionSettings(_Section):
 class LedgerSettings(_Section):
     database: str | None = None
     """SQLite path; default: ``ledger.sqlite`` in the state directory."""
+    statement_period_epochs: int = Field(default=225, ge=1, le=1_000_000)
+    """Delegator statements and their commitments cover periods of this many epochs, aligned on
+    epoch 0 (225 = one mainnet day)."""
 
     @field_validator("database")
     @classmethod

@@ -1,4 +1,5 @@
-"""Outbox events of the ledger (``epoch_settled``, ``epoch_finalized``, ``epochs_reversed``).
+"""Outbox events of the ledger (``epoch_settled``, ``epoch_finalized``, ``epochs_reversed``,
+``period_committed``).
 
 Hook factories for ``LedgerStore.settle/finalize/revert_from``: the store calls them inside the
 transaction that writes the rows, so the events and the rows commit together. Event ids are
@@ -13,6 +14,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from stakepool.ledger.settlement import EpochSettlement
+from stakepool.ledger.statement_queries import CommittedHook, PeriodCommitment
 from stakepool.ledger.store.interface import FinalizedHook, ReversedHook, SettledHook
 from stakepool.store.envelope import outbox_event
 from stakepool.store.outbox_event import OutboxEvent
@@ -82,6 +84,32 @@ def reversed_hook(pool_id: str, now: Callable[[], float], reason: str) -> Revers
                 pool_id=pool_id,
                 epoch=first,
                 data={"from_epoch": first, "to_epoch": last, "reason": reason},
+                timestamp=now(),
+            )
+        ]
+
+    return build
+
+
+def committed_hook(pool_id: str, now: Callable[[], float]) -> CommittedHook:
+    """``period_committed``: a final period's Merkle root (docs/commitments.md)."""
+
+    def build(c: PeriodCommitment) -> Sequence[OutboxEvent]:
+        return [
+            outbox_event(
+                kind="period_committed",
+                event_id=f"period_committed:{pool_id}:{c.period_epochs}:{c.period}",
+                severity="info",
+                pool_id=pool_id,
+                epoch=c.last_epoch,
+                data={
+                    "period": c.period,
+                    "period_epochs": c.period_epochs,
+                    "first_epoch": c.first_epoch,
+                    "last_epoch": c.last_epoch,
+                    "root": c.root,
+                    "leaves": c.leaves,
+                },
                 timestamp=now(),
             )
         ]

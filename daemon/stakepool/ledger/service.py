@@ -19,7 +19,12 @@ from pathlib import Path
 
 from stakepool.chain.bus import EventBus
 from stakepool.ledger.facts import EpochInputSettled, LedgerLag
-from stakepool.ledger.outbox_events import finalized_hook, reversed_hook, settled_hook
+from stakepool.ledger.outbox_events import (
+    committed_hook,
+    finalized_hook,
+    reversed_hook,
+    settled_hook,
+)
 from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store.interface import SettleResult
@@ -46,6 +51,7 @@ class LedgerService:
         self.events = events
         self._settled = settled_hook(store.pool_id, now) if events else None
         self._finalized = finalized_hook(store.pool_id, now) if events else None
+        self._committed = committed_hook(store.pool_id, now) if events else None
 
     def close(self) -> None:
         self.store.db.close()
@@ -62,7 +68,9 @@ class LedgerService:
         return result
 
     async def finalize(self, finalized_epoch: int, *, refresh_totals: bool = True) -> list[int]:
-        epochs = await self.store.finalize(finalized_epoch, events=self._finalized)
+        epochs = await self.store.finalize(
+            finalized_epoch, events=self._finalized, commitments=self._committed
+        )
         if epochs and refresh_totals:
             await self.refresh_totals()
         return epochs

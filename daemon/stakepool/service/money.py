@@ -57,6 +57,7 @@ class MoneyPath:
             db,
             pool_id=settings.pool.id,
             policy=settings.pool.policy(),
+            period_epochs=settings.ledger.statement_period_epochs,
             **kwargs,
         )
         self.bus = bus
@@ -87,6 +88,7 @@ class MoneyPath:
             self.duties.restore(kept)
         self.feed = LedgerFeed(RewardsTracker(fetcher, pool), self.ledger, self.duties)
         self._spec = spec
+        await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
 
     async def close(self) -> None:
@@ -130,5 +132,6 @@ def open_ledger_service(settings: Settings, bus: EventBus | None = None) -> Ledg
         settings.ledger.resolved_database(),
         pool_id=settings.pool.id,
         policy=settings.pool.policy(),
+        period_epochs=settings.ledger.statement_period_epochs,
     )
     return LedgerService(store, bus, delegations_file=settings.pool.delegations_file)

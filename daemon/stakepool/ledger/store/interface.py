@@ -29,6 +29,12 @@ from stakepool.ledger.queries import (
     ValidatorSummary,
 )
 from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput
+from stakepool.ledger.statement_queries import (
+    CommittedHook,
+    DelegatorProof,
+    DelegatorStatement,
+    PeriodCommitment,
+)
 from stakepool.store.outbox_event import OutboxEvent
 
 
@@ -125,9 +131,15 @@ class LedgerWriter(Protocol):
         ...
 
     async def finalize(
-        self, finalized_epoch: int, *, events: FinalizedHook | None = None
+        self,
+        finalized_epoch: int,
+        *,
+        events: FinalizedHook | None = None,
+        commitments: CommittedHook | None = None,
     ) -> list[int]:
-        """Mark epochs ``k <= finalized_epoch − 1`` final; returns the epochs that became final."""
+        """Mark epochs ``k <= finalized_epoch − 1`` final; returns the epochs that became final.
+        In the same transaction, every period whose last epoch is now final is committed (its
+        statements' Merkle root stored, ``commitments`` building its outbox events)."""
         ...
 
     async def revert_from(
@@ -138,5 +150,25 @@ class LedgerWriter(Protocol):
         ...
 
 
-class LedgerStore(LedgerReader, LedgerWriter, Protocol):
+class StatementReader(Protocol):
+    """Delegator statements, period commitments and proofs (``ledger/statements.py``)."""
+
+    period_epochs: int
+
+    async def statements(
+        self, delegator_id: str, from_period: int | None, to_period: int | None
+    ) -> list[DelegatorStatement] | None:
+        """The delegator's statements of the closed periods in range; ``None``: unknown (404)."""
+        ...
+
+    async def month_statement(
+        self, delegator_id: str, year: int, month: int
+    ) -> DelegatorStatement | None: ...
+
+    async def commitments(self, from_period: int, to_period: int) -> list[PeriodCommitment]: ...
+
+    async def proof(self, delegator_id: str, period: int) -> DelegatorProof | None: ...
+
+
+class LedgerStore(LedgerReader, LedgerWriter, StatementReader, Protocol):
     """The whole store."""

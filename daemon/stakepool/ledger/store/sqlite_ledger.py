@@ -14,6 +14,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from stakepool.chain.clock import ChainClock
 from stakepool.ledger.delegations import DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import (
@@ -33,7 +34,13 @@ from stakepool.ledger.queries import (
     ValidatorSummary,
 )
 from stakepool.ledger.settlement import EpochSettlementInput
-from stakepool.ledger.store import delegations_sql, ledger_read, ledger_write
+from stakepool.ledger.statement_queries import (
+    CommittedHook,
+    DelegatorProof,
+    DelegatorStatement,
+    PeriodCommitment,
+)
+from stakepool.ledger.store import delegations_sql, ledger_read, ledger_write, statements_sql
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     LedgerStore,
@@ -41,8 +48,11 @@ from stakepool.ledger.store.interface import (
     SettledHook,
     SettleResult,
 )
-from stakepool.ledger.store.ledger_sql import last_epochs
+from stakepool.ledger.store.ledger_sql import delegator_exists, last_epochs
 from stakepool.store.database import Database
+
+DEFAULT_PERIOD_EPOCHS = 225
+"""``[ledger] statement_period_epochs``: one mainnet day."""
 
 
 def _version(conn: sqlite3.Connection) -> tuple[object, ...]:
@@ -62,10 +72,12 @@ class SqliteLedgerStore:
         pool_id: str,
         policy: LedgerPolicy,
         outbox_max_rows: int = ledger_write.DEFAULT_OUTBOX_MAX_ROWS,
+        period_epochs: int = DEFAULT_PERIOD_EPOCHS,
     ) -> None:
         self.db = db
         self.pool_id = pool_id
         self.policy = policy
+        self.period_epochs = period_epochs
         self.outbox_max_rows = outbox_max_rows
         self._credited: tuple[tuple[object, ...], FinalTotal] | None = None
         self._credited_lock = asyncio.Lock()
@@ -82,13 +94,26 @@ class SqliteLedgerStore:
         )
 
     async def finalize(
-        self, finalized_epoch: int, *, events: FinalizedHook | None = None
+        self,
+        finalized_epoch: int,
+        *,
+        events: FinalizedHook | None = None,
+        commitments: CommittedHook | None = None,
     ) -> list[int]:
-        return await self.db.write(
-            lambda c: ledger_write.finalize(
+        def run(c: sqlite3.Connection) -> list[int]:
+            epochs = ledger_write.finalize(
                 c, finalized_epoch, events=events, outbox_max_rows=self.outbox_max_rows
             )
-        )
+            statements_sql.commit_final_periods(
+                c, self.period_epochs, events=commitments, outbox_max_rows=self.outbox_max_rows
+            )
+            return epochs
+
+        return await self.db.write(run)
+
+    async def set_clock(self, clock: ChainClock) -> None:
+        """The chain's clock, for the statements' UTC times and monthly roll-ups."""
+        await self.db.write(lambda c: statements_sql.set_clock(c, clock))
 
     async def revert_from(
         self, epoch: int, *, reason: str, events: ReversedHook | None = None
@@ -190,10 +215,51 @@ class SqliteLedgerStore:
             lambda c: ledger_read.delegation_journal(c, delegator_id=delegator_id, limit=limit)
         )
 
+    # --- statements and commitments ----------------------------------------------------------------
 
-def open_ledger(path: str, *, pool_id: str, policy: LedgerPolicy) -> SqliteLedgerStore:
+    async def statements(
+        self, delegator_id: str, from_period: int | None, to_period: int | None
+    ) -> list[DelegatorStatement] | None:
+        def run(c: sqlite3.Connection) -> list[DelegatorStatement] | None:
+            if not delegator_exists(c, delegator_id):
+                return None
+            return statements_sql.delegator_statements(
+                c, delegator_id, self.period_epochs, from_period, to_period
+            )
+
+        return await self.db.read(run)
+
+    async def month_statement(
+        self, delegator_id: str, year: int, month: int
+    ) -> DelegatorStatement | None:
+        return await self.db.read(
+            lambda c: statements_sql.month_statement(
+                c, delegator_id, self.period_epochs, year, month
+            )
+        )
+
+    async def commitments(self, from_period: int, to_period: int) -> list[PeriodCommitment]:
+        return await self.db.read(
+            lambda c: statements_sql.commitments(c, self.period_epochs, from_period, to_period)
+        )
+
+    async def proof(self, delegator_id: str, period: int) -> DelegatorProof | None:
+        return await self.db.read(
+            lambda c: statements_sql.proof(c, delegator_id, self.period_epochs, period)
+        )
+
+
+def open_ledger(
+    path: str,
+    *,
+    pool_id: str,
+    policy: LedgerPolicy,
+    period_epochs: int = DEFAULT_PERIOD_EPOCHS,
+) -> SqliteLedgerStore:
     """Open (and migrate) the SQLite ledger at ``path``."""
-    return SqliteLedgerStore(Database.open(path), pool_id=pool_id, policy=policy)
+    return SqliteLedgerStore(
+        Database.open(path), pool_id=pool_id, policy=policy, period_epochs=period_epochs
+    )
 
 
 def _conforms(store: SqliteLedgerStore) -> LedgerStore:

@@ -27,6 +27,7 @@ from stakepool.publish.api import encode, params
 from stakepool.publish.api.auth import require_writer
 from stakepool.publish.api.body import json_object, read_json
 from stakepool.publish.api.errors import ApiError, error_middleware, json_answer
+from stakepool.publish.api.statements import StatementRoutes
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +88,7 @@ class LedgerApi:
         get("/delegators", self.delegators, allow_head=False)
         get("/delegators/{id}", self.delegator, allow_head=False)
         get("/delegators/{id}/epochs", self.delegator_epochs, allow_head=False)
+        StatementRoutes(self.store).add_to(app)
         app.router.add_post("/delegations", self.post_delegations)
         app.router.add_post("/payouts", self.post_payouts)
         return app
