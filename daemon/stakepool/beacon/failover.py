@@ -48,6 +48,7 @@ from stakepool.beacon.transport import (
     TransportError,
     retry_after_seconds,
 )
+from stakepool.chain.redact import split_userinfo
 
 log = structlog.get_logger(__name__)
 
@@ -81,21 +82,26 @@ class NodePool:
         unsupported_ttl: float,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         monotonic: Callable[[], float] = time.monotonic,
+        auth: str | None = None,
     ) -> None:
         if not urls:
             raise ValueError("at least one beacon node URL is required")
-        cleaned = [u.rstrip("/") for u in urls]
+        # The node's name in logs, metrics and errors is its URL without credentials: they go
+        # into the transport's Authorization header only.
+        split = [split_userinfo(u.rstrip("/")) for u in urls]
+        cleaned = [url for url, _ in split]
         if len(set(cleaned)) != len(cleaned):
-            raise ValueError(f"beacon node URLs listed twice: {cleaned}")
+            raise ValueError(f"beacon node URLs listed twice: {cleaned}")  # no credentials
         self._monotonic = monotonic
         self.unsupported_ttl = unsupported_ttl
         self.expected_root: str | None = None
         self.nodes: list[Node] = []
-        for url in cleaned:
+        for url, url_auth in split:
             health = HealthTracker(url, offline_backoff=offline_backoff, monotonic=monotonic)
             transport = NodeTransport(
                 url,
                 health,
+                auth=url_auth or auth,
                 timeout=timeout,
                 connect_timeout=connect_timeout,
                 retries=retries,

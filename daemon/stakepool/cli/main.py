@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stakepool import __version__
+from stakepool.chain.redact import redact_text
 from stakepool.config import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
@@ -117,7 +118,9 @@ def _load(config: Path | None) -> Settings | None:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        print(f"stakepool: configuration error: {exc}", file=sys.stderr)
+        # The settings did not load, so their secrets are unknown: the patterns still mask a URL's
+        # credentials in a message that quotes the offending value.
+        print(f"stakepool: configuration error: {redact_text(str(exc))}", file=sys.stderr)
         return None
 
 
@@ -143,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         effective["pool"]["validators"] = [
             {"id": ref.key, "label": ref.label} for ref in settings.pool.all_validators()
         ]
-        print(json.dumps(effective, indent=2))
+        print(json.dumps(settings.redactor().value(effective), indent=2))
         return 0
 
     if command == "ledger":

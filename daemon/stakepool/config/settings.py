@@ -18,6 +18,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from stakepool.chain.redact import Redactor, secrets_in_url, secrets_of
 from stakepool.config.base import ConfigError
 from stakepool.config.sections import (
     BeaconSettings,
@@ -62,6 +63,23 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # init_settings carries the TOML file (see load_settings), so it ranks below the rest.
         return (env_settings, CredentialsSource(settings_cls), init_settings)
+
+    def secrets(self) -> list[str]:
+        """Every secret value this configuration holds (``SecretStr`` fields, credentials in
+        URLs), for the ``Redactor`` that keeps them out of every output."""
+        found: list[str] = []
+        for section_name in type(self).model_fields:
+            section = getattr(self, section_name)
+            for name in type(section).model_fields:
+                value = getattr(section, name)
+                if isinstance(value, SecretStr):
+                    found += secrets_of(value.get_secret_value())
+        for url in (*self.beacon.urls, self.execution.url, self.mqtt.url):
+            found += secrets_in_url(url)
+        return found
+
+    def redactor(self) -> Redactor:
+        return Redactor(self.secrets())
 
 
 class CredentialsSource(PydanticBaseSettingsSource):

@@ -72,6 +72,7 @@ async def run_demo(
         "debug" if settings.log.level == "debug" else "warning",
         "json" if settings.log.format == "json" else "console",
         sys.stderr,
+        secrets=settings.secrets(),
     )
     # The console view prints every monitor event already (``!`` and ``!!`` lines): their log
     # lines on stderr would tell each one twice on the same terminal.
