@@ -23,7 +23,12 @@ def _load(config: Path | None) -> Settings | None:
     except ConfigError as exc:
         # The settings did not load, so their secrets are unknown: the patterns still mask a URL's
         # credentials in a message that quotes the offending value.
-        print(f"stakepool: configuration error: {redact_text(str(exc))}", file=sys.stderr)
+        problems = [redact_text(p) for p in exc.problems]
+        if len(problems) == 1:
+            print(f"stakepool: configuration error: {problems[0]}", file=sys.stderr)
+        else:
+            lines = "".join(f"\n  {p}" for p in problems)
+            print(f"stakepool: {len(problems)} configuration errors:{lines}", file=sys.stderr)
         return None
 
 
