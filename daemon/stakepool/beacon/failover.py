@@ -182,7 +182,7 @@ class NodePool:
                 except MalformedResponse as exc:
                     candidate.health.answered_badly(f"malformed: {exc.field}")
                     log.warning(
-                        "malformed beacon response",
+                        "beacon_response_malformed",
                         node=candidate.url,
                         endpoint=route.name,
                         field=exc.field,
@@ -195,7 +195,7 @@ class NodePool:
             if isinstance(error, Unsupported):
                 candidate.health.success()  # it answered; it just lacks the route
                 if route.name not in candidate.unsupported:
-                    log.info("beacon endpoint unsupported", node=candidate.url, endpoint=route.name)
+                    log.info("beacon_endpoint_unsupported", node=candidate.url, endpoint=route.name)
                 candidate.unsupported[route.name] = self._monotonic()
                 failures.append(error)
                 continue
@@ -238,7 +238,7 @@ class NodePool:
     def exclude(self, node: Node, error: WrongChain) -> None:
         if node.health.excluded is None:
             log.error(
-                "beacon node refused: other chain",
+                "beacon_node_wrong_chain",
                 node=node.url,
                 expected=error.expected,
                 actual=error.actual,
