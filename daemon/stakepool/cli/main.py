@@ -84,6 +84,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     from stakepool.service.demo import run_demo  # noqa: PLC0415
     from stakepool.service.root import run_daemon  # noqa: PLC0415 - keep `version` light
+    from stakepool.service.terminal import live_view, wants_live_view  # noqa: PLC0415
 
     if command == "demo":
         return asyncio.run(
@@ -95,4 +96,9 @@ def _main(argv: Sequence[str] | None) -> int:
                 seed=args.seed,
             )
         )
+    if wants_live_view(settings):  # a terminal: the live screen, the log's warnings above it
+        with live_view(settings) as view:
+            return asyncio.run(
+                run_daemon(settings, listeners=[view.subscribe], configure_logs=False)
+            )
     return asyncio.run(run_daemon(settings))
