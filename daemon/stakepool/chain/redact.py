@@ -129,7 +129,7 @@ class Redactor:
             return self.text(value)
         if isinstance(value, Mapping):
             return {k: self.value(v, str(k)) for k, v in value.items()}
-        if isinstance(value, list | tuple):
+        if type(value) in (list, tuple):  # a NamedTuple or other subclass: left to ``rendered``
             return type(value)(self.value(v) for v in value)
         return value
 

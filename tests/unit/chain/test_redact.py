@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import string
+from typing import NamedTuple
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -98,3 +99,15 @@ def test_no_url_password_survives(user: str, password: str, host: str, prefix: s
     redacted = Redactor(secrets_in_url(url)).text(prefix + " " + url)
     assert redacted.endswith(f" http://***@{host}:5052/eth")
     assert password not in redacted.removeprefix(prefix)
+
+
+def test_structures_it_cannot_rebuild_are_left_whole() -> None:
+    """A named tuple in a log call must not break the line (the rendered pass still masks it)."""
+    pair = Pair("http://u:pw@h", 1)
+    assert Redactor().value({"pair": pair})["pair"] is pair
+    assert Redactor().value(("http://u:pw@h",)) == ("http://***@h",)
+
+
+class Pair(NamedTuple):
+    url: str
+    port: int
