@@ -55,7 +55,10 @@ class BeaconClient:
     ``retries`` is per request per node (5xx/429/timeouts) before failing over. ``batch_size`` ids go
     in one POST; GET fallbacks use ``get_batch_size`` (≤ 64, the spec's limit). A body larger than
     ``max_response_bytes`` is not read (``MalformedResponse``). ``unsupported_ttl`` is how long a
-    node's "route missing" answer is remembered before the route is tried on it again.
+    node's "route missing" answer is remembered before the route is tried on it again. ``auth``
+    (``user:password`` or a whole ``Authorization`` value) goes to every node; a URL's own
+    ``user:password@`` is taken off it (nodes are named by the bare URL everywhere) and sent as
+    that node's HTTP Basic credentials instead.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class BeaconClient:
         offline_backoff: Backoff | None = None,
         unsupported_ttl: float = 3600.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        auth: str | None = None,
     ) -> None:
         if batch_size < 1 or not 1 <= get_batch_size <= GET_MAX_IDS:
             raise ValueError("batch_size must be ≥ 1 and get_batch_size within 1..64")
@@ -86,6 +90,7 @@ class BeaconClient:
             offline_backoff=offline_backoff or Backoff(base=1.0, maximum=30.0),
             unsupported_ttl=unsupported_ttl,
             max_response_bytes=max_response_bytes,
+            auth=auth,
         )
         self.timeout = timeout
         self.bulk_timeout = bulk_timeout

@@ -48,6 +48,7 @@ from stakepool.beacon.transport import (
     TransportError,
     retry_after_seconds,
 )
+from stakepool.chain.redact import split_userinfo
 
 log = structlog.get_logger(__name__)
 
@@ -81,21 +82,26 @@ class NodePool:
         unsupported_ttl: float,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         monotonic: Callable[[], float] = time.monotonic,
+        auth: str | None = None,
     ) -> None:
         if not urls:
             raise ValueError("at least one beacon node URL is required")
-        cleaned = [u.rstrip("/") for u in urls]
+        # The node's name in logs, metrics and errors is its URL without credentials: they go
+        # into the transport's Authorization header only.
+        split = [split_userinfo(u.rstrip("/")) for u in urls]
+        cleaned = [url for url, _ in split]
         if len(set(cleaned)) != len(cleaned):
-            raise ValueError(f"beacon node URLs listed twice: {cleaned}")
+            raise ValueError(f"beacon node URLs listed twice: {cleaned}")  # no credentials
         self._monotonic = monotonic
         self.unsupported_ttl = unsupported_ttl
         self.expected_root: str | None = None
         self.nodes: list[Node] = []
-        for url in cleaned:
+        for url, url_auth in split:
             health = HealthTracker(url, offline_backoff=offline_backoff, monotonic=monotonic)
             transport = NodeTransport(
                 url,
                 health,
+                auth=url_auth or auth,
                 timeout=timeout,
                 connect_timeout=connect_timeout,
                 retries=retries,
@@ -176,7 +182,7 @@ class NodePool:
                 except MalformedResponse as exc:
                     candidate.health.answered_badly(f"malformed: {exc.field}")
                     log.warning(
-                        "malformed beacon response",
+                        "beacon_response_malformed",
                         node=candidate.url,
                         endpoint=route.name,
                         field=exc.field,
@@ -189,7 +195,7 @@ class NodePool:
             if isinstance(error, Unsupported):
                 candidate.health.success()  # it answered; it just lacks the route
                 if route.name not in candidate.unsupported:
-                    log.info("beacon endpoint unsupported", node=candidate.url, endpoint=route.name)
+                    log.info("beacon_endpoint_unsupported", node=candidate.url, endpoint=route.name)
                 candidate.unsupported[route.name] = self._monotonic()
                 failures.append(error)
                 continue
@@ -232,7 +238,7 @@ class NodePool:
     def exclude(self, node: Node, error: WrongChain) -> None:
         if node.health.excluded is None:
             log.error(
-                "beacon node refused: other chain",
+                "beacon_node_wrong_chain",
                 node=node.url,
                 expected=error.expected,
                 actual=error.actual,

@@ -110,7 +110,7 @@ class HealthTracker:
         self.score = max(0, self.score + SCORE_FAILURE)
         self.last_failure = self._wall()
         self._mark_up()
-        log.debug("beacon node answered badly", node=self.url, reason=reason, score=self.score)
+        log.debug("beacon_node_answered_badly", node=self.url, reason=reason, score=self.score)
 
     def unreachable(self, reason: str) -> None:
         """Connection error or timeout: skip the node for a growing, jittered window."""
@@ -122,7 +122,7 @@ class HealthTracker:
         if self.up:
             self.up = False
             log.warning(
-                "beacon node down", node=self.url, reason=reason, retry_in_s=round(window, 2)
+                "beacon_node_down", node=self.url, reason=reason, retry_in_s=round(window, 2)
             )
 
     def hold_off(self, seconds: float) -> None:
@@ -134,7 +134,7 @@ class HealthTracker:
         self.offline_until = None
         if not self.up:
             self.up = True
-            log.info("beacon node recovered", node=self.url)
+            log.info("beacon_node_recovered", node=self.url)
 
     def usable_now(self) -> bool:
         if self.excluded is not None:

@@ -97,7 +97,7 @@ class StandIn:
         stand_in = await self._stand_in_slot(slot, checkpoints=checkpoints)
         if stand_in is None:
             raise original
-        log.debug("state at an empty slot read from a block's state", slot=slot, block=stand_in)
+        log.debug("empty_slot_state_read_from_block", slot=slot, block=stand_in)
         return await call(str(stand_in))
 
     async def _stand_in_slot(self, slot: int, *, checkpoints: bool) -> int | None:

@@ -178,7 +178,7 @@ class EventStream:
             try:
                 node = self._pick_node()
             except BeaconError as exc:
-                log.debug("no node for the event stream", reason=str(exc))
+                log.debug("event_stream_no_node", reason=str(exc))
                 await asyncio.sleep(self.reconnect_backoff.delay(attempt))
                 attempt += 1
                 continue
@@ -212,7 +212,7 @@ class EventStream:
         except _Refused as refusal:
             if refusal.missing_route:
                 self._stream_down_until[node.url] = time.monotonic() + self._topics.retry_interval
-                log.warning("event stream unsupported", node=node.url, reason=refusal.message)
+                log.warning("event_stream_unsupported", node=node.url, reason=refusal.message)
                 return "failed"
             named = [t for t in topics if t.value in refusal.message]
             if refusal.status == 400 and named:
@@ -226,7 +226,7 @@ class EventStream:
                 return await self._probe(node, topics)
             return "failed"
         except _STREAM_ERRORS as exc:
-            log.info("event stream dropped", node=node.url, reason=type(exc).__name__)
+            log.info("event_stream_dropped", node=node.url, reason=type(exc).__name__)
             return "failed"
         finally:
             self._disconnected()
@@ -253,12 +253,12 @@ class EventStream:
                     if await self._deliver(message, node):
                         delivered = True
                 if self._resubscribe:
-                    log.info("event stream resubscribing without refused topics", node=node.url)
+                    log.info("event_stream_resubscribing", node=node.url)
                     break
                 if time.monotonic() - preferred_check >= self.prefer_check_interval:
                     preferred_check = time.monotonic()
                     if self._better_node_than(node):
-                        log.info("event stream moving to a preferred node", node=node.url)
+                        log.info("event_stream_moving_to_preferred_node", node=node.url)
                         break
         return delivered
 
@@ -274,7 +274,7 @@ class EventStream:
     def _connected(self, node: Node) -> None:
         self.node = self._last_node = node.url
         self._connected_at = time.monotonic()
-        log.info("event stream connected", node=node.url)
+        log.info("event_stream_connected", node=node.url)
 
     def _disconnected(self) -> None:
         self.node = None
@@ -292,7 +292,7 @@ class EventStream:
                 EVENT_MODELS[topic], json.loads(message.data), f"event {topic}", node=node.url
             )
         except (ValueError, MalformedResponse) as exc:
-            log.warning("malformed beacon event", node=node.url, topic=topic.value, reason=str(exc))
+            log.warning("beacon_event_malformed", node=node.url, topic=topic.value, reason=str(exc))
             return False
         self._last_event_at = time.monotonic()
         if self._state.admit(topic, data):
@@ -301,7 +301,7 @@ class EventStream:
 
     async def _probe(self, node: Node, topics: tuple[Topic, ...]) -> Outcome:
         """Subscribe to each topic alone; those refused or unanswered are unavailable."""
-        log.info("probing event topics one by one", node=node.url)
+        log.info("event_topics_probing", node=node.url)
         results = await self._probe_all(node, topics)
         bad = refused(topics, results)
         if ("ok" in results or all(r == "refused" for r in results)) and bad:
@@ -359,11 +359,11 @@ class EventStream:
             if not topics:
                 if self.polling:
                     self.polling = False
-                    log.info("polling for events stopped: stream healthy", node=self.node)
+                    log.info("event_polling_stopped", node=self.node)
                 continue
             if not self.polling:
                 self.polling = True
-                log.info("polling for events", reason=reason, topics=sorted(topics))
+                log.info("event_polling_started", reason=reason, topics=sorted(topics))
             await self._poll(topics)
 
     async def _poll(self, topics: frozenset[Topic]) -> None:
@@ -377,7 +377,7 @@ class EventStream:
                 finality = await self.client.state.finality_checkpoints("head")
                 events += self._state.from_finality(finality, topics, self._poll_node())
         except BeaconError as exc:
-            log.debug("polling the head failed", reason=str(exc))
+            log.debug("head_polling_failed", reason=str(exc))
         for event in events:
             await self._queue.put(event)
 

@@ -45,7 +45,7 @@ class TopicBook:
     def reject(self, node: str, topics: Iterable[Topic]) -> None:
         merged = self.rejected(node) | frozenset(topics)
         self._rejected[node] = (self._monotonic(), merged)
-        log.warning("event topics unavailable", node=node, topics=sorted(t.value for t in merged))
+        log.warning("event_topics_unavailable", node=node, topics=sorted(t.value for t in merged))
 
     def verification_due(self, node: str) -> bool:
         """True once per node and ``retry_interval``: time to check each topic on its own."""

@@ -22,6 +22,7 @@ import aiohttp
 from stakepool.beacon.backoff import Backoff
 from stakepool.beacon.health import HealthTracker
 from stakepool.beacon.routes import Route
+from stakepool.chain.redact import authorization, split_userinfo
 
 DEFAULT_MAX_RESPONSE_BYTES = 1 << 30
 """A bound on memory: the whole mainnet registry's validators is ~1 GB of JSON, and we never ask
@@ -84,8 +85,14 @@ class NodeTransport:
         retry_backoff: Backoff | None = None,
         max_retry_after: float = 30.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        auth: str | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        clean, url_auth = split_userinfo(url.rstrip("/"))
+        self.url = clean
+        auth = url_auth or auth
+        self._headers = dict(JSON_HEADERS)
+        if auth:
+            self._headers["Authorization"] = authorization(auth)
         self.health = health
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -98,7 +105,7 @@ class NodeTransport:
     def session(self) -> aiohttp.ClientSession:
         # Created lazily so it binds to the running loop, not the one that built the client.
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=JSON_HEADERS)
+            self._session = aiohttp.ClientSession(headers=self._headers)
         return self._session
 
     async def close(self) -> None:

@@ -2,132 +2,57 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import re
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from stakepool import __version__
-from stakepool.cli.statement_args import add_parser as add_statement_parser
-from stakepool.cli.verify_args import add_parser as add_verify_parser
+from stakepool.chain.redact import redact_text
+from stakepool.cli.parser import build_parser
 from stakepool.config import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
-
-
-def _range(text: str) -> tuple[int, int]:
-    """``A..B`` (inclusive) or a single index ``A``."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an index range like 48..55")
-    low = int(match.group(1))
-    high = int(match.group(2)) if match.group(2) is not None else low
-    if high < low:
-        raise argparse.ArgumentTypeError(f"{text!r}: the range ends before it starts")
-    return low, high
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
-    return int(text)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        type=Path,
-        metavar="PATH",
-        help="TOML configuration file (see docs/configuration.md)",
-    )
-    parser = argparse.ArgumentParser(
-        prog="stakepool",
-        description="Sidecar daemon for a Proof-of-Stake staking pool.",
-    )
-    parser.add_argument("--version", action="version", version=f"stakepool {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    sub.add_parser("run", parents=[common], help="follow the beacon node(s) and serve the pool")
-
-    demo = sub.add_parser(
-        "demo", parents=[common], help="run the daemon against a built-in simulated chain"
-    )
-    demo.add_argument("--epochs", type=_positive_int, default=None, help="stop after N epochs")
-    demo.add_argument("--slot-seconds", type=_positive_float, default=0.5)
-    demo.add_argument("--validators", type=_positive_int, default=256, help="network size")
-    demo.add_argument("--seed", type=int, default=1)
-
-    sim = sub.add_parser("sim", help="serve a simulated beacon node on 127.0.0.1")
-    sim.add_argument("--port", type=int, default=5052)
-    sim.add_argument("--validators", type=_positive_int, default=1024)
-    sim.add_argument("--slot-seconds", type=_positive_float, default=None)
-    sim.add_argument("--preset", choices=("minimal", "mainnet", "gnosis"), default="minimal")
-    sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument(
-        "--offline",
-        type=_range,
-        action="append",
-        default=[],
-        metavar="A..B",
-        help="validators A..B never attest, propose or sign (repeatable)",
-    )
-
-    sub.add_parser(
-        "check-config",
-        parents=[common],
-        help="print the effective configuration (secrets masked); exit 2 if invalid",
-    )
-    sub.add_parser("version", help="print the version")
-
-    ledger = sub.add_parser(
-        "ledger", help="ledger tools (export for accountants, delegator statements)"
-    )
-    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
-    export = ledger_sub.add_parser(
-        "export", parents=[common], help="write ledger rows of an epoch range as CSV or JSON"
-    )
-    export.add_argument("--from", dest="from_epoch", type=int, required=True, metavar="EPOCH")
-    export.add_argument("--to", dest="to_epoch", type=int, required=True, metavar="EPOCH")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
-    export.add_argument(
-        "--kind",
-        choices=("pool", "validators", "delegators"),
-        default="pool",
-        help="pool: one row per epoch; validators: per validator and epoch;"
-        " delegators: what each delegator earned in the range",
-    )
-    export.add_argument(
-        "--database", metavar="PATH", help="ledger file (default: [ledger] database)"
-    )
-    export.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
-    add_statement_parser(ledger_sub, common, _range)
-    add_verify_parser(sub)
-    return parser
 
 
 def _load(config: Path | None) -> Settings | None:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        print(f"stakepool: configuration error: {exc}", file=sys.stderr)
+        # The settings did not load, so their secrets are unknown: the patterns still mask a URL's
+        # credentials in a message that quotes the offending value.
+        problems = [redact_text(p) for p in exc.problems]
+        if len(problems) == 1:
+            print(f"stakepool: configuration error: {problems[0]}", file=sys.stderr)
+        else:
+            lines = "".join(f"\n  {p}" for p in problems)
+            print(f"stakepool: {len(problems)} configuration errors:{lines}", file=sys.stderr)
         return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`stakepool ledger export … | head -1`): stop quietly, as any Unix
+        # tool does, with nothing lost (an export only reads). Python would try to flush stdout
+        # again at exit and print a second error: point stdout at /dev/null first.
+        _detach_stdout()
+        return 0
+
+
+def _detach_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (a test's capture): nothing to flush
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     command: str = args.command
 
@@ -154,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         effective["pool"]["validators"] = [
             {"id": ref.key, "label": ref.label} for ref in settings.pool.all_validators()
         ]
-        print(json.dumps(effective, indent=2))
+        print(json.dumps(settings.redactor().value(effective), indent=2))
         return 0
 
     if command == "ledger" and args.ledger_command == "statement":
@@ -168,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from stakepool.service.demo import run_demo  # noqa: PLC0415
     from stakepool.service.root import run_daemon  # noqa: PLC0415 - keep `version` light
+    from stakepool.service.terminal import live_view, wants_live_view  # noqa: PLC0415
 
     if command == "demo":
         return asyncio.run(
@@ -179,4 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
             )
         )
+    if wants_live_view(settings):  # a terminal: the live screen, the log's warnings above it
+        with live_view(settings) as view:
+            return asyncio.run(
+                run_daemon(settings, listeners=[view.subscribe], configure_logs=False)
+            )
     return asyncio.run(run_daemon(settings))

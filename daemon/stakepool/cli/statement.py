@@ -46,6 +46,9 @@ def run_statement(args: argparse.Namespace, settings: Settings) -> int:
     if not Path(path).is_file():
         return _fail(f"no ledger at {path}")
     delegator: str = args.delegator
+    if (args.period is None) == (args.month is None):
+        # Either may come from the environment, so argparse's required group cannot say it.
+        return _fail("give one of --period or --month")
     period_epochs = settings.ledger.statement_period_epochs
     try:
         month = None if args.month is None else parse_month(args.month)

@@ -15,7 +15,12 @@ _TOPIC_PREFIX = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
 
 
 class ConfigError(Exception):
-    """Configuration that cannot be used; ``str()`` is one line naming the field."""
+    """Configuration that cannot be used: ``problems`` holds one line per bad field, each naming
+    it; ``str()`` is those lines (one line when one field is wrong)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems
 
 
 def _check_url(url: str, schemes: tuple[str, ...]) -> None:

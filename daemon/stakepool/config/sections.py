@@ -50,6 +50,10 @@ class BeaconSettings(_Section):
     """Optional: refuse nodes whose ``genesis_validators_root`` differs."""
     use_event_stream: bool = True
     """Follow the head with SSE (polling is the fallback either way)."""
+    auth: SecretStr | None = None
+    """Credentials sent to every beacon node: ``user:password`` (HTTP Basic) or a whole
+    ``Authorization`` value (``Bearer <token>``); best from the ``beacon_auth`` credential. A
+    ``user:password@`` in one URL also works, for that node only; either way it is never printed."""
 
     @field_validator("urls")
     @classmethod
@@ -133,6 +137,8 @@ class PoolSettings(_Section):
 class ExecutionSettings(_Section):
     url: str | None = None
     """Optional execution-layer JSON-RPC for EL rewards; without it they are reported unknown."""
+    auth: SecretStr | None = None
+    """Like ``[beacon] auth``, for the execution node (the ``execution_auth`` credential)."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     fee_recipients: list[str] = Field(default_factory=list)
     """The pool's fee-recipient addresses: a builder's payment to one of them is the EL reward

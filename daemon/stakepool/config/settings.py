@@ -3,6 +3,7 @@ systemd credentials, in that order of precedence (lowest first)."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -18,6 +19,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from stakepool.chain.redact import Redactor, secrets_in_url, secrets_of
 from stakepool.config.base import ConfigError
 from stakepool.config.sections import (
     BeaconSettings,
@@ -63,6 +65,23 @@ class Settings(BaseSettings):
         # init_settings carries the TOML file (see load_settings), so it ranks below the rest.
         return (env_settings, CredentialsSource(settings_cls), init_settings)
 
+    def secrets(self) -> list[str]:
+        """Every secret value this configuration holds (``SecretStr`` fields, credentials in
+        URLs), for the ``Redactor`` that keeps them out of every output."""
+        found: list[str] = []
+        for section_name in type(self).model_fields:
+            section = getattr(self, section_name)
+            for name in type(section).model_fields:
+                value = getattr(section, name)
+                if isinstance(value, SecretStr):
+                    found += secrets_of(value.get_secret_value())
+        for url in (*self.beacon.urls, self.execution.url, self.mqtt.url):
+            found += secrets_in_url(url)
+        return found
+
+    def redactor(self) -> Redactor:
+        return Redactor(self.secrets())
+
 
 class CredentialsSource(PydanticBaseSettingsSource):
     """Secrets from ``$CREDENTIALS_DIRECTORY/<section>_<key>`` (systemd ``LoadCredential=``).
@@ -97,15 +116,52 @@ def _is_secret(annotation: Any) -> bool:
     return annotation is SecretStr or SecretStr in get_args(annotation)
 
 
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    given = first.get("input")
-    shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
-    more = error.error_count() - 1
-    tail = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-    return f"{loc or 'config'}: {msg}{shown}{tail}"
+def _describe(error: ValidationError) -> list[str]:
+    """One line per invalid field, all of them: an operator fixes the file once, not once per
+    run. An unknown key says so and names the closest valid key; a value already quoted in the
+    message is not repeated, and a secret's value is never shown."""
+    problems = []
+    for item in error.errors():
+        loc = tuple(str(p) for p in item["loc"])
+        where = ".".join(loc) or "config"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown key{_closest(loc)}")
+            continue
+        msg = item["msg"].removeprefix("Value error, ")
+        given = item.get("input")
+        hidden = isinstance(given, dict | list) or given is None or _is_secret_field(loc)
+        quoted = not hidden and (repr(given) in msg or str(given) in msg)
+        shown = "" if hidden or quoted else f" (got {given!r})"
+        problems.append(f"{where}: {msg}{shown}")
+    return problems
+
+
+def _section_model(loc: tuple[str, ...]) -> type[BaseModel] | None:
+    """The model whose keys ``loc`` names (``()``: the top level, ``("beacon",)``: a section)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        info = model.model_fields.get(part)
+        annotation = info.annotation if info is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _closest(loc: tuple[str, ...]) -> str:
+    model = _section_model(loc[:-1])
+    if model is None or not loc:
+        return ""
+    match = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6)
+    if not match:
+        return f"; valid keys here: {', '.join(model.model_fields)}"
+    return f"; did you mean {match[0]!r}?"
+
+
+def _is_secret_field(loc: tuple[str, ...]) -> bool:
+    model = _section_model(loc[:1]) if len(loc) >= 2 else None
+    info = model.model_fields.get(loc[1]) if model is not None else None
+    return info is not None and _is_secret(info.annotation)
 
 
 def _describe_env_error(error: SettingsError) -> str:
@@ -137,7 +193,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
     try:
         settings = Settings(**file_values)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from exc
+        raise ConfigError(*_describe(exc)) from exc
     except SettingsError as exc:
         raise ConfigError(_describe_env_error(exc)) from exc
     settings.pool.all_validators()  # a broken validators file is a config error, found now

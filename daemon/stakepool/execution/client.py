@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from stakepool.chain.redact import authorization, split_userinfo
 from stakepool.execution.maths import el_reward
 from stakepool.execution.rpc import ExecutionError, MethodNotFound, parse_block, parse_receipt
 from stakepool.execution.types import ElReward, ExecBlock, Receipt
@@ -32,10 +33,20 @@ class BatchRefused(ExecutionError):
 class ExecutionClient:
     """One EL node's JSON-RPC at ``url``; ``timeout`` seconds per request."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0, receipts_batch: int = 200) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        receipts_batch: int = 200,
+        auth: str | None = None,
+    ) -> None:
         if timeout <= 0 or receipts_batch < 1:
             raise ValueError("timeout must be positive and receipts_batch ≥ 1")
-        self.url = url
+        # Errors and logs name the node by its URL without credentials; they go in a header.
+        self.url, url_auth = split_userinfo(url)
+        auth = url_auth or auth
+        self._headers = {"Authorization": authorization(auth)} if auth else {}
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.receipts_batch = receipts_batch
         self._session: aiohttp.ClientSession | None = None
@@ -56,7 +67,7 @@ class ExecutionClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
+            self._session = aiohttp.ClientSession(timeout=self.timeout, headers=self._headers)
         return self._session
 
     async def _post(self, method: str, payload: object) -> Any:
@@ -170,7 +181,9 @@ class ExecutionClient:
             raise ExecutionError("el_reward", str(exc), url=self.url) from exc
 
 
-def execution_client(url: str | None, timeout: float = 10.0) -> ExecutionClient | None:
-    """The client for ``[execution] url`` / ``timeout_seconds``; ``None`` when no URL is set (EL
-    rewards are then reported unknown, never 0)."""
-    return None if url is None else ExecutionClient(url, timeout=timeout)
+def execution_client(
+    url: str | None, timeout: float = 10.0, auth: str | None = None
+) -> ExecutionClient | None:
+    """The client for ``[execution] url`` / ``timeout_seconds`` / ``auth``; ``None`` when no URL
+    is set (EL rewards are then reported unknown, never 0)."""
+    return None if url is None else ExecutionClient(url, timeout=timeout, auth=auth)

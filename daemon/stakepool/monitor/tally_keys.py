@@ -9,7 +9,7 @@ all families, so no family can forget the rule.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 UNLABELLED = "unlabelled"
 
@@ -21,14 +21,19 @@ class TallyKeys:
     label_name: str
     """``validator`` (one series per validator) or ``group`` (aggregated)."""
     _values: dict[int, str]
+    groups: dict[int, str] = field(default_factory=dict)
+    """Each validator's operator group (its configured label, or ``unlabelled``), whatever the
+    mode: below the limit it is exported beside the per-validator series
+    (``stakepool_validator_info``), so a dashboard can still sum by operator."""
 
     @classmethod
     def for_pool(cls, members: Iterable[tuple[int, str | None]], limit: int) -> TallyKeys:
         """``members``: ``(index, configured label or None)``; ``limit``: the per-validator limit."""
         pairs = list(members)
+        groups = {index: label or UNLABELLED for index, label in pairs}
         if len(pairs) <= limit:
-            return cls("validator", {index: str(index) for index, _ in pairs})
-        return cls("group", {index: label or UNLABELLED for index, label in pairs})
+            return cls("validator", {index: str(index) for index, _ in pairs}, groups)
+        return cls("group", dict(groups), groups)
 
     @property
     def per_validator(self) -> bool:

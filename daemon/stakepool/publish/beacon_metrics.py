@@ -9,7 +9,6 @@ secret); the set of nodes and of route templates is fixed, so the cardinality is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -19,18 +18,13 @@ from prometheus_client.core import (
 )
 
 from stakepool.beacon.health import DURATION_BUCKETS, NodeHealth
+from stakepool.chain.redact import redact_text, split_userinfo
 
 
 def node_label(url: str) -> str:
-    """The URL without credentials: ``http://user:pw@host:5052`` → ``http://host:5052``."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 literal needs its brackets back
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL without credentials: ``http://user:pw@host:5052`` → ``http://host:5052`` (and any
+    credential query parameter masked): the shared redaction, applied to a label."""
+    return redact_text(split_userinfo(url)[0])
 
 
 class BeaconHealthCollector:

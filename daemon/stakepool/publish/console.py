@@ -34,13 +34,15 @@ def format_signed_gwei(amount: int) -> str:
 class ConsoleView:
     """The demo's live view: one line per head, a small table per closed epoch."""
 
-    def __init__(self, out: TextIO, *, show_validators: int = 8) -> None:
+    def __init__(self, out: TextIO, *, show_validators: int = 8, show_heads: bool = True) -> None:
         self._out = out
         self._show = show_validators
+        self._show_heads = show_heads
 
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(Started, self.started)
-        bus.subscribe(HeadView, self.head)
+        if self._show_heads:  # one line a slot: only when debugging
+            bus.subscribe(HeadView, self.head)
         bus.subscribe(EpochReport, self.epoch)
         bus.subscribe(MonitorEvent, self.monitor_event)
         bus.subscribe(EpochDuties, self.duties)

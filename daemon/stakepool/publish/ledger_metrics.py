@@ -16,7 +16,8 @@ from stakepool.ledger.facts import EpochInputSettled, LedgerLag
 from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import ValidatorEpochRow
 
-STATUSES = ("final", "total")
+STATUSES = ("final", "provisional")
+"""Disjoint: ``sum()`` over the label is the pool's total, counting no epoch twice."""
 
 
 class LedgerMetrics:
@@ -24,8 +25,8 @@ class LedgerMetrics:
         reg = registry
         self.rewards = Gauge(
             "stakepool_pool_rewards_gwei",
-            "Cumulative pool rewards (consensus + known execution layer), Gwei; status=final counts"
-            " final epochs only, status=total adds the provisional ones.",
+            "Cumulative pool rewards (consensus + known execution layer), Gwei, by the status of the"
+            " epochs they were earned in (final or provisional); sum() over status is the total.",
             ["status"],
             registry=reg,
         )
@@ -87,19 +88,16 @@ class LedgerMetrics:
 
 
 def publish_pool_totals(metrics: LedgerMetrics, totals: PoolTotals) -> None:
-    """The pool's totals (no per-delegator labels)."""
-    for status, rewards, fees in (
-        ("final", totals.rewards_gwei.final, totals.fees_gwei.final),
-        ("total", totals.rewards_gwei.total, totals.fees_gwei.total),
+    """The pool's totals (no per-delegator labels); the ledger's ``total`` includes ``final``, the
+    series do not: ``provisional`` is the difference."""
+    for family, amounts in (
+        (metrics.rewards, totals.rewards_gwei),
+        (metrics.fees, totals.fees_gwei),
+        (metrics.rewards_cl, totals.rewards_cl_gwei),
+        (metrics.rewards_el, totals.rewards_el_gwei),
     ):
-        metrics.rewards.labels(status).set(rewards)
-        metrics.fees.labels(status).set(fees)
-    for status, cl, el in (
-        ("final", totals.rewards_cl_gwei.final, totals.rewards_el_gwei.final),
-        ("total", totals.rewards_cl_gwei.total, totals.rewards_el_gwei.total),
-    ):
-        metrics.rewards_cl.labels(status).set(cl)
-        metrics.rewards_el.labels(status).set(el)
+        family.labels("final").set(amounts.final)
+        family.labels("provisional").set(amounts.total - amounts.final)
     metrics.delegators.set(totals.delegators)
     metrics.principal.set(totals.principal_gwei.total)
     metrics.dust.set(totals.dust_gwei.total)

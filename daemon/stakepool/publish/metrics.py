@@ -1,7 +1,8 @@
 """The daemon's Prometheus registry: every ``stakepool_*`` family, and typed ways to update them.
 
 ``Metrics`` owns its own ``CollectorRegistry`` (never the process-global one, so tests and two
-daemons in one process never share series). Families fall in three groups:
+daemons in one process never share series). Besides the standard ``process_*`` and ``python_*``
+families, ``stakepool_*`` families fall in these groups:
 
 - chain and progress gauges set by the supervisor (head, checkpoints, last processed epoch,
   validators by status, event-loop lag, build info);
@@ -9,6 +10,8 @@ daemons in one process never share series). Families fall in three groups:
   (``beacon_metrics.BeaconHealthCollector``);
 - duty outcomes, per validator or per operator group: the monitor's ``DutyTallies`` read by
   ``duty_metrics.DutyMetrics`` at scrape time;
+- the pool's balances per validator or group, and the validator → operator group map
+  (``balance_metrics.BalanceMetrics``, read at scrape time);
 - money and delivery (``ledger_metrics``: pool rewards, fees, delegators, MQTT, outbox).
 
 Names follow conventions.md §2a; the table in docs/metrics.md is the public list.
@@ -19,16 +22,26 @@ from __future__ import annotations
 import platform
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import generate_latest
 
 from stakepool import __version__
 from stakepool.beacon.health import NodeHealth
 from stakepool.beacon.models.state import ValidatorStatus
+from stakepool.chain.types import Gwei, ValidatorIndex
 from stakepool.monitor.tallies import DutyTallies
 from stakepool.monitor.tally_keys import TallyKeys
+from stakepool.publish.balance_metrics import BalanceMetrics
 from stakepool.publish.beacon_metrics import BeaconHealthCollector
 from stakepool.publish.duty_metrics import DutyMetrics
 from stakepool.publish.ledger_metrics import DeliveryMetrics, LedgerMetrics
@@ -52,6 +65,11 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.per_validator_limit = per_validator_limit
         reg = self.registry
+        # The standard process_* and python_* families every exporter has (memory, CPU, open
+        # files, GC): on our own registry, since the process-global one is never served.
+        ProcessCollector(registry=reg)
+        PlatformCollector(registry=reg)
+        GCCollector(registry=reg)
 
         Gauge(
             "stakepool_build_info",
@@ -105,6 +123,8 @@ class Metrics:
         self.duties = duties if duties is not None else DutyTallies()
         """The monitor's tallies (the monitor counts, the scrape reads)."""
         reg.register(DutyMetrics(self.duties))
+        self.balances = BalanceMetrics(lambda: self.duties.keys)
+        reg.register(self.balances)
         self.ledger = LedgerMetrics(reg)
         self.delivery = DeliveryMetrics(reg)
         self._beacon: BeaconHealthCollector | None = None
@@ -144,6 +164,10 @@ class Metrics:
         for status in ValidatorStatus:
             self.pool_validators.labels(status.value).set(tally.get(status, 0))
         self.slashed_validators.set(slashed)
+
+    def set_balances(self, balances: Mapping[ValidatorIndex, Gwei]) -> None:
+        """The pool's balances at the last processed epoch (per validator or group, the total)."""
+        self.balances.update(balances)
 
     def observe_loop_lag(self, seconds: float) -> None:
         self.loop_lag.observe(seconds)

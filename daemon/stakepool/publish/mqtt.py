@@ -30,6 +30,7 @@ import structlog
 from aiomqtt.exceptions import MqttConnectError
 
 from stakepool.beacon.backoff import Backoff
+from stakepool.chain.redact import Redactor
 from stakepool.config import MqttSettings
 from stakepool.publish.ledger_metrics import DeliveryMetrics
 from stakepool.publish.mqtt_broker import (
@@ -78,7 +79,11 @@ class MqttPublisher:
         poll_seconds: float = 2.0,
         operation_timeout: float = 10.0,
         backoff: Backoff = RECONNECT,
+        redactor: Redactor | None = None,
     ) -> None:
+        # Payloads are built from chain data, never from settings; the redactor is the last line
+        # of defence should a secret ever reach one (an error text carried into an event).
+        self._redactor = redactor or Redactor()
         self.options: BrokerOptions = broker_options(settings, pool_id)
         self._tls = tls_context(settings) if self.options.tls else None
         self.topics = Topics(settings.topic_prefix, pool_id)
@@ -315,7 +320,7 @@ class MqttPublisher:
 
     async def _publish_row(self, client: aiomqtt.Client, row: OutboxRow) -> None:
         for topic in self.topics.for_event(row.kind, row.severity):
-            await client.publish(topic, row.payload, qos=1, retain=False)
+            await client.publish(topic, self._redactor.text(row.payload), qos=1, retain=False)
 
     def _observe(self, depth: int, dropped: int) -> None:
         self._metrics.outbox_depth.set(depth)
@@ -359,12 +364,17 @@ def _reason_text(exc: aiomqtt.MqttError) -> str:
 
 
 def build_publisher(
-    settings: MqttSettings, outbox: OutboxQueue, metrics: DeliveryMetrics, *, pool_id: str
+    settings: MqttSettings,
+    outbox: OutboxQueue,
+    metrics: DeliveryMetrics,
+    *,
+    pool_id: str,
+    redactor: Redactor | None = None,
 ) -> MqttPublisher | None:
     """The publisher when ``[mqtt] url`` is set, else None; ``BrokerConfigError`` if unusable."""
     if settings.url is None:
         return None
-    return MqttPublisher(settings, outbox, metrics, pool_id=pool_id)
+    return MqttPublisher(settings, outbox, metrics, pool_id=pool_id, redactor=redactor)
 
 
 __all__ = [

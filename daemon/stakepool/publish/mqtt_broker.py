@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from stakepool.chain.redact import redact_text, redact_url
 from stakepool.config import MqttSettings
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
@@ -39,16 +40,18 @@ def broker_options(settings: MqttSettings, pool_id: str) -> BrokerOptions:
     parts = urlsplit(settings.url)
     host = parts.hostname
     if host is None:
-        raise BrokerConfigError(f"[mqtt] url {settings.url!r} has no host")
+        raise BrokerConfigError(f"[mqtt] url {redact_url(settings.url)!r} has no host")
     try:
         port = parts.port or DEFAULT_PORTS[parts.scheme]
     except ValueError as exc:  # a port that is not a number or out of range
-        raise BrokerConfigError(f"[mqtt] url: {exc}") from None
+        raise BrokerConfigError(f"[mqtt] url: {redact_text(str(exc))}") from None
     # Credentials in the URL are accepted but the settings win: the password should come from
     # the `mqtt_password` credential, never a URL that ends up in a unit file or argv.
-    username = settings.username or parts.username
+    username = settings.username or (unquote(parts.username) if parts.username else None)
     password = (
-        settings.password.get_secret_value() if settings.password is not None else parts.password
+        settings.password.get_secret_value()
+        if settings.password is not None
+        else (unquote(parts.password) if parts.password is not None else None)
     )
     return BrokerOptions(
         host=host,

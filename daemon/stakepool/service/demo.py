@@ -14,7 +14,8 @@ import structlog
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.publish.console import ConsoleView
 from stakepool.service.logs import configure_logging
-from stakepool.service.root import run_daemon
+from stakepool.service.root import Listener, run_daemon
+from stakepool.service.terminal import live_view, wants_live_view
 
 
 def _drop_monitor_events(
@@ -64,19 +65,55 @@ async def run_demo(
     validators: int,
     seed: int,
 ) -> int:
-    """The simulator and the daemon in one process, with a console view."""
-
+    """The simulator and the daemon in one process, with a console view: the live screen on a
+    terminal, plain lines otherwise (a head line a slot only at ``[log] level = "debug"``)."""
+    if wants_live_view(settings):
+        with live_view(settings) as view:
+            _no_monitor_event_lines()
+            return await _with_delegations(
+                settings,
+                view.subscribe,
+                epochs=epochs,
+                slot_seconds=slot_seconds,
+                validators=validators,
+                seed=seed,
+            )
     # The console view goes to stdout; the daemon's own log goes to stderr and, unless debugging,
     # only says what goes wrong: the view already tells the rest.
     configure_logging(
         "debug" if settings.log.level == "debug" else "warning",
         "json" if settings.log.format == "json" else "console",
         sys.stderr,
+        secrets=settings.secrets(),
     )
-    # The console view prints every monitor event already (``!`` and ``!!`` lines): their log
-    # lines on stderr would tell each one twice on the same terminal.
+    _no_monitor_event_lines()
+    console = ConsoleView(sys.stdout, show_heads=settings.log.level == "debug")
+    return await _with_delegations(
+        settings,
+        console.subscribe,
+        epochs=epochs,
+        slot_seconds=slot_seconds,
+        validators=validators,
+        seed=seed,
+    )
+
+
+def _no_monitor_event_lines() -> None:
+    # The console view shows every monitor event already: their log lines on the same terminal
+    # would tell each one twice.
     processors = structlog.get_config()["processors"]
     structlog.configure(processors=[_drop_monitor_events, *processors])
+
+
+async def _with_delegations(
+    settings: Settings,
+    listener: Listener,
+    *,
+    epochs: int | None,
+    slot_seconds: float,
+    validators: int,
+    seed: int,
+) -> int:
     with tempfile.TemporaryDirectory(prefix="stakepool-demo-") as tmp:
         delegations = settings.pool.delegations_file
         if delegations is None:  # the demo's own delegators, unless the operator gave a file
@@ -85,6 +122,7 @@ async def run_demo(
         return await _run(
             settings,
             delegations,
+            listener,
             epochs=epochs,
             slot_seconds=slot_seconds,
             validators=validators,
@@ -95,6 +133,7 @@ async def run_demo(
 async def _run(
     settings: Settings,
     delegations: Path,
+    listener: Listener,
     *,
     epochs: int | None,
     slot_seconds: float,
@@ -120,7 +159,6 @@ async def _run(
                 "ledger": settings.ledger.model_copy(update={"database": ":memory:"}),
             }
         )
-        console = ConsoleView(sys.stdout)
 
         def header(url: str) -> None:
             print(f"{demo.describe()}; metrics at {url}/metrics", flush=True)
@@ -128,7 +166,7 @@ async def _run(
         # The demo must run on any machine: if the configured port (9464) is taken, use another.
         return await run_daemon(
             demo_settings,
-            listeners=[console.subscribe],
+            listeners=[listener],
             max_epochs=epochs,
             configure_logs=False,
             on_listening=header,

@@ -79,7 +79,11 @@ class MoneyPath:
         self, client: BeaconClient, spec: ChainSpec, pool: Callable[[], list[int]]
     ) -> None:
         execution = self.settings.execution
-        self._execution = execution_client(execution.url, execution.timeout_seconds)
+        self._execution = execution_client(
+            execution.url,
+            execution.timeout_seconds,
+            execution.auth.get_secret_value() if execution.auth is not None else None,
+        )
         fetcher = RewardsFetcher(
             client, spec, execution=self._execution, fee_recipients=execution.fee_recipients
         )

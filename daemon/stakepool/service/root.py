@@ -62,6 +62,7 @@ def _beacon_client(settings: Settings) -> BeaconClient:
     beacon = settings.beacon
     return BeaconClient(
         beacon.urls,
+        auth=beacon.auth.get_secret_value() if beacon.auth is not None else None,
         timeout=beacon.timeout_seconds,
         bulk_timeout=beacon.bulk_timeout_seconds,
         connect_timeout=beacon.connect_timeout_seconds,
@@ -90,7 +91,7 @@ async def run_daemon(
     ``outbox_max_rows``: monitor events also go to the outbox (for MQTT), bounded.
     """
     if configure_logs:
-        configure_logging(settings.log.level, settings.log.format)
+        configure_logging(settings.log.level, settings.log.format, secrets=settings.secrets())
     stop = stop or asyncio.Event()
     path = settings.ledger.resolved_database()
     try:
@@ -129,7 +130,11 @@ async def run_daemon(
         if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database
             try:
                 publisher = build_publisher(
-                    settings.mqtt, OutboxQueue(db), metrics.delivery, pool_id=settings.pool.id
+                    settings.mqtt,
+                    OutboxQueue(db),
+                    metrics.delivery,
+                    pool_id=settings.pool.id,
+                    redactor=settings.redactor(),
                 )
             except BrokerConfigError as exc:
                 log.error("mqtt_setup_failed", error=str(exc))

@@ -225,6 +225,7 @@ class Supervisor:
                 log.error("epoch_report_failed", epoch=epoch, error=str(exc))
                 continue
             self.metrics.set_checkpoints(report.head.justified_epoch, report.head.finalized_epoch)
+            self.metrics.set_balances(report.balances)
             records = await self._update_statuses(report.state_slot)
             self.bus.publish(report)
             if self.monitor is not None:

@@ -154,7 +154,7 @@ class SimServer:
         except asyncio.CancelledError:
             raise
         except Exception:
-            _log.exception("sim ticker stopped", head_slot=self.chain.head_slot)
+            _log.exception("sim_ticker_stopped", head_slot=self.chain.head_slot)
             raise
 
     async def _follow_wall_clock(self) -> None:

@@ -137,7 +137,7 @@ async def test_node_down_and_recovered_are_logged_once(
         for _ in range(4):
             await client.node.genesis()
             await asyncio.sleep(0.02)  # past the window: A is asked (and fails) again
-    downs = [e for e in logs if e["event"] == "beacon node down"]
+    downs = [e for e in logs if e["event"] == "beacon_node_down"]
     assert len(downs) == 1
     assert downs[0]["node"] == a_url
     assert downs[0]["log_level"] == "warning"

@@ -266,7 +266,7 @@ async def test_a_malformed_answer_from_a_makes_b_answer(
         header = await client.blocks.header("head")
     check_answer(chain, header)
     assert (a.requests["getBlockHeader"], b.requests["getBlockHeader"]) == (1, 1)
-    warnings = [e for e in logs if e["event"] == "malformed beacon response"]
+    warnings = [e for e in logs if e["event"] == "beacon_response_malformed"]
     assert len(warnings) == 1
     assert warnings[0]["node"] == a.url
     assert warnings[0]["endpoint"] == "header"

@@ -27,6 +27,8 @@ class FakeRpc:
         self.receipts: dict[str, list[Any]] = {}
         self.calls: Counter[str] = Counter()
         self.http_requests = 0
+        self.authorizations: list[str | None] = []
+        """The ``Authorization`` header of each request, as received."""
         self.block_receipts_supported = True
         self.http_status = 200
         self.garbage = False
@@ -79,6 +81,7 @@ class FakeRpc:
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.http_requests += 1
+        self.authorizations.append(request.headers.get("Authorization"))
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.http_status != 200:

@@ -155,6 +155,11 @@ async def test_daemon_metrics_health_and_readiness(http_session: aiohttp.ClientS
             "stakepool_doppelganger_detections": "counter",
             "stakepool_doppelganger_detected": "gauge",
             "stakepool_unexpected_operations": "counter",
+            "stakepool_pool_balance_gwei": "gauge",
+            "stakepool_validator_balance_gwei": "gauge",
+            "stakepool_validator_info": "gauge",
+            "process_resident_memory_bytes": "gauge",
+            "python_info": "gauge",
         }.items():
             assert types.get(name) == kind, name
 
@@ -183,7 +188,15 @@ async def test_daemon_metrics_health_and_readiness(http_session: aiohttp.ClientS
         assert attest == INDICES
         streaks = {s.labels["validator"] for s in samples if s.name.endswith("_missed_streak")}
         assert streaks == INDICES
-        assert not any("group" in s.labels for s in samples)
+        # No aggregated series below the limit; the operator's labels come in one info family.
+        grouped = {s.name for s in samples if "group" in s.labels}
+        assert grouped == {"stakepool_validator_info"}
+        info = {
+            (s.labels["validator"], s.labels["group"])
+            for s in samples
+            if s.name == "stakepool_validator_info"
+        }
+        assert info == {(v.split(",")[0], (v.split(",") + ["unlabelled"])[1]) for v in POOL}
 
         async def head_advanced() -> bool:
             return (await scrape.sample("stakepool_head_slot") or 0) > head
@@ -247,6 +260,8 @@ async def test_above_the_limit_series_are_grouped(http_session: aiohttp.ClientSe
     assert not any("validator" in s.labels for s in samples)
     groups = {s.labels["group"] for s in samples if s.name == "stakepool_attestations_total"}
     assert groups == {"vc-1", "vc-2", "unlabelled"}
+    sizes = {s.labels["group"]: s.value for s in samples if s.name == "stakepool_group_validators"}
+    assert sizes == {"vc-1": 2, "vc-2": 1, "unlabelled": 3}
     streak = {s.labels["group"] for s in samples if s.name == "stakepool_attestation_missed_streak"}
     assert streak == groups
 

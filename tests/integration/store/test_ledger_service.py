@@ -58,9 +58,9 @@ async def test_settle_finalize_and_reorg_emit_events_and_set_gauges(tmp_path: Pa
     def gauge(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    assert gauge("stakepool_pool_rewards_gwei", status="total") == 2400
+    assert gauge("stakepool_pool_rewards_gwei", status="provisional") == 400
     assert gauge("stakepool_pool_rewards_gwei", status="final") == 2000
-    assert gauge("stakepool_pool_fees_gwei", status="total") == 240
+    assert gauge("stakepool_pool_fees_gwei", status="provisional") == 40
     assert gauge("stakepool_pool_delegators") == 2
     assert gauge("stakepool_pool_principal_gwei") == 40
     assert gauge("stakepool_ledger_settled_epoch", status="final") == 1

@@ -96,5 +96,9 @@ async def test_bad_requests_exit_nonzero_with_a_reason(
     code, _out, err = _run(capsys, config, "--delegator", "bob", "--month", "2026-13")
     assert code == 2
     assert "YYYY-MM" in err
+    code, _out, err = _run(capsys, config, "--delegator", "bob")
+    assert code == 2
+    assert "give one of --period or --month" in err
     with pytest.raises(SystemExit):
-        main(["ledger", "statement", "--config", str(config), "--delegator", "bob"])
+        main(["ledger", "statement", "--config", str(config), "--delegator", "bob",
+              "--period", "0", "--month", "2026-01"])  # fmt: skip

@@ -82,3 +82,37 @@ def test_bad_arguments_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_a_configuration_error_never_quotes_a_url_s_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[beacon]\nurls = ["http://user:s3cret-x@node:5052/?a=1"]\n')
+    assert main(["check-config", "--config", str(cfg)]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "s3cret-x" not in err
+    assert "http://***@node:5052" in err  # still says which URL is wrong
+
+
+def test_check_config_masks_credentials_in_every_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "beacon_auth").write_text("Bearer tok-abcdef\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[beacon]\nurls = ["http://user:pass-1@b:5052"]\n'
+        '[execution]\nurl = "http://el:pass-2@e:8545"\n'
+        '[mqtt]\nurl = "mqtt://u:pw-3@m:1883"\n'
+    )
+    assert main(["check-config", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    for secret in ("pass-1", "pass-2", "pw-3", "tok-abcdef"):
+        assert secret not in out
+    effective = json.loads(out)
+    assert effective["beacon"]["urls"] == ["http://***@b:5052"]
+    assert effective["mqtt"]["url"] == "mqtt://***@m:1883"
+    assert effective["beacon"]["auth"] == "**********"

@@ -43,14 +43,24 @@ def test_pool_totals_and_residual_reach_the_gauges() -> None:
     def value(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    assert value("stakepool_pool_rewards_gwei", status="total") == 93_887_855
+    # Disjoint statuses: summing over the label gives the total, no epoch counted twice.
+    assert value("stakepool_pool_rewards_gwei", status="provisional") == 93_887_855 - 10
+    assert value("stakepool_pool_rewards_gwei", status="total") is None
+    for family, total in (
+        ("stakepool_pool_rewards_gwei", 93_887_855),
+        ("stakepool_pool_fees_gwei", 10_166_328),
+        ("stakepool_pool_rewards_cl_gwei", 37_887_855),
+        ("stakepool_pool_rewards_el_gwei", 56_000_000),
+    ):
+        statuses = ("final", "provisional")
+        assert sum(value(family, status=s) or 0 for s in statuses) == total, family
     assert value("stakepool_pool_fees_gwei", status="final") == 1
     assert value("stakepool_pool_dust_gwei") == 3
     assert value("stakepool_pool_principal_gwei") == 130
     assert value("stakepool_ledger_settled_epoch", status="final") == 1002
     assert value("stakepool_rewards_residual_gwei") == 5
     assert value("stakepool_rewards_residual_max_abs_gwei") == 4
-    assert value("stakepool_pool_rewards_el_gwei", status="total") == 56_000_000
+    assert value("stakepool_pool_rewards_el_gwei", status="provisional") == 56_000_000
     assert value("stakepool_pool_rewards_cl_gwei", status="final") == 10
 
     publish_residual(metrics, [ValidatorEpochRow(1, 5, None, None)])  # unexplained: unchanged

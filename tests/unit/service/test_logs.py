@@ -47,3 +47,31 @@ def test_console_format_and_exceptions() -> None:
     assert "node=http://127.0.0.1:5052" in text
     assert "ValueError: boom" in text
     assert not text.lstrip().startswith("{")
+
+
+def test_no_secret_reaches_a_log_line() -> None:
+    """Fields, an exception's text, a value's repr and a library's stdlib record: all masked."""
+    out = io.StringIO()
+    configure_logging("info", "json", out, secrets=["s3cretBeacon", "mqttPw42"])
+
+    class Node:
+        def __repr__(self) -> str:
+            return "Node(http://user:s3cretBeacon@127.0.0.1:5052)"
+
+    log = structlog.get_logger("t")
+    log.info("started", nodes=["http://user:s3cretBeacon@127.0.0.1:5052"], node=Node())
+    log.warning("mqtt_connect_refused", password="mqttPw42", username="u")
+    try:
+        raise ConnectionError("login mqttPw42 refused")
+    except ConnectionError:
+        log.exception("mqtt_publisher_failed")
+    logging.getLogger("aiohttp.client").warning("GET http://user:s3cretBeacon@h/ failed")
+    text = out.getvalue()
+    assert "s3cretBeacon" not in text
+    assert "mqttPw42" not in text
+    lines = text.splitlines()
+    started = json.loads(lines[0])
+    assert started["nodes"] == ["http://***@127.0.0.1:5052"]  # the node is still named
+    assert json.loads(lines[1])["password"] == "***"
+    assert "ConnectionError: login *** refused" in json.loads(lines[2])["exception"]
+    assert "http://***@h/" in lines[3]
