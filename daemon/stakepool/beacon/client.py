@@ -30,6 +30,7 @@ from stakepool.beacon.errors import BeaconError, NodeUnavailable, WrongChain
 from stakepool.beacon.failover import Node, NodePool, parse_genesis
 from stakepool.beacon.health import NodeHealth
 from stakepool.beacon.models import Genesis
+from stakepool.beacon.probe import HealthProbe
 from stakepool.beacon.queries import (
     BlockQueries,
     DutyQueries,
@@ -72,11 +73,20 @@ class BeaconClient:
         offline_backoff: Backoff | None = None,
         unsupported_ttl: float = 3600.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline_slots: float = 0.5,
+        min_deadline: float = 1.0,
+        probe_interval_slots: float = 1.0,
     ) -> None:
         if batch_size < 1 or not 1 <= get_batch_size <= GET_MAX_IDS:
             raise ValueError("batch_size must be ≥ 1 and get_batch_size within 1..64")
         if timeout <= 0 or bulk_timeout <= 0 or connect_timeout <= 0 or retries < 0:
             raise ValueError("timeouts must be positive and retries ≥ 0")
+        if deadline_slots <= 0 or min_deadline <= 0 or probe_interval_slots <= 0:
+            raise ValueError("deadline_slots, min_deadline and probe_interval_slots must be > 0")
+        self.deadline_slots = deadline_slots
+        self.min_deadline = min_deadline
+        self.probe_interval_slots = probe_interval_slots
+        self.deadline: float | None = None
         self.pool = NodePool(
             urls,
             timeout=timeout,
@@ -105,6 +115,26 @@ class BeaconClient:
 
     async def close(self) -> None:
         await self.pool.close()
+
+    def pace(self, slot_seconds: float) -> HealthProbe:
+        """Tie the request budgets to the chain's slot; the health probe to run beside them.
+
+        An ordinary request gets ``deadline_slots`` of a slot on a node, retries included (at
+        least ``min_deadline``, at most ``timeout``) before it fails over; the heavy reads keep
+        ``bulk_timeout``. The probe asks every node each ``probe_interval_slots`` of a slot with
+        the same deadline, so a hung node is noticed within a slot or two.
+        """
+        if slot_seconds <= 0:
+            raise ValueError("slot_seconds must be positive")
+        deadline = min(self.timeout, max(self.min_deadline, self.deadline_slots * slot_seconds))
+        self.deadline = deadline
+        for node in self.pool.nodes:
+            node.transport.deadline = deadline
+        return HealthProbe(
+            self.pool.nodes,
+            interval=max(0.05, self.probe_interval_slots * slot_seconds),
+            deadline=deadline,
+        )
 
     async def __aenter__(self) -> BeaconClient:
         return self
@@ -168,7 +198,11 @@ class BeaconClient:
 
     async def _genesis_of(self, node: Node) -> Genesis | BeaconError:
         try:
-            answer = await node.transport.request(routes.GENESIS, routes.GENESIS.path())
+            # One ``timeout`` for all its attempts: a node that accepts TCP and never answers
+            # must not hold start-up for timeout × attempts (the others answered long ago).
+            answer = await node.transport.request(
+                routes.GENESIS, routes.GENESIS.path(), request_timeout=self.timeout
+            )
         except TransportError as exc:
             node.health.unreachable(str(exc))
             return NodeUnavailable("genesis", str(exc), node=node.url)
