@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from stakepool.beacon import routes
 from stakepool.beacon.backoff import Backoff
 from stakepool.beacon.batching import GET_MAX_IDS
-from stakepool.beacon.errors import BeaconError, NodeUnavailable, WrongChain
+from stakepool.beacon.errors import BeaconError, GenesisConflict, NodeUnavailable, WrongChain
 from stakepool.beacon.failover import Node, NodePool, parse_genesis
+from stakepool.beacon.genesis_trust import choose_reference
 from stakepool.beacon.health import NodeHealth
 from stakepool.beacon.models import Genesis
 from stakepool.beacon.probe import HealthProbe
@@ -157,33 +158,47 @@ class BeaconClient:
     ) -> Genesis:
         """Ask every node for its genesis; refuse nodes on another chain.
 
-        The reference root is ``expected_root`` if configured, else the first answering node's.
-        A node that disagrees is excluded for good (logged as an error), or with ``strict`` the
-        method raises ``WrongChain`` naming it. Nodes that do not answer now are verified before
-        their first use. Raises ``WrongChain`` if no node is on the expected chain, and
-        ``NodeUnavailable`` if none answered.
+        The reference root is ``expected_root`` if configured; else the root a strict majority of
+        the nodes report, or, while the answering nodes all agree, theirs provisionally
+        (``genesis_trust``: never simply the first answer). A node that disagrees with a backed
+        reference is excluded for good (logged as an error), or with ``strict`` the method raises
+        ``WrongChain`` naming it. Nodes that do not answer now are verified before their first
+        use. Raises ``GenesisConflict`` (excluding nobody) if the nodes disagree with no
+        configured root and no majority, ``WrongChain`` if no node is on the configured chain,
+        and ``NodeUnavailable`` if none answered.
         """
         if expected_root is not None and not _ROOT.fullmatch(expected_root):
             raise ValueError(f"expected_root must be 0x + 64 hex characters, got {expected_root!r}")
         nodes = [n for n in self.pool.nodes if n.health.excluded is None]
         answers = await asyncio.gather(*(self._genesis_of(n) for n in nodes))
-        reference = expected_root.lower() if expected_root else None
-        if reference is None:
-            reference = next(
-                (a.genesis_validators_root for a in answers if isinstance(a, Genesis)), None
-            )
+        roots = {
+            n.url: a.genesis_validators_root
+            for n, a in zip(nodes, answers, strict=True)
+            if isinstance(a, Genesis)
+        }
+        configured = expected_root.lower() if expected_root else None
+        choice = choose_reference(roots, configured=configured, nodes=len(nodes))
+        pool = self.pool
+        pool.agreeing = dict(roots)
+        if choice.conflict is not None:
+            pool.declare_conflict()
+            raise GenesisConflict("genesis", choice.conflict)
+        reference = choice.root
         if reference is None:
             reasons = "; ".join(f"{n.url}: {a}" for n, a in zip(nodes, answers, strict=True))
             raise NodeUnavailable("genesis", f"no node answered ({reasons})")
-        self.pool.expected_root = reference
+        pool.expected_root, pool.root_backed, pool.conflict = reference, choice.backed, None
+        pool.root_source = (
+            "configured [beacon] genesis_root" if configured else "the majority of the nodes"
+        )
         chosen: Genesis | None = None
         mismatches: list[WrongChain] = []
         for node, answer in zip(nodes, answers, strict=True):
             if not isinstance(answer, Genesis):
                 continue
-            if answer.genesis_validators_root != reference:
+            if node.url in choice.outliers:
                 mismatch = WrongChain(node.url, reference, answer.genesis_validators_root)
-                self.pool.exclude(node, mismatch)
+                pool.exclude(node, mismatch)
                 mismatches.append(mismatch)
                 continue
             node.verified_root = reference

@@ -116,6 +116,8 @@ class Supervisor:
 
     def not_ready_reason(self) -> str | None:
         """For ``/readyz``: None when ready, else why not."""
+        if self.client.pool.conflict is not None:
+            return self.client.pool.conflict
         if not self.ready.is_set():
             if self.spec is None:
                 return "starting: waiting for a beacon node"
