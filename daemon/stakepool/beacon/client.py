@@ -26,10 +26,12 @@ from collections.abc import Sequence
 from stakepool.beacon import routes
 from stakepool.beacon.backoff import Backoff
 from stakepool.beacon.batching import GET_MAX_IDS
-from stakepool.beacon.errors import BeaconError, NodeUnavailable, WrongChain
+from stakepool.beacon.errors import BeaconError, GenesisConflict, NodeUnavailable, WrongChain
 from stakepool.beacon.failover import Node, NodePool, parse_genesis
+from stakepool.beacon.genesis_trust import choose_reference
 from stakepool.beacon.health import NodeHealth
 from stakepool.beacon.models import Genesis
+from stakepool.beacon.probe import HealthProbe
 from stakepool.beacon.queries import (
     BlockQueries,
     DutyQueries,
@@ -76,11 +78,20 @@ class BeaconClient:
         unsupported_ttl: float = 3600.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         auth: str | None = None,
+        deadline_slots: float = 0.5,
+        min_deadline: float = 1.0,
+        probe_interval_slots: float = 1.0,
     ) -> None:
         if batch_size < 1 or not 1 <= get_batch_size <= GET_MAX_IDS:
             raise ValueError("batch_size must be ≥ 1 and get_batch_size within 1..64")
         if timeout <= 0 or bulk_timeout <= 0 or connect_timeout <= 0 or retries < 0:
             raise ValueError("timeouts must be positive and retries ≥ 0")
+        if deadline_slots <= 0 or min_deadline <= 0 or probe_interval_slots <= 0:
+            raise ValueError("deadline_slots, min_deadline and probe_interval_slots must be > 0")
+        self.deadline_slots = deadline_slots
+        self.min_deadline = min_deadline
+        self.probe_interval_slots = probe_interval_slots
+        self.deadline: float | None = None
         self.pool = NodePool(
             urls,
             timeout=timeout,
@@ -111,6 +122,26 @@ class BeaconClient:
     async def close(self) -> None:
         await self.pool.close()
 
+    def pace(self, slot_seconds: float) -> HealthProbe:
+        """Tie the request budgets to the chain's slot; the health probe to run beside them.
+
+        An ordinary request gets ``deadline_slots`` of a slot on a node, retries included (at
+        least ``min_deadline``, at most ``timeout``) before it fails over; the heavy reads keep
+        ``bulk_timeout``. The probe asks every node each ``probe_interval_slots`` of a slot with
+        the same deadline, so a hung node is noticed within a slot or two.
+        """
+        if slot_seconds <= 0:
+            raise ValueError("slot_seconds must be positive")
+        deadline = min(self.timeout, max(self.min_deadline, self.deadline_slots * slot_seconds))
+        self.deadline = deadline
+        for node in self.pool.nodes:
+            node.transport.deadline = deadline
+        return HealthProbe(
+            self.pool.nodes,
+            interval=max(0.05, self.probe_interval_slots * slot_seconds),
+            deadline=deadline,
+        )
+
     async def __aenter__(self) -> BeaconClient:
         return self
 
@@ -132,33 +163,47 @@ class BeaconClient:
     ) -> Genesis:
         """Ask every node for its genesis; refuse nodes on another chain.
 
-        The reference root is ``expected_root`` if configured, else the first answering node's.
-        A node that disagrees is excluded for good (logged as an error), or with ``strict`` the
-        method raises ``WrongChain`` naming it. Nodes that do not answer now are verified before
-        their first use. Raises ``WrongChain`` if no node is on the expected chain, and
-        ``NodeUnavailable`` if none answered.
+        The reference root is ``expected_root`` if configured; else the root a strict majority of
+        the nodes report, or, while the answering nodes all agree, theirs provisionally
+        (``genesis_trust``: never simply the first answer). A node that disagrees with a backed
+        reference is excluded for good (logged as an error), or with ``strict`` the method raises
+        ``WrongChain`` naming it. Nodes that do not answer now are verified before their first
+        use. Raises ``GenesisConflict`` (excluding nobody) if the nodes disagree with no
+        configured root and no majority, ``WrongChain`` if no node is on the configured chain,
+        and ``NodeUnavailable`` if none answered.
         """
         if expected_root is not None and not _ROOT.fullmatch(expected_root):
             raise ValueError(f"expected_root must be 0x + 64 hex characters, got {expected_root!r}")
         nodes = [n for n in self.pool.nodes if n.health.excluded is None]
         answers = await asyncio.gather(*(self._genesis_of(n) for n in nodes))
-        reference = expected_root.lower() if expected_root else None
-        if reference is None:
-            reference = next(
-                (a.genesis_validators_root for a in answers if isinstance(a, Genesis)), None
-            )
+        roots = {
+            n.url: a.genesis_validators_root
+            for n, a in zip(nodes, answers, strict=True)
+            if isinstance(a, Genesis)
+        }
+        configured = expected_root.lower() if expected_root else None
+        choice = choose_reference(roots, configured=configured, nodes=len(nodes))
+        pool = self.pool
+        pool.agreeing = dict(roots)
+        if choice.conflict is not None:
+            pool.declare_conflict()
+            raise GenesisConflict("genesis", choice.conflict)
+        reference = choice.root
         if reference is None:
             reasons = "; ".join(f"{n.url}: {a}" for n, a in zip(nodes, answers, strict=True))
             raise NodeUnavailable("genesis", f"no node answered ({reasons})")
-        self.pool.expected_root = reference
+        pool.expected_root, pool.root_backed, pool.conflict = reference, choice.backed, None
+        pool.root_source = (
+            "configured [beacon] genesis_root" if configured else "the majority of the nodes"
+        )
         chosen: Genesis | None = None
         mismatches: list[WrongChain] = []
         for node, answer in zip(nodes, answers, strict=True):
             if not isinstance(answer, Genesis):
                 continue
-            if answer.genesis_validators_root != reference:
+            if node.url in choice.outliers:
                 mismatch = WrongChain(node.url, reference, answer.genesis_validators_root)
-                self.pool.exclude(node, mismatch)
+                pool.exclude(node, mismatch)
                 mismatches.append(mismatch)
                 continue
             node.verified_root = reference
@@ -173,7 +218,11 @@ class BeaconClient:
 
     async def _genesis_of(self, node: Node) -> Genesis | BeaconError:
         try:
-            answer = await node.transport.request(routes.GENESIS, routes.GENESIS.path())
+            # One ``timeout`` for all its attempts: a node that accepts TCP and never answers
+            # must not hold start-up for timeout × attempts (the others answered long ago).
+            answer = await node.transport.request(
+                routes.GENESIS, routes.GENESIS.path(), request_timeout=self.timeout
+            )
         except TransportError as exc:
             node.health.unreachable(str(exc))
             return NodeUnavailable("genesis", str(exc), node=node.url)

@@ -9,6 +9,8 @@ Callers branch on the type, never on a status code or a message:
 * ``BadRequest`` — the node refused our input (400, 406, 414, 415); retrying will not help.
 * ``MalformedResponse`` — the node answered with something that is not the expected shape.
 * ``WrongChain`` — a node is on another chain (``genesis_validators_root`` differs).
+* ``GenesisConflict`` — the nodes disagree on the chain and no configured root or majority says
+  which is right (a ``NodeUnavailable``: the daemon waits).
 """
 
 # The names are the public contract (short, as callers write them), hence no "Error" suffix.
@@ -77,6 +79,14 @@ class WrongChain(BeaconError):
         )
         self.expected = expected
         self.actual = actual
+
+
+class GenesisConflict(NodeUnavailable):
+    """The nodes disagree on the chain and nothing says which is right: none is used until the
+    operator sets ``[beacon] genesis_root`` (not fatal: the daemon waits and says why)."""
+
+    def __init__(self, endpoint: str, message: str) -> None:
+        super().__init__(endpoint, message)
 
 
 class InconsistentAnswer(BeaconError):

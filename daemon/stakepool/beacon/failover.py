@@ -10,8 +10,10 @@ another node would say the same.
 When every node is inside its offline window, each is still asked once (without retries) rather
 than failing without asking.
 
-Once the chain's ``genesis_validators_root`` is known, a node is verified before its first use;
-a node on another chain is excluded for good.
+Once the chain's ``genesis_validators_root`` is known, a node is verified before its first use.
+A node on another chain is excluded for good when the reference is backed (configured, or the
+majority's: ``genesis_trust``); against a provisional reference it puts the pool in conflict:
+no node is used, and every request says why, until the operator sets ``[beacon] genesis_root``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from stakepool.beacon.backoff import Backoff
 from stakepool.beacon.errors import (
     BadRequest,
     BeaconError,
+    GenesisConflict,
     MalformedResponse,
     NodeUnavailable,
     NotFound,
@@ -36,6 +39,7 @@ from stakepool.beacon.errors import (
     Unsupported,
     WrongChain,
 )
+from stakepool.beacon.genesis_trust import backed_by, conflict_message
 from stakepool.beacon.health import HealthTracker, NodeHealth
 from stakepool.beacon.models import Envelope, Genesis, parse_as
 from stakepool.beacon.routes import Route
@@ -95,6 +99,13 @@ class NodePool:
         self._monotonic = monotonic
         self.unsupported_ttl = unsupported_ttl
         self.expected_root: str | None = None
+        self.root_backed = False
+        self.root_source = "configured [beacon] genesis_root"
+        """The reference is configured or a majority's; else provisional (see module doc)."""
+        self.agreeing: dict[str, str] = {}
+        """URL → root for every node checked so far (the reference's and any other)."""
+        self.conflict: str | None = None
+        """Set when the nodes disagree and nothing says which is right: no node is used."""
         self.nodes: list[Node] = []
         for url, url_auth in split:
             health = HealthTracker(url, offline_backoff=offline_backoff, monotonic=monotonic)
@@ -131,6 +142,8 @@ class NodePool:
 
     def candidates(self, route: Route, only: str | None = None) -> list[tuple[Node, bool]]:
         """Nodes to try, in order, each with ``probe`` (True: one attempt, no retries)."""
+        if self.conflict is not None:
+            raise GenesisConflict(route.name, self.conflict)
         nodes = [n for n in self.nodes if n.health.excluded is None]
         if only is not None:
             nodes = [n for n in nodes if n.url == only.rstrip("/")]
@@ -229,11 +242,24 @@ class NodePool:
         except MalformedResponse:
             node.health.answered_badly("malformed genesis")
             return False
-        if genesis.genesis_validators_root != expected:
-            self.exclude(node, WrongChain(node.url, expected, genesis.genesis_validators_root))
+        root = genesis.genesis_validators_root
+        self.agreeing[node.url] = root
+        if root != expected:
+            if self.root_backed:
+                self.exclude(node, WrongChain(node.url, expected, root))
+            else:
+                self.declare_conflict()
             return False
         node.verified_root = expected
+        agreeing = sum(r == expected for r in self.agreeing.values())
+        self.root_backed = self.root_backed or backed_by(agreeing, len(self.nodes))
         return True
+
+    def declare_conflict(self) -> None:
+        message = conflict_message(self.agreeing)
+        if message != self.conflict:
+            log.error("beacon_nodes_disagree_on_the_chain", reason=message)
+        self.conflict = message
 
     def exclude(self, node: Node, error: WrongChain) -> None:
         if node.health.excluded is None:
@@ -242,6 +268,7 @@ class NodePool:
                 node=node.url,
                 expected=error.expected,
                 actual=error.actual,
+                reference=self.root_source,
             )
         node.health.excluded = str(error)
 

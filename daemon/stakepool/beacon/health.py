@@ -55,6 +55,8 @@ class NodeHealth:
     """By method and route template (``GET /eth/v1/beacon/headers/{block_id}``)."""
     unsupported: frozenset[str] = frozenset()
     """Route names this node said it lacks (remembered until re-probed)."""
+    down_reason: str | None = None
+    """Why the node is down (the last transport failure), None while it is up."""
 
 
 @dataclass(slots=True)
@@ -91,6 +93,7 @@ class HealthTracker:
         self.last_failure: float | None = None
         self.offline_until: float | None = None
         self.excluded: str | None = None
+        self.down_reason: str | None = None
         self._consecutive_down = 0
         self._offline_backoff = offline_backoff
         self._monotonic = monotonic
@@ -119,11 +122,16 @@ class HealthTracker:
         window = self._offline_backoff.delay(self._consecutive_down)
         self._consecutive_down += 1
         self.offline_until = self._monotonic() + window
+        self.down_reason = reason
         if self.up:
             self.up = False
             log.warning(
                 "beacon_node_down", node=self.url, reason=reason, retry_in_s=round(window, 2)
             )
+
+    def alive(self) -> None:
+        """The node answered a health probe: usable again, its score left to real answers."""
+        self._mark_up()
 
     def hold_off(self, seconds: float) -> None:
         """The node asked us to wait (429 Retry-After)."""
@@ -132,6 +140,7 @@ class HealthTracker:
     def _mark_up(self) -> None:
         self._consecutive_down = 0
         self.offline_until = None
+        self.down_reason = None
         if not self.up:
             self.up = True
             log.info("beacon_node_recovered", node=self.url)
@@ -155,4 +164,5 @@ class HealthTracker:
             offline_until=self.offline_until,
             excluded=self.excluded,
             routes=MappingProxyType(routes),
+            down_reason=self.down_reason,
         )

@@ -1,7 +1,11 @@
 """One beacon node over HTTP: an aiohttp session, timeouts, and retries with backoff and jitter.
 
 Retried on the same node: connection errors, timeouts, 429 (honouring ``Retry-After``), 500, 502
-and 504. Never retried: 4xx (the answer will not change) and 503 (a syncing node stays syncing for
+and 504, all within one budget per request on this node: the caller's ``request_timeout`` (the few
+heavy reads pass theirs), else ``deadline`` once the chain's slot is known (a fraction of a slot:
+a node that accepts TCP and never answers costs that, not ``timeout`` × attempts). A health probe
+that finds the node hung calls ``abandon()``: requests waiting on it end at once as timeouts, so
+the caller fails over instead of waiting out a heavy read's budget. Never retried: 4xx (the answer will not change) and 503 (a syncing node stays syncing for
 longer than a retry; the caller fails over instead). Every POST sends a JSON body, because several
 clients answer 400 to a missing one even where the spec makes it optional.
 """
@@ -100,6 +104,10 @@ class NodeTransport:
         self.retry_backoff = retry_backoff or Backoff(base=0.25, maximum=5.0)
         self.max_retry_after = max_retry_after
         self.max_response_bytes = max_response_bytes
+        self.deadline: float | None = None
+        """Budget of an ordinary request on this node, retries included (None: per attempt only,
+        before the chain's slot duration is known)."""
+        self._budgets: set[asyncio.Timeout] = set()
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
@@ -113,6 +121,15 @@ class NodeTransport:
             await self._session.close()
         self._session = None
 
+    def abandon(self) -> int:
+        """End every request now waiting on this node as a timeout; how many there were."""
+        budgets = list(self._budgets)
+        if budgets:
+            now = asyncio.get_running_loop().time()
+            for budget in budgets:
+                budget.reschedule(now)
+        return len(budgets)
+
     async def request(
         self,
         route: Route,
@@ -123,9 +140,39 @@ class NodeTransport:
         request_timeout: float | None = None,
         retries: int | None = None,
     ) -> HttpAnswer:
+        budget = request_timeout or self.deadline
+        try:
+            async with asyncio.timeout(budget) as scope:
+                self._budgets.add(scope)
+                try:
+                    return await self._attempts(
+                        route,
+                        path,
+                        query=query,
+                        body=body,
+                        attempt_timeout=request_timeout or self.timeout,
+                        retries=retries,
+                    )
+                finally:
+                    self._budgets.discard(scope)
+        except TimeoutError as exc:  # the budget ran out (or a probe found the node hung)
+            self.health.observe(route.label, budget or 0.0, error=True)
+            within = "" if budget is None else f" within {budget:g} s"
+            raise TransportError(f"timeout: no answer{within}") from exc
+
+    async def _attempts(
+        self,
+        route: Route,
+        path: str,
+        *,
+        query: Query | None,
+        body: Any,
+        attempt_timeout: float,
+        retries: int | None,
+    ) -> HttpAnswer:
         attempts = 1 + (self.retries if retries is None else retries)
         client_timeout = aiohttp.ClientTimeout(
-            total=request_timeout or self.timeout,
+            total=attempt_timeout,
             connect=self.connect_timeout,
             sock_connect=self.connect_timeout,
         )

@@ -44,6 +44,14 @@ class BeaconSettings(_Section):
     connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     retries: int = Field(default=3, ge=0, le=10)
     """Retries of one request on one node (5xx, 429, timeouts) before failing over."""
+    request_deadline_slots: float = Field(default=0.5, gt=0, le=32)
+    """Budget of an ordinary request on one node, retries included, in slots (at least
+    ``min_request_deadline_seconds``, at most ``timeout_seconds``): then the next node is asked.
+    The heavy reads (balances, validators, rewards, committees) keep ``bulk_timeout_seconds``."""
+    min_request_deadline_seconds: float = Field(default=1.0, gt=0, le=60)
+    probe_interval_slots: float = Field(default=1.0, gt=0, le=32)
+    """Each node is asked ``/eth/v1/node/syncing`` this often (with the request deadline); one
+    that does not answer is marked down and its pending requests fail over at once."""
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
     """Validator ids per POST; GET fallbacks use at most 64 per request."""
     genesis_root: str | None = None

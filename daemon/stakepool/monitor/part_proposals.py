@@ -4,15 +4,36 @@ once the finalized checkpoint has passed them.
 ``headers?slot=`` tells an orphaned block (ours, not canonical) from a missed slot. Proposer
 duties are read while their epoch is current (some nodes serve them for the current epoch only)
 and dropped when the head's dependent root says they changed.
+
+One answer never overturns what was seen or freezes a contradiction: an empty answer where our
+block was seen is checked by asking for that block by its root, and a canonical block by another
+proposer than the duties name (which the protocol forbids for the same duties) is read again by
+its root; an index past the registry limit, or a re-read that disagrees, leaves the verdict as it
+was and not final, and the finality re-check is tried again at the next epoch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import structlog
+
+from stakepool.beacon.models.blocks import HeaderInfo
 from stakepool.chain.types import Epoch, Slot, ValidatorIndex
 from stakepool.monitor.context import MonitorContext, drop_if_dependent_root_changed
-from stakepool.monitor.proposals import ProposalTracker, ProposerDutyRef, proposer_duty_refs
+from stakepool.monitor.proposals import (
+    ProposalTracker,
+    ProposerDutyRef,
+    TrackedProposal,
+    proposer_duty_refs,
+)
 from stakepool.monitor.saved import MonitorSaved
 from stakepool.monitor.verdicts import ProposalVerdict
+
+log = structlog.get_logger(__name__)
+
+VALIDATOR_REGISTRY_LIMIT = 2**40
+"""The spec's bound on the registry: no validator index reaches it."""
 
 
 class ProposalsPart:
@@ -50,8 +71,9 @@ class ProposalsPart:
         for duty in await self.duties(epoch):
             if duty.slot == 0:
                 continue  # the genesis block is nobody's proposal (its proposer field is 0)
-            headers = await self.ctx.client.blocks.headers_at_slot(duty.slot)
-            self.ctx.emit(self.tracker.update(duty, headers.data, head_slot))
+            headers = await self._look(duty)
+            if headers is not None:
+                self.ctx.emit(self.tracker.update(duty, headers, head_slot))
             verdict = self.tracker.verdict(duty.slot)
             if verdict is not None:
                 out.append((duty.slot, duty.validator_index, verdict))
@@ -68,21 +90,63 @@ class ProposalsPart:
         ]
         for slot, tracked in slots:
             duty = ProposerDutyRef(tracked.outcome.validator_index, slot)
-            headers = await self.ctx.client.blocks.headers_at_slot(slot)
-            self.ctx.emit(self.tracker.update(duty, headers.data, head_slot))
+            headers = await self._look(duty, tracked)
+            if headers is not None:
+                self.ctx.emit(self.tracker.update(duty, headers, head_slot))
         return len(slots)
 
     async def recheck_final(self, finalized: Epoch, head_slot: int) -> bool:
-        """Verdicts of slots before the finalized checkpoint are judged once more and frozen."""
+        """Verdicts of slots before the finalized checkpoint are judged once more and frozen;
+        False if a slot's answers contradicted each other (it stays as it was, not final)."""
         boundary = self.ctx.start(finalized)
+        complete = True
         for slot, tracked in sorted(self.tracker.state.items()):
             if tracked.final or slot >= boundary:
                 continue
             duty = ProposerDutyRef(tracked.outcome.validator_index, slot)
-            headers = await self.ctx.client.blocks.headers_at_slot(slot)
-            self.ctx.emit(self.tracker.update(duty, headers.data, head_slot, finalized=True))
+            headers = await self._look(duty, tracked)
+            if headers is None:
+                complete = False
+                continue
+            self.ctx.emit(self.tracker.update(duty, headers, head_slot, finalized=True))
         self.tracker.prune(boundary - 2 * self.ctx.spe)
-        return True
+        return complete
+
+    async def _look(
+        self, duty: ProposerDutyRef, tracked: TrackedProposal | None = None
+    ) -> Sequence[HeaderInfo] | None:
+        """The blocks the node knows at the duty's slot, cross-checked where this one answer
+        would overturn what was seen or contradict the duties; None: nothing to rely on now."""
+        blocks = self.ctx.client.blocks
+        headers = (await blocks.headers_at_slot(duty.slot)).data
+        at_slot = [h for h in headers if h.slot == duty.slot]
+        canonical = next((h for h in at_slot if h.canonical), None)
+        if canonical is not None and canonical.proposer_index != duty.validator_index:
+            if canonical.proposer_index >= VALIDATOR_REGISTRY_LIMIT:
+                self._distrust(duty, f"proposer_index {canonical.proposer_index} past the registry")
+                return None
+            again = await blocks.header(canonical.root)
+            if again is None or again.data != canonical:
+                self._distrust(duty, "the block read again by its root disagrees")
+                return None
+            return headers
+        seen = None if tracked is None else tracked.outcome.root
+        if not at_slot and seen is not None:
+            # Empty where our block was seen: the block itself says whether it is still there
+            # (a node that no longer knows it at all is an answer too: it was dropped).
+            again = await blocks.header(seen)
+            return () if again is None else (again.data,)
+        return headers
+
+    @staticmethod
+    def _distrust(duty: ProposerDutyRef, why: str) -> None:
+        log.warning(
+            "proposal_answer_distrusted",
+            slot=duty.slot,
+            validator=duty.validator_index,
+            reason=why,
+            hint="verdict kept as it was, not final; read again later",
+        )
 
     async def after_finality(
         self, epoch: Epoch, finalized: Epoch, head_slot: int, failed: list[str]

@@ -27,6 +27,15 @@ def node_label(url: str) -> str:
     return redact_text(split_userinfo(url)[0])
 
 
+def no_node_answers(nodes: Sequence[NodeHealth]) -> str | None:
+    """``/readyz``'s reason when no node is up (each node's own, from the health probe or the
+    last request), or None while one answers."""
+    if any(n.up and n.excluded is None for n in nodes):
+        return None
+    down = "; ".join(f"{node_label(n.url)}: {n.excluded or n.down_reason or 'down'}" for n in nodes)
+    return f"no beacon node reachable ({down})"
+
+
 class BeaconHealthCollector:
     def __init__(self, health: Callable[[], Sequence[NodeHealth]]) -> None:
         self._health = health
@@ -35,8 +44,8 @@ class BeaconHealthCollector:
         nodes = self._health()
         up = GaugeMetricFamily(
             "stakepool_beacon_up",
-            "1 while the beacon node answers at the transport level, 0 while it is unreachable "
-            "or excluded (e.g. on another chain).",
+            "1 while the beacon node answers at the transport level, 0 while it is unreachable, hung "
+            "(no answer to the health probe) or excluded (e.g. on another chain).",
             labels=["node"],
         )
         score = GaugeMetricFamily(

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
+import structlog
+
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError, Unsupported
 from stakepool.chain.spec import ChainSpec
@@ -33,11 +35,14 @@ from stakepool.rewards.el_reader import ElRewardsReader
 from stakepool.rewards.explaining import explained_rows
 from stakepool.rewards.explanation_reader import ExplanationReader, Unexplained
 from stakepool.rewards.maths import MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA
+from stakepool.rewards.plausibility_check import ImplausibleSettlement, PlausibilityCheck
 from stakepool.rewards.settlement_reader import SettlementReader
 from stakepool.rewards.settling import last_slot, settled_rows
 from stakepool.rewards.state_reader import StateReader
 from stakepool.rewards.types import EpochRewards
 from stakepool.rewards.window_cache import KeptWindow, WindowCache
+
+log = structlog.get_logger(__name__)
 
 
 class WindowNotReady(Exception):
@@ -72,6 +77,7 @@ class RewardsFetcher:
         self.endpoints = ExplanationReader(client, states, chunk=chunk)
         self.el = ElRewardsReader(execution, fee_recipients)
         self.windows = WindowCache(keep_windows)
+        self.plausibility = PlausibilityCheck(client, spec)
         raw = spec.raw
         self.slashing_quotient = int(
             raw.get("MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA", MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA)
@@ -89,12 +95,25 @@ class RewardsFetcher:
         """Balance-based ``r_v(k)`` for every pool validator, plus the pool's proposals' EL rewards.
 
         Raises ``WindowNotReady`` for ``epoch < 1`` and ``BeaconError`` when the node cannot
-        serve the window's states or blocks (``NotFound``: a state it no longer has)."""
+        serve the window's states or blocks (``NotFound``: a state it no longer has), or gave
+        balances the protocol cannot produce (``ImplausibleSettlement``, once the window was read
+        again from another node where there is one: the ledger then holds the epoch)."""
         if epoch < 1:
             raise WindowNotReady(f"window {epoch} has no start state (windows begin at 1)")
         indices = sorted(set(pool))
-        inputs = await self.settlement.read(epoch, indices)
-        rows = settled_rows(epoch, indices, inputs)
+        for attempt in range(2):
+            inputs = await self.settlement.read(epoch, indices)
+            rows = settled_rows(epoch, indices, inputs)
+            found = await self.plausibility.implausible(
+                epoch, inputs.end_id, inputs.facts, inputs.start, rows
+            )
+            if not found:
+                break
+            refused = ImplausibleSettlement(epoch, found)
+            node = self._set_aside() if attempt == 0 else None
+            log.warning("rewards_implausible", epoch=epoch, node=node, error=refused.message)
+            if node is None:
+                raise refused
         proposals = await self.el.proposals(inputs.facts, set(indices))
         roots = tuple(b.root for b in inputs.facts.blocks)
         self.windows.remember((epoch, roots), KeptWindow(inputs.facts, inputs.start, inputs.end_id))
@@ -110,6 +129,17 @@ class RewardsFetcher:
             finalized=inputs.finalized,
             optimistic=inputs.optimistic,
         )
+
+    def _set_aside(self) -> str | None:
+        """The node requests go to first, held off for an epoch so the window is read again from
+        the next one; None when there is no other node to ask."""
+        usable = [n for n in self.client.pool.nodes if n.health.usable_now()]
+        if len(usable) < 2:
+            return None
+        first = usable[0]
+        first.health.answered_badly("implausible balances")
+        first.health.hold_off(self.spec.slots_per_epoch * self.spec.slot_duration_ms / 1000)
+        return first.url
 
     async def explain(self, settled: EpochRewards) -> EpochRewards:
         """``settled`` with each validator's explanation, residual and missed reward — or, when

@@ -68,6 +68,9 @@ def _beacon_client(settings: Settings) -> BeaconClient:
         connect_timeout=beacon.connect_timeout_seconds,
         retries=beacon.retries,
         batch_size=beacon.batch_size,
+        deadline_slots=beacon.request_deadline_slots,
+        min_deadline=beacon.min_request_deadline_seconds,
+        probe_interval_slots=beacon.probe_interval_slots,
     )
 
 

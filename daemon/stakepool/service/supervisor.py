@@ -40,6 +40,7 @@ from stakepool.monitor.head import HeadTracker
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.pool import PoolMember, resolve_pool
 from stakepool.monitor.service import MonitorService
+from stakepool.publish.beacon_metrics import no_node_answers
 from stakepool.publish.http import HttpServer
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
@@ -115,13 +116,13 @@ class Supervisor:
 
     def not_ready_reason(self) -> str | None:
         """For ``/readyz``: None when ready, else why not."""
+        if self.client.pool.conflict is not None:
+            return self.client.pool.conflict
         if not self.ready.is_set():
             if self.spec is None:
                 return "starting: waiting for a beacon node"
             return "starting: resolving the pool's validators"
-        if not any(n.up and n.excluded is None for n in self.client.health()):
-            return "no beacon node reachable"
-        return None
+        return no_node_answers(self.client.health())
 
     # --- start-up ------------------------------------------------------------------------------
 
@@ -280,6 +281,8 @@ class Supervisor:
         """Connect, resolve the pool, become ready, then hand the chain to the two loops."""
         spec = await self.connect()
         self.spec = spec
+        probe = self.client.pace(spec.slot_duration_ms / 1000)
+        group.create_task(probe.run(), name="beacon_probe")
         while True:
             try:
                 self.members = await self.resolve_members()

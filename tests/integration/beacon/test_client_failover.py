@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
 from stakepool.beacon.backoff import Backoff
-from stakepool.beacon.errors import NodeUnavailable, NotReady, WrongChain
+from stakepool.beacon.errors import GenesisConflict, NodeUnavailable, NotReady, WrongChain
 from tests.integration.beacon.common import (
     GENESIS,
     GENESIS_PATH,
@@ -99,7 +99,7 @@ async def test_check_genesis_strict_and_no_match(nodes: Nodes, make_client: Make
     b.ok("GET", GENESIS_PATH, OTHER_CHAIN)
     client = make_client(a.url, b.url)
     with pytest.raises(WrongChain) as caught:
-        await client.check_genesis(strict=True)
+        await client.check_genesis(GENESIS["data"]["genesis_validators_root"], strict=True)
     assert caught.value.node == b.url
     other = make_client(b.url)
     with pytest.raises(WrongChain) as caught:
@@ -117,12 +117,69 @@ async def test_unreachable_node_is_verified_before_first_use(
     a.on("GET", "/eth/v1/node/version", error(500, "boom"))
     client = make_client(a.url, b.url)
     b_genesis = b.routes.pop(("GET", GENESIS_PATH))
-    await client.check_genesis()  # B does not answer genesis now (plain 404)
+    await client.check_genesis(GENESIS["data"]["genesis_validators_root"])  # B: plain 404 now
     b.routes[("GET", GENESIS_PATH)] = b_genesis
     with pytest.raises(NodeUnavailable):
         await client.node.version()  # A fails; B is checked first and refused
     assert b.calls("GET", "/eth/v1/node/version") == []
     assert client.health()[1].excluded is not None
+
+
+async def test_without_a_configured_root_a_disagreeing_pair_is_a_conflict(
+    nodes: Nodes, make_client: MakeClient
+) -> None:
+    liar, honest = await nodes(), await nodes()
+    liar.ok("GET", GENESIS_PATH, OTHER_CHAIN)  # first in line: before the fix its root won
+    honest.ok("GET", GENESIS_PATH, GENESIS)
+    honest.ok("GET", "/eth/v1/node/version", {"data": {"version": "Teku/v1"}})
+    client = make_client(liar.url, honest.url)
+    with pytest.raises(GenesisConflict, match=r"set \[beacon\] genesis_root") as caught:
+        await client.check_genesis()
+    assert liar.url in str(caught.value)
+    assert honest.url in str(caught.value)
+    assert all(h.excluded is None for h in client.health())  # neither is excluded
+    with pytest.raises(GenesisConflict):  # and neither is used meanwhile
+        await client.node.version()
+    assert honest.calls("GET", "/eth/v1/node/version") == []
+    # The operator says which chain: the liar is excluded, the honest node serves.
+    genesis = await client.check_genesis(GENESIS["data"]["genesis_validators_root"])
+    assert genesis.genesis_validators_root == GENESIS["data"]["genesis_validators_root"]
+    assert client.health()[0].excluded is not None
+    assert client.health()[1].excluded is None
+    assert (await client.node.version()).version == "Teku/v1"
+
+
+async def test_without_a_configured_root_the_majority_decides(
+    nodes: Nodes, make_client: MakeClient
+) -> None:
+    liar, a, b = await nodes(), await nodes(), await nodes()
+    liar.ok("GET", GENESIS_PATH, OTHER_CHAIN)
+    a.ok("GET", GENESIS_PATH, GENESIS)
+    b.ok("GET", GENESIS_PATH, GENESIS)
+    client = make_client(liar.url, a.url, b.url)
+    genesis = await client.check_genesis()
+    assert genesis.genesis_validators_root == GENESIS["data"]["genesis_validators_root"]
+    assert [h.excluded is not None for h in client.health()] == [True, False, False]
+
+
+async def test_a_late_disagreeing_node_is_a_conflict_not_excluded(
+    nodes: Nodes, make_client: MakeClient
+) -> None:
+    first, late = await nodes(), await nodes()
+    first.ok("GET", GENESIS_PATH, OTHER_CHAIN)  # answers alone at start: provisional only
+    late.ok("GET", GENESIS_PATH, GENESIS)
+    first.on("GET", "/eth/v1/node/version", error(500, "boom"))
+    late.ok("GET", "/eth/v1/node/version", {"data": {"version": "Teku/v1"}})
+    client = make_client(first.url, late.url)
+    late_genesis = late.routes.pop(("GET", GENESIS_PATH))
+    await client.check_genesis()
+    late.routes[("GET", GENESIS_PATH)] = late_genesis
+    with pytest.raises(NodeUnavailable):
+        await client.node.version()  # first fails; late is checked, disagrees: conflict
+    assert all(h.excluded is None for h in client.health())
+    with pytest.raises(GenesisConflict, match="genesis_root"):
+        await client.node.version()
+    assert late.calls("GET", "/eth/v1/node/version") == []
 
 
 async def test_node_down_and_recovered_are_logged_once(

@@ -39,12 +39,9 @@ async def test_a_close_that_rewrites_epochs_refreshes_the_gauges_once(
     feed = await _feed(sim_client(node.url, retries=0), ledger)
     for closed in (2, 3):
         await feed.on_epoch_closed(closed)
-    node.faults.set("getAttestationsRewards", "unavailable")
-    await feed.on_epoch_closed(4)
-    node.faults.clear()
-    await feed.on_epoch_closed(5)
+    # Closes 4 and 5 were not seen (the worker was busy): close 6 catches up.
     reads.clear()
-    assert await feed.on_epoch_closed(6) == [5, 4, 5]  # three writes in one close …
+    assert await feed.on_epoch_closed(6) == [3, 4, 5]  # three writes in one close …
     assert len(reads) == 1  # … one pass over the delegators
 
     final = await totals()

@@ -113,12 +113,12 @@ async def test_a_deep_reorg_reverses_and_recomputes_like_a_fresh_run(
     fresh_store.db.close()
 
 
-async def test_a_late_explanation_rewrites_later_epochs_from_kept_inputs(
+async def test_a_late_explanation_is_stored_in_place_without_rewriting(
     tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
 ) -> None:
     """Window 4 is fetched and settled while the node cannot explain it; once it can, epoch 4's
-    row gains its components and 5 is settled again from what the feed kept — ending equal to a
-    ledger that had every explanation at once."""
+    row gains its components in place: no money moved, so nothing is reversed or settled again —
+    ending equal to a ledger that had every explanation at once."""
     node = await serve_sim(_chain(SCENARIO))
     client = sim_client(node.url, retries=0)
     store, ledger = await _ledger(tmp_path / "late.sqlite")
@@ -129,14 +129,11 @@ async def test_a_late_explanation_rewrites_later_epochs_from_kept_inputs(
     assert await feed.on_epoch_closed(4) == [3]  # window 4 is fetched now, unexplained
     node.faults.clear()
     assert await feed.on_epoch_closed(5) == [4]  # settled unexplained; explained when 5 is fetched
-    # Window 5 settles, then 4 with its explanation: 4 is settled again (new input digest),
-    # which reverses 5, settled again from its kept input.
-    assert await feed.on_epoch_closed(6) == [5, 4, 5]
+    # Window 5 settles; 4's explanation is stored on its rows (not a new settlement).
+    assert await feed.on_epoch_closed(6) == [5]
     assert await feed.on_epoch_closed(7) == [6]
-    reversed_epochs = [
-        int(str(r[0])) for r in dump_ledger(tmp_path / "late.sqlite")["ledger_epoch_reversals"]
-    ]
-    assert sorted(reversed_epochs) == [4, 5]
+    reversed_epochs = dump_ledger(tmp_path / "late.sqlite")["ledger_epoch_reversals"]
+    assert reversed_epochs == []
     rows = await store.validator_epochs(POOL[0], EpochRange(1, 6))
     assert rows is not None
     assert all(r.components_gwei is not None for r in rows)  # 4 explained late

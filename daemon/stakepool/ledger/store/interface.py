@@ -63,6 +63,8 @@ class SettleResult:
     """True when the epoch was already settled from the same input digest (nothing written)."""
     reversed_epochs: tuple[int, ...] = ()
     """Provisional epochs reversed first because the input for this epoch changed (reorg)."""
+    explained: bool = False
+    """A late explanation was stored on the epoch's rows (``replayed`` too: no money moved)."""
 
 
 class LedgerReader(Protocol):

@@ -4,7 +4,8 @@
 
 * ``settle``: one epoch, keyed by epoch: the same input digest again writes nothing; a changed
   input for a provisional epoch reverses it (and every later one) first; a final epoch never
-  changes (``FinalRowError``). Epochs are settled in order, without gaps.
+  changes (``FinalRowError``), except that an explanation missing when it was settled is stored
+  when it arrives (``late_explanation``: no money moves, so it is no reorg). Epochs are settled in order, without gaps.
 * ``finalize``: provisional → final for ``k <= finalized_epoch − 1`` (final rows are then
   immutable, enforced by triggers in the schema too).
 * ``revert_from``: reorg; the reversed rows are copied to ``ledger_epoch_reversals`` first.
@@ -34,6 +35,7 @@ from stakepool.ledger.store.interface import (
     SettledHook,
     SettleResult,
 )
+from stakepool.ledger.store.late_explanation import store_late_explanation
 from stakepool.ledger.store.ledger_sql import (
     accrued_gwei,
     delegator_exists,
@@ -109,6 +111,9 @@ def settle(
     if existing is not None:
         if existing[14] == digest:
             return SettleResult(_settlement_from_row(conn, existing), replayed=True)
+        if store_late_explanation(conn, inp, str(existing[14])):
+            # Money unchanged: a late explanation is stored, never taken for a reorg.
+            return SettleResult(_settlement_from_row(conn, existing), replayed=True, explained=True)
         if existing[1] == "final":
             raise FinalRowError(
                 f"epoch {inp.epoch} is final and its input changed ({existing[14]} -> {digest}):"

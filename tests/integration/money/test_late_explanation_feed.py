@@ -1,0 +1,63 @@
+"""The rewards endpoints answer after the balances: the epochs settle unexplained, become final,
+and their explanation arrives later. It is stored on the final rows; nothing calls it a finalized
+reorg (before the fix: ``ledger_settle_refused`` "… halt payouts and investigate", explanation
+lost)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+
+from stakepool.ledger.service import LedgerService
+from stakepool.ledger.store.sqlite_ledger import open_ledger
+from tests.integration.conftest import MakeSimClient, ServeSim
+from tests.integration.money.moneykit import SCENARIO
+from tests.integration.money.test_feed_reorg import DELEGATIONS, POLICY, _chain, _feed
+
+
+async def test_a_late_explanation_of_final_epochs_is_stored_without_alarm(
+    tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    node = await serve_sim(_chain(SCENARIO))
+    store = open_ledger(str(tmp_path / "l.sqlite"), pool_id="p", policy=POLICY)
+    await store.apply_delegations(DELEGATIONS)
+    ledger = LedgerService(store, events=False)
+    feed = await _feed(sim_client(node.url, retries=0), ledger)
+    await feed.on_epoch_closed(2)  # epoch 1 settled, explained
+    node.faults.set("getAttestationsRewards", "unavailable")  # late from here on
+    with structlog.testing.capture_logs() as logs:
+        for closed in (3, 4):
+            await feed.on_epoch_closed(closed)  # epochs 2, 3 settled unexplained
+        await feed.on_finalized(5)  # … and final
+        node.faults.clear()
+        await feed.on_epoch_closed(5)  # their explanation arrives
+        await feed.on_epoch_closed(6)
+
+    assert [e for e in logs if e["event"] == "ledger_settle_refused"] == []
+
+    def explained(epoch: int) -> list[bool]:
+        return store.db.read_sync(
+            lambda c: [
+                r[0] is not None
+                for r in c.execute(
+                    "SELECT components_json FROM validator_epochs WHERE epoch = ?", (epoch,)
+                )
+            ]
+        )
+
+    def status(epoch: int) -> str:
+        return str(
+            store.db.read_sync(
+                lambda c: c.execute(
+                    "SELECT status FROM ledger_epochs WHERE epoch = ?", (epoch,)
+                ).fetchone()[0]
+            )
+        )
+
+    assert (status(2), status(3)) == ("final", "final")
+    for epoch in (1, 2, 3, 4, 5):
+        rows = explained(epoch)
+        assert rows, epoch
+        assert all(rows), epoch  # the late explanation was stored, final rows included
+    store.db.close()
