@@ -116,3 +116,10 @@ def test_the_runtime_holds_the_installed_wheel_only(container: Container) -> Non
         "sh", "-c", "test ! -e /opt/uv && test ! -e /tmp/dist && echo clean"
     ).stdout.strip()
     assert missing == "clean"
+
+
+def test_the_image_carries_the_deployment_assets(container: Container) -> None:
+    # What an operator copies out of the image (`stakepool assets export`) is the package's data.
+    listed = container.run("stakepool", "assets", "export", "/tmp/assets").stdout.split()
+    assert "/tmp/assets/prometheus/stakepool-rules.yml" in listed
+    assert "/tmp/assets/systemd/stakepool.service" in listed
