@@ -15,6 +15,8 @@ buildah runs with ``--storage-driver vfs --isolation chroot``: it works on these
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,20 @@ def buildah(*args: str, timeout: float = BUILD_TIMEOUT) -> subprocess.CompletedP
 def _has_image(name: str) -> bool:
     listed = buildah("images", "--json").stdout
     return any(name in (image.get("names") or []) for image in json.loads(listed or "[]"))
+
+
+@contextlib.contextmanager
+def exclusive_cache() -> Iterator[None]:
+    """One image test at a time per cache (two checkouts share it, and the image's tag), and no
+    working container left behind by a run that was killed."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            buildah("rm", "--all")
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def ensure_base() -> str:

@@ -17,6 +17,7 @@ from tests.integration.container.imagekit import (
     Image,
     build_image,
     chart_image,
+    exclusive_cache,
     new_container,
     remove_container,
     remove_image,
@@ -36,12 +37,13 @@ CLOSED = re.compile(r"^epoch \d+ closed at slot \d+: pool balance \d+\.\d{9} ETH
 
 @pytest.fixture(scope="module")
 def image() -> Iterator[Image]:
-    built = build_image(chart_image())
-    try:
-        yield built
-    finally:
-        # The base stays cached; a fresh build per run would otherwise pile up in vfs storage.
-        remove_image(built)
+    with exclusive_cache():
+        built = build_image(chart_image())
+        try:
+            yield built
+        finally:
+            # The base stays cached; a fresh build per run would otherwise pile up in vfs storage.
+            remove_image(built)
 
 
 @pytest.fixture(scope="module")
