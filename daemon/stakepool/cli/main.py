@@ -1,4 +1,4 @@
-"""The ``stakepool`` command: run | demo | sim | check-config | ledger | verify | version."""
+"""The ``stakepool`` command: run | demo | sim | check-config | ledger | verify | assets | version."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from stakepool import __version__
 from stakepool.chain.redact import redact_text
+from stakepool.cli.assets import run_assets
 from stakepool.cli.parser import build_parser
 from stakepool.config import ConfigError, Settings, load_settings
 
@@ -59,6 +60,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "version":
         print(f"stakepool {__version__}")
         return 0
+
+    if command == "assets":
+        return run_assets(args)
 
     if command == "sim":
         from stakepool.sim.cli import run_sim_command  # noqa: PLC0415 - heavy, numpy

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from stakepool import __version__
+from stakepool.cli.assets import add_assets_parser
 from stakepool.cli.options import (
     index_range,
     index_ranges,
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the effective configuration (secrets masked); exit 2 if invalid",
     )
     sub.add_parser("version", help="print the version")
+    add_assets_parser(sub)
 
     ledger = sub.add_parser(
         "ledger", help="ledger tools (export for accountants, delegator statements)"
