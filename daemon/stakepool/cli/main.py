@@ -1,4 +1,4 @@
-"""The ``stakepool`` command: run | demo | sim | check-config | version."""
+"""The ``stakepool`` command: run | demo | sim | check-config | ledger | duties | version."""
 
 from __future__ import annotations
 
@@ -110,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", metavar="PATH", help="ledger file (default: [ledger] database)"
     )
     export.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
+
+    duties = sub.add_parser("duties", help="the pool's coming duties (maintenance windows)")
+    duties_sub = duties.add_subparsers(dest="duties_command", required=True, metavar="ACTION")
+    upcoming = duties_sub.add_parser(
+        "next",
+        parents=[common],
+        help="next proposals, sync-committee seats, attestations and the longest gap;"
+        " with --within: exit 1 if those slots hold a proposal or sync duty",
+    )
+    upcoming.add_argument(
+        "--within",
+        type=_positive_int,
+        metavar="SLOTS",
+        help="exit 0 only if the SLOTS slots starting now hold no proposal and no sync duty",
+    )
+    upcoming.add_argument("--json", action="store_true", help="print the API's JSON, not text")
     return parser
 
 
@@ -150,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stakepool.cli.ledger_export import run_export  # noqa: PLC0415
 
         return run_export(args, settings)
+
+    if command == "duties":
+        from stakepool.cli.duties import run_duties  # noqa: PLC0415
+
+        return run_duties(args, settings)
 
     from stakepool.service.demo import run_demo  # noqa: PLC0415
     from stakepool.service.root import run_daemon  # noqa: PLC0415 - keep `version` light

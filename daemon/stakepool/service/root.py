@@ -27,10 +27,12 @@ from stakepool.chain.bus import EventBus
 from stakepool.config import Settings
 from stakepool.monitor.tallies import DutyTallies
 from stakepool.publish import ledger_metrics, log_lines
+from stakepool.publish.api.duties import add_duties_route
 from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, MqttPublisher, build_publisher
 from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.service.duties import daemon_source
 from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.service.supervisor import Supervisor
@@ -149,6 +151,16 @@ async def run_daemon(
         )
         app = build_app(metrics.registry, supervisor.not_ready_reason, api=money.api)
         add_doppelganger_route(app, supervisor.check_doppelgangers, settings.http.token)
+        add_duties_route(
+            app,
+            daemon_source(
+                client,
+                lambda: supervisor.spec,
+                lambda: (
+                    [m.index for m in supervisor.members] if supervisor.ready.is_set() else None
+                ),
+            ),
+        )
         http = HttpServer(
             app, settings.http.host, settings.http.port, fallback_to_ephemeral=http_fallback
         )
