@@ -83,6 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A..B",
         help="validators A..B never attest, propose or sign (repeatable)",
     )
+    sim.add_argument(
+        "--keymanager-port",
+        type=int,
+        metavar="P",
+        help="also serve a validator client's Keymanager API (keystores, remotekeys) on port P",
+    )
+    sim.add_argument(
+        "--keymanager-token-file",
+        type=Path,
+        metavar="FILE",
+        help="its bearer token (hex); written with a fresh token if the file does not exist",
+    )
+    sim.add_argument(
+        "--keymanager-keys",
+        type=_range,
+        action="append",
+        default=[],
+        metavar="A..B",
+        help="keys of validators A..B the keymanager holds at the start (repeatable)",
+    )
 
     sub.add_parser(
         "check-config",
