@@ -7,9 +7,9 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -30,6 +30,7 @@ from stakepool.config.sections import (
     MqttSettings,
     PoolSettings,
 )
+from stakepool.config.validator_clients import ValidatorClientSettings, unique_names
 
 
 class Settings(BaseSettings):
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    validator_client: Annotated[
+        tuple[ValidatorClientSettings, ...], AfterValidator(unique_names)
+    ] = ()
+    """``[[validator_client]]``: Keymanager APIs whose keys join the pool (config/validator_clients)."""
 
     @classmethod
     def settings_customise_sources(

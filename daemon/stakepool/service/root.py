@@ -33,6 +33,7 @@ from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, MqttPublisher, build_publisher
 from stakepool.publish.sdnotify import SystemdReporter
 from stakepool.service.duties import daemon_source
+from stakepool.service.keyed_supervisor import KeyedSupervisor
 from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.service.supervisor import Supervisor
@@ -137,7 +138,9 @@ async def run_daemon(
                 log.error("mqtt_setup_failed", error=str(exc))
                 return 1
 
-        supervisor = Supervisor(
+        # A pool fed by validator clients' keymanagers changes while running: the keyed variant.
+        kind = KeyedSupervisor if settings.validator_client else Supervisor
+        supervisor = kind(
             settings,
             client=client,
             bus=bus,
@@ -149,6 +152,8 @@ async def run_daemon(
             outbox_max_rows=outbox_max_rows,
             max_epochs=max_epochs,
         )
+        if isinstance(supervisor, KeyedSupervisor):
+            stack.push_async_callback(supervisor.keys.close)
         app = build_app(metrics.registry, supervisor.not_ready_reason, api=money.api)
         add_doppelganger_route(app, supervisor.check_doppelgangers, settings.http.token)
         add_duties_route(
