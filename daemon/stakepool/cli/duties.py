@@ -3,7 +3,8 @@
 Exit codes (made for systemd's ``ExecCondition=``, a Helm preStop hook or a CI deploy gate):
 0 — the ``SLOTS`` slots starting with the current one hold no proposal and no sync-committee seat
 of the pool (or no ``--within`` was asked); 1 — they do, or they reach past what the node can know
-yet; 2 — the configuration is invalid; 3 — no beacon node could tell. Under ``ExecCondition=``
+yet; 2 — the configuration is invalid; 3 — no beacon node could tell, or a
+``[[validator_client]]`` keymanager did not say which keys it holds. Under ``ExecCondition=``
 1–254 skip the unit quietly, so "cannot tell" also means "not now".
 """
 
@@ -18,7 +19,7 @@ from stakepool.beacon.errors import BeaconError
 from stakepool.config import Settings
 from stakepool.monitor.forecast import DutyForecast
 from stakepool.publish.api.duties import encode_forecast
-from stakepool.service.duties import forecast_from_settings
+from stakepool.service.duties import ValidatorClientUnknown, forecast_from_settings
 from stakepool.service.logs import configure_logging
 
 EXIT_FREE = 0
@@ -76,6 +77,9 @@ def run_duties(args: argparse.Namespace, settings: Settings) -> int:
         fc, unknown = asyncio.run(forecast_from_settings(settings))
     except BeaconError as exc:
         print(f"stakepool: no beacon node could tell the coming duties: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    except ValidatorClientUnknown as exc:
+        print(f"stakepool: the pool's keys are not all known: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
     if args.json:
         print(json.dumps(encode_forecast(fc, within), indent=2))

@@ -2,21 +2,54 @@
 
 The daemon answers ``GET /api/v1/duties/next`` with the pool it resolved (``daemon_source``).
 ``stakepool duties next`` must work while the daemon is down or being restarted itself, so it
-asks the configured beacon nodes directly for the configured pool (``forecast_from_settings``).
+asks the configured beacon nodes directly for the configured pool and the keys the
+``[[validator_client]]`` keymanagers hold now (``forecast_from_settings``); one that does not
+answer makes the forecast unknowable (``ValidatorClientUnknown``), never silently smaller.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.keymanager import KeymanagerClient, KeymanagerError
 from stakepool.chain.spec import ChainSpec
 from stakepool.config import Settings
 from stakepool.monitor.forecast import DutyForecast
 from stakepool.monitor.forecast_reader import read_forecast
-from stakepool.monitor.pool import resolve_pool
+from stakepool.monitor.pool import ValidatorRef, resolve_pool
 from stakepool.publish.api.duties import ForecastSource
+
+
+class ValidatorClientUnknown(Exception):
+    """A ``[[validator_client]]`` keymanager did not answer: the pool's keys are not all known,
+    so no window can be promised free."""
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyRef:
+    pubkey: str
+    label: str | None = None
+    index: int | None = None
+
+    @property
+    def key(self) -> str:
+        return self.pubkey
+
+
+async def _validator_client_keys(settings: Settings) -> set[str]:
+    keys: set[str] = set()
+    for vc in settings.validator_client:
+        client = KeymanagerClient(vc.url, vc.read_token, timeout=vc.timeout_seconds)
+        try:
+            keys |= await client.keys()
+        except KeymanagerError as exc:
+            raise ValidatorClientUnknown(f"validator client {vc.name}: {exc}") from exc
+        finally:
+            await client.close()
+    return keys
 
 
 def _now_ms() -> int:
@@ -61,7 +94,8 @@ async def forecast_from_settings(settings: Settings) -> tuple[DutyForecast, tupl
         spec = ChainSpec.from_api(
             await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
         )
-        refs = settings.pool.all_validators()
+        refs: list[ValidatorRef] = [*settings.pool.all_validators()]
+        refs += [_KeyRef(key) for key in await _validator_client_keys(settings)]
         indices: list[int] = []
         unknown: tuple[str, ...] = ()
         if refs:

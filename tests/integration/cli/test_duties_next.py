@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 from stakepool.sim.chain import SimChain, SimConfig
+from stakepool.sim.keymanager import SimKeymanager
 from tests.integration.conftest import ServeSim
 from tests.integration.processes import STAKEPOOL, clean_env, free_port
 from tests.integration.simkit import wait_until
 
-SLOT_MS = 250
+SLOT_MS = 400
 SPE = 32
 WITHIN = 32
 
@@ -87,11 +88,12 @@ async def test_the_gate_opens_and_shuts_on_the_simulated_schedule(
     assert this_epoch is not None
     assert next_epoch is not None
     proposing = [int(v) for v in (*this_epoch.tolist(), *next_epoch.tolist())]
-    # A validator proposing once, late in epoch 1 (≥ 45 slots ahead), with no sync seat.
-    slot, validator = next(
+    # A validator proposing once, as late in epoch 1 as possible (≥ 56: the first gate call has
+    # ≥ 25 slots to ask before the proposal enters its window), with no sync seat.
+    slot, validator = max(
         (SPE + i, v)
         for i, v in enumerate(next_epoch.tolist())
-        if i >= 14 and proposing.count(v) == 1 and v not in sync_now | sync_next
+        if i >= 24 and proposing.count(v) == 1 and v not in sync_now | sync_next
     )
     pool = {validator}
     config = _config(tmp_path, "gate", server.url, [validator])
@@ -116,7 +118,7 @@ async def test_the_gate_opens_and_shuts_on_the_simulated_schedule(
     code, out, err = await _gate(_config(tmp_path, "sync", server.url, [member]), "--within", "1")
     assert code == 1, err
     assert f"sync committee: period 0 (slots 0..8191): {member}" in out
-    assert "slots): busy (first duty at slot" in out
+    assert "): busy (first duty at slot" in out
     assert _busy_in_window(chain, {member}, chain.head_slot)
 
 
@@ -133,3 +135,31 @@ async def test_text_answer_and_no_beacon_node(serve_sim: ServeSim, tmp_path: Pat
     code, _, err = await _gate(down, "--within", "8")
     assert code == 3
     assert "no beacon node could tell" in err
+
+
+async def test_keys_held_by_a_validator_client_gate_too(
+    serve_sim: ServeSim, tmp_path: Path
+) -> None:
+    chain = SimChain(SimConfig(validators=1024, preset="mainnet", slot_duration_ms=SLOT_MS, seed=7))
+    server = await serve_sim(chain, auto_advance=True)
+    member = min(set(chain.sync_committee(0).tolist()))  # type: ignore[union-attr]
+    keymanager = SimKeymanager("ef" * 32, local=[member])
+    await keymanager.start()
+    token = tmp_path / "vc-token"
+    token.write_text("ef" * 32)
+    config = tmp_path / "vc.toml"
+    config.write_text(
+        f'[beacon]\nurls = ["{server.url}"]\n[pool]\nid = "vc"\n'
+        f'[[validator_client]]\nname = "vc-1"\nurl = "{keymanager.url}"\ntoken_file = "{token}"\n'
+    )
+    try:
+        code, out, err = await _gate(config, "--within", "1")
+        assert code == 1, err  # the key the validator client holds sits in the sync committee
+        assert f"sync committee: period 0 (slots 0..8191): {member}" in out
+
+        keymanager.down = True  # its keys cannot be listed: no window can be promised
+        code, _, err = await _gate(config, "--within", "1")
+        assert code == 3
+        assert "the pool's keys are not all known: validator client vc-1" in err
+    finally:
+        await keymanager.stop()
