@@ -50,6 +50,14 @@ class BeaconSettings(_Section):
     """Optional: refuse nodes whose ``genesis_validators_root`` differs."""
     use_event_stream: bool = True
     """Follow the head with SSE (polling is the fallback either way)."""
+    cross_check: bool = False
+    """Read each settled epoch's pool balances from the second node too, as a witness."""
+
+    @model_validator(mode="after")
+    def _witness(self) -> BeaconSettings:
+        if self.cross_check and len(self.urls) < 2:
+            raise ValueError("cross_check needs a second beacon node in urls (the witness)")
+        return self
 
     @field_validator("urls")
     @classmethod

@@ -37,6 +37,7 @@ from stakepool.service.keyed_supervisor import KeyedSupervisor
 from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.service.supervisor import Supervisor
+from stakepool.service.witness import witness_running
 from stakepool.store.database import Database, DatabaseError
 from stakepool.store.outbox_queue import OutboxQueue
 
@@ -127,6 +128,7 @@ async def run_daemon(
         client = _beacon_client(settings)
         stack.push_async_callback(client.close)
         metrics.watch_beacon(client.health)
+        await stack.enter_async_context(witness_running(settings, bus, metrics.registry))
 
         publisher: MqttPublisher | None = None
         if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database
