@@ -86,17 +86,22 @@ async def test_keys_imported_and_deleted_while_running(tmp_path: Path) -> None:
     chain = SimChain(SimConfig(validators=64, preset="minimal", slot_duration_ms=SLOT_MS, seed=3))
     sim = SimServer(chain, auto_advance=True)
     keymanager = SimKeymanager(TOKEN, local=[1, 2])
+    second = SimKeymanager(TOKEN, local=[1], remote=[3])  # another host; key 1 runs on both
     token_file = tmp_path / "api-token.txt"
     token_file.write_text(TOKEN + "\n")
     await sim.start()
     await keymanager.start()
+    await second.start()
     database = tmp_path / "ledger.sqlite"
     settings = Settings(
         beacon={"urls": [sim.url], "timeout_seconds": 2, "retries": 1},
         pool={"validators": [parse_validator_ref("0")]},
         ledger={"database": str(database)},
         http={"port": 0},
-        validator_client=[{"name": "vc-1", "url": keymanager.url, "token_file": str(token_file)}],
+        validator_client=[
+            {"name": "vc-1", "url": keymanager.url, "token_file": str(token_file)},
+            {"name": "vc-2", "url": second.url, "token_file": str(token_file)},
+        ],
     )
     bound: list[str] = []
     stop = asyncio.Event()
@@ -111,6 +116,15 @@ async def test_keys_imported_and_deleted_while_running(tmp_path: Path) -> None:
             await _until(lambda: daemon.rows(2), "validator 2 (from the keymanager) is paid")
             assert await daemon.rows(0)
             assert await daemon.rows(1)
+            assert await daemon.rows(3)  # a remote key of the second host
+            at_start = {c.validator_index: c.sources for c in daemon.journal()}
+            assert at_start == {
+                0: ("config",),
+                1: ("vc:vc-1", "vc:vc-2"),
+                2: ("vc:vc-1",),
+                3: ("vc:vc-2",),
+            }
+            assert await daemon.metric("stakepool_validator_client_keys", vc="vc-2") == 2
             assert await daemon.metric("stakepool_validator_client_up", vc="vc-1") == 1
             assert await daemon.metric("stakepool_validator_client_keys", vc="vc-1") == 2
             assert await daemon.rows(5) == []
@@ -157,6 +171,7 @@ async def test_keys_imported_and_deleted_while_running(tmp_path: Path) -> None:
         stop.set()
         assert await asyncio.wait_for(task, timeout=20) == 0
         await keymanager.stop()
+        await second.stop()
         await sim.stop()
 
 
