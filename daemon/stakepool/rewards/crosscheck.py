@@ -19,6 +19,19 @@ class Disagreement:
     """None: that node did not report the validator at both ends of the epoch."""
 
 
+Votes = tuple[int, int, int]
+"""A validator's attestation rewards for an epoch, ``(head, target, source)`` Gwei: the node's
+verdict on its votes (negative: missed or wrong)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoteDisagreement:
+    validator_index: int
+    primary: Votes | None
+    witness: Votes | None
+    """None: that node's rewards endpoint did not list the validator."""
+
+
 @dataclass(frozen=True, slots=True)
 class CrossCheckDisagreement:
     """Told on the bus (and logged as a warning) when the witness disagrees about an epoch."""
@@ -27,6 +40,9 @@ class CrossCheckDisagreement:
     primary: str
     witness: str
     validators: tuple[Disagreement, ...]
+    votes: tuple[VoteDisagreement, ...] = ()
+    """Validators whose attestation verdict (rewards) differs; empty when the verdicts agree or
+    one node cannot tell (no rewards endpoint)."""
 
 
 def _delta(before: Mapping[int, int], after: Mapping[int, int], index: int) -> int | None:
@@ -49,3 +65,14 @@ def compare(
         if p != w:
             out.append(Disagreement(index, p, w))
     return tuple(out)
+
+
+def compare_votes(
+    indices: list[int], primary: Mapping[int, Votes], witness: Mapping[int, Votes]
+) -> tuple[VoteDisagreement, ...]:
+    """The validators whose attestation rewards differ between the nodes, by index."""
+    return tuple(
+        VoteDisagreement(i, primary.get(i), witness.get(i))
+        for i in sorted(set(indices))
+        if primary.get(i) != witness.get(i)
+    )

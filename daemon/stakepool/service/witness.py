@@ -3,7 +3,8 @@
 Each epoch the ledger settles, the witness reads the pool's balances at the end of that epoch and
 of the one before from the first configured node (the primary) and from the second (the witness),
 each through a client pinned to that node (no failover: the point is two independent answers),
-and compares the balance changes (``rewards/crosscheck``). A disagreement is a warning log line
+and compares the balance changes and the attestation verdicts (the rewards endpoint's head,
+target and source rewards, when both nodes serve it) (``rewards/crosscheck``). A disagreement is a warning log line
 naming the nodes, the epoch and the validators, a ``CrossCheckDisagreement`` on the bus, and the
 ``stakepool_cross_check_*`` metrics (alert ``StakepoolCrossCheckDisagreement``). The ledger keeps
 the primary's answer: a witness never changes money. An epoch the nodes cannot both answer for
@@ -25,7 +26,13 @@ from stakepool.chain.bus import EventBus
 from stakepool.config import Settings
 from stakepool.ledger.facts import EpochInputSettled
 from stakepool.publish.crosscheck_metrics import CrossCheckMetrics
-from stakepool.rewards.crosscheck import CrossCheckDisagreement, compare
+from stakepool.rewards.crosscheck import (
+    CrossCheckDisagreement,
+    VoteDisagreement,
+    Votes,
+    compare,
+    compare_votes,
+)
 
 log = structlog.get_logger("stakepool.witness")
 
@@ -79,6 +86,30 @@ class Witness:
         answer = await client.state.balances(slot, indices)
         return {int(b.index): int(b.balance) for b in answer.data}
 
+    async def _votes(
+        self, client: BeaconClient, epoch: int, indices: list[int]
+    ) -> dict[int, Votes] | None:
+        answer = await client.rewards.attestations(epoch, indices)
+        if answer is None:
+            return None
+        return {
+            int(r.validator_index): (int(r.head), int(r.target), int(r.source))
+            for r in answer.data.total_rewards
+        }
+
+    async def _vote_check(self, epoch: int, indices: list[int]) -> tuple[VoteDisagreement, ...]:
+        """Both nodes' attestation verdicts; nothing when either cannot tell (no rewards
+        endpoint, state pruned): a verdict one node lacks is not a disagreement."""
+        try:
+            primary = await self._votes(self.primary, epoch, indices)
+            witness = await self._votes(self.witness, epoch, indices)
+        except BeaconError as exc:
+            log.info("cross_check_votes_unchecked", epoch=epoch, error=str(exc))
+            return ()
+        if primary is None or witness is None:
+            return ()
+        return compare_votes(indices, primary, witness)
+
     async def check(self, epoch: int, indices: list[int]) -> CrossCheckDisagreement | None:
         if epoch < 1 or not indices:
             return None
@@ -98,12 +129,13 @@ class Witness:
             self.metrics.checked(epoch, agree=None)
             return None
         differ = compare(indices, primary, witness)
-        if not differ or epoch in self._reported:
-            self.metrics.checked(epoch, agree=not differ)
+        votes = await self._vote_check(epoch, indices)
+        if not (differ or votes) or epoch in self._reported:
+            self.metrics.checked(epoch, agree=not (differ or votes))
             return None
         self._reported.add(epoch)
         self.metrics.checked(epoch, agree=False)
-        fact = CrossCheckDisagreement(epoch, self.primary_url, self.witness_url, differ)
+        fact = CrossCheckDisagreement(epoch, self.primary_url, self.witness_url, differ, votes)
         log.warning(
             "cross_check_disagreement",
             epoch=epoch,
@@ -116,6 +148,10 @@ class Witness:
                     "witness_delta_gwei": d.witness_delta_gwei,
                 }
                 for d in differ
+            ],
+            votes=[
+                {"validator": v.validator_index, "primary": v.primary, "witness": v.witness}
+                for v in votes
             ],
             ledger="keeps the primary's answer",
         )

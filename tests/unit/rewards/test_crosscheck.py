@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stakepool.rewards.crosscheck import Disagreement, compare
+from stakepool.rewards.crosscheck import Disagreement, VoteDisagreement, compare, compare_votes
 
 
 def test_a_gwei_more_in_one_epoch_is_named() -> None:
@@ -36,3 +36,12 @@ balances = st.dictionaries(st.integers(0, 9), st.integers(0, 2**40), max_size=10
 @given(balances, balances)
 def test_the_same_answers_always_agree(before: dict[int, int], after: dict[int, int]) -> None:
     assert compare(list(range(10)), (before, after), (dict(before), dict(after))) == ()
+
+
+def test_a_different_verdict_is_named_and_a_missing_one_too() -> None:
+    primary = {1: (10, 20, 15), 2: (10, 20, 15), 3: (-5, -9, -7)}
+    witness = {1: (10, 20, 15), 2: (0, 20, 15)}
+    assert compare_votes([1, 2, 3], primary, witness) == (
+        VoteDisagreement(2, (10, 20, 15), (0, 20, 15)),
+        VoteDisagreement(3, (-5, -9, -7), None),
+    )
