@@ -1,4 +1,5 @@
-"""The ``stakepool`` command: run | demo | sim | check-config | ledger | verify | assets | version."""
+"""The ``stakepool`` command: run | demo | sim | check-config | ledger | verify | duties | assets |
+version."""
 
 from __future__ import annotations
 
@@ -94,6 +95,11 @@ def _main(argv: Sequence[str] | None) -> int:
         from stakepool.cli.ledger_export import run_export  # noqa: PLC0415
 
         return run_export(args, settings)
+
+    if command == "duties":
+        from stakepool.cli.duties import run_duties  # noqa: PLC0415
+
+        return run_duties(args, settings)
 
     from stakepool.service.demo import run_demo  # noqa: PLC0415
     from stakepool.service.root import run_daemon  # noqa: PLC0415 - keep `version` light

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from stakepool import __version__
 from stakepool.cli.assets import add_assets_parser
+from stakepool.cli.duties_args import add_parser as add_duties_parser
 from stakepool.cli.options import (
     index_range,
     index_ranges,
@@ -74,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
             default=[], shown="none", action="append", metavar="A..B",
             help="validators A..B never attest, propose or sign (repeatable; in the"
             " environment as A..B,C..D)")  # fmt: skip
+    option(sim, "--keymanager-port", env="STAKEPOOL_SIM_KEYMANAGER_PORT", convert=integer,
+            metavar="P", shown="none: no keymanager",
+            help="also serve a validator client's Keymanager API (keystores, remotekeys) on"
+            " port P")  # fmt: skip
+    option(sim, "--keymanager-token-file", env="STAKEPOOL_SIM_KEYMANAGER_TOKEN_FILE",
+            convert=Path, metavar="FILE", shown="none: a fresh token, not written",
+            help="its bearer token (hex); written with a fresh token if the file does not"
+            " exist")  # fmt: skip
+    option(sim, "--keymanager-keys", env="STAKEPOOL_SIM_KEYMANAGER_KEYS", convert=index_range,
+            from_env=index_ranges, default=[], shown="none", action="append", metavar="A..B",
+            help="keys of validators A..B the keymanager holds at the start (repeatable; in the"
+            " environment as A..B,C..D)")  # fmt: skip
 
     sub.add_parser(
         "check-config",
@@ -106,4 +119,5 @@ def build_parser() -> argparse.ArgumentParser:
             help="write here", shown="stdout")  # fmt: skip
     add_statement_parser(ledger_sub, common)
     add_verify_parser(sub)
+    add_duties_parser(sub, common)
     return parser

@@ -62,6 +62,14 @@ class BeaconSettings(_Section):
     """Credentials sent to every beacon node: ``user:password`` (HTTP Basic) or a whole
     ``Authorization`` value (``Bearer <token>``); best from the ``beacon_auth`` credential. A
     ``user:password@`` in one URL also works, for that node only; either way it is never printed."""
+    cross_check: bool = False
+    """Read each settled epoch's pool balances from the second node too, as a witness."""
+
+    @model_validator(mode="after")
+    def _witness(self) -> BeaconSettings:
+        if self.cross_check and len(self.urls) < 2:
+            raise ValueError("cross_check needs a second beacon node in urls (the witness)")
+        return self
 
     @field_validator("urls")
     @classmethod

@@ -8,9 +8,9 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -32,6 +32,7 @@ from stakepool.config.sections import (
     MqttSettings,
     PoolSettings,
 )
+from stakepool.config.validator_clients import ValidatorClientSettings, unique_names
 
 
 class Settings(BaseSettings):
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    validator_client: Annotated[
+        tuple[ValidatorClientSettings, ...], AfterValidator(unique_names)
+    ] = ()
+    """``[[validator_client]]``: Keymanager APIs whose keys join the pool (config/validator_clients)."""
 
     @classmethod
     def settings_customise_sources(
@@ -70,12 +75,15 @@ class Settings(BaseSettings):
         URLs), for the ``Redactor`` that keeps them out of every output."""
         found: list[str] = []
         for section_name in type(self).model_fields:
-            section = getattr(self, section_name)
-            for name in type(section).model_fields:
-                value = getattr(section, name)
-                if isinstance(value, SecretStr):
-                    found += secrets_of(value.get_secret_value())
-        for url in (*self.beacon.urls, self.execution.url, self.mqtt.url):
+            value = getattr(self, section_name)
+            # A section is one model, or a list of them (``[[validator_client]]``).
+            for section in value if isinstance(value, (list, tuple)) else (value,):
+                for name in type(section).model_fields:
+                    field = getattr(section, name)
+                    if isinstance(field, SecretStr):
+                        found += secrets_of(field.get_secret_value())
+        vc_urls = [vc.url for vc in self.validator_client]
+        for url in (*self.beacon.urls, self.execution.url, self.mqtt.url, *vc_urls):
             found += secrets_in_url(url)
         return found
 

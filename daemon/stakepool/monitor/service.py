@@ -45,7 +45,7 @@ from stakepool.beacon.models import BeaconEvent, ChainReorgEvent, HeadEvent
 from stakepool.beacon.models.state import ValidatorInfo
 from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
-from stakepool.chain.types import Epoch
+from stakepool.chain.types import Epoch, ValidatorIndex
 from stakepool.monitor.context import PART_ERRORS, MonitorContext
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.doppelganger_watch import (
@@ -100,6 +100,19 @@ class MonitorService:
         stream event's commit waits for the epoch's (which then carries its events)."""
         self._head_epoch = Epoch(0)
         self._processed: Epoch | None = None
+
+    def set_pool(self, ours: Iterable[int]) -> None:
+        """The pool changed at an epoch boundary (a key imported into or deleted from a validator
+        client): call between two epochs. The parts read ``ctx.ours`` at each epoch; duties cached
+        for the old set are dropped, the slashing watch keeps what it saw."""
+        ctx = self.ctx
+        ctx.ours = tuple(sorted({ValidatorIndex(i) for i in ours}))
+        self.operations.slashing.set_pool(ctx.ours)
+        self.proposals.duty_cache.clear()
+        self.attestations.duty_cache.clear()
+        self.sync.seats.clear()
+        for v in ctx.ours:  # the tallies were rebuilt for the new pool: streaks go on
+            ctx.tallies.set_missed_attestation_streak(v, self.attestations.streaks.streak(v))
 
     # --- persistence ---------------------------------------------------------------------------
 

@@ -27,13 +27,17 @@ from stakepool.chain.bus import EventBus
 from stakepool.config import Settings
 from stakepool.monitor.tallies import DutyTallies
 from stakepool.publish import ledger_metrics, log_lines
+from stakepool.publish.api.duties import add_duties_route
 from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, MqttPublisher, build_publisher
 from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.service.duties import daemon_source
+from stakepool.service.keyed_supervisor import KeyedSupervisor
 from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.service.supervisor import Supervisor
+from stakepool.service.witness import witness_running
 from stakepool.store.database import Database, DatabaseError
 from stakepool.store.outbox_queue import OutboxQueue
 
@@ -128,6 +132,7 @@ async def run_daemon(
         client = _beacon_client(settings)
         stack.push_async_callback(client.close)
         metrics.watch_beacon(client.health)
+        await stack.enter_async_context(witness_running(settings, bus, metrics.registry))
 
         publisher: MqttPublisher | None = None
         if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database
@@ -143,7 +148,9 @@ async def run_daemon(
                 log.error("mqtt_setup_failed", error=str(exc))
                 return 1
 
-        supervisor = Supervisor(
+        # A pool fed by validator clients' keymanagers changes while running: the keyed variant.
+        kind = KeyedSupervisor if settings.validator_client else Supervisor
+        supervisor = kind(
             settings,
             client=client,
             bus=bus,
@@ -155,8 +162,20 @@ async def run_daemon(
             outbox_max_rows=outbox_max_rows,
             max_epochs=max_epochs,
         )
+        if isinstance(supervisor, KeyedSupervisor):
+            stack.push_async_callback(supervisor.keys.close)
         app = build_app(metrics.registry, supervisor.not_ready_reason, api=money.api)
         add_doppelganger_route(app, supervisor.check_doppelgangers, settings.http.token)
+        add_duties_route(
+            app,
+            daemon_source(
+                client,
+                lambda: supervisor.spec,
+                lambda: (
+                    [m.index for m in supervisor.members] if supervisor.ready.is_set() else None
+                ),
+            ),
+        )
         http = HttpServer(
             app, settings.http.host, settings.http.port, fallback_to_ephemeral=http_fallback
         )

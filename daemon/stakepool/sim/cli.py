@@ -15,6 +15,11 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         preset=str(args.preset),
         seed=int(args.seed),
         offline=tuple((int(lo), int(hi)) for lo, hi in args.offline),
+        keymanager_port=getattr(args, "keymanager_port", None),
+        keymanager_token_file=getattr(args, "keymanager_token_file", None),
+        keymanager_keys=tuple(
+            (int(lo), int(hi)) for lo, hi in getattr(args, "keymanager_keys", [])
+        ),
     )
 
 

@@ -30,8 +30,9 @@ def genesis_state(
     max_eb = np.where(compounding, p.max_effective_balance_electra, p.min_activation_balance)
     eb = np.minimum(balance - balance % p.effective_balance_increment, max_eb).astype(np.int64)
     zeros_u64 = np.zeros(n, dtype=np.uint64)
+    activation = scenario.activation_epochs(n)
     far = np.full(n, p.far_future_epoch, dtype=np.uint64)
-    registry = {"activation_epoch": zeros_u64, "exit_epoch": far, "effective_balance": eb}
+    registry = {"activation_epoch": activation, "exit_epoch": far, "effective_balance": eb}
     zero = Checkpoint(0, ZERO_ROOT)
     return BeaconState(
         slot=0,
@@ -41,7 +42,7 @@ def genesis_state(
         effective_balance=eb,
         slashed=np.zeros(n, dtype=np.bool_),
         activation_eligibility_epoch=zeros_u64,
-        activation_epoch=zeros_u64,
+        activation_epoch=activation,
         exit_epoch=far,
         withdrawable_epoch=far.copy(),
         credential_prefix=prefix,
@@ -64,7 +65,7 @@ def genesis_state(
         proposer_lookahead=np.concatenate(
             [compute_proposers(p, seed, e, **registry) for e in (0, 1)]
         ),
-        total_active_balance=total_balance(p, eb, is_active(zeros_u64, far, 0)),
+        total_active_balance=total_balance(p, eb, is_active(activation, far, 0)),
         next_deposit_request_index=0,
         attestation_pool=(),
         operation_pool=(),

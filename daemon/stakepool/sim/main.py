@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import secrets
 import signal
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from stakepool.sim.chain import SimChain, SimConfig
+from stakepool.sim.keymanager import SimKeymanager
 from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer
 
@@ -27,6 +30,12 @@ class SimOptions:
     host: str = "127.0.0.1"
     scenario: SimScenario | None = field(default=None)
     """A full scenario instead of ``offline`` (the two are merged)."""
+    keymanager_port: int | None = None
+    """Also serve a simulated validator client's Keymanager API on this port (0: any free one)."""
+    keymanager_token_file: Path | None = None
+    """Its bearer token; a fresh one is written there if the file does not exist."""
+    keymanager_keys: tuple[tuple[int, int], ...] = ()
+    """Inclusive index ranges whose keys it holds at the start."""
 
     def chain_config(self) -> SimConfig:
         base = self.scenario or SimScenario()
@@ -48,6 +57,15 @@ async def run_sim(options: SimOptions, *, ready: asyncio.Event | None = None) ->
     chain = SimChain(options.chain_config())
     server = SimServer(chain, options.host, options.port, auto_advance=True)
     await server.start()
+    keymanager = None
+    if options.keymanager_port is not None:
+        keymanager = SimKeymanager(
+            keymanager_token(options.keymanager_token_file),
+            local=(i for lo, hi in options.keymanager_keys for i in range(lo, hi + 1)),
+            host=options.host,
+            port=options.keymanager_port,
+        )
+        await keymanager.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -61,6 +79,8 @@ async def run_sim(options: SimOptions, *, ready: asyncio.Event | None = None) ->
         file=sys.stderr,
         flush=True,
     )
+    if keymanager is not None:
+        print(f"stakepool sim: keymanager API on {keymanager.url}", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set()
     try:
@@ -69,5 +89,19 @@ async def run_sim(options: SimOptions, *, ready: asyncio.Event | None = None) ->
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+        if keymanager is not None:
+            await keymanager.stop()
         await server.stop()
     return 0
+
+
+def keymanager_token(path: Path | None) -> str:
+    """The token in ``path``, or a fresh 256-bit one (written there, owner-only, like a validator
+    client does when its token file is missing)."""
+    if path is not None and path.exists():
+        return path.read_text().strip()
+    token = secrets.token_hex(32)
+    if path is not None:
+        path.touch(mode=0o600)
+        path.write_text(token + "\n")
+    return token

@@ -80,6 +80,17 @@ class ScheduledDeposit:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledActivation:
+    """Validators whose deposits were processed before genesis but who wait in the activation
+    queue: ``pending_queued`` until ``epoch``, active from it (no duty, no reward before). The
+    registry is fixed at genesis, so this is how the simulator adds validators to a running
+    chain."""
+
+    validators: IndexRange
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class SimScenario:
     offline: tuple[Offline, ...] = ()
     late_votes: tuple[LateVotes, ...] = ()
@@ -96,6 +107,8 @@ class SimScenario:
     past MIN_EPOCHS_TO_INACTIVITY_PENALTY, the chain leaks. ``None`` = no stall."""
     compounding: tuple[IndexRange, ...] = ()
     """Validators with 0x02 (compounding) credentials."""
+    activations: tuple[ScheduledActivation, ...] = ()
+    """Validators pending at genesis, active from a later epoch."""
     compounding_balance_gwei: int = 64_500_000_000
     genesis_excess_gwei: int = 50_000_000
     """Each 0x01 validator starts with 32 ETH plus a seeded excess in [0, this) (sweep material)."""
@@ -142,6 +155,14 @@ class SimScenario:
                 low, high = wv.validators
                 kind[max(0, low) : min(n, high + 1)] = 1 if wv.kind == "head" else 2
         return kind
+
+    def activation_epochs(self, n: int) -> npt.NDArray[np.uint64]:
+        """Each validator's activation epoch (0: active from genesis)."""
+        epochs = np.zeros(n, dtype=np.uint64)
+        for a in self.activations:
+            low, high = a.validators
+            epochs[max(0, low) : min(n, high + 1)] = a.epoch
+        return epochs
 
     def compounding_mask(self, n: int) -> npt.NDArray[np.bool_]:
         return self._mask(self.compounding, n)

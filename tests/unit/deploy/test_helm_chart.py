@@ -107,6 +107,11 @@ def test_the_schema_rejects_bad_values_naming_the_key(values: dict[str, Any], wh
     assert f"at {where}" in str(failure.value) or f"at '{where}'" in str(failure.value)
 
 
+NOT_CHARTED = {"validator_client"}
+"""``[[validator_client]]`` is an array of tables, which the chart's config.toml template (tables
+only) cannot render yet: a pod reaches a validator client's keymanager only once it does."""
+
+
 def test_the_schema_knows_every_config_key_of_the_daemon() -> None:
     """config.* in values.schema.json lists the daemon's settings, minus the chart-owned [http]
     section and the secrets (which only come from the Secret)."""
@@ -114,6 +119,8 @@ def test_the_schema_knows_every_config_key_of_the_daemon() -> None:
     chart_sections = schema["properties"]["config"]["properties"]
     daemon: dict[str, set[str]] = {}
     for section, info in Settings.model_fields.items():
+        if section in NOT_CHARTED:
+            continue
         model: Any = info.annotation
         keys = {
             key

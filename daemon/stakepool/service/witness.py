@@ -1,0 +1,178 @@
+"""A second beacon node as a witness (``[beacon] cross_check = true``).
+
+Each epoch the ledger settles, the witness reads the pool's balances at the end of that epoch and
+of the one before from the first configured node (the primary) and from the second (the witness),
+each through a client pinned to that node (no failover: the point is two independent answers),
+and compares the balance changes and the attestation verdicts (the rewards endpoint's head,
+target and source rewards, when both nodes serve it) (``rewards/crosscheck``). A disagreement is a warning log line
+naming the nodes, the epoch and the validators, a ``CrossCheckDisagreement`` on the bus, and the
+``stakepool_cross_check_*`` metrics (alert ``StakepoolCrossCheckDisagreement``). The ledger keeps
+the primary's answer: a witness never changes money. An epoch the nodes cannot both answer for
+(pruned state, a node down) is counted ``unchecked``, never a disagreement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import BeaconError
+from stakepool.chain.bus import EventBus
+from stakepool.config import Settings
+from stakepool.ledger.facts import EpochInputSettled
+from stakepool.publish.crosscheck_metrics import CrossCheckMetrics
+from stakepool.rewards.crosscheck import (
+    CrossCheckDisagreement,
+    VoteDisagreement,
+    Votes,
+    compare,
+    compare_votes,
+)
+
+log = structlog.get_logger("stakepool.witness")
+
+QUEUE_EPOCHS = 64
+"""Settled epochs waiting for their check; beyond it an epoch is counted unchecked."""
+
+
+class Witness:
+    def __init__(self, settings: Settings, bus: EventBus, registry: CollectorRegistry) -> None:
+        beacon = settings.beacon
+        self.primary_url, self.witness_url = beacon.urls[0], beacon.urls[1]
+
+        def pinned(url: str) -> BeaconClient:
+            return BeaconClient(
+                [url],
+                timeout=beacon.timeout_seconds,
+                bulk_timeout=beacon.bulk_timeout_seconds,
+                connect_timeout=beacon.connect_timeout_seconds,
+                retries=beacon.retries,
+                batch_size=beacon.batch_size,
+            )
+
+        self.primary = pinned(self.primary_url)
+        self.witness = pinned(self.witness_url)
+        self.bus = bus
+        self.metrics = CrossCheckMetrics(registry, self.primary_url, self.witness_url)
+        self.queue: asyncio.Queue[tuple[int, list[int]]] = asyncio.Queue(QUEUE_EPOCHS)
+        self._reported: set[int] = set()
+        bus.subscribe(EpochInputSettled, self.on_settled)
+
+    async def close(self) -> None:
+        await self.primary.close()
+        await self.witness.close()
+
+    def on_settled(self, fact: EpochInputSettled) -> None:
+        indices = [v.validator_index for v in fact.input.validators]
+        try:
+            self.queue.put_nowait((fact.input.epoch, indices))
+        except asyncio.QueueFull:
+            self.metrics.checked(fact.input.epoch, agree=None)
+
+    async def run(self) -> None:
+        """A task: check each settled epoch in turn, until cancelled."""
+        while True:
+            epoch, indices = await self.queue.get()
+            await self.check(epoch, indices)
+
+    async def _balances(
+        self, client: BeaconClient, slot: int, indices: list[int]
+    ) -> dict[int, int]:
+        answer = await client.state.balances(slot, indices)
+        return {int(b.index): int(b.balance) for b in answer.data}
+
+    async def _votes(
+        self, client: BeaconClient, epoch: int, indices: list[int]
+    ) -> dict[int, Votes] | None:
+        answer = await client.rewards.attestations(epoch, indices)
+        if answer is None:
+            return None
+        return {
+            int(r.validator_index): (int(r.head), int(r.target), int(r.source))
+            for r in answer.data.total_rewards
+        }
+
+    async def _vote_check(self, epoch: int, indices: list[int]) -> tuple[VoteDisagreement, ...]:
+        """Both nodes' attestation verdicts; nothing when either cannot tell (no rewards
+        endpoint, state pruned): a verdict one node lacks is not a disagreement."""
+        try:
+            primary = await self._votes(self.primary, epoch, indices)
+            witness = await self._votes(self.witness, epoch, indices)
+        except BeaconError as exc:
+            log.info("cross_check_votes_unchecked", epoch=epoch, error=str(exc))
+            return ()
+        if primary is None or witness is None:
+            return ()
+        return compare_votes(indices, primary, witness)
+
+    async def check(self, epoch: int, indices: list[int]) -> CrossCheckDisagreement | None:
+        if epoch < 1 or not indices:
+            return None
+        try:
+            spe = await self.primary.node.slots_per_epoch()
+            before, after = epoch * spe - 1, (epoch + 1) * spe - 1
+            primary = (
+                await self._balances(self.primary, before, indices),
+                await self._balances(self.primary, after, indices),
+            )
+            witness = (
+                await self._balances(self.witness, before, indices),
+                await self._balances(self.witness, after, indices),
+            )
+        except BeaconError as exc:
+            log.info("cross_check_unchecked", epoch=epoch, error=str(exc))
+            self.metrics.checked(epoch, agree=None)
+            return None
+        differ = compare(indices, primary, witness)
+        votes = await self._vote_check(epoch, indices)
+        if not (differ or votes) or epoch in self._reported:
+            self.metrics.checked(epoch, agree=not (differ or votes))
+            return None
+        self._reported.add(epoch)
+        self.metrics.checked(epoch, agree=False)
+        fact = CrossCheckDisagreement(epoch, self.primary_url, self.witness_url, differ, votes)
+        log.warning(
+            "cross_check_disagreement",
+            epoch=epoch,
+            primary=self.primary_url,
+            witness=self.witness_url,
+            validators=[
+                {
+                    "validator": d.validator_index,
+                    "primary_delta_gwei": d.primary_delta_gwei,
+                    "witness_delta_gwei": d.witness_delta_gwei,
+                }
+                for d in differ
+            ],
+            votes=[
+                {"validator": v.validator_index, "primary": v.primary, "witness": v.witness}
+                for v in votes
+            ],
+            ledger="keeps the primary's answer",
+        )
+        self.bus.publish(fact)
+        return fact
+
+
+@contextlib.asynccontextmanager
+async def witness_running(
+    settings: Settings, bus: EventBus, registry: CollectorRegistry
+) -> AsyncIterator[Witness | None]:
+    """The witness and its task while the daemon runs (None without ``cross_check``)."""
+    if not settings.beacon.cross_check:
+        yield None
+        return
+    witness = Witness(settings, bus, registry)
+    task = asyncio.create_task(witness.run(), name="cross_check")
+    try:
+        yield witness
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await witness.close()
