@@ -180,7 +180,15 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
     token: SecretStr | None = None
-    """Bearer token for write endpoints; none configured → write endpoints are off."""
+    """Bearer token for write endpoints; none configured, or a blank one (an empty credential
+    file) → write endpoints are off (403), never open to an empty ``Bearer``."""
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is None or not token.get_secret_value().strip():
+            return None
+        return token
 
 
 class MqttSettings(_Section):

@@ -24,7 +24,7 @@ from stakepool.ledger.delegations import DelegationError, parse_json
 from stakepool.ledger.queries import QueryError, ValidatorSummary
 from stakepool.ledger.store.interface import LedgerError, LedgerStore, PayoutError
 from stakepool.publish.api import encode, params
-from stakepool.publish.api.auth import require_writer
+from stakepool.publish.api.auth import require_writer, writer_token
 from stakepool.publish.api.body import json_object, read_json
 from stakepool.publish.api.errors import ApiError, error_middleware, json_answer
 
@@ -58,10 +58,7 @@ class LedgerApi:
         self.store = store
         self.pool_id = pool_id
         self.version = version
-        secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-        # An HTTP header value cannot carry surrounding whitespace, so neither may the token;
-        # a blank credential (an empty file) means no token at all: writes off.
-        self._token = (secret or "").strip() or None
+        self._token = writer_token(token)  # blank (an empty credential file): writes off
         self._openapi = openapi_document()
         # The validator summaries need a pass over every validator row, so they are cached per
         # ledger version (settled and final epochs, reversals): ``GET /validators`` and telling
