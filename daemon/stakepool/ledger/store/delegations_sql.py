@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from stakepool.ledger.delegations import DelegationSet, weight_at
+from stakepool.ledger.delegations import MAX_GWEI, DelegationSet, weight_at
 from stakepool.ledger.queries import DelegationApplyResult, DelegationChange
 from stakepool.ledger.store.interface import LedgerError
 from stakepool.ledger.store.ledger_sql import next_epoch, schedule, totals_at
@@ -49,6 +49,18 @@ def _flush_changes(conn: sqlite3.Connection, deltas: dict[int, list[int]]) -> No
         [(e, w, n) for e, (w, n) in sorted(deltas.items()) if w or n],
     )
     conn.execute("DELETE FROM weight_changes WHERE weight_delta = 0 AND count_delta = 0")
+    # Each set is bounded when parsed, but sets that add delegators (the API's default) add up:
+    # the pool's weight, summed in SQL at every settlement, must stay within SQLite INTEGER.
+    total = 0
+    for epoch, delta in conn.execute(
+        "SELECT epoch, weight_delta FROM weight_changes ORDER BY epoch"
+    ).fetchall():
+        total += int(delta)
+        if total > MAX_GWEI:
+            raise LedgerError(
+                f"the pool's delegated weight would reach {total} Gwei at epoch {epoch},"
+                f" more than the ledger holds ({MAX_GWEI}); nothing applied"
+            )
 
 
 def last_set_by(conn: sqlite3.Connection, source: str) -> set[str]:
