@@ -33,7 +33,9 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     kind: ExportKind = args.kind
     fmt: ExportFormat = args.format
     try:
-        db = Database.open(path)
+        # Read only, never migrated or written: the ledger may be a copy on read-only media,
+        # or the live file of a running daemon (WAL lets us read beside its writer).
+        db = Database.open_read_only(path)
     except DatabaseError as exc:
         print(f"stakepool: ledger export: {exc}", file=sys.stderr)
         return EXIT_USAGE
