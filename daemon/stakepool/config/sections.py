@@ -30,6 +30,7 @@ from stakepool.config.refs import (
     load_validators_file,
     parse_validator_ref,
 )
+from stakepool.ledger.delegations_gate import DelegationsGuard
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.monitor.thresholds import MonitorThresholds
 
@@ -81,6 +82,13 @@ class PoolSettings(_Section):
     validators: list[ValidatorEntry] = Field(default_factory=list)
     validators_file: Path | None = None
     delegations_file: Path | None = None
+    delegations_stable_seconds: float = Field(default=5.0, ge=0, le=3600)
+    """A changed delegations file applies only once it has not changed for this long."""
+    delegations_max_weight_removed_share: float = Field(default=0.25, ge=0, le=1)
+    """A file change that removes more than this share of the pool's weight (or leaves no
+    delegations) is held until confirmed (``POST /api/v1/delegations/confirm``)."""
+    delegations_allow_large_changes: bool = False
+    """Apply large removals from the file without a confirmation."""
     operator: str = "operator"
     """The operator's account id in the ledger."""
     fee_bps: int = Field(default=0, ge=0, le=10_000)
@@ -115,6 +123,13 @@ class PoolSettings(_Section):
             loss_policy=self.loss_policy,
             operator_bond_gwei=self.operator_bond_gwei,
             fee_period_epochs=self.fee_period_epochs,
+        )
+
+    def delegations_guard(self) -> DelegationsGuard:
+        return DelegationsGuard(
+            stable_seconds=self.delegations_stable_seconds,
+            max_weight_removed_share=self.delegations_max_weight_removed_share,
+            allow_large_changes=self.delegations_allow_large_changes,
         )
 
     def all_validators(self) -> list[ValidatorRef]:
