@@ -98,3 +98,14 @@ async def test_delegation_sets_that_add_up_past_the_bound_are_refused(tmp_path: 
     with pytest.raises(LedgerError, match="would reach 9223372036854775808 Gwei at epoch 5"):
         await store.apply_delegations(parse_json(second), replace_all=False)
     assert [d.id for d in (await store.delegators()).items] == ["a"]
+
+
+def test_a_validator_index_past_sqlite_integer_is_refused(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "ledger.sqlite")
+    inp = EpochSettlementInput(
+        0, 5, None, (ValidatorEpochRow(validator_index=2**63, reward_gwei=5),)
+    )
+    with pytest.raises(LedgerRangeError, match="validator index 9223372036854775808"):
+        _settle(db, inp)
+    assert dump(db) == ([], [], [])
+    db.close()

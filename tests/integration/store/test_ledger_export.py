@@ -146,3 +146,12 @@ def test_export_reads_a_ledger_on_read_only_media(
     assert out == expected
     assert [int(r["epoch"]) for r in json.loads(out)] == list(range(1000, 1006))
     assert "exported 6 pool row(s)" in err
+
+
+def test_an_epoch_past_what_the_ledger_holds_is_a_usage_error(
+    ledger_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "--from", "0", "--to", str(2**64), "--database", str(ledger_file))
+    assert code == 2
+    assert out == ""
+    assert "is not a range of epochs" in err

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from stakepool.execution.rpc import parse_block, parse_receipt, quantity
 
-_FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _HEXISH = st.one_of(
     st.integers(min_value=0, max_value=2**300).map(hex),

@@ -93,7 +93,7 @@ def test_the_bound_itself_is_accepted() -> None:
 
 # --- fuzz: nothing but DelegationError ------------------------------------------------------------
 
-_FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _CELL = st.one_of(
     st.text(max_size=30),
     st.integers(min_value=-(10**30), max_value=10**30).map(str),

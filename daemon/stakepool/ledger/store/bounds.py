@@ -56,6 +56,11 @@ def check_epoch(
     """Raise ``LedgerRangeError`` unless every value ``settle`` writes for ``inp`` fits."""
     hint = "refused, nothing written; the beacon node's balances for this epoch are not credible"
     for v in inp.validators:
+        if not 0 <= v.validator_index <= MAX_INTEGER:
+            raise LedgerRangeError(
+                f"epoch {inp.epoch}: validator index {v.validator_index} is beyond what the"
+                f" ledger stores (0..{MAX_INTEGER}): {hint}"
+            )
         _bounded(
             f"epoch {inp.epoch}: validator {v.validator_index}'s reward",
             v.reward_gwei,
