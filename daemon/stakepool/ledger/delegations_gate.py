@@ -20,6 +20,7 @@ the API confirms it, and the watcher (woken at once) applies it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -70,9 +71,12 @@ class GateError(Exception):
 
 
 class DelegationsGate:
-    def __init__(self) -> None:
+    """``listener`` is told the held change each time it changes (``None``: nothing held)."""
+
+    def __init__(self, listener: Callable[[HeldChange | None], None] | None = None) -> None:
         self.held: HeldChange | None = None
         self._confirmed: str | None = None
+        self._listener = listener
         self.wake = asyncio.Event()
         """Set by a confirmation so the watcher applies it now, not at its next poll."""
 
@@ -82,7 +86,13 @@ class DelegationsGate:
         if new:
             self._confirmed = None
         self.held = change
+        if new:
+            self._tell()
         return new
+
+    def _tell(self) -> None:
+        if self._listener is not None:
+            self._listener(self.held)
 
     def confirm(self, digest: str) -> HeldChange:
         held = self.held
@@ -104,9 +114,13 @@ class DelegationsGate:
         """The change with ``digest`` was applied or replaced: nothing of it is held any more."""
         if self.held is not None and self.held.digest == digest:
             self.held = None
+            self._tell()
         if self._confirmed == digest:
             self._confirmed = None
 
     def clear(self) -> None:
+        was = self.held
         self.held = None
         self._confirmed = None
+        if was is not None:
+            self._tell()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stakepool.chain.bus import EventBus
 from stakepool.ledger.delegations_gate import DelegationsGate, DelegationsGuard
-from stakepool.ledger.facts import EpochInputSettled, LedgerLag
+from stakepool.ledger.facts import DelegationsHeld, EpochInputSettled, LedgerLag
 from stakepool.ledger.outbox_events import finalized_hook, reversed_hook, settled_hook
 from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import EpochSettlementInput
@@ -43,7 +43,9 @@ class LedgerService:
         self.bus = bus
         self.delegations_file = delegations_file
         self.delegations_guard = delegations_guard or DelegationsGuard()
-        self.gate = DelegationsGate()
+        self.gate = DelegationsGate(
+            lambda held: self._tell(DelegationsHeld(None if held is None else held.digest))
+        )
         """Held file changes; the HTTP API confirms them."""
         self.now = now
         # Events go to the outbox only when something drains it (MQTT configured); otherwise the

@@ -21,6 +21,8 @@ from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.ledger.watcher import DelegationsWatcher
 from stakepool.publish.api import LedgerApi
 from stakepool.publish.http import HttpServer, build_app
+from stakepool.publish.ledger_metrics import LedgerMetrics
+from tests.integration.money.buses import ledger_bus
 
 TOKEN = "t0ken"
 HEADER = "delegator,amount_gwei,from_epoch,to_epoch\n"
@@ -247,3 +249,30 @@ async def test_a_file_last_modified_long_ago_needs_no_wait(
     watcher.wall = lambda: 1000.0  # the file (mtime 1 s) has not changed for 999 s
     _write(path, FULL, 1)
     assert await watcher.check_once() is not None
+
+
+async def test_the_held_gauge_is_1_while_a_change_is_held(
+    store: SqliteLedgerStore, tmp_path: Path
+) -> None:
+    registry = CollectorRegistry()
+    service = LedgerService(
+        store,
+        ledger_bus(LedgerMetrics(registry)),
+        delegations_file=tmp_path / "d.csv",
+        delegations_guard=DelegationsGuard(stable_seconds=0.0),
+    )
+    watcher = service.delegations_watcher(lambda: None)
+    assert watcher is not None
+
+    def held() -> float | None:
+        return registry.get_sample_value("stakepool_delegations_held")
+
+    _write(tmp_path / "d.csv", FULL, 1)
+    assert await watcher.check_once() is not None
+    assert held() == 0
+    digest = _write(tmp_path / "d.csv", HEADER, 2)
+    assert await watcher.check_once() is None
+    assert held() == 1
+    service.gate.confirm(digest)
+    assert await watcher.check_once() is not None
+    assert held() == 0
