@@ -109,3 +109,12 @@ def test_a_validator_index_past_sqlite_integer_is_refused(tmp_path: Path) -> Non
         _settle(db, inp)
     assert dump(db) == ([], [], [])
     db.close()
+
+
+def test_the_worst_real_epoch_is_accepted(tmp_path: Path) -> None:
+    """A compounding validator (2,048 ETH) fully slashed in a correlated event loses its whole
+    effective balance in one epoch: a real loss, far inside the bound."""
+    db = open_db(tmp_path / "ledger.sqlite")
+    settle_all(db, [_epoch(0, -2048 * GWEI, 40_000)], POLICY)
+    assert dump(db)[1][0][2] == -2048 * GWEI
+    db.close()

@@ -6,10 +6,11 @@ epoch, a validator's final rewards over the epochs being finalized), so a value 
 refuse such an epoch whole, with the value named, rather than widen every column:
 
 * each validator's reward in one epoch is at most ``MAX_VALIDATOR_EPOCH_GWEI`` in magnitude:
-  2⁴⁰ Gwei (1.1 million ETH), over 500 times the largest effective balance (2,048 ETH), which bounds
-  what a validator can earn or be slashed in an epoch once deposits and withdrawals are taken out.
-  A reading past it is a lying or broken node, not a reward; so per validator, 2²³ epochs
-  (a century of mainnet) of rewards cannot overflow a sum;
+  2⁴⁴ Gwei (17.6 million ETH), over 8,000 times the largest effective balance (2,048 ETH), which
+  bounds what a validator can earn or lose in an epoch once deposits, withdrawals and
+  consolidations are taken out (a fully correlated slashing takes at most its effective balance).
+  A reading past it is a lying or broken node, not a reward; and per validator, 2¹⁹ epochs of
+  such extremes would still not overflow a sum (real ones are a billion times smaller);
 * the pool's columns keep Σ|value| over every settled epoch within 2⁶³−1, so no partial sum of
   the pool totals can overflow either (one aggregate over one row per epoch).
 
@@ -27,7 +28,7 @@ from stakepool.ledger.store.interface import LedgerError
 
 MAX_INTEGER = 2**63 - 1
 """SQLite INTEGER."""
-MAX_VALIDATOR_EPOCH_GWEI = 2**40
+MAX_VALIDATOR_EPOCH_GWEI = 2**44
 
 _POOL_COLUMNS = (
     "reward_cl_gwei",
