@@ -55,7 +55,7 @@ def check_epoch(
     conn: sqlite3.Connection, inp: EpochSettlementInput, settlement: EpochSettlement
 ) -> None:
     """Raise ``LedgerRangeError`` unless every value ``settle`` writes for ``inp`` fits."""
-    hint = "refused, nothing written; the beacon node's balances for this epoch are not credible"
+    hint = "refused, nothing written; what the nodes answered for this epoch is not credible"
     for v in inp.validators:
         if not 0 <= v.validator_index <= MAX_INTEGER:
             raise LedgerRangeError(
