@@ -75,6 +75,7 @@ async def _one_run(
         pool={
             "validators": [parse_validator_ref(pool[0])],
             "delegations_file": str(delegations),
+            "delegations_stable_seconds": 0,  # written whole just above
             "fee_bps": 1000,
         },
     )

@@ -98,7 +98,9 @@ def bench_queries(db: Database, n: int, samples: int) -> None:
     print(f"query       delegators={n:>9,}  detail  {_percentiles(detail)}  ({samples} queries)")
     print(f"query       delegators={n:>9,}  epochs  {_percentiles(epochs)}")
     start = time.perf_counter()
-    page = db.read_sync(partial(ledger_read.delegators, cursor="d0500000", limit=100))
+    # A cursor is the last id of a page the API handed out: one from the middle.
+    cursor = f"d{n // 2:07d}"
+    page = db.read_sync(partial(ledger_read.delegators, cursor=cursor, limit=100))
     print(
         f"query       delegators={n:>9,}  page of {len(page.items)}"
         f"  {(time.perf_counter() - start) * 1e3:.2f} ms"

@@ -139,6 +139,7 @@ def test_stakepool_on_lodestar(devnet: Devnet, broker: Mosquitto, tmp_path: Path
         http_port,
         pool_keys=(
             f'delegations_file = "{delegations}"\nfee_bps = 1000\nfee_mode = "per_epoch_positive"\n'
+            "delegations_stable_seconds = 0\n"  # written whole before the start
         ),
         extra_sections=f'[mqtt]\nurl = "{broker.url}"\n',
     )

@@ -12,12 +12,14 @@ from stakepool.ledger.store.export import ExportFormat, ExportKind, table, write
 from stakepool.store.database import Database, DatabaseError
 
 EXIT_USAGE = 2
+MAX_EPOCH = 2**63 - 1
+"""The ledger's epochs are SQLite INTEGER: a larger bound is no range of epochs it could hold."""
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
     first: int = args.from_epoch
     last: int = args.to_epoch
-    if first < 0 or last < first:
+    if first < 0 or last < first or last > MAX_EPOCH:
         print(
             f"stakepool: ledger export: --from {first} --to {last} is not a range of epochs",
             file=sys.stderr,
@@ -33,7 +35,9 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     kind: ExportKind = args.kind
     fmt: ExportFormat = args.format
     try:
-        db = Database.open(path)
+        # Read only, never migrated or written: the ledger may be a copy on read-only media,
+        # or the live file of a running daemon (WAL lets us read beside its writer).
+        db = Database.open_read_only(path)
     except DatabaseError as exc:
         print(f"stakepool: ledger export: {exc}", file=sys.stderr)
         return EXIT_USAGE

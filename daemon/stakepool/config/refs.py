@@ -49,16 +49,29 @@ def parse_validator_ref(raw: Any) -> ValidatorRef:
     if isinstance(raw, bool):
         raise ValueError(f"{raw!r} is not a validator index or pubkey")
     if isinstance(raw, int):
-        if raw < 0:
-            raise ValueError(f"validator index {raw} is negative")
-        return ValidatorRef(index=raw, label=label)
+        return ValidatorRef(index=_index(raw), label=label)
     if isinstance(raw, str):
         text = raw.strip()
-        if text.isdigit():
-            return ValidatorRef(index=int(text), label=label)
+        if text.isascii() and text.isdigit():
+            if len(text.lstrip("0")) > len(str(VALIDATOR_REGISTRY_LIMIT)):  # before int(): no
+                raise ValueError(f"validator index of {len(text)} digits is out of range")
+            return ValidatorRef(index=_index(int(text)), label=label)
         if _PUBKEY.match(text.lower()):
             return ValidatorRef(pubkey=text.lower(), label=label)
     raise ValueError(f"{raw!r} is not a validator index or a 0x-prefixed 48-byte pubkey")
+
+
+VALIDATOR_REGISTRY_LIMIT = 2**40
+"""The spec's bound on the validator registry: no index reaches it on any network."""
+
+
+def _index(value: int) -> int:
+    if not 0 <= value < VALIDATOR_REGISTRY_LIMIT:
+        shown = value if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+        raise ValueError(
+            f"validator index {shown} is out of range (0..2^40-1, the spec's registry limit)"
+        )
+    return value
 
 
 def load_validators_file(path: Path) -> list[ValidatorRef]:

@@ -30,6 +30,7 @@ from stakepool.config.refs import (
     load_validators_file,
     parse_validator_ref,
 )
+from stakepool.ledger.delegations_gate import DelegationsGuard
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.monitor.thresholds import MonitorThresholds
 
@@ -101,6 +102,13 @@ class PoolSettings(_Section):
     validators: list[ValidatorEntry] = Field(default_factory=list)
     validators_file: Path | None = None
     delegations_file: Path | None = None
+    delegations_stable_seconds: float = Field(default=5.0, ge=0, le=3600)
+    """A changed delegations file applies only once it has not changed for this long."""
+    delegations_max_weight_removed_share: float = Field(default=0.25, ge=0, le=1)
+    """A file change that removes more than this share of the pool's weight (or leaves no
+    delegations) is held until confirmed (``POST /api/v1/delegations/confirm``)."""
+    delegations_allow_large_changes: bool = False
+    """Apply large removals from the file without a confirmation."""
     operator: str = "operator"
     """The operator's account id in the ledger."""
     fee_bps: int = Field(default=0, ge=0, le=10_000)
@@ -135,6 +143,13 @@ class PoolSettings(_Section):
             loss_policy=self.loss_policy,
             operator_bond_gwei=self.operator_bond_gwei,
             fee_period_epochs=self.fee_period_epochs,
+        )
+
+    def delegations_guard(self) -> DelegationsGuard:
+        return DelegationsGuard(
+            stable_seconds=self.delegations_stable_seconds,
+            max_weight_removed_share=self.delegations_max_weight_removed_share,
+            allow_large_changes=self.delegations_allow_large_changes,
         )
 
     def all_validators(self) -> list[ValidatorRef]:
@@ -205,7 +220,15 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
     token: SecretStr | None = None
-    """Bearer token for write endpoints; none configured → write endpoints are off."""
+    """Bearer token for write endpoints; none configured, or a blank one (an empty credential
+    file) → write endpoints are off (403), never open to an empty ``Bearer``."""
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is None or not token.get_secret_value().strip():
+            return None
+        return token
 
 
 class MqttSettings(_Section):

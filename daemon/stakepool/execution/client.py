@@ -81,8 +81,10 @@ class ExecutionClient:
             raise ExecutionError(method, "timed out", url=self.url) from exc
         except aiohttp.ClientError as exc:
             raise ExecutionError(method, f"{type(exc).__name__}: {exc}", url=self.url) from exc
-        except ValueError as exc:  # the body is not JSON
-            raise ExecutionError(method, f"malformed JSON: {exc}", url=self.url) from exc
+        except ValueError as exc:  # the body is not JSON (or holds a 5,000-digit number)
+            raise ExecutionError(method, f"malformed JSON: {str(exc)[:200]}", url=self.url) from exc
+        except RecursionError as exc:  # JSON nested thousands deep: the decoder unwinds cleanly
+            raise ExecutionError(method, "malformed JSON: nested too deeply", url=self.url) from exc
 
     def _result(self, method: str, answer: object) -> Any:
         if not isinstance(answer, dict):
@@ -92,7 +94,7 @@ class ExecutionClient:
             code = error.get("code") if isinstance(error, dict) else None
             message = error.get("message") if isinstance(error, dict) else error
             cls = MethodNotFound if code == _METHOD_NOT_FOUND else ExecutionError
-            raise cls(method, f"error {code}: {message}", url=self.url)
+            raise cls(method, f"error {str(code)[:40]}: {str(message)[:200]}", url=self.url)
         if "result" not in answer:
             raise ExecutionError(method, "malformed answer: no result", url=self.url)
         return answer["result"]
@@ -118,7 +120,8 @@ class ExecutionClient:
             except ExecutionError as exc:
                 raise BatchRefused(method, str(exc), url=self.url) from exc
             raise ExecutionError(method, "malformed batch answer: not a list", url=self.url)
-        by_id = {a.get("id"): a for a in answer if isinstance(a, dict)}
+        # Only ids we could have sent (ints) count: a list or object "id" is unhashable.
+        by_id = {a["id"]: a for a in answer if isinstance(a, dict) and type(a.get("id")) is int}
         missing = [i for i in ids if i not in by_id]
         if missing:
             raise ExecutionError(method, f"batch answer lacks ids {missing[:3]}", url=self.url)

@@ -27,22 +27,32 @@ class MethodNotFound(ExecutionError):
     """JSON-RPC error -32601: the node does not offer this method."""
 
 
-def quantity(value: object, where: str) -> int:
-    """A JSON-RPC QUANTITY: ``0x`` + hex without leading zeros (``0x0`` for zero)."""
-    if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
-        raise ValueError(f"{where}: expected a hex quantity, got {value!r}")
+def quantity(value: object, where: str, *, bits: int = 256) -> int:
+    """A JSON-RPC QUANTITY: ``0x`` + hex without leading zeros (``0x0`` for zero), bounded where
+    it enters: values, prices and fees are EVM words (uint256), numbers and gas uint64. Hex has
+    no digit limit in ``int()``, so an unbounded one would carry a 40,000-bit "fee" into the
+    ledger's arithmetic."""
+    if not isinstance(value, str) or len(value) > 2 + bits // 4 or not _QUANTITY.fullmatch(value):
+        raise ValueError(
+            f"{where}: expected a hex quantity of at most {bits} bits, got {_short(value)}"
+        )
     return int(value, 16)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _address(value: object, where: str) -> str:
     if not isinstance(value, str) or not _DATA20.fullmatch(value):
-        raise ValueError(f"{where}: expected a 20-byte address, got {value!r}")
+        raise ValueError(f"{where}: expected a 20-byte address, got {_short(value)}")
     return value.lower()
 
 
 def _hash(value: object, where: str) -> str:
     if not isinstance(value, str) or not _DATA32.fullmatch(value):
-        raise ValueError(f"{where}: expected a 32-byte hash, got {value!r}")
+        raise ValueError(f"{where}: expected a 32-byte hash, got {_short(value)}")
     return value.lower()
 
 
@@ -74,11 +84,11 @@ def parse_block(obj: object) -> ExecBlock:
             )
         )
     return ExecBlock(
-        number=quantity(_field(obj, "number", "block"), "block.number"),
+        number=quantity(_field(obj, "number", "block"), "block.number", bits=64),
         hash=_hash(_field(obj, "hash", "block"), "block.hash"),
         miner=_address(_field(obj, "miner", "block"), "block.miner"),
         base_fee_per_gas=quantity(obj.get("baseFeePerGas", "0x0"), "block.baseFeePerGas"),
-        gas_used=quantity(_field(obj, "gasUsed", "block"), "block.gasUsed"),
+        gas_used=quantity(_field(obj, "gasUsed", "block"), "block.gasUsed", bits=64),
         transactions=tuple(parsed),
     )
 
@@ -88,9 +98,9 @@ def parse_receipt(obj: object, where: str = "receipt") -> Receipt:
         raise ValueError(f"{where}: expected an object, got {type(obj).__name__}")
     return Receipt(
         transaction_hash=_hash(_field(obj, "transactionHash", where), f"{where}.transactionHash"),
-        gas_used=quantity(_field(obj, "gasUsed", where), f"{where}.gasUsed"),
+        gas_used=quantity(_field(obj, "gasUsed", where), f"{where}.gasUsed", bits=64),
         effective_gas_price=quantity(
             _field(obj, "effectiveGasPrice", where), f"{where}.effectiveGasPrice"
         ),
-        status=quantity(obj.get("status", "0x1"), f"{where}.status"),
+        status=quantity(obj.get("status", "0x1"), f"{where}.status", bits=8),
     )

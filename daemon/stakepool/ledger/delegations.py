@@ -21,7 +21,12 @@ from typing import Any
 
 MAX_DELEGATOR_ID_LENGTH = 128
 _DELEGATOR_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
-_MAX_GWEI = 2**63 - 1  # SQLite INTEGER; 9.2 billion ETH is beyond any pool
+MAX_GWEI = 2**63 - 1
+"""The bound on every amount, on each delegator's summed weight and on the pool's total weight
+(9.2 billion ETH, 75 times all the ether there is): the ledger stores weights as SQLite INTEGER,
+so a larger value is refused here, at entry, with the place named, never overflowed in the store."""
+_MAX_GWEI = MAX_GWEI
+_MAX_DIGITS = len(str(MAX_GWEI))
 CSV_HEADER = ("delegator", "amount_gwei", "from_epoch", "to_epoch")
 
 
@@ -95,11 +100,37 @@ def _int_field(value: object, name: str, where: str, *, minimum: int = 0) -> int
     if isinstance(value, str):
         text = value.strip()
         if not text.isascii() or not text.isdigit():
-            raise DelegationError(f"{where}: {name} must be a decimal integer, got {value!r}")
-        value = int(text)
+            raise DelegationError(f"{where}: {name} must be a decimal integer, got {_shown(value)}")
+        # Count digits before converting: int() of a 5,000-digit string raises a bare ValueError
+        # (Python's 4,300-digit limit), and anything over 19 digits is out of range anyway.
+        digits = text.lstrip("0") or "0"
+        if len(digits) > _MAX_DIGITS:
+            raise DelegationError(
+                f"{where}: {name} must be in {minimum}..{_MAX_GWEI}, got {len(text)} digits"
+            )
+        value = int(digits)
     if value < minimum or value > _MAX_GWEI:
-        raise DelegationError(f"{where}: {name} must be in {minimum}..{_MAX_GWEI}, got {value}")
+        shown = value if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+        raise DelegationError(f"{where}: {name} must be in {minimum}..{_MAX_GWEI}, got {shown}")
     return value
+
+
+def _shown(value: str) -> str:
+    return repr(value) if len(value) <= 40 else f"{value[:40]!r}... ({len(value)} characters)"
+
+
+def _bounded_set(entries: list[Delegation], source: str) -> DelegationSet:
+    """The whole set, once its summed weight is known to fit: every amount is positive, so the
+    pool's total weight bounds each delegator's weight too."""
+    total = schedule_of(entries)
+    peak = max((weight for _epoch, weight in total), default=0)
+    if peak > _MAX_GWEI:
+        epoch = next(e for e, w in total if w == peak)
+        raise DelegationError(
+            f"{source}: the delegations add up to {peak} Gwei at epoch {epoch},"
+            f" more than the ledger holds ({_MAX_GWEI})"
+        )
+    return DelegationSet(tuple(entries), source)
 
 
 def _entry(raw: Mapping[str, Any], where: str) -> Delegation:
@@ -131,7 +162,9 @@ def parse_toml(text: str, source: str) -> DelegationSet:
     """``[[delegation]]`` tables with ``delegator``, ``amount_gwei``, ``from_epoch``, ``to_epoch``."""
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
+        # TOMLDecodeError is a ValueError; a 5,000-digit integer raises a bare ValueError and
+        # arrays nested thousands deep a RecursionError: the same refusal, naming the file.
         raise DelegationError(f"{source}: not valid TOML: {exc}") from exc
     unknown = set(doc) - {"delegation"}
     if unknown:
@@ -147,7 +180,7 @@ def parse_toml(text: str, source: str) -> DelegationSet:
     for i, raw in enumerate(raw_entries):
         line = f":{lines[i]}" if i < len(lines) else ""
         entries.append(_entry(raw, f"{source}{line} (delegation #{i + 1})"))
-    return DelegationSet(tuple(entries), source)
+    return _bounded_set(entries, source)
 
 
 def _table_lines(text: str) -> list[int]:
@@ -159,7 +192,10 @@ def _table_lines(text: str) -> list[int]:
 
 def parse_csv(text: str, source: str) -> DelegationSet:
     """``delegator,amount_gwei,from_epoch,to_epoch`` with that header; ``#`` lines are comments."""
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise DelegationError(f"{source}: not valid CSV: {exc}") from exc
     entries: list[Delegation] = []
     header_seen = False
     for number, row in enumerate(rows, start=1):
@@ -181,7 +217,7 @@ def parse_csv(text: str, source: str) -> DelegationSet:
         entries.append(_entry(dict(zip(CSV_HEADER, cells, strict=False)), f"{source}:{number}"))
     if not header_seen:
         raise DelegationError(f"{source}: empty file; expected the header {','.join(CSV_HEADER)}")
-    return DelegationSet(tuple(entries), source)
+    return _bounded_set(entries, source)
 
 
 def parse_json(body: object, source: str = "api") -> DelegationSet:
@@ -197,7 +233,7 @@ def parse_json(body: object, source: str = "api") -> DelegationSet:
         if not isinstance(raw, dict):
             raise DelegationError(f"{source}: delegations[{i}] must be an object")
         entries.append(_entry(raw, f"{source}: delegations[{i}]"))
-    return DelegationSet(tuple(entries), source)
+    return _bounded_set(entries, source)
 
 
 def parse_request(body: object, source: str = "api") -> tuple[DelegationSet, bool]:

@@ -2,7 +2,8 @@
 
 ``PoolTotals`` (``ledger.queries``) is published as is after every write that moves them;
 ``EpochInputSettled`` carries a settled epoch's rows (their residuals feed a gauge);
-``LedgerLag`` the closed epochs not settled yet; ``LedgerReport`` what the demo's console prints
+``LedgerLag`` the closed epochs not settled yet; ``DelegationsHeld`` whether a delegations file
+change waits for a confirmation; ``LedgerReport`` what the demo's console prints
 after the ledger wrote epochs (built only when somebody listens: it costs a few queries).
 """
 
@@ -26,6 +27,12 @@ class LedgerLag:
 
 
 @dataclass(frozen=True, slots=True)
+class DelegationsHeld:
+    digest: str | None
+    """SHA-256 of the held file content; ``None``: nothing is held (any more)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerReport:
     """What the console shows after the ledger wrote epochs."""
 
@@ -35,4 +42,4 @@ class LedgerReport:
     top: tuple[DelegatorSummary, ...]
 
 
-__all__ = ["EpochInputSettled", "LedgerLag", "LedgerReport", "PoolTotals"]
+__all__ = ["DelegationsHeld", "EpochInputSettled", "LedgerLag", "LedgerReport", "PoolTotals"]

@@ -247,6 +247,11 @@ class DelegationApplyResult:
     changes: list[DelegationChange]
     delegators: int
     """Delegators with weight > 0 at ``effective_epoch`` afterwards."""
+    weight_before_gwei: int = 0
+    """The pool's total weight at ``effective_epoch`` before the change."""
+    weight_removed_gwei: int = 0
+    """Σ over delegators of the weight the change takes away at ``effective_epoch`` (additions
+    not netted: a set that swaps half the pool for newcomers still removes half)."""
 
 
 @dataclass(frozen=True, slots=True)

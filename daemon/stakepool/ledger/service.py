@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stakepool.chain.bus import EventBus
-from stakepool.ledger.facts import EpochInputSettled, LedgerLag
+from stakepool.ledger.delegations_gate import DelegationsGate, DelegationsGuard
+from stakepool.ledger.facts import DelegationsHeld, EpochInputSettled, LedgerLag
 from stakepool.ledger.outbox_events import (
     committed_hook,
     finalized_hook,
@@ -39,12 +40,18 @@ class LedgerService:
         bus: EventBus | None = None,
         *,
         delegations_file: Path | None = None,
+        delegations_guard: DelegationsGuard | None = None,
         now: Callable[[], float] = time.time,
         events: bool = True,
     ) -> None:
         self.store = store
         self.bus = bus
         self.delegations_file = delegations_file
+        self.delegations_guard = delegations_guard or DelegationsGuard()
+        self.gate = DelegationsGate(
+            lambda held: self._tell(DelegationsHeld(None if held is None else held.digest))
+        )
+        """Held file changes; the HTTP API confirms them."""
         self.now = now
         # Events go to the outbox only when something drains it (MQTT configured); otherwise the
         # bounded outbox would fill and count drops for nothing.
@@ -105,7 +112,12 @@ class LedgerService:
         if self.delegations_file is None:
             return None
         return DelegationsWatcher(
-            self.delegations_file, self.store, next_boundary, poll_seconds=poll_seconds
+            self.delegations_file,
+            self.store,
+            next_boundary,
+            poll_seconds=poll_seconds,
+            guard=self.delegations_guard,
+            gate=self.gate,
         )
 
     async def watch_delegations(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hmac
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -21,6 +20,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from pydantic import SecretStr
 
 from stakepool.publish.api import API_PREFIX, LedgerApi
+from stakepool.publish.api.auth import bearer_matches, writer_token
 
 log = structlog.get_logger(__name__)
 
@@ -58,29 +58,23 @@ DoppelgangerCheck = Callable[[], Awaitable[dict[str, object] | None]]
 """Runs the check; None while the daemon is not following the chain yet."""
 
 
-def _bearer_ok(request: web.Request, token: SecretStr) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    expected = token.get_secret_value()
-    # Constant time: the token must not leak through response timing.
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
-
-
 def add_doppelganger_route(
     app: web.Application, check: DoppelgangerCheck, token: SecretStr | None
 ) -> None:
     """``POST /api/v1/doppelganger/check``: the doppelganger check now, its result as JSON.
 
     A write-class endpoint (it makes the daemon query the beacon node): bearer token required;
-    with no ``[http] token`` configured it is refused (403), never open.
+    with no ``[http] token`` configured, or a blank one (an empty credential file), it is refused
+    (403), never open. The same check as the ledger API's writes (``api.auth``).
     """
+    expected = writer_token(token)
 
     async def handler(request: web.Request) -> web.Response:
-        if token is None:
+        if expected is None:
             return web.json_response(
                 {"error": "no [http] token is configured: write endpoints are off"}, status=403
             )
-        if not _bearer_ok(request, token):
+        if not bearer_matches(request.headers.get("Authorization", ""), expected):
             return web.json_response(
                 {"error": "missing or wrong bearer token"},
                 status=401,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from stakepool.chain.bus import EventBus
-from stakepool.ledger.facts import EpochInputSettled, LedgerLag
+from stakepool.ledger.facts import DelegationsHeld, EpochInputSettled, LedgerLag
 from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import ValidatorEpochRow
 
@@ -75,6 +75,12 @@ class LedgerMetrics:
             " ledger_window_unavailable log).",
             registry=reg,
         )
+        self.delegations_held = Gauge(
+            "stakepool_delegations_held",
+            "1 while a delegations file change is held for a confirmation (it removes much of the"
+            " pool's weight, or lists no delegations; see the delegations_held log).",
+            registry=reg,
+        )
         self.residual_max = Gauge(
             "stakepool_rewards_residual_max_abs_gwei",
             "Largest |settlement - explanation| of one pool validator in the last explained epoch, Gwei.",
@@ -119,6 +125,9 @@ def subscribe(bus: EventBus, metrics: LedgerMetrics) -> None:
     bus.subscribe(PoolTotals, lambda totals: publish_pool_totals(metrics, totals))
     bus.subscribe(EpochInputSettled, lambda fact: publish_residual(metrics, fact.input.validators))
     bus.subscribe(LedgerLag, lambda fact: metrics.lag.set(max(0, fact.epochs)))
+    bus.subscribe(
+        DelegationsHeld, lambda fact: metrics.delegations_held.set(int(fact.digest is not None))
+    )
 
 
 class DeliveryMetrics:

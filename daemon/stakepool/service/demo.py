@@ -152,6 +152,8 @@ async def _run(
                     update={
                         "validators": [parse_validator_ref(i) for i in demo.pool],
                         "delegations_file": delegations,
+                        # Written whole before the start (or the operator's own): no wait.
+                        "delegations_stable_seconds": 0.0,
                         "fee_bps": settings.pool.fee_bps or DEMO_FEE_BPS,
                     }
                 ),

@@ -65,9 +65,12 @@ class MoneyPath:
             store,
             bus,
             delegations_file=settings.pool.delegations_file,
+            delegations_guard=settings.pool.delegations_guard(),
             events=outbox_max_rows is not None,
         )
-        self.api = LedgerApi(store, pool_id=settings.pool.id, token=settings.http.token)
+        self.api = LedgerApi(
+            store, pool_id=settings.pool.id, token=settings.http.token, gate=self.ledger.gate
+        )
         self.feed: LedgerFeed | None = None
         self.duties = DutyMemory()
         """The monitor's verdicts for rows not settled yet; ``duties.write`` is a
@@ -138,4 +141,9 @@ def open_ledger_service(settings: Settings, bus: EventBus | None = None) -> Ledg
         policy=settings.pool.policy(),
         period_epochs=settings.ledger.statement_period_epochs,
     )
-    return LedgerService(store, bus, delegations_file=settings.pool.delegations_file)
+    return LedgerService(
+        store,
+        bus,
+        delegations_file=settings.pool.delegations_file,
+        delegations_guard=settings.pool.delegations_guard(),
+    )

@@ -9,7 +9,10 @@ Then the supervisor's task group runs until a stop, the requested number of epoc
 error. Nothing is assembled or patched from outside after construction.
 
 Fatal start-up errors (the database cannot be opened, a broker setting is unusable, the HTTP port
-is taken, the configured chain is nowhere) end with exit code 1 and one clear log line.
+is taken, the configured chain is nowhere) end with exit code 1 and one clear log line. So does any
+other error that ends the run (a full disk, a database gone bad mid-run): one ``fatal_error`` line
+(JSON when not on a TTY) with the reason and where it was raised, the traceback inside that one
+line, and exit code 1 for the unit's ``Restart=on-failure``; never a bare traceback on stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import traceback
 from collections.abc import Callable, Sequence
 
 import structlog
@@ -42,6 +46,8 @@ from stakepool.store.database import Database, DatabaseError
 from stakepool.store.outbox_queue import OutboxQueue
 
 log = structlog.get_logger("stakepool")
+
+EXIT_FATAL = 1
 
 Listener = Callable[[EventBus], None]
 """Subscribes a face to the event bus (``ConsoleView(out).subscribe``, a test's recorder)."""
@@ -99,7 +105,44 @@ async def run_daemon(
     """
     if configure_logs:
         configure_logging(settings.log.level, settings.log.format, secrets=settings.secrets())
-    stop = stop or asyncio.Event()
+    try:
+        return await _run(
+            settings,
+            stop=stop or asyncio.Event(),
+            listeners=listeners,
+            max_epochs=max_epochs,
+            on_listening=on_listening,
+            http_fallback=http_fallback,
+            outbox_max_rows=outbox_max_rows,
+        )
+    except Exception as exc:
+        log_fatal(exc)
+        return EXIT_FATAL
+
+
+def log_fatal(exc: BaseException) -> None:
+    """One line for an error that ends the daemon: what, why, where (and the traceback, inside
+    the line), so journald shows one record and systemd's ``Restart=`` does the rest."""
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    log.critical(
+        "fatal_error",
+        reason=f"{type(exc).__name__}: {exc}",
+        where=f"{where[0].filename}:{where[0].lineno} in {where[0].name}" if where else None,
+        exit_code=EXIT_FATAL,
+        exc_info=exc,
+    )
+
+
+async def _run(
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    listeners: Sequence[Listener],
+    max_epochs: int | None,
+    on_listening: Callable[[str], None] | None,
+    http_fallback: bool,
+    outbox_max_rows: int | None,
+) -> int:
     path = settings.ledger.resolved_database()
     try:
         db = Database.open(path)

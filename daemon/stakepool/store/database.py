@@ -75,6 +75,40 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    """Open for reading only, even on read-only media (a backup disk, a read-only mount).
+
+    ``mode=ro`` reads a WAL database whose ``-wal``/``-shm`` files exist or can be created; where
+    neither holds (an unwritable directory, no ``-shm``) SQLite cannot open it that way, and
+    ``immutable=1`` (no locks, no ``-shm``) is used instead — but only when no write-ahead log is
+    left beside the file, since an immutable open would not read it and the export would silently
+    miss the last epochs.
+    """
+    uri = Path(path).resolve().as_uri()
+    try:
+        conn = sqlite3.connect(
+            f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+    except sqlite3.OperationalError as exc:
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise DatabaseError(
+                f"{path}: cannot be opened read-only ({exc}) and its write-ahead log {wal} holds"
+                " writes an immutable open would miss; copy the directory somewhere writable"
+            ) from exc
+    conn = sqlite3.connect(
+        f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False
+    )
+    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    return conn
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
@@ -165,6 +199,35 @@ class Database:
         try:
             db.write_sync(lambda c: None)  # pins the worker thread id and proves the file writable
             db._call_sync(lambda c: migrate(c, migrations or bundled_migrations()))
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @classmethod
+    def open_read_only(cls, path: str | Path) -> Database:
+        """Open an existing database to read it only (``ledger export``): no migration, no WAL
+        switch, no write; works on read-only media. Writes through it fail."""
+        target = str(path)
+        if not Path(target).is_file():
+            raise DatabaseError(f"{target}: no such database file")
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stakepool-db-ro")
+        try:
+            conn = executor.submit(_connect_read_only, target).result()
+        except (sqlite3.Error, DatabaseError, OSError) as exc:
+            executor.shutdown(wait=False)
+            if isinstance(exc, DatabaseError):
+                raise
+            raise DatabaseError(f"{target}: {exc}") from exc
+        db = cls(target, conn, executor)
+        known = bundled_migrations()[-1].version
+        try:
+            version = db.schema_version
+            if version > known:
+                raise DatabaseError(
+                    f"{target}: schema version {version}, this stakepool knows up to {known}:"
+                    " written by a newer release; upgrade stakepool to read it"
+                )
         except BaseException:
             db.close()
             raise

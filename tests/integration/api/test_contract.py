@@ -52,7 +52,7 @@ def test_every_route_is_documented_and_every_documented_route_exists(
     add_duties_route(app, _no_forecast)  # the daemon adds it beside the ledger's sub-app
     served = served_operations(app)
     assert served == spec_operations()
-    assert len(served) == 16
+    assert len(served) == 18  # with GET /delegations/held and POST /delegations/confirm
 
 
 def test_without_an_api_the_app_has_no_api_routes() -> None:

@@ -91,6 +91,7 @@ def _config(tmp: Path, name: str, url: str) -> Path:
         f'[beacon]\nurls = ["{url}"]\n'
         f'[pool]\nid = "kill"\nvalidators = {POOL}\nfee_bps = 500\n'
         f'delegations_file = "{tmp / "delegations.toml"}"\n'
+        "delegations_stable_seconds = 0\n"  # written whole before the start
         f'[http]\nport = 0\n[ledger]\ndatabase = "{tmp / name}.sqlite"\n'
         '[log]\nformat = "json"\n'
     )

@@ -77,6 +77,7 @@ def _settings(url: str, tmp: Path) -> Settings:
             "id": POOL_ID,
             "validators": [parse_validator_ref(v) for v in POOL],
             "delegations_file": str(tmp / "delegations.toml"),
+            "delegations_stable_seconds": 0,  # the test writes each version whole
             "fee_bps": 1000,
         },
         http={"port": 0, "token": TOKEN},

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from stakepool.ledger.delegations import Delegation, DelegationSet
@@ -91,3 +93,42 @@ async def test_a_boundary_the_ledger_refuses_is_retried_not_forgotten(tmp_path: 
     assert applied is not None
     assert applied.effective_epoch == 3
     store.db.close()
+
+
+async def test_a_5000_digit_amount_is_reported_and_the_watcher_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """The probe's crash: the watcher task died on Python's 4,300-digit limit and took the daemon
+    with it. Now the file is refused (named), the ledger keeps the last good set, and the
+    watcher applies the next good file."""
+    store = open_ledger(str(tmp_path / "l.sqlite"), pool_id="p", policy=LedgerPolicy())
+    path = tmp_path / "d.csv"
+    _touch(path, GOOD, 1)
+    watcher = DelegationsWatcher(path, store, lambda: None, poll_seconds=0.01)
+    running = asyncio.create_task(watcher.run())
+    try:
+        await _until(lambda: watcher._applied_digest is not None, running)
+        _touch(path, GOOD.replace("bob,50,", "bob," + "5" * 5000 + ","), 2)
+        await _until(lambda: watcher.last_error is not None, running)
+        assert "d.csv:3: amount_gwei must be in 1..9223372036854775807" in str(watcher.last_error)
+        bob = await store.delegator("bob")
+        assert bob is not None
+        assert bob.principal_gwei == 50
+        _touch(path, GOOD.replace("bob,50,", "bob,60,"), 3)
+        await _until(lambda: watcher.last_error is None, running)
+        bob = await store.delegator("bob")
+        assert bob is not None
+        assert bob.principal_gwei == 60
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        store.db.close()
+
+
+async def _until(done: Callable[[], bool], task: asyncio.Task[None]) -> None:
+    for _ in range(500):
+        assert not task.done(), task  # the watcher must never end by itself
+        if done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within 5 s")

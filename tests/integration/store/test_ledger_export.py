@@ -5,6 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,3 +94,64 @@ def test_validators_export_and_bad_arguments(
     code, _out, err = _run(capsys, "--from", "1", "--to", "4", "--database", str(tmp_path / "no"))
     assert code == 2
     assert "no ledger at" in err
+
+
+@contextmanager
+def _read_only_media(files: dict[str, bytes]) -> Iterator[Path]:
+    """A directory holding ``files`` that this process cannot write: a read-only bind mount when
+    we are root (root ignores file modes; EROFS binds it too), else modes 0444/0555."""
+    media = Path(tempfile.mkdtemp(prefix="stakepool-ro-"))
+    for name, content in files.items():
+        (media / name).write_bytes(content)
+    mounted = False
+    try:
+        if os.geteuid() == 0:
+            subprocess.run(["mount", "--bind", str(media), str(media)], check=True)
+            mounted = True
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(media)], check=True)
+        else:
+            for name in files:
+                (media / name).chmod(0o444)
+            media.chmod(0o555)
+        with pytest.raises(OSError):
+            (media / "probe").write_bytes(b"")  # the media really is read-only
+        yield media
+    finally:
+        if mounted:
+            subprocess.run(
+                ["umount", "--lazy", str(media)], check=True
+            )  # lazy: a leak must not block
+        media.chmod(0o755)
+        shutil.rmtree(media)
+
+
+def test_export_reads_a_ledger_on_read_only_media(
+    ledger_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy of the ledger on read-only media (a backup disk, a read-only mount): export opens it
+    read-only (immutable, as SQLite cannot even create its shared-memory file there) and prints
+    the same rows as from the live file."""
+    code, expected, _err = _run(
+        capsys, "--from", "1000", "--to", "1005", "--database", str(ledger_file), "--format", "json"
+    )
+    assert code == 0
+    with _read_only_media({"ledger.sqlite": ledger_file.read_bytes()}) as media:
+        code, out, err = _run(
+            capsys,
+            *("--from", "1000", "--to", "1005", "--format", "json"),
+            *("--database", str(media / "ledger.sqlite")),
+        )
+        assert sorted(p.name for p in media.iterdir()) == ["ledger.sqlite"]
+    assert code == 0, err
+    assert out == expected
+    assert [int(r["epoch"]) for r in json.loads(out)] == list(range(1000, 1006))
+    assert "exported 6 pool row(s)" in err
+
+
+def test_an_epoch_past_what_the_ledger_holds_is_a_usage_error(
+    ledger_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "--from", "0", "--to", str(2**64), "--database", str(ledger_file))
+    assert code == 2
+    assert out == ""
+    assert "is not a range of epochs" in err

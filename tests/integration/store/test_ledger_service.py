@@ -22,6 +22,7 @@ async def test_settle_finalize_and_reorg_emit_events_and_set_gauges(tmp_path: Pa
     config = tmp_path / "stakepool.toml"
     config.write_text(
         f'[pool]\nid = "alpha"\nfee_bps = 1000\ndelegations_file = "{tmp_path}/delegations.csv"\n'
+        "delegations_stable_seconds = 0\n"
         f'[ledger]\ndatabase = "{tmp_path}/ledger.sqlite"\n'
     )
     registry = CollectorRegistry()

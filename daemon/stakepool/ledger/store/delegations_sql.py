@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from stakepool.ledger.delegations import DelegationSet, weight_at
+from stakepool.ledger.delegations import MAX_GWEI, DelegationSet, weight_at
 from stakepool.ledger.queries import DelegationApplyResult, DelegationChange
 from stakepool.ledger.store.interface import LedgerError
 from stakepool.ledger.store.ledger_sql import next_epoch, schedule, totals_at
@@ -49,6 +49,18 @@ def _flush_changes(conn: sqlite3.Connection, deltas: dict[int, list[int]]) -> No
         [(e, w, n) for e, (w, n) in sorted(deltas.items()) if w or n],
     )
     conn.execute("DELETE FROM weight_changes WHERE weight_delta = 0 AND count_delta = 0")
+    # Each set is bounded when parsed, but sets that add delegators (the API's default) add up:
+    # the pool's weight, summed in SQL at every settlement, must stay within SQLite INTEGER.
+    total = 0
+    for epoch, delta in conn.execute(
+        "SELECT epoch, weight_delta FROM weight_changes ORDER BY epoch"
+    ).fetchall():
+        total += int(delta)
+        if total > MAX_GWEI:
+            raise LedgerError(
+                f"the pool's delegated weight would reach {total} Gwei at epoch {epoch},"
+                f" more than the ledger holds ({MAX_GWEI}); nothing applied"
+            )
 
 
 def last_set_by(conn: sqlite3.Connection, source: str) -> set[str]:
@@ -93,6 +105,7 @@ def apply_delegations(
             f" epochs before {earliest} are settled already"
         )
     desired = delegations.schedules()
+    weight_before, _count = totals_at(conn, boundary)
     # One pass over the stored schedules (a file may list a million delegators): read them all
     # when most are concerned, one by one for a small API change.
     current_all = _schedules(conn) if replace_all or len(desired) > 1000 else None
@@ -142,4 +155,45 @@ def apply_delegations(
         ],
     )
     _weight, count = totals_at(conn, boundary)
-    return DelegationApplyResult(effective_epoch=boundary, changes=changes, delegators=count)
+    weight_removed = sum(
+        max(0, c.previous_weight_gwei - c.weight_gwei)
+        for c in changes
+        if c.effective_epoch == boundary
+    )
+    return DelegationApplyResult(
+        effective_epoch=boundary,
+        changes=changes,
+        delegators=count,
+        weight_before_gwei=weight_before,
+        weight_removed_gwei=weight_removed,
+    )
+
+
+class Preview(Exception):
+    """Raised by ``preview_delegations`` with what the change would do, so the transaction that
+    computed it rolls back."""
+
+    def __init__(self, result: DelegationApplyResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def preview_delegations(
+    conn: sqlite3.Connection,
+    delegations: DelegationSet,
+    *,
+    effective_epoch: int | None = None,
+    replace_all: bool = True,
+    spare_source: str | None = None,
+) -> DelegationApplyResult:
+    """What ``apply_delegations`` would do, raised as ``Preview`` (run it inside ``Database.write``,
+    whose rollback then undoes it): the one computation, never a second copy of the rules."""
+    raise Preview(
+        apply_delegations(
+            conn,
+            delegations,
+            effective_epoch=effective_epoch,
+            replace_all=replace_all,
+            spare_source=spare_source,
+        )
+    )

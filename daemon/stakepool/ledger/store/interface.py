@@ -119,6 +119,17 @@ class LedgerWriter(Protocol):
         came from that source are left alone (the file never wipes what the API set)."""
         ...
 
+    async def preview_delegations(
+        self,
+        delegations: DelegationSet,
+        *,
+        effective_epoch: int | None = None,
+        replace_all: bool = True,
+        spare_source: str | None = None,
+    ) -> DelegationApplyResult:
+        """What ``apply_delegations`` would do with the same arguments; nothing is written."""
+        ...
+
     async def record_payout(
         self, delegator_id: str, amount_gwei: int, *, reference: str | None = None
     ) -> PayoutRecord:

@@ -268,7 +268,12 @@ def delegators(
 ) -> Page[DelegatorSummary]:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise QueryError(f"limit must be in 1..{MAX_PAGE_SIZE}, got {limit}")
-    if cursor is not None and (not cursor or len(cursor) > 256):
+    # A cursor is the last id of the page before, and delegators are never deleted: one that
+    # names no delegator was never handed out (garbage, or another ledger's) and is refused
+    # rather than answered with an empty page that reads as "no more delegators".
+    if cursor is not None and (
+        not cursor or len(cursor) > 256 or not delegator_exists(conn, cursor)
+    ):
         raise QueryError("cursor is not one this API returned")
     rows = conn.execute(
         "SELECT id FROM delegators WHERE id > ? ORDER BY id LIMIT ?", (cursor or "", limit + 1)

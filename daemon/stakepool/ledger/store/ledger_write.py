@@ -26,6 +26,7 @@ from stakepool.ledger.settlement import (
     LedgerState,
     settle_epoch,
 )
+from stakepool.ledger.store.bounds import check_epoch
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     FinalRowError,
@@ -132,6 +133,7 @@ def settle(
     settlement, after = settle_epoch(
         state, inp, total_weight_gwei=weight, delegators=count, policy=policy
     )
+    check_epoch(conn, inp, settlement)  # before any row: a value past the columns is refused
     conn.execute(
         f"INSERT INTO ledger_epochs ({_EPOCH_COLUMNS}) VALUES"  # noqa: S608 - constant
         " (?, 'provisional', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"

@@ -142,6 +142,28 @@ class SqliteLedgerStore:
             )
         )
 
+    async def preview_delegations(
+        self,
+        delegations: DelegationSet,
+        *,
+        effective_epoch: int | None = None,
+        replace_all: bool = True,
+        spare_source: str | None = None,
+    ) -> DelegationApplyResult:
+        try:
+            await self.db.write(
+                lambda c: delegations_sql.preview_delegations(
+                    c,
+                    delegations,
+                    effective_epoch=effective_epoch,
+                    replace_all=replace_all,
+                    spare_source=spare_source,
+                )
+            )
+        except delegations_sql.Preview as preview:
+            return preview.result
+        raise AssertionError("preview_delegations always raises Preview")  # pragma: no cover
+
     async def record_payout(
         self, delegator_id: str, amount_gwei: int, *, reference: str | None = None
     ) -> PayoutRecord:

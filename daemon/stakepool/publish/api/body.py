@@ -3,6 +3,10 @@
 The size bound is ours (``MAX_BODY_BYTES``), independent of the application's ``client_max_size``:
 a declared ``Content-Length`` over the bound is refused before reading, and a chunked body is read
 only up to the bound plus one byte, so an endless upload costs at most that much memory.
+
+Decoding is bounded too: a number of more than ``MAX_NUMBER_DIGITS`` digits (Python refuses to
+convert past 4,300 with a bare ``ValueError``) and nesting past the decoder's recursion limit are
+400s; nothing this API accepts comes near either.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from stakepool.publish.api.errors import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
 """1 MiB: room for a change set of several thousand delegations."""
+MAX_NUMBER_DIGITS = 40
+"""Digits in one JSON number; an amount fits in 19 (2^63-1)."""
 
 
 async def read_json(request: web.Request, *, max_bytes: int = MAX_BODY_BYTES) -> Any:
@@ -33,11 +39,23 @@ async def read_json(request: web.Request, *, max_bytes: int = MAX_BODY_BYTES) ->
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise ApiError(
             400, f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from exc
+    except RecursionError as exc:  # the decoder recurses per level; it unwinds cleanly
+        raise ApiError(400, "the body is nested too deeply") from exc
+
+
+def _bounded_int(digits: str) -> int:
+    # Called with the number's text before any conversion, so a 5,000-digit number never
+    # reaches int() (which refuses past 4,300 digits with a bare ValueError: a 500).
+    if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ApiError(
+            400, f"the body holds a number of {len(digits)} digits (at most {MAX_NUMBER_DIGITS})"
+        )
+    return int(digits)
 
 
 async def _read_at_most(request: web.Request, max_bytes: int) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stakepool.ledger.delegations_gate import HeldChange
 from stakepool.ledger.queries import (
     DelegationApplyResult,
     DelegationChange,
@@ -156,6 +157,17 @@ def delegations_applied(value: DelegationApplyResult) -> JsonObject:
         "effective_epoch": value.effective_epoch,
         "delegators": value.delegators,
         "changes": [delegation_change(c) for c in value.changes],
+    }
+
+
+def held_change(value: HeldChange) -> JsonObject:
+    return {
+        "file": value.file,
+        "digest": value.digest,
+        "reason": value.reason,
+        "effective_epoch": value.effective_epoch,
+        "weight_before_gwei": gwei(value.weight_before_gwei),
+        "weight_removed_gwei": gwei(value.weight_removed_gwei),
     }
 
 

@@ -12,6 +12,7 @@ token=settings.http.token))``; the OpenAPI document of every route is served at
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -21,10 +22,11 @@ from pydantic import SecretStr
 
 from stakepool import __version__
 from stakepool.ledger.delegations import DelegationError, parse_json
+from stakepool.ledger.delegations_gate import DelegationsGate, GateError
 from stakepool.ledger.queries import QueryError, ValidatorSummary
 from stakepool.ledger.store.interface import LedgerError, LedgerStore, PayoutError
 from stakepool.publish.api import encode, params
-from stakepool.publish.api.auth import require_writer
+from stakepool.publish.api.auth import require_writer, writer_token
 from stakepool.publish.api.body import json_object, read_json
 from stakepool.publish.api.errors import ApiError, error_middleware, json_answer
 from stakepool.publish.api.statements import StatementRoutes
@@ -35,6 +37,7 @@ API_PREFIX = "/api/v1"
 MAX_REFERENCE_LENGTH = 256
 _DELEGATIONS_OPTIONS = ("replace", "effective_epoch")
 _PAYOUT_FIELDS = frozenset({"delegator", "amount_gwei", "reference"})
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def openapi_document() -> bytes:
@@ -55,14 +58,14 @@ class LedgerApi:
         pool_id: str,
         token: SecretStr | str | None,
         version: str = __version__,
+        gate: DelegationsGate | None = None,
     ) -> None:
         self.store = store
+        self.gate = gate
+        """Delegations file changes held for a confirmation (``None``: no file watched here)."""
         self.pool_id = pool_id
         self.version = version
-        secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-        # An HTTP header value cannot carry surrounding whitespace, so neither may the token;
-        # a blank credential (an empty file) means no token at all: writes off.
-        self._token = (secret or "").strip() or None
+        self._token = writer_token(token)  # blank (an empty credential file): writes off
         self._openapi = openapi_document()
         # The validator summaries need a pass over every validator row, so they are cached per
         # ledger version (settled and final epochs, reversals): ``GET /validators`` and telling
@@ -90,6 +93,8 @@ class LedgerApi:
         get("/delegators/{id}/epochs", self.delegator_epochs, allow_head=False)
         StatementRoutes(self.store).add_to(app)
         app.router.add_post("/delegations", self.post_delegations)
+        get("/delegations/held", self.held_delegations, allow_head=False)
+        app.router.add_post("/delegations/confirm", self.confirm_delegations)
         app.router.add_post("/payouts", self.post_payouts)
         return app
 
@@ -201,6 +206,35 @@ class LedgerApi:
             remote=request.remote,
         )
         return json_answer({"data": encode.delegations_applied(result)})
+
+    async def held_delegations(self, _request: web.Request) -> web.Response:
+        held = None if self.gate is None else self.gate.held
+        return json_answer({"data": None if held is None else encode.held_change(held)})
+
+    async def confirm_delegations(self, request: web.Request) -> web.Response:
+        """Confirm the held delegations file change by its SHA-256; the watcher applies it now."""
+        require_writer(request, self._token)
+        body = json_object(await read_json(request))
+        unknown = sorted(set(body) - {"digest"})
+        if unknown:
+            raise ApiError(400, f"unknown field(s): {', '.join(unknown)}")
+        digest = body.get("digest")
+        if not isinstance(digest, str) or not _SHA256.match(digest.strip().lower()):
+            raise ApiError(400, "field 'digest': the held change's SHA-256 (64 hex characters)")
+        if self.gate is None:
+            raise ApiError(409, "no delegations file is watched: nothing can be held")
+        try:
+            held = self.gate.confirm(digest)
+        except GateError as exc:
+            raise ApiError(409, str(exc)) from exc
+        log.warning(
+            "api_delegations_confirmed",
+            file=held.file,
+            digest=held.digest,
+            weight_removed_gwei=str(held.weight_removed_gwei),
+            remote=request.remote,
+        )
+        return json_answer({"data": encode.held_change(held)}, status=202)
 
     async def post_payouts(self, request: web.Request) -> web.Response:
         require_writer(request, self._token)

@@ -1,0 +1,131 @@
+"""What the ledger's tables hold exactly, checked before an epoch is written.
+
+Amounts are SQLite INTEGER (signed 64 bits) and the reads sum them in SQL (pool totals over every
+epoch, a validator's final rewards over the epochs being finalized), so a value the wire admits
+(a balance of 2⁶⁴−1 Gwei is a valid uint64) must not reach a column or a sum it overflows. We
+refuse such an epoch whole, with the value named, rather than widen every column:
+
+* each validator's reward in one epoch is at most ``MAX_VALIDATOR_EPOCH_GWEI`` in magnitude:
+  2⁴⁴ Gwei (17.6 million ETH), over 8,000 times the largest effective balance (2,048 ETH), which
+  bounds what a validator can earn or lose in an epoch once deposits, withdrawals and
+  consolidations are taken out (a fully correlated slashing takes at most its effective balance).
+  A reading past it is a lying or broken node, not a reward; and per validator, 2¹⁹ epochs of
+  such extremes would still not overflow a sum (real ones are a billion times smaller);
+* the pool's columns keep Σ|value| over every settled epoch within 2⁶³−1, so no partial sum of
+  the pool totals can overflow either (one aggregate over one row per epoch).
+
+A refused epoch is a ``LedgerRangeError`` (a ``LedgerError``): nothing is written, the daemon keeps
+running and tries the epoch again at the next close, when the node may answer sanely.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput
+from stakepool.ledger.store.interface import LedgerError
+
+MAX_INTEGER = 2**63 - 1
+"""SQLite INTEGER."""
+MAX_VALIDATOR_EPOCH_GWEI = 2**44
+
+_POOL_COLUMNS = (
+    "reward_cl_gwei",
+    "reward_el_gwei",
+    "reward_gwei",
+    "fee_gwei",
+    "bond_delta_gwei",
+    "unassigned_gwei",
+    "distributed_gwei",
+)
+
+_POOL_SUMS_SQL = (
+    "SELECT "  # noqa: S608 - constant column names
+    + ", ".join(f"COALESCE(SUM(ABS({c})), 0)" for c in _POOL_COLUMNS)
+    + " FROM ledger_epochs WHERE epoch != ?"
+)
+
+
+class LedgerRangeError(LedgerError):
+    """An epoch whose figures the ledger cannot hold exactly: refused whole, nothing written."""
+
+
+def check_epoch(
+    conn: sqlite3.Connection, inp: EpochSettlementInput, settlement: EpochSettlement
+) -> None:
+    """Raise ``LedgerRangeError`` unless every value ``settle`` writes for ``inp`` fits."""
+    hint = "refused, nothing written; what the nodes answered for this epoch is not credible"
+    for v in inp.validators:
+        if not 0 <= v.validator_index <= MAX_INTEGER:
+            raise LedgerRangeError(
+                f"epoch {inp.epoch}: validator index {v.validator_index} is beyond what the"
+                f" ledger stores (0..{MAX_INTEGER}): {hint}"
+            )
+        _bounded(
+            f"epoch {inp.epoch}: validator {v.validator_index}'s reward",
+            v.reward_gwei,
+            MAX_VALIDATOR_EPOCH_GWEI,
+            hint,
+        )
+        for name, value in (v.components_gwei or {}).items():
+            _bounded(
+                f"epoch {inp.epoch}: validator {v.validator_index}'s {name}",
+                value,
+                MAX_INTEGER,
+                hint,
+            )
+        if v.residual_gwei is not None:
+            _bounded(
+                f"epoch {inp.epoch}: validator {v.validator_index}'s residual",
+                v.residual_gwei,
+                MAX_INTEGER,
+                hint,
+            )
+    _check_validator_totals(conn, inp, hint)
+    values = [getattr(settlement, c) for c in _POOL_COLUMNS]
+    for column, value in zip(_POOL_COLUMNS, values, strict=True):
+        if value is not None:
+            _bounded(f"epoch {inp.epoch}: the pool's {column}", value, MAX_INTEGER, hint)
+    _bounded(
+        f"epoch {inp.epoch}: total_weight_gwei", settlement.total_weight_gwei, MAX_INTEGER, hint
+    )
+    sums = conn.execute(_POOL_SUMS_SQL, (inp.epoch,)).fetchone()
+    for column, before, value in zip(_POOL_COLUMNS, sums, values, strict=True):
+        _bounded(
+            f"epoch {inp.epoch}: the pool's Σ|{column}| over every settled epoch",
+            int(before) + abs(value or 0),
+            MAX_INTEGER,
+            hint,
+        )
+
+
+def _check_validator_totals(conn: sqlite3.Connection, inp: EpochSettlementInput, hint: str) -> None:
+    indices = [v.validator_index for v in inp.validators]
+    totals: dict[int, int] = {}
+    for chunk in _chunks(indices, 500):
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            "SELECT validator_index, reward_total_gwei FROM validator_totals"  # noqa: S608
+            f" WHERE validator_index IN ({marks})",
+            chunk,
+        )
+        totals.update((int(r[0]), int(r[1])) for r in rows)
+    for v in inp.validators:
+        _bounded(
+            f"epoch {inp.epoch}: validator {v.validator_index}'s running total",
+            totals.get(v.validator_index, 0) + v.reward_gwei,
+            MAX_INTEGER,
+            hint,
+        )
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _bounded(what: str, value: int, bound: int, hint: str) -> None:
+    if -bound <= value <= bound:
+        return
+    raise LedgerRangeError(f"{what} of {value} Gwei is beyond ±{bound} Gwei: {hint}")

@@ -1,0 +1,120 @@
+"""Values the wire admits but the ledger cannot hold exactly (a balance of 2⁶⁴−1 Gwei is a valid
+uint64) are refused whole with a ``LedgerError`` naming them: nothing written, never an
+``OverflowError`` out of SQLite that ends the daemon."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from stakepool.ledger.delegations import MAX_GWEI, Delegation, parse_json
+from stakepool.ledger.policy import LedgerPolicy
+from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
+from stakepool.ledger.store import ledger_write
+from stakepool.ledger.store.bounds import MAX_VALIDATOR_EPOCH_GWEI, LedgerRangeError
+from stakepool.ledger.store.interface import LedgerError
+from stakepool.ledger.store.sqlite_ledger import open_ledger
+from tests.integration.store.ledgerkit import delegate, dump, open_db, settle_all
+
+POLICY = LedgerPolicy(fee_bps=1000, fee_mode="per_epoch_positive")
+GWEI = 10**9
+UINT64_MAX = 2**64 - 1
+
+
+def _epoch(epoch: int, *rewards: int, el_wei: int | None = None) -> EpochSettlementInput:
+    rows = tuple(ValidatorEpochRow(validator_index=i, reward_gwei=r) for i, r in enumerate(rewards))
+    return EpochSettlementInput(epoch, sum(rewards), el_wei, rows)
+
+
+def _settle(db: object, inp: EpochSettlementInput) -> None:
+    db.write_sync(partial(ledger_write.settle, inp=inp, policy=POLICY))  # type: ignore[attr-defined]
+
+
+def test_a_balance_of_uint64_max_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "ledger.sqlite")
+    delegate(db, (Delegation("alice", 32 * GWEI, 0),))
+    settle_all(db, [_epoch(0, 10_000, 12_000)], POLICY)
+    before = dump(db)
+    # Validator 1's balance read as 2^64-1 at the end of epoch 1, 32 ETH before it.
+    lie = _epoch(1, 11_000, UINT64_MAX - 32 * GWEI)
+    with pytest.raises(
+        LedgerRangeError, match="epoch 1: validator 1's reward of 18446744041709551615"
+    ):
+        _settle(db, lie)
+    assert dump(db) == before
+    settle_all(db, [_epoch(1, 11_000, 9_000)], POLICY)  # the node answers sanely: it settles
+    assert [row[0] for row in dump(db)[0]] == [0, 1]
+    db.close()
+
+
+@pytest.mark.parametrize(
+    "reward", [MAX_VALIDATOR_EPOCH_GWEI + 1, -MAX_VALIDATOR_EPOCH_GWEI - 1, -UINT64_MAX]
+)
+def test_a_validator_epoch_past_the_bound_either_way_is_refused(
+    tmp_path: Path, reward: int
+) -> None:
+    db = open_db(tmp_path / "ledger.sqlite")
+    with pytest.raises(LedgerRangeError, match="validator 0's reward"):
+        _settle(db, _epoch(0, reward))
+    assert dump(db) == ([], [], [])
+    settle_all(
+        db, [_epoch(0, MAX_VALIDATOR_EPOCH_GWEI), _epoch(1, -MAX_VALIDATOR_EPOCH_GWEI)], POLICY
+    )
+    db.close()
+
+
+def test_an_el_reward_of_uint256_max_wei_is_refused(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "ledger.sqlite")
+    with pytest.raises(LedgerRangeError, match="the pool's reward_el_gwei"):
+        _settle(db, _epoch(0, 5, el_wei=2**256 - 1))
+    assert dump(db) == ([], [], [])
+    db.close()
+
+
+def test_pool_sums_over_epochs_stay_within_what_sql_can_add(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "ledger.sqlite")
+    big = 2**62 * GWEI  # wei: 2^62 Gwei of EL reward per epoch; two epochs reach 2^63
+    settle_all(db, [_epoch(0, 1, el_wei=big)], POLICY)
+    with pytest.raises(LedgerRangeError, match=r"Σ\|reward_el_gwei\|"):
+        _settle(db, _epoch(1, 1, el_wei=big))
+    db.close()
+
+
+async def test_the_store_refuses_it_as_a_ledger_error_the_feed_survives(tmp_path: Path) -> None:
+    store = open_ledger(str(tmp_path / "ledger.sqlite"), pool_id="p", policy=POLICY)
+    with pytest.raises(LedgerError):  # what LedgerFeed catches, logs and retries next epoch
+        await store.settle(_epoch(0, UINT64_MAX))
+    assert (await store.status()).last_settled_epoch is None
+
+
+async def test_delegation_sets_that_add_up_past_the_bound_are_refused(tmp_path: Path) -> None:
+    store = open_ledger(str(tmp_path / "ledger.sqlite"), pool_id="p", policy=POLICY)
+    half = str(MAX_GWEI // 2 + 1)
+    first = {"delegations": [{"delegator": "a", "amount_gwei": half, "from_epoch": 0}]}
+    second = {"delegations": [{"delegator": "b", "amount_gwei": half, "from_epoch": 5}]}
+    await store.apply_delegations(parse_json(first), replace_all=False)
+    with pytest.raises(LedgerError, match="would reach 9223372036854775808 Gwei at epoch 5"):
+        await store.apply_delegations(parse_json(second), replace_all=False)
+    assert [d.id for d in (await store.delegators()).items] == ["a"]
+
+
+def test_a_validator_index_past_sqlite_integer_is_refused(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "ledger.sqlite")
+    inp = EpochSettlementInput(
+        0, 5, None, (ValidatorEpochRow(validator_index=2**63, reward_gwei=5),)
+    )
+    with pytest.raises(LedgerRangeError, match="validator index 9223372036854775808"):
+        _settle(db, inp)
+    assert dump(db) == ([], [], [])
+    db.close()
+
+
+def test_the_worst_real_epoch_is_accepted(tmp_path: Path) -> None:
+    """A compounding validator (2,048 ETH) fully slashed in a correlated event loses its whole
+    effective balance in one epoch: a real loss, far inside the bound."""
+    db = open_db(tmp_path / "ledger.sqlite")
+    settle_all(db, [_epoch(0, -2048 * GWEI, 40_000)], POLICY)
+    assert dump(db)[1][0][2] == -2048 * GWEI
+    db.close()
