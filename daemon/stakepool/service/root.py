@@ -31,6 +31,7 @@ from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, MqttPublisher, build_publisher
 from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.publish.web import mount_web
 from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.service.supervisor import Supervisor
@@ -149,6 +150,15 @@ async def run_daemon(
         )
         app = build_app(metrics.registry, supervisor.not_ready_reason, api=money.api)
         add_doppelganger_route(app, supervisor.check_doppelgangers, settings.http.token)
+        mount_web(
+            app,
+            settings,
+            money.ledger.store,
+            bus,
+            client=client,
+            spec=lambda: supervisor.spec,
+            pool=lambda: frozenset(int(m.index) for m in supervisor.members),
+        )
         http = HttpServer(
             app, settings.http.host, settings.http.port, fallback_to_ephemeral=http_fallback
         )
