@@ -92,6 +92,10 @@ async def test_pages_show_the_apis_figures_in_chromium(tmp_path: Path) -> None:
         assert statements, "alice has no statement"
         newest = commitments[-1]
         proof = await _api(http, base, f"/api/v1/delegators/alice/proofs/{newest['period']}")
+        # The page's own figures (the web routes), read first so the validator set is read once.
+        terms = await _api(http, base, "/api/v1/terms")
+        days = await _api(http, base, "/api/v1/duties/days")
+        alerts = await _api(http, base, "/api/v1/alerts")
 
         watch = Watch(base)
         context: BrowserContext = await pw.chromium.launch_persistent_context(
@@ -112,12 +116,40 @@ async def test_pages_show_the_apis_figures_in_chromium(tmp_path: Path) -> None:
             assert await _text(page, "#fees-total") == _spaced(pool["fees_gwei"]["total"])
             assert await _text(page, "#delegators") == str(pool["delegators"])
             assert await _text(page, "#root") == newest["root"]
-            assert (await _text(page, "#fee-bps")).startswith("1000 bps")
-            assert await _text(page, "#loss-policy") == "operator_first"
-            assert await _text(page, "#notice") == "450 epochs"
+            assert (await _text(page, "#fee-bps")).startswith(f"{terms['fee_bps']} bps")
+            assert await _text(page, "#fee-mode") == terms["fee_mode"]
+            assert await _text(page, "#loss-policy") == terms["loss_policy"] == "operator_first"
+            bond = _spaced(terms["operator_bond_gwei"])
+            assert await _text(page, "#operator-bond") == f"{bond} Gwei"
+            assert await _text(page, "#notice") == f"{terms['notice_period_epochs']} epochs"
             # The network's delays and the pool's share come from the head state (64 validators).
-            assert "epochs" in await _text(page, "#exit-queue")
-            assert (await _text(page, "#share")).endswith(")")
+            network = terms["network"]
+            assert network is not None, "the validator set was not read"
+            assert network["validators"] == 64
+            assert (await _text(page, "#exit-queue")).startswith(
+                f"{network['exit_queue_epochs']} epochs"
+            )
+            assert (await _text(page, "#withdrawable")).startswith(
+                f"{network['withdrawable_epochs']} epochs"
+            )
+            assert (await _text(page, "#sweep")).startswith(f"{network['sweep_slots']} slots")
+            share = await _text(page, "#share")
+            assert share.startswith(f"{network['pool_share_ppm'] / 10_000:.4f} %")
+            assert f"({_spaced(network['pool_active_gwei'])} of" in share
+            # Duty outcomes per day and the alerts: the page's rows are the API's.
+            day_rows = page.locator("#duty-days tbody tr")
+            assert await day_rows.count() == len(days) > 0
+            for day in days:
+                row = page.locator(f'#duty-days tr[data-period="{day["period"]}"]')
+                included = f"{day['attestations_included']}/{day['attestation_duties']}"
+                assert (await _text(row, ".included")).startswith(included)
+                for outcome in ("proposed", "missed", "orphaned"):
+                    assert await _text(row, f".{outcome}") == str(day[outcome]), outcome
+            assert sum(d["missed"] for d in days) >= 1  # the scenario's missed slot
+            kinds = [
+                await _text(c, ":scope") for c in await page.locator("#alert-table .kind").all()
+            ]
+            assert kinds == [a["kind"] for a in alerts]
             shown = {
                 int(await row.get_attribute("data-epoch") or -1): await _text(row, ".reward")
                 for row in await page.locator("#epoch-table tbody tr").all()

@@ -22,6 +22,7 @@ from stakepool.ledger.store.interface import LedgerStore
 from stakepool.publish.api import params
 from stakepool.publish.api.errors import ApiError
 from stakepool.publish.web import views
+from stakepool.publish.web.api import WebApi
 from stakepool.publish.web.duties import DutyHistory
 from stakepool.publish.web.network import NetworkView
 
@@ -70,6 +71,7 @@ class WebFace:
         get = app.router.add_get
         get("/", self.pool)
         get("/static/{name}", self.static)
+        WebApi(self.terms, self.duties, self.network).add_to(app)
         if self.delegator_pages:
             get("/delegators/{id}", self.delegator)
             get("/delegators/{id}/statements.csv", self.statements_csv)
