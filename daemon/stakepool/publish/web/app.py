@@ -66,6 +66,7 @@ class WebFace:
         self.duties = duties
         self.network = network
         self.env = _environment()
+        self._validators = views.ValidatorCount()
 
     def add_to(self, app: web.Application) -> None:
         get = app.router.add_get
@@ -91,7 +92,7 @@ class WebFace:
         )
 
     async def pool(self, _request: web.Request) -> web.Response:
-        page = await views.pool_page(self.store)
+        page = await views.pool_page(self.store, self._validators)
         return self._render(
             "pool.html",
             page=page,

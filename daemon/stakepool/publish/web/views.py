@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stakepool.ledger.policy import LedgerPolicy
-from stakepool.ledger.queries import EpochRange, PoolEpoch
+from stakepool.ledger.queries import EpochRange, LedgerStatus, PoolEpoch
 from stakepool.ledger.statement_format import eth, statement_json
 from stakepool.ledger.statement_queries import MAX_PERIODS, DelegatorProof, PeriodCommitment
 from stakepool.ledger.store.interface import LedgerStore
@@ -79,7 +79,23 @@ class PoolPage:
     day_chart: Any = None
 
 
-async def pool_page(store: LedgerStore) -> PoolPage:
+class ValidatorCount:
+    """``store.validators()`` passes over every validator row, so its count is kept per ledger
+    version (settled and final epochs, reversals), as the API caches its summaries."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._count = 0
+
+    async def get(self, store: LedgerStore, status: LedgerStatus) -> int:
+        key = (status.last_settled_epoch, status.last_final_epoch, status.reversed_epochs)
+        if key != self._key:
+            self._count = len(await store.validators())
+            self._key = key
+        return self._count
+
+
+async def pool_page(store: LedgerStore, validators: ValidatorCount) -> PoolPage:
     status = await store.status()
     totals = await store.pool_totals()
     rows = await store.pool_epochs(EpochRange())
@@ -88,7 +104,7 @@ async def pool_page(store: LedgerStore) -> PoolPage:
         status=status,
         epochs=rows[-CHART_EPOCHS:],
         days=rewards_per_day(rows, store.period_epochs),
-        validators=len(await store.validators()),
+        validators=await validators.get(store, status),
         commitment=await latest_commitment(store),
     )
     page.epoch_chart = bar_chart(
