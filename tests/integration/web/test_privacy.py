@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 from prometheus_client import CollectorRegistry
@@ -17,6 +18,8 @@ from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.publish.http import HttpServer, build_app
 from stakepool.publish.web import mount_web
 from stakepool.service.money import open_ledger_service
+
+ODD_ID = "acme:pool@eth+1.x_y-z"  # every character class a delegator id may hold
 
 
 @asynccontextmanager
@@ -32,7 +35,8 @@ async def _serve(tmp: Path, *, host: str = "127.0.0.1", **web: object) -> AsyncI
         parse_json(
             {
                 "delegations": [
-                    {"delegator": "alice", "amount_gwei": "32000000000", "from_epoch": 0}
+                    {"delegator": "alice", "amount_gwei": "32000000000", "from_epoch": 0},
+                    {"delegator": ODD_ID, "amount_gwei": "32000000000", "from_epoch": 0},
                 ]
             },
             "test",
@@ -73,7 +77,7 @@ async def test_loopback_listener_serves_pool_and_delegator_pages(tmp_path: Path)
         assert "500 bps" in body
         status, body = await _status(base + "/delegators/alice")
         assert status == 200
-        assert 'id="accrued-total">9 500 Gwei' in body
+        assert 'id="accrued-total">4 750 Gwei' in body  # half of 95 % of 10 000 Gwei
         assert (await _status(base + "/delegators/nobody"))[0] == 404
 
 
@@ -91,3 +95,14 @@ async def test_delegator_pages_off_leaves_only_the_pool_page(tmp_path: Path) -> 
         assert (await _status(base + "/"))[0] == 200
         for path in ("/delegators/alice", "/delegators/alice/statements.csv"):
             assert (await _status(base + path))[0] == 404, path
+
+
+async def test_an_id_with_url_characters_gets_its_page_and_its_download(tmp_path: Path) -> None:
+    async with _serve(tmp_path) as base:
+        status, body = await _status(base + "/delegators/" + quote(ODD_ID, safe=""))
+        assert status == 200
+        assert f'id="delegator-id">{ODD_ID}<' in body
+        link = body.split('id="csv-link" href="', 1)[1].split('"', 1)[0]
+        status, csv_text = await _status(base + link)
+        assert status == 200
+        assert csv_text.startswith("delegator,period,")
