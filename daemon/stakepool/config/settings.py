@@ -33,6 +33,7 @@ from stakepool.config.sections import (
     PoolSettings,
 )
 from stakepool.config.validator_clients import ValidatorClientSettings, unique_names
+from stakepool.config.web import WebSettings
 
 
 class Settings(BaseSettings):
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
         tuple[ValidatorClientSettings, ...], AfterValidator(unique_names)
     ] = ()
     """``[[validator_client]]``: Keymanager APIs whose keys join the pool (config/validator_clients)."""
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

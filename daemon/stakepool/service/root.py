@@ -36,6 +36,7 @@ from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, MqttPublisher, build_publisher
 from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.publish.web import mount_web
 from stakepool.service.duties import daemon_source
 from stakepool.service.keyed_supervisor import KeyedSupervisor
 from stakepool.service.logs import configure_logging
@@ -218,6 +219,15 @@ async def _run(
                     [m.index for m in supervisor.members] if supervisor.ready.is_set() else None
                 ),
             ),
+        )
+        mount_web(
+            app,
+            settings,
+            money.ledger.store,
+            bus,
+            client=client,
+            spec=lambda: supervisor.spec,
+            pool=lambda: frozenset(int(m.index) for m in supervisor.members),
         )
         http = HttpServer(
             app, settings.http.host, settings.http.port, fallback_to_ephemeral=http_fallback

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from aiohttp import web
 from openapi_spec_validator import validate
 from prometheus_client import CollectorRegistry
 
+from stakepool.chain.bus import EventBus
+from stakepool.config import Settings
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.monitor.forecast import DutyForecast
 from stakepool.publish.api import API_PREFIX, LedgerApi, openapi_document
 from stakepool.publish.api.duties import add_duties_route
 from stakepool.publish.http import build_app
+from stakepool.publish.web import mount_web
+from stakepool.publish.web.api import ROUTES as WEB_ROUTES
 from tests.integration.api.conftest import ApiClient
 from tests.integration.api.contract import spec_operations
+
+WEB_OPERATIONS = {("GET", path) for path in WEB_ROUTES}
+"""Documented in the same document, served only when ``[web]`` enables the page."""
 
 
 def served_operations(app: web.Application) -> set[tuple[str, str]]:
@@ -51,8 +59,23 @@ def test_every_route_is_documented_and_every_documented_route_exists(
     app = build_app(CollectorRegistry(), lambda: None, api=api)
     add_duties_route(app, _no_forecast)  # the daemon adds it beside the ledger's sub-app
     served = served_operations(app)
-    assert served == spec_operations()
+    assert served == spec_operations() - WEB_OPERATIONS
     assert len(served) == 18  # with GET /delegations/held and POST /delegations/confirm
+
+
+def test_with_the_web_page_its_json_routes_are_served_and_documented(
+    ledger: SqliteLedgerStore, tmp_path: Path
+) -> None:
+    app = build_app(
+        CollectorRegistry(), lambda: None, api=LedgerApi(ledger, pool_id="alpha", token=None)
+    )
+    settings = Settings(ledger={"database": str(tmp_path / "unused.sqlite")})
+    add_duties_route(app, _no_forecast)
+    face = mount_web(
+        app, settings, ledger, EventBus(), client=None, spec=lambda: None, pool=frozenset
+    )
+    assert face is not None
+    assert served_operations(app) == spec_operations()
 
 
 def test_without_an_api_the_app_has_no_api_routes() -> None:
