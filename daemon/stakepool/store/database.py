@@ -24,11 +24,18 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+from stakepool.store import detail_migration
 from stakepool.store.unit import UnitOfWork
 
 T = TypeVar("T")
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+_PYTHON_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    4: detail_migration.convert,
+}
+"""Data conversions SQL cannot do, run after a migration's SQL in its transaction."""
 
 
 class DatabaseError(Exception):
@@ -45,6 +52,7 @@ class Migration:
     version: int
     name: str
     sql: str
+    step: Callable[[sqlite3.Connection], None] | None = None
 
 
 def bundled_migrations() -> tuple[Migration, ...]:
@@ -53,7 +61,9 @@ def bundled_migrations() -> tuple[Migration, ...]:
     for entry in resources.files("stakepool.store.migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
-            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+            version = int(match[1])
+            sql = entry.read_text(encoding="utf-8")
+            found.append(Migration(version, match[2], sql, _PYTHON_STEPS.get(version)))
     found.sort(key=lambda m: m.version)
     expected = list(range(1, len(found) + 1))
     if [m.version for m in found] != expected:
@@ -106,11 +116,13 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> int:
         try:
             for statement in _statements(migration.sql):
                 conn.execute(statement)
+            if migration.step is not None:
+                migration.step(conn)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                 (migration.version, migration.name),
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, detail_migration.DetailMigrationError) as exc:
             conn.execute("ROLLBACK")
             raise DatabaseError(
                 f"migration {migration.version:04d}_{migration.name} failed: {exc}"
