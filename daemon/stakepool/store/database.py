@@ -32,10 +32,11 @@ T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
-_PYTHON_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    4: detail_migration.convert,
+_PYTHON_STEPS: dict[str, Callable[[sqlite3.Connection], None]] = {
+    "compact_detail": detail_migration.convert,
 }
-"""Data conversions SQL cannot do, run after a migration's SQL in its transaction."""
+"""Data conversions SQL cannot do, run after a migration's SQL in its transaction (keyed by the
+migration's name, so renumbering a migration file moves its step with it)."""
 
 
 class DatabaseError(Exception):
@@ -63,7 +64,7 @@ def bundled_migrations() -> tuple[Migration, ...]:
         if match:
             version = int(match[1])
             sql = entry.read_text(encoding="utf-8")
-            found.append(Migration(version, match[2], sql, _PYTHON_STEPS.get(version)))
+            found.append(Migration(version, match[2], sql, _PYTHON_STEPS.get(match[2])))
     found.sort(key=lambda m: m.version)
     expected = list(range(1, len(found) + 1))
     if [m.version for m in found] != expected:

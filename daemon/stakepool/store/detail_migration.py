@@ -1,4 +1,4 @@
-"""Migration 0004's Python step: the old per-validator rows become one packed blob per epoch.
+"""The compact_detail migration's Python step: the old per-validator rows become one packed blob per epoch.
 
 Runs inside the migration's transaction (``database.migrate``). Before the old table is dropped,
 every epoch's blob is decoded again and compared with the rows it replaces (every figure), and
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from stakepool.store.detail_pack import DetailRow, PackedEpoch, pack
+from stakepool.store.detail_pack import DetailEpoch, DetailRow, split
 
 
 class DetailMigrationError(Exception):
@@ -65,8 +65,8 @@ def convert(conn: sqlite3.Connection) -> None:
                 (epoch,),
             )
         ]
-        blob = pack(old)
-        packed = PackedEpoch(blob)
+        money, explanation = split(old)
+        packed = DetailEpoch(money, explanation)
         if list(packed.rows()) != old:
             raise DetailMigrationError(f"epoch {epoch}: the packed detail differs from its rows")
         per_epoch[epoch] = (packed.count, sum(packed.rewards))
@@ -74,8 +74,9 @@ def convert(conn: sqlite3.Connection) -> None:
             count, total = per_validator.get(index, (0, 0))
             per_validator[index] = (count + 1, total + reward)
         conn.execute(
-            "INSERT INTO validator_epoch_detail (epoch, validators, packed) VALUES (?, ?, ?)",
-            (epoch, packed.count, blob),
+            "INSERT INTO validator_epoch_detail (epoch, validators, packed, explanation)"
+            " VALUES (?, ?, ?, ?)",
+            (epoch, packed.count, money, explanation),
         )
     for name, mine, theirs in (
         ("epoch", per_epoch, _sums(conn, "epoch")),

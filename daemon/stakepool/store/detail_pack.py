@@ -21,8 +21,8 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from operator import attrgetter, itemgetter
 
@@ -89,6 +89,10 @@ def _nullable(name: str, values: list[int | None]) -> list[tuple[str, Sequence[i
     ]
 
 
+def _one(name: str) -> Callable[[Mapping[str, int]], tuple[int]]:
+    return lambda c: (c[name],)
+
+
 def _component_columns(comps: list[Mapping[str, int] | None]) -> list[tuple[str, Sequence[int]]]:
     present = [c for c in comps if c is not None]
     names = sorted(present[0]) if present else []
@@ -101,17 +105,16 @@ def _component_columns(comps: list[Mapping[str, int] | None]) -> list[tuple[str,
     if names:
         try:
             # Fast path: every validator with components has every name (the usual case).
-            pick = itemgetter(*names)
+            pick = itemgetter(*names) if len(names) > 1 else _one(names[0])
             empty = (0,) * len(names)
             table = [empty if c is None else pick(c) for c in comps]
-            if len(names) == 1:
-                table = [(v,) for v in table]
             for name, col in zip(names, zip(*table, strict=True), strict=True):
                 out.append((f"c:{name}", col))
         except KeyError:
             # Some dict lacks a name: a mask per name tells a missing name from a 0 (a validator
             # without components has its "comp?" mask; its figures are stored as 0).
             out = [col for col in out if col[0] == "comp?"]
+            names = sorted({k for c in present for k in c})
             for name in names:
                 got = [0 if c is None else c.get(name) for c in comps]
                 out.extend(
@@ -218,3 +221,45 @@ class PackedEpoch:
 
 def unpack(blob: bytes) -> list[DetailRow]:
     return list(PackedEpoch(blob).rows())
+
+
+def split(rows: Sequence[DetailRow]) -> tuple[bytes, bytes | None]:
+    """The money-and-duties blob and the explanation blob (``None``: nothing explained)."""
+    money = pack([replace(r, components_gwei=None, residual_gwei=None) for r in rows])
+    explained = [
+        DetailRow(r.validator_index, 0, r.components_gwei, r.residual_gwei, None, 0, 0)
+        for r in rows
+    ]
+    if all(r.components_gwei is None and r.residual_gwei is None for r in rows):
+        return money, None
+    return money, pack(explained)
+
+
+class DetailEpoch:
+    """One epoch's detail from its two blobs: the explanation read only when a row is built."""
+
+    def __init__(self, packed: bytes, explanation: bytes | None) -> None:
+        self.money = PackedEpoch(packed)
+        self._explanation = explanation
+        self._explained: PackedEpoch | None = None
+        self.count = self.money.count
+        self.indices = self.money.indices
+        self.rewards = self.money.rewards
+
+    def position(self, validator_index: int) -> int | None:
+        return self.money.position(validator_index)
+
+    def row(self, i: int) -> DetailRow:
+        r = self.money.row(i)
+        if self._explanation is None:
+            return r
+        if self._explained is None:
+            self._explained = PackedEpoch(self._explanation)
+            if list(self._explained.indices) != list(self.indices):
+                raise PackError("the explanation's validators differ from the epoch's")
+        e = self._explained.row(i)
+        return replace(r, components_gwei=e.components_gwei, residual_gwei=e.residual_gwei)
+
+    def rows(self) -> Iterator[DetailRow]:
+        for i in range(self.count):
+            yield self.row(i)

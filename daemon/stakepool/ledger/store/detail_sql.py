@@ -11,13 +11,13 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from stakepool.ledger.settlement import ValidatorEpochRow
-from stakepool.store.detail_pack import DetailRow, PackedEpoch, pack
+from stakepool.store.detail_pack import DetailEpoch, DetailRow, split
 
 
 def write_epoch(conn: sqlite3.Connection, epoch: int, rows: Sequence[ValidatorEpochRow]) -> None:
     if not rows:
         return
-    blob = pack(
+    money, explanation = split(
         [
             DetailRow(
                 v.validator_index,
@@ -32,29 +32,34 @@ def write_epoch(conn: sqlite3.Connection, epoch: int, rows: Sequence[ValidatorEp
         ]
     )
     conn.execute(
-        "INSERT INTO validator_epoch_detail (epoch, validators, packed) VALUES (?, ?, ?)",
-        (epoch, len(rows), blob),
+        "INSERT INTO validator_epoch_detail (epoch, validators, packed, explanation)"
+        " VALUES (?, ?, ?, ?)",
+        (epoch, len(rows), money, explanation),
     )
 
 
-def epoch_detail(conn: sqlite3.Connection, epoch: int) -> PackedEpoch | None:
+def epoch_detail(conn: sqlite3.Connection, epoch: int) -> DetailEpoch | None:
     row = conn.execute(
-        "SELECT packed FROM validator_epoch_detail WHERE epoch = ?", (epoch,)
+        "SELECT packed, explanation FROM validator_epoch_detail WHERE epoch = ?", (epoch,)
     ).fetchone()
-    return None if row is None else PackedEpoch(bytes(row[0]))
+    return None if row is None else _decoded(row[0], row[1])
+
+
+def _decoded(packed: bytes, explanation: bytes | None) -> DetailEpoch:
+    return DetailEpoch(bytes(packed), None if explanation is None else bytes(explanation))
 
 
 def epochs_between(
     conn: sqlite3.Connection, first: int, last: int, *, descending: bool = False
-) -> Iterator[tuple[int, PackedEpoch]]:
+) -> Iterator[tuple[int, DetailEpoch]]:
     order = "DESC" if descending else "ASC"
     rows = conn.execute(
-        "SELECT epoch, packed FROM validator_epoch_detail"  # noqa: S608 - constant
+        "SELECT epoch, packed, explanation FROM validator_epoch_detail"  # noqa: S608 - constant
         f" WHERE epoch BETWEEN ? AND ? ORDER BY epoch {order}",
         (first, last),
     )
     for r in rows:
-        yield int(r[0]), PackedEpoch(bytes(r[1]))
+        yield int(r[0]), _decoded(r[1], r[2])
 
 
 def reward_sums(conn: sqlite3.Connection, first: int, last: int) -> dict[int, int]:
@@ -66,7 +71,7 @@ def reward_sums(conn: sqlite3.Connection, first: int, last: int) -> dict[int, in
     return sums
 
 
-def audit_rows(packed: PackedEpoch) -> list[list[object]]:
+def audit_rows(packed: DetailEpoch) -> list[list[object]]:
     """An epoch's rows as the reversal audit trail has always kept them (the old row order:
     index, reward, components JSON, residual, attestation 0/1, proposals, missed)."""
     out: list[list[object]] = []
@@ -113,3 +118,11 @@ def row_tuples(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     for epoch, packed in epochs_between(conn, 0, 2**63 - 1):
         out.extend((epoch, *row) for row in audit_rows(packed))
     return out
+
+
+def store_explanation(conn: sqlite3.Connection, epoch: int, rows: Sequence[DetailRow]) -> None:
+    """Replace the epoch's explanation (money untouched: the final-row trigger checks it)."""
+    _money, explanation = split(rows)
+    conn.execute(
+        "UPDATE validator_epoch_detail SET explanation = ? WHERE epoch = ?", (explanation, epoch)
+    )
