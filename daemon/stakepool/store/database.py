@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-from stakepool.store import detail_migration
+from stakepool.store import detail_migration, disk
 from stakepool.store.unit import UnitOfWork
 
 T = TypeVar("T")
@@ -78,6 +78,7 @@ def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 10000")
+    disk.prepare(conn)  # a no-op on an existing file (``disk.convert_if_cheap`` converts one)
     if path != ":memory:":
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -178,6 +179,7 @@ class Database:
         try:
             db.write_sync(lambda c: None)  # pins the worker thread id and proves the file writable
             db._call_sync(lambda c: migrate(c, migrations or bundled_migrations()))
+            db._call_sync(lambda c: disk.convert_if_cheap(c, target))
         except BaseException:
             db.close()
             raise
