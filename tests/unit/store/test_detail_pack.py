@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stakepool.store.detail_pack import DetailRow, PackedEpoch, PackError, pack, unpack
+from stakepool.store.detail_pack import (
+    DetailEpoch,
+    DetailRow,
+    PackedEpoch,
+    PackError,
+    pack,
+    split,
+    unpack,
+)
 
 # Beyond 64 bits on purpose: the store holds any uint64, and sums or penalties may be negative.
 BIG = st.integers(min_value=-(2**70), max_value=2**70)
@@ -52,6 +60,10 @@ def test_every_figure_comes_back_exactly(rows: list[DetailRow]) -> None:
         assert packed.row(i) == r
     absent = max((r.validator_index for r in rows), default=0) + 1
     assert packed.position(absent) is None
+    # As the ledger stores it: money and duties apart from the explanation, read back as one.
+    money, explanation = split(rows)
+    assert list(DetailEpoch(money, explanation).rows()) == ordered
+    assert all(r.components_gwei is None and r.residual_gwei is None for r in unpack(money))
 
 
 def test_a_missing_component_is_not_a_zero() -> None:
