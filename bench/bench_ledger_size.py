@@ -39,11 +39,14 @@ from functools import partial
 from pathlib import Path
 
 from stakepool.ledger.policy import LedgerPolicy
+from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store import detail_sql, ledger_write
+from stakepool.ledger.store import detail_sql, ledger_read, ledger_write
 from stakepool.store.database import Database
 
 POLICY = LedgerPolicy(fee_bps=1000)
+LOOKUP = 777
+"""The validator whose history is read back (the API's ``/validators/{index}/epochs``)."""
 NAMES = ("head", "inactivity", "proposer", "slashing_penalty", "source", "sync", "target")
 
 
@@ -155,7 +158,7 @@ def _run_sql(
     schema: str,
     rows: Callable[[EpochSettlementInput], list[tuple[object, ...]]],
     inputs: list[EpochSettlementInput],
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float | None]:
     conn = _connect(path)
     conn.executescript(schema)
     width = len(rows(inputs[0])[0])
@@ -168,15 +171,25 @@ def _run_sql(
         conn.execute("COMMIT")
         times.append(time.perf_counter() - start)
     size = _table_bytes(conn, ("validator_epochs", "validator_epochs_by_epoch"))
+    read = None
+    if schema == _OLD:  # the old reader: by primary key, components decoded from JSON
+        start = time.perf_counter()
+        for r in conn.execute(
+            "SELECT * FROM validator_epochs WHERE validator_index = ? ORDER BY epoch", (LOOKUP,)
+        ):
+            json.loads(r[3])
+        read = (time.perf_counter() - start) / len(inputs)
     conn.close()
-    return size, times
+    return size, times, read
 
 
 _PACKED = """CREATE TABLE validator_epoch_detail (epoch INTEGER PRIMARY KEY,
  validators INTEGER NOT NULL, packed BLOB NOT NULL, explanation BLOB) STRICT;"""
 
 
-def _run_packed(path: Path, inputs: list[EpochSettlementInput]) -> tuple[float, list[float]]:
+def _run_packed(
+    path: Path, inputs: list[EpochSettlementInput]
+) -> tuple[float, list[float], float | None]:
     conn = _connect(path)
     conn.executescript(_PACKED)
     times = []
@@ -188,10 +201,12 @@ def _run_packed(path: Path, inputs: list[EpochSettlementInput]) -> tuple[float, 
         times.append(time.perf_counter() - start)
     size = _table_bytes(conn, ("validator_epoch_detail",))
     conn.close()
-    return size, times
+    return size, times, None
 
 
-def _run_settle(path: Path, inputs: list[EpochSettlementInput]) -> tuple[float, list[float]]:
+def _run_settle(
+    path: Path, inputs: list[EpochSettlementInput]
+) -> tuple[float, list[float], float | None]:
     """The ledger's own write path: bytes of its detail table, time of the whole settlement."""
     db = Database.open(path)
     times = []
@@ -199,11 +214,14 @@ def _run_settle(path: Path, inputs: list[EpochSettlementInput]) -> tuple[float, 
         start = time.perf_counter()
         db.write_sync(partial(ledger_write.settle, inp=inp, policy=POLICY))
         times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    db.read_sync(lambda c: ledger_read.validator_epochs(c, LOOKUP, EpochRange()))
+    read = (time.perf_counter() - start) / len(inputs)
     db.close()
     conn = sqlite3.connect(path)
     size = _table_bytes(conn, ("validator_epoch_detail",))
     conn.close()
-    return size, times
+    return size, times, read
 
 
 def main() -> None:
@@ -216,22 +234,31 @@ def main() -> None:
     inputs = [_input(k, n) for k in range(epochs)]
     cells = n * epochs
     print(f"{n} validators x {epochs} epochs, median of {args.repeat} runs")
-    print(f"{'layout':<12} {'bytes/validator-epoch':>22} {'write ms/epoch':>15}")
-    print("(settle = packed through the whole ledger_write.settle: pool row, totals, detail)")
-    layouts: list[tuple[str, Callable[[Path], tuple[float, list[float]]]]] = [
+    print(
+        f"{'layout':<12} {'bytes/validator-epoch':>22} {'write ms/epoch':>15} {'read ms/epoch':>14}"
+    )
+    print("(settle = packed through the whole ledger_write.settle: pool row, totals, detail;")
+    print(" read = one validator's history, per epoch read: the API's per-validator history)")
+    layouts: list[tuple[str, Callable[[Path], tuple[float, list[float], float | None]]]] = [
         ("rows+json", lambda p: _run_sql(p, _OLD, _old_rows, inputs)),
         ("int-columns", lambda p: _run_sql(p, _COLS, _col_rows, inputs)),
         ("packed", lambda p: _run_packed(p, inputs)),
         ("settle", lambda p: _run_settle(p, inputs)),
     ]
     for name, run in layouts:
-        sizes, writes = [], []
+        sizes, writes, reads = [], [], []
         for r in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
-                size, times = run(Path(tmp) / f"{name}-{r}.sqlite")
+                size, times, read = run(Path(tmp) / f"{name}-{r}.sqlite")
             sizes.append(size / cells)
             writes.append(statistics.median(times) * 1000)
-        print(f"{name:<12} {statistics.median(sizes):>22.1f} {statistics.median(writes):>15.1f}")
+            if read is not None:
+                reads.append(read * 1000)
+        shown = f"{statistics.median(reads):>14.2f}" if reads else f"{'-':>14}"
+        print(
+            f"{name:<12} {statistics.median(sizes):>22.1f} {statistics.median(writes):>15.1f}"
+            f" {shown}"
+        )
 
 
 if __name__ == "__main__":

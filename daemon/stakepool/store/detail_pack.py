@@ -217,9 +217,23 @@ class PackedEpoch:
             if len(values) != self.count:
                 raise PackError(f"corrupt validator-detail blob: column {name} has wrong length")
             self._cols[str(name)] = values
-        self.indices: Sequence[int] = list(accumulate(self._cols["index"]))
         self.rewards: Sequence[int] = self._cols["reward"]
+        self._indices: Sequence[int] | None = None
         self._components = sorted(n[2:] for n in self._cols if n.startswith("c:"))
+
+    @property
+    def indices(self) -> Sequence[int]:
+        """The pool's sorted indices (decoded on first use: the explanation half of an epoch
+        reuses its money half's)."""
+        if self._indices is None:
+            self._indices = list(accumulate(self._cols["index"]))
+        return self._indices
+
+    def same_validators(self, other: PackedEpoch) -> bool:
+        deltas, theirs = self._cols["index"], other._cols["index"]
+        if isinstance(deltas, array) and isinstance(theirs, array):
+            return deltas.typecode == theirs.typecode and deltas.tobytes() == theirs.tobytes()
+        return list(deltas) == list(theirs)
 
     def position(self, validator_index: int) -> int | None:
         i = bisect_left(self.indices, validator_index)
@@ -230,7 +244,8 @@ class PackedEpoch:
         column = self._cols.get(mask)
         return column is None or bool(column[i])
 
-    def row(self, i: int) -> DetailRow:
+    def row(self, i: int, *, index: int | None = None) -> DetailRow:
+        """Row ``i``; ``index``: its validator index when the caller knows it already."""
         c = self._cols
         components: dict[str, int] | None = None
         if self._has("comp?", i):
@@ -240,7 +255,7 @@ class PackedEpoch:
                 if self._has(f"c?:{name}", i)
             }
         return DetailRow(
-            validator_index=int(self.indices[i]),
+            validator_index=int(self.indices[i]) if index is None else index,
             reward_gwei=int(c["reward"][i]),
             components_gwei=components,
             residual_gwei=int(c["residual"][i]) if self._has("residual?", i) else None,
@@ -274,8 +289,11 @@ class DetailEpoch:
         self._explanation = explanation
         self._explained: PackedEpoch | None = None
         self.count = self.money.count
-        self.indices = self.money.indices
         self.rewards = self.money.rewards
+
+    @property
+    def indices(self) -> Sequence[int]:
+        return self.money.indices
 
     def position(self, validator_index: int) -> int | None:
         return self.money.position(validator_index)
@@ -286,9 +304,9 @@ class DetailEpoch:
             return r
         if self._explained is None:
             self._explained = PackedEpoch(self._explanation)
-            if list(self._explained.indices) != list(self.indices):
+            if not self._explained.same_validators(self.money):
                 raise PackError("the explanation's validators differ from the epoch's")
-        e = self._explained.row(i)
+        e = self._explained.row(i, index=int(self.indices[i]))
         return replace(r, components_gwei=e.components_gwei, residual_gwei=e.residual_gwei)
 
     def rows(self) -> Iterator[DetailRow]:
