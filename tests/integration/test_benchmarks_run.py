@@ -26,6 +26,10 @@ CASES = {
         ["--sizes", "100,1000", "--epochs", "3", "--queries", "20", "--size-epochs", "20"],
         "db size",
     ),
+    "bench_ledger_size.py": (
+        ["--validators", "300", "--epochs", "2", "--repeat", "1"],
+        "bytes/validator-epoch",
+    ),
     "bench_api.py": (["--delegators", "200", "--queries", "20"], "GET /delegators/{id}"),
     "bench_mqtt_drain.py": (["--events", "200", "--repeats", "1"], "drain to the broker"),
     "bench_metrics_scrape.py": ([], "pool 100,000 (16 groups)"),

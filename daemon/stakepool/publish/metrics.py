@@ -43,6 +43,7 @@ from stakepool.monitor.tallies import DutyTallies
 from stakepool.monitor.tally_keys import TallyKeys
 from stakepool.publish.balance_metrics import BalanceMetrics
 from stakepool.publish.beacon_metrics import BeaconHealthCollector
+from stakepool.publish.disk_metrics import DiskMetrics
 from stakepool.publish.duty_metrics import DutyMetrics
 from stakepool.publish.ledger_metrics import DeliveryMetrics, LedgerMetrics
 
@@ -127,6 +128,7 @@ class Metrics:
         reg.register(self.balances)
         self.ledger = LedgerMetrics(reg)
         self.delivery = DeliveryMetrics(reg)
+        self.disk = DiskMetrics(reg)
         self._beacon: BeaconHealthCollector | None = None
 
     # --- wiring ----------------------------------------------------------------------------------

@@ -1,15 +1,13 @@
 """The supervisor: owns every task of the daemon, stops cleanly on SIGTERM/SIGINT.
 
-It is handed its parts fully built (``service.root.run_daemon``, the composition root) and only
-builds what needs the chain's spec: the duty monitor. One ``asyncio.TaskGroup`` owns the
-long-running loops: the HTTP server (``/metrics``, ``/healthz``,
-``/readyz``), the event-loop lag monitor, start-up, then the head follower and the epoch worker;
-the duty monitor (``monitor.service``) is fed by both: stream events as they come, each closed
-epoch after its report.
+Handed its parts built (``service.root.run_daemon``), it builds the duty monitor (needs the spec).
+One ``asyncio.TaskGroup`` owns the loops: HTTP (``/metrics``, ``/healthz``, ``/readyz``), the loop
+lag and disk watches, start-up, then the head follower and the epoch worker, which both feed the
+duty monitor (``monitor.service``): stream events as they come, each closed epoch after its report.
 The database (``[ledger] database``) is shared: the monitor saves its state there after every
 epoch, in the same transaction as the ledger's duty outcomes (its keeper's one participant), and
-resumes from it after a restart; the ledger (``money.MoneyPath``) settles each epoch there one
-epoch behind the head; the MQTT publisher drains its outbox. What happens is told on the event bus
+resumes from it after a restart; the ledger settles each epoch there one epoch behind the head;
+the MQTT publisher drains its outbox. What happens is told on the event bus
 (``Started``, the head, each ``EpochReport``; the monitor and the ledger publish their own), where
 the faces subscribed. The sd_notify task runs in the same task group; the MQTT publisher beside
 it, so a stop can deliver what the producers committed before it says ``offline``.
@@ -41,6 +39,7 @@ from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.pool import PoolMember, resolve_pool
 from stakepool.monitor.service import MonitorService
 from stakepool.publish.beacon_metrics import no_node_answers
+from stakepool.publish.disk_metrics import watch_disk
 from stakepool.publish.http import HttpServer
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
@@ -369,6 +368,7 @@ class Supervisor:
                 if http is not None:
                     group.create_task(http.serve(), name="http")
                 group.create_task(monitor_loop_lag(self.metrics.observe_loop_lag), name="loop_lag")
+                group.create_task(watch_disk(self.db, self.metrics.disk), name="disk")
                 if self.systemd is not None:  # pinged from this loop: a stalled loop starves it
                     group.create_task(self.systemd.run(self.not_ready_reason), name="sd_notify")
                 group.create_task(self.start_and_follow(group), name="start_and_follow")

@@ -24,11 +24,19 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+from stakepool.store import detail_migration, disk
 from stakepool.store.unit import UnitOfWork
 
 T = TypeVar("T")
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+_PYTHON_STEPS: dict[str, Callable[[sqlite3.Connection], None]] = {
+    "compact_detail": detail_migration.convert,
+}
+"""Data conversions SQL cannot do, run after a migration's SQL in its transaction (keyed by the
+migration's name, so renumbering a migration file moves its step with it)."""
 
 
 class DatabaseError(Exception):
@@ -45,6 +53,7 @@ class Migration:
     version: int
     name: str
     sql: str
+    step: Callable[[sqlite3.Connection], None] | None = None
 
 
 def bundled_migrations() -> tuple[Migration, ...]:
@@ -53,7 +62,9 @@ def bundled_migrations() -> tuple[Migration, ...]:
     for entry in resources.files("stakepool.store.migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
-            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+            version = int(match[1])
+            sql = entry.read_text(encoding="utf-8")
+            found.append(Migration(version, match[2], sql, _PYTHON_STEPS.get(match[2])))
     found.sort(key=lambda m: m.version)
     expected = list(range(1, len(found) + 1))
     if [m.version for m in found] != expected:
@@ -67,6 +78,7 @@ def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 10000")
+    disk.prepare(conn)  # a no-op on an existing file (``disk.convert_if_cheap`` converts one)
     if path != ":memory:":
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -140,11 +152,13 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> int:
         try:
             for statement in _statements(migration.sql):
                 conn.execute(statement)
+            if migration.step is not None:
+                migration.step(conn)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                 (migration.version, migration.name),
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, detail_migration.DetailMigrationError) as exc:
             conn.execute("ROLLBACK")
             raise DatabaseError(
                 f"migration {migration.version:04d}_{migration.name} failed: {exc}"
@@ -199,6 +213,7 @@ class Database:
         try:
             db.write_sync(lambda c: None)  # pins the worker thread id and proves the file writable
             db._call_sync(lambda c: migrate(c, migrations or bundled_migrations()))
+            db._call_sync(lambda c: disk.convert_if_cheap(c, target))
         except BaseException:
             db.close()
             raise

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
+from stakepool.ledger.store import detail_sql
 from stakepool.sim.chain import SimChain
 from stakepool.sim.scenario import (
     ScheduledDeposit,
@@ -12,6 +14,7 @@ from stakepool.sim.scenario import (
     ScheduledSlashing,
     SimScenario,
 )
+from stakepool.store.detail_pack import pack, unpack
 
 SPE = 8
 GWEI = 10**9
@@ -72,7 +75,8 @@ LEDGER_TABLES: dict[str, str] = {
         " bond_delta_gwei, unassigned_gwei, distributed_gwei, total_weight_gwei, delegators,"
         " acc_scaled, dust_delta_scaled, state_json, input_digest FROM ledger_epochs ORDER BY epoch"
     ),
-    "validator_epochs": "SELECT * FROM validator_epochs ORDER BY epoch, validator_index",
+    # Packed per epoch since migration 4: read through detail_sql.row_tuples (same shape).
+    "validator_epochs": "",
     "validator_totals": "SELECT * FROM validator_totals ORDER BY validator_index",
     "delegators": "SELECT id FROM delegators ORDER BY id",
     "delegator_weights": "SELECT * FROM delegator_weights ORDER BY delegator, epoch",
@@ -98,10 +102,44 @@ def dump_ledger(path: Path, *, up_to_epoch: int | None = None) -> dict[str, Rows
     try:
         out: dict[str, Rows] = {}
         for table, query in LEDGER_TABLES.items():
-            rows = [tuple(r) for r in conn.execute(query)]
+            if table == "validator_epochs":
+                rows = detail_sql.row_tuples(conn)
+            else:
+                rows = [tuple(r) for r in conn.execute(query)]
             if up_to_epoch is not None and table in ("ledger_epochs", "validator_epochs"):
                 rows = [r for r in rows if int(str(r[0])) <= up_to_epoch]  # epoch first
             out[table] = rows
         return out
+    finally:
+        conn.close()
+
+
+def detail_rows(path: Path) -> Rows:
+    """The per-validator rows as the old table held them, each with its epoch's status last:
+    (epoch, index, reward, components JSON, residual, attestation, proposals, missed, status)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        status = dict(conn.execute("SELECT epoch, status FROM ledger_epochs").fetchall())
+        return [(*r, status[r[0]]) for r in detail_sql.row_tuples(conn)]
+    finally:
+        conn.close()
+
+
+def alter_reward(path: Path, epoch: int, validator: int, delta: int) -> None:
+    """Tamper with one stored settlement (the final-row trigger dropped first), as an attacker
+    with the file would: decode the epoch's blob, change the figure, pack it again."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("DROP TRIGGER IF EXISTS validator_epoch_detail_final_no_update")
+        blob = conn.execute(
+            "SELECT packed FROM validator_epoch_detail WHERE epoch = ?", (epoch,)
+        ).fetchone()[0]
+        rows = [
+            replace(r, reward_gwei=r.reward_gwei + delta) if r.validator_index == validator else r
+            for r in unpack(bytes(blob))
+        ]
+        conn.execute(
+            "UPDATE validator_epoch_detail SET packed = ? WHERE epoch = ?", (pack(rows), epoch)
+        )
     finally:
         conn.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 import structlog
 
 from stakepool.ledger.service import LedgerService
+from stakepool.ledger.store import detail_sql
 from stakepool.ledger.store.sqlite_ledger import open_ledger
 from tests.integration.conftest import MakeSimClient, ServeSim
 from tests.integration.money.moneykit import SCENARIO
@@ -39,10 +40,8 @@ async def test_a_late_explanation_of_final_epochs_is_stored_without_alarm(
     def explained(epoch: int) -> list[bool]:
         return store.db.read_sync(
             lambda c: [
-                r[0] is not None
-                for r in c.execute(
-                    "SELECT components_json FROM validator_epochs WHERE epoch = ?", (epoch,)
-                )
+                r.components_gwei is not None
+                for r in detail_sql.epoch_detail(c, epoch).rows()  # type: ignore[union-attr]
             ]
         )
 

@@ -34,6 +34,7 @@ from tests.integration.money.moneykit import (
     TOP_UP,
     TOPPED_UP,
     VALIDATORS,
+    detail_rows,
     sim_truth,
     withdrawals_of,
 )
@@ -179,11 +180,7 @@ async def test_money_path_on_the_simulator(tmp_path: Path) -> None:
             assert await asyncio.wait_for(daemon, 20) == 0
 
         # --- the ledger against the simulator's own books ------------------------------------
-        rows = _sql(
-            db_path,
-            "SELECT v.epoch, v.validator_index, v.reward_gwei, v.residual_gwei, e.status"
-            " FROM validator_epochs v JOIN ledger_epochs e USING (epoch) ORDER BY 1, 2",
-        )
+        rows = [(r[0], r[1], r[2], r[4], r[8]) for r in detail_rows(db_path)]
         epochs = sorted({int(r[0]) for r in rows})
         assert epochs == list(range(epochs[0], epochs[-1] + 1))
         assert epochs[0] <= 2
@@ -258,9 +255,7 @@ async def _compare(api: ApiClient, db_path: Path, epochs: list[int], erin_from: 
         )
         for e in got
     ] == table
-    proposed = {
-        int(r[0]) for r in _sql(db_path, "SELECT epoch FROM validator_epochs WHERE proposals > 0")
-    }
+    proposed = {int(r[0]) for r in detail_rows(db_path) if int(r[6]) > 0}
     assert proposed
     for e in got:  # no execution node: a pool proposal's EL reward is unknown, never 0
         assert (e["reward_el_gwei"] is None) == (e["epoch"] in proposed), e
@@ -283,11 +278,7 @@ async def _compare(api: ApiClient, db_path: Path, epochs: list[int], erin_from: 
     # Validators: the API rows are the ledger's rows.
     for v in POOL:
         answer = await api.get(f"/api/v1/validators/{v}/epochs", query={"from": "0", "to": "99"})
-        expected = _sql(
-            db_path,
-            "SELECT v.epoch, e.status, v.reward_gwei, v.residual_gwei FROM validator_epochs v"
-            f" JOIN ledger_epochs e USING (epoch) WHERE validator_index = {v} ORDER BY epoch",
-        )
+        expected = [(r[0], r[8], r[2], r[4]) for r in detail_rows(db_path) if r[1] == v]
         assert [
             (r["epoch"], r["status"], int(r["reward_gwei"]), int(r["residual_gwei"]))
             for r in answer.data

@@ -29,7 +29,14 @@ from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from stakepool.store.database import Database
-from tests.integration.money.moneykit import POOL, SCENARIO, SLASHED, VALIDATORS
+from tests.integration.money.moneykit import (
+    POOL,
+    SCENARIO,
+    SLASHED,
+    VALIDATORS,
+    alter_reward,
+    detail_rows,
+)
 from tests.integration.processes import clean_env
 
 POOL_ID = "sim-pool"
@@ -264,21 +271,9 @@ async def test_verify_agrees_with_every_final_period_and_names_an_altered_row(
         assert "MISMATCH root: the chain gives" in out
 
         # The slashed validator's settlement in its slashing window, altered by 1 Gwei.
-        rows = (
-            sqlite3.connect(db_path)
-            .execute(
-                "SELECT epoch FROM validator_epochs WHERE validator_index = ? ORDER BY reward_gwei LIMIT 1",
-                (SLASHED,),
-            )
-            .fetchall()
-        )
-        altered = int(rows[0][0])
-        _tamper(
-            db_path,
-            "DROP TRIGGER validator_epochs_final_no_update",
-            f"UPDATE validator_epochs SET reward_gwei = reward_gwei + 1 WHERE epoch = {altered}"
-            f" AND validator_index = {SLASHED}",
-        )
+        slashed = [r for r in detail_rows(db_path) if r[1] == SLASHED]
+        altered = int(min(slashed, key=lambda r: int(r[2]))[0])
+        alter_reward(db_path, altered, SLASHED, +1)
         async with _published(db_path) as api:
             code, out = await _verify(tmp_path, sim.url, api, altered // PERIOD)
         assert code == 1, out
@@ -286,10 +281,9 @@ async def test_verify_agrees_with_every_final_period_and_names_an_altered_row(
 
         # A pool row: one Gwei moved from the delegators to the operator's fee.
         pool_epoch = 7
+        alter_reward(db_path, altered, SLASHED, -1)
         _tamper(
             db_path,
-            f"UPDATE validator_epochs SET reward_gwei = reward_gwei - 1 WHERE epoch = {altered}"
-            f" AND validator_index = {SLASHED}",
             "DROP TRIGGER ledger_epochs_final_no_update",
             "UPDATE ledger_epochs SET fee_gwei = fee_gwei + 1, distributed_gwei ="
             f" distributed_gwei - 1 WHERE epoch = {pool_epoch}",

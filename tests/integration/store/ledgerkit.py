@@ -9,7 +9,7 @@ from pathlib import Path
 from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput
-from stakepool.ledger.store import delegations_sql, ledger_write
+from stakepool.ledger.store import delegations_sql, detail_sql, ledger_write
 from stakepool.store.database import Database
 
 EPOCH_ROW = (
@@ -17,17 +17,23 @@ EPOCH_ROW = (
     " unassigned_gwei, distributed_gwei, total_weight_gwei, delegators, acc_scaled,"
     " dust_delta_scaled, state_json, input_digest FROM ledger_epochs ORDER BY epoch"
 )
-VALIDATOR_ROW = "SELECT * FROM validator_epochs ORDER BY epoch, validator_index"
 VALIDATOR_TOTALS = "SELECT * FROM validator_totals ORDER BY validator_index"
-# The summary recomputed from the epoch rows: what validator_totals must always hold.
-VALIDATOR_TOTALS_FROM_ROWS = (
-    "SELECT v.validator_index, MIN(v.epoch), MAX(v.epoch), SUM(v.reward_gwei),"
-    " COALESCE(SUM(v.reward_gwei) FILTER (WHERE e.status = 'final'), 0)"
-    " FROM validator_epochs v JOIN ledger_epochs e ON e.epoch = v.epoch"
-    " GROUP BY v.validator_index ORDER BY v.validator_index"
-)
-
 Rows = list[tuple[object, ...]]
+
+
+def totals_from_rows(conn: sqlite3.Connection, rows: Rows) -> Rows:
+    """The summary recomputed from the epoch rows: what validator_totals must always hold."""
+    final = {
+        int(r[0]) for r in conn.execute("SELECT epoch FROM ledger_epochs WHERE status = 'final'")
+    }
+    acc: dict[int, list[int]] = {}
+    for r in rows:
+        epoch, index, reward = int(str(r[0])), int(str(r[1])), int(str(r[2]))
+        t = acc.setdefault(index, [epoch, epoch, 0, 0])
+        t[0], t[1] = min(t[0], epoch), max(t[1], epoch)
+        t[2] += reward
+        t[3] += reward if epoch in final else 0
+    return [(index, *t) for index, t in sorted(acc.items())]
 
 
 def dump(db: Database) -> tuple[Rows, Rows, Rows]:
@@ -35,12 +41,9 @@ def dump(db: Database) -> tuple[Rows, Rows, Rows]:
 
     def read(conn: sqlite3.Connection) -> tuple[Rows, Rows, Rows]:
         totals = [tuple(r) for r in conn.execute(VALIDATOR_TOTALS)]
-        assert totals == [tuple(r) for r in conn.execute(VALIDATOR_TOTALS_FROM_ROWS)]
-        return (
-            [tuple(r) for r in conn.execute(EPOCH_ROW)],
-            [tuple(r) for r in conn.execute(VALIDATOR_ROW)],
-            totals,
-        )
+        rows = detail_sql.row_tuples(conn)
+        assert totals == totals_from_rows(conn, rows)
+        return ([tuple(r) for r in conn.execute(EPOCH_ROW)], rows, totals)
 
     return db.read_sync(read)
 

@@ -3,7 +3,6 @@ the epoch's rows and is never taken for a finalized reorg; a real change of inpu
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from stakepool.ledger.delegations import Delegation
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
-from stakepool.ledger.store import ledger_write
+from stakepool.ledger.store import detail_sql, ledger_write
 from stakepool.ledger.store.interface import FinalRowError
 from tests.integration.store.ledgerkit import delegate, dump, open_db, settle_all
 
@@ -36,12 +35,8 @@ def _explained(inp: EpochSettlementInput) -> EpochSettlementInput:
 def _components(db: object, epoch: int) -> list[object]:
     return db.read_sync(  # type: ignore[attr-defined, no-any-return]
         lambda c: [
-            (r[0], None if r[1] is None else json.loads(r[1]), r[2])
-            for r in c.execute(
-                "SELECT validator_index, components_json, residual_gwei FROM validator_epochs"
-                " WHERE epoch = ? ORDER BY validator_index",
-                (epoch,),
-            )
+            (r.validator_index, r.components_gwei, r.residual_gwei)
+            for r in detail_sql.epoch_detail(c, epoch).rows()  # type: ignore[union-attr]
         ]
     )
 
@@ -94,8 +89,8 @@ def test_a_real_change_of_a_final_epoch_is_still_refused(tmp_path: Path) -> None
     with pytest.raises(Exception, match="immutable"):  # the schema refuses money changes too
         db.write_sync(
             lambda c: c.execute(
-                "UPDATE validator_epochs SET components_json = '{}', reward_gwei = 1"
-                " WHERE epoch = 0 AND validator_index = 7"
+                "UPDATE validator_epoch_detail SET explanation = NULL, packed = X'00'"
+                " WHERE epoch = 0"
             )
         )
     db.close()

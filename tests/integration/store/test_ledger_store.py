@@ -197,7 +197,7 @@ def test_final_rows_never_change(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="final epoch rows are immutable"):
         db.write_sync(lambda c: c.execute("UPDATE ledger_epochs SET fee_gwei = 0 WHERE epoch = 0"))
     with pytest.raises(sqlite3.IntegrityError, match="final validator rows are immutable"):
-        db.write_sync(lambda c: c.execute("DELETE FROM validator_epochs WHERE epoch = 1"))
+        db.write_sync(lambda c: c.execute("DELETE FROM validator_epoch_detail WHERE epoch = 1"))
     assert dump(db) == before
     # The provisional epoch 2 can still be reversed.
     assert db.write_sync(lambda c: ledger_write.revert_from(c, 2, reason="reorg")) == [2]

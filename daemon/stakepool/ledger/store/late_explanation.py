@@ -4,16 +4,17 @@ The rewards endpoints may answer epochs after the balances did: the epoch is set
 no explanation, and the explanation comes later — often once the row is final. It changes no
 money (the settlement is the balance change; the explanation only breaks it down), so it is not a
 changed input, not a reorg: it is stored on the rows that lacked it, final or not (the schema's
-trigger admits exactly that change), and nothing else moves.
+trigger admits a change of the explanation only, never of the money), and nothing else moves.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import replace
 
 from stakepool.ledger.settlement import EpochSettlementInput
+from stakepool.ledger.store import detail_sql
 
 
 def unexplained(inp: EpochSettlementInput) -> EpochSettlementInput:
@@ -32,33 +33,35 @@ def store_late_explanation(
     if any(v.components_gwei is not None for v in inp.validators):
         if unexplained(inp).digest() != settled_digest:
             return False
-        conn.executemany(
-            "UPDATE validator_epochs SET components_json = ?, residual_gwei = ?"
-            " WHERE epoch = ? AND validator_index = ? AND components_json IS NULL",
-            [
-                (_json(v.components_gwei), v.residual_gwei, inp.epoch, v.validator_index)
-                for v in inp.validators
-                if v.components_gwei is not None
-            ],
-        )
+        settled = detail_sql.epoch_detail(conn, inp.epoch)
+        if settled is not None:
+            late = {v.validator_index: v for v in inp.validators if v.components_gwei is not None}
+            merged = []
+            for r in settled.rows():
+                v = late.get(r.validator_index)
+                if v is not None and r.components_gwei is None and r.residual_gwei is None:
+                    merged.append(
+                        replace(r, components_gwei=v.components_gwei, residual_gwei=v.residual_gwei)
+                    )
+                else:
+                    merged.append(r)
+            detail_sql.store_explanation(conn, inp.epoch, merged)
         conn.execute(
             "UPDATE ledger_epochs SET input_digest = ? WHERE epoch = ? AND status = 'provisional'",
             (inp.digest(), inp.epoch),
         )
         return True
-    stored = {
-        int(r[0]): (None if r[1] is None else json.loads(str(r[1])), r[2])
-        for r in conn.execute(
-            "SELECT validator_index, components_json, residual_gwei FROM validator_epochs"
-            " WHERE epoch = ?",
-            (inp.epoch,),
-        )
-    }
+    detail = detail_sql.epoch_detail(conn, inp.epoch)
+    stored = (
+        {}
+        if detail is None
+        else {r.validator_index: (r.components_gwei, r.residual_gwei) for r in detail.rows()}
+    )
     as_stored = tuple(
         replace(
             v,
-            components_gwei=stored[v.validator_index][0],
-            residual_gwei=_opt(stored[v.validator_index][1]),
+            components_gwei=_dict(stored[v.validator_index][0]),
+            residual_gwei=stored[v.validator_index][1],
         )
         if v.validator_index in stored
         else v
@@ -69,9 +72,5 @@ def store_late_explanation(
     return replace(inp, validators=as_stored).digest() == settled_digest
 
 
-def _json(components: dict[str, int] | None) -> str:
-    return json.dumps(components, sort_keys=True, separators=(",", ":"))
-
-
-def _opt(value: object) -> int | None:
-    return None if value is None else int(str(value))
+def _dict(components: Mapping[str, int] | None) -> dict[str, int] | None:
+    return None if components is None else dict(components)

@@ -8,7 +8,6 @@ cache it per settled/final epoch (``SqliteLedgerStore`` does).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 
@@ -31,6 +30,7 @@ from stakepool.ledger.queries import (
     ValidatorEpoch,
     ValidatorSummary,
 )
+from stakepool.ledger.store import detail_sql
 from stakepool.ledger.store.ledger_sql import (
     acc_lookup,
     accrued_gwei,
@@ -43,6 +43,7 @@ from stakepool.ledger.store.ledger_sql import (
     totals_at,
 )
 from stakepool.ledger.store.ledger_write import FINALIZED_KEY
+from stakepool.store.detail_pack import DetailRow
 
 
 def _status(text: object) -> Status:
@@ -209,29 +210,25 @@ def validators(conn: sqlite3.Connection) -> list[ValidatorSummary]:
     ]
 
 
-_VALIDATOR_EPOCH_SQL = (
-    "SELECT v.epoch, v.validator_index, e.status, v.reward_gwei, v.components_json,"
-    " v.residual_gwei, v.attestation_included, v.proposals, v.proposals_missed"
-    " FROM validator_epochs v JOIN ledger_epochs e ON e.epoch = v.epoch"
-)
-
-
-def _validator_epoch(r: sqlite3.Row | tuple[object, ...]) -> ValidatorEpoch:
-    v = list(r)
-    components = None
-    if v[4] is not None:
-        components = {str(k): int(x) for k, x in json.loads(str(v[4])).items()}
+def _validator_epoch(epoch: int, status: str, r: DetailRow) -> ValidatorEpoch:
     return ValidatorEpoch(
-        epoch=int(str(v[0])),
-        validator_index=int(str(v[1])),
-        status=_status(v[2]),
-        reward_gwei=int(str(v[3])),
-        components_gwei=components,
-        residual_gwei=None if v[5] is None else int(str(v[5])),
-        attestation_included=None if v[6] is None else bool(v[6]),
-        proposals=int(str(v[7])),
-        proposals_missed=int(str(v[8])),
+        epoch=epoch,
+        validator_index=r.validator_index,
+        status=_status(status),
+        reward_gwei=r.reward_gwei,
+        components_gwei=None if r.components_gwei is None else dict(r.components_gwei),
+        residual_gwei=r.residual_gwei,
+        attestation_included=r.attestation_included,
+        proposals=r.proposals,
+        proposals_missed=r.proposals_missed,
     )
+
+
+def _statuses(conn: sqlite3.Connection, first: int, last: int) -> dict[int, str]:
+    rows = conn.execute(
+        "SELECT epoch, status FROM ledger_epochs WHERE epoch BETWEEN ? AND ?", (first, last)
+    )
+    return {int(r[0]): str(r[1]) for r in rows}
 
 
 def validator_epochs(
@@ -240,23 +237,30 @@ def validator_epochs(
     bounds = epochs.resolve(last_epochs(conn)[1])
     if bounds is None:
         return []
-    rows = conn.execute(
-        _VALIDATOR_EPOCH_SQL
-        + " WHERE v.validator_index = ? AND v.epoch BETWEEN ? AND ? ORDER BY v.epoch",
-        (validator_index, *bounds),
-    )
-    return [_validator_epoch(r) for r in rows]
+    seen = conn.execute(
+        "SELECT first_epoch, last_epoch FROM validator_totals WHERE validator_index = ?",
+        (validator_index,),
+    ).fetchone()
+    if seen is None:
+        return []
+    # Only the epochs that can hold the validator are decoded.
+    first, last = max(bounds[0], int(seen[0])), min(bounds[1], int(seen[1]))
+    statuses = _statuses(conn, first, last)
+    out = []
+    for epoch, packed in detail_sql.epochs_between(conn, first, last):
+        i = packed.position(validator_index)
+        if i is not None:
+            out.append(_validator_epoch(epoch, statuses[epoch], packed.row(i)))
+    return out
 
 
 def iter_validator_epochs(
     conn: sqlite3.Connection, first: int, last: int
 ) -> Iterator[ValidatorEpoch]:
-    rows = conn.execute(
-        _VALIDATOR_EPOCH_SQL + " WHERE v.epoch BETWEEN ? AND ? ORDER BY v.epoch, v.validator_index",
-        (first, last),
-    )
-    for r in rows:
-        yield _validator_epoch(r)
+    statuses = _statuses(conn, first, last)
+    for epoch, packed in detail_sql.epochs_between(conn, first, last):
+        for r in packed.rows():
+            yield _validator_epoch(epoch, statuses[epoch], r)
 
 
 def _principal(sched: list[tuple[int, int]], conn: sqlite3.Connection) -> int:

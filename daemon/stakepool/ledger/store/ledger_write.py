@@ -26,6 +26,7 @@ from stakepool.ledger.settlement import (
     LedgerState,
     settle_epoch,
 )
+from stakepool.ledger.store import detail_sql
 from stakepool.ledger.store.bounds import check_epoch
 from stakepool.ledger.store.interface import (
     FinalizedHook,
@@ -155,26 +156,7 @@ def settle(
             digest,
         ),
     )
-    conn.executemany(
-        "INSERT INTO validator_epochs (epoch, validator_index, reward_gwei, components_json,"
-        " residual_gwei, attestation_included, proposals, proposals_missed)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                inp.epoch,
-                v.validator_index,
-                v.reward_gwei,
-                None
-                if v.components_gwei is None
-                else json.dumps(v.components_gwei, sort_keys=True, separators=(",", ":")),
-                v.residual_gwei,
-                None if v.attestation_included is None else int(v.attestation_included),
-                v.proposals,
-                v.proposals_missed,
-            )
-            for v in inp.validators
-        ],
-    )
+    detail_sql.write_epoch(conn, inp.epoch, inp.validators)
     conn.executemany(
         "INSERT INTO validator_totals (validator_index, first_epoch, last_epoch,"
         " reward_total_gwei, reward_final_gwei) VALUES (?, ?, ?, ?, 0)"
@@ -211,12 +193,11 @@ def finalize(
     ).fetchall()
     epochs = sorted(int(r[0]) for r in rows)
     if epochs:
-        conn.execute(
-            "UPDATE validator_totals SET reward_final_gwei = reward_final_gwei + moved.amount"
-            " FROM (SELECT validator_index, SUM(reward_gwei) AS amount FROM validator_epochs"
-            "       WHERE epoch BETWEEN ? AND ? GROUP BY validator_index) AS moved"
-            " WHERE validator_totals.validator_index = moved.validator_index",
-            (epochs[0], epochs[-1]),
+        moved = detail_sql.reward_sums(conn, epochs[0], epochs[-1])
+        conn.executemany(
+            "UPDATE validator_totals SET reward_final_gwei = reward_final_gwei + ?"
+            " WHERE validator_index = ?",
+            [(amount, index) for index, amount in moved.items()],
         )
     if epochs and events is not None:
         outbox.enqueue(conn, events(epochs), max_rows=outbox_max_rows)
@@ -244,12 +225,8 @@ def revert_from(
     names = [c.strip() for c in _EPOCH_COLUMNS.split(",")]
     for row in reversed(rows):
         k = int(row[0])
-        validators = conn.execute(
-            "SELECT validator_index, reward_gwei, components_json, residual_gwei,"
-            " attestation_included, proposals, proposals_missed"
-            " FROM validator_epochs WHERE epoch = ? ORDER BY validator_index",
-            (k,),
-        ).fetchall()
+        packed = detail_sql.epoch_detail(conn, k)
+        validators = [] if packed is None else detail_sql.audit_rows(packed)
         conn.execute(
             "INSERT INTO ledger_epoch_reversals (epoch, reason, row_json, validators_json)"
             " VALUES (?, ?, ?, ?)",
@@ -257,7 +234,7 @@ def revert_from(
                 k,
                 reason,
                 json.dumps(dict(zip(names, row, strict=True)), sort_keys=True),
-                json.dumps([list(v) for v in validators]),
+                json.dumps(validators),
             ),
         )
         conn.executemany(
@@ -265,19 +242,26 @@ def revert_from(
             " WHERE validator_index = ?",
             [(v[1], v[0]) for v in validators],
         )
-        conn.execute("DELETE FROM validator_epochs WHERE epoch = ?", (k,))
+        detail_sql.delete_epoch(conn, k)
         conn.execute("DELETE FROM ledger_epochs WHERE epoch = ?", (k,))
     epochs = [int(r[0]) for r in rows]
     if epochs:
-        # Epoch bounds of the validators touched by the reversal, from what remains.
-        conn.execute(
-            "UPDATE validator_totals SET"
-            " first_epoch = COALESCE((SELECT MIN(epoch) FROM validator_epochs v"
-            "   WHERE v.validator_index = validator_totals.validator_index), -1),"
-            " last_epoch = COALESCE((SELECT MAX(epoch) FROM validator_epochs v"
-            "   WHERE v.validator_index = validator_totals.validator_index), -1)"
-            " WHERE last_epoch >= ?",
+        # Epoch bounds of the validators touched by the reversal, from what remains: a validator
+        # first seen in a reversed epoch has no row left; the others' last row is found by
+        # walking back from the reversal (the first epoch is unchanged).
+        touched = conn.execute(
+            "SELECT validator_index, first_epoch FROM validator_totals WHERE last_epoch >= ?",
             (epochs[0],),
+        ).fetchall()
+        older = {int(r[0]) for r in touched if int(r[1]) < epochs[0]}
+        last_seen = detail_sql.last_seen_before(conn, older, epochs[0])
+        conn.executemany(
+            "UPDATE validator_totals SET last_epoch = ?, first_epoch = CASE WHEN ? = -1"
+            " THEN -1 ELSE first_epoch END WHERE validator_index = ?",
+            [
+                (last_seen.get(int(r[0]), -1), last_seen.get(int(r[0]), -1), int(r[0]))
+                for r in touched
+            ],
         )
         conn.execute("DELETE FROM validator_totals WHERE last_epoch = -1")
     if epochs and events is not None:
