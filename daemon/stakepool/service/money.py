@@ -93,7 +93,14 @@ class MoneyPath:
         kept = await self.ledger.store.db.view(lambda unit: unit.kept(DUTIES_KEY))
         if kept is not None:
             self.duties.restore(kept)
-        self.feed = LedgerFeed(RewardsTracker(fetcher, pool), self.ledger, self.duties)
+        slot = spec.slot_duration_ms / 1000
+        self.feed = LedgerFeed(
+            RewardsTracker(fetcher, pool),
+            self.ledger,
+            self.duties,
+            # Retries of a window read end within the epoch: the next close reads again.
+            retry_delays=(slot / 8, slot / 4, slot / 2),
+        )
         self._spec = spec
         await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
