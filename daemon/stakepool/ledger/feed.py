@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import structlog
 
 from stakepool.beacon.errors import BeaconError
+from stakepool.ledger.merge import WindowMerger
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store.interface import LedgerError
@@ -42,6 +43,7 @@ from stakepool.ledger.windows import DEFAULT_DELAYS, WindowSource
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.verdicts import ProposalVerdict
 from stakepool.rewards.fetcher import WindowNotReady
+from stakepool.rewards.span_reader import SpanReader
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.rewards.types import EpochRewards, ValidatorEpochReward
 from stakepool.store.unit import UnitOfWork
@@ -195,6 +197,12 @@ class LedgerFeed:
         self.duties = duties if duties is not None else DutyMemory()
         self.windows = WindowSource(tracker, KeptWindows(ledger.store.db), delays=retry_delays)
         """Windows read at their own epoch's close (kept durably), or read when settled."""
+        self.merger = WindowMerger(
+            self.windows,
+            SpanReader(tracker.fetcher),
+            ledger,
+            lambda w: settlement_input(w, self.duties.outcomes(w.epoch)),
+        )
         self._inputs: dict[int, EpochSettlementInput] = {}
         self._dirty_from: int | None = None
 
@@ -238,13 +246,19 @@ class LedgerFeed:
         return written
 
     async def _settle_range(self, start: int, target: int, written: list[int]) -> None:
-        for epoch in range(start, target + 1):
+        epoch = start
+        while epoch <= target:
             try:
                 windows = await self.windows.window(epoch)
             except (BeaconError, WindowNotReady) as exc:
                 # Retried within this close (bounded cost); settlement never skips an epoch.
-                # Still failing epochs later: most likely a window older than the node keeps
-                # states for (a restart after a long stop) — say so every epoch.
+                # States no node serves any more: the span to the next readable state is settled
+                # as one merged window (``merge``), exact in total and marked so.
+                merged = await self.merger.try_merge(epoch, target, exc)
+                if merged is not None:
+                    written.extend(merged)
+                    epoch = merged[-1] + 1
+                    continue
                 # A warning, not an error: the stake is safe and nothing is lost, the ledger is
                 # late; stakepool_ledger_lag_epochs and StakepoolLedgerLagging page.
                 log.warning(
@@ -267,6 +281,7 @@ class LedgerFeed:
                     # and says so; the next close tries again from its next epoch.
                     log.error("ledger_settle_refused", epoch=window.epoch, error=str(exc))
                     return
+            epoch += 1
         self._dirty_from = None
 
     async def _report_lag(self, closed: int) -> None:

@@ -162,6 +162,9 @@ class PoolEpoch:
     delegators: int
     bond_delta_gwei: int
     unassigned_gwei: int
+    merged: tuple[int, int] | None = None
+    """``(first, last)`` epoch of the merged window this epoch is a share of (no node served the
+    end states inside it any more); ``None``: settled from its own window."""
 
 
 @dataclass(frozen=True, slots=True)

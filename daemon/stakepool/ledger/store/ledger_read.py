@@ -175,13 +175,14 @@ def _pool_epoch(r: sqlite3.Row | tuple[object, ...]) -> PoolEpoch:
         delegators=int(str(v[8])),
         bond_delta_gwei=int(str(v[9])),
         unassigned_gwei=int(str(v[10])),
+        merged=None if v[11] is None else (int(str(v[11])), int(str(v[12]))),
     )
 
 
 _POOL_EPOCH_SQL = (
     "SELECT epoch, status, reward_cl_gwei, reward_el_gwei, reward_gwei, fee_gwei,"
-    " distributed_gwei, total_weight_gwei, delegators, bond_delta_gwei, unassigned_gwei"
-    " FROM ledger_epochs WHERE epoch BETWEEN ? AND ? ORDER BY epoch"
+    " distributed_gwei, total_weight_gwei, delegators, bond_delta_gwei, unassigned_gwei,"
+    " merged_from, merged_to FROM ledger_epochs WHERE epoch BETWEEN ? AND ? ORDER BY epoch"
 )
 
 

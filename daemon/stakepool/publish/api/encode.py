@@ -84,6 +84,9 @@ def pool_epoch(value: PoolEpoch) -> JsonObject:
         "delegators": value.delegators,
         "bond_delta_gwei": gwei(value.bond_delta_gwei),
         "unassigned_gwei": gwei(value.unassigned_gwei),
+        "merged": None
+        if value.merged is None
+        else {"from_epoch": value.merged[0], "to_epoch": value.merged[1]},
     }
 
 

@@ -1,0 +1,126 @@
+"""When no node serves a window's states any more, the span between the last kept state and the
+next readable one is settled as ONE merged window (issue 12, item 3c): exact in total over the
+span (the sum is what the balances say), every epoch of it marked merged in the ledger rows, the
+API and the export, with a warning event in the outbox, a log line and a metric. Epochs around
+the span are settled from their own windows, exactly."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.chain.spec import ChainSpec
+from stakepool.ledger.feed import LedgerFeed
+from stakepool.ledger.policy import LedgerPolicy
+from stakepool.ledger.queries import EpochRange
+from stakepool.ledger.service import LedgerService
+from stakepool.ledger.store.export import pool_table
+from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
+from stakepool.publish.api import encode
+from stakepool.publish.ledger_metrics import LedgerMetrics
+from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.tracker import RewardsTracker
+from stakepool.sim.chain import SimChain, SimConfig
+from tests.integration.conftest import MakeSimClient, ServeSim
+from tests.integration.money.buses import ledger_bus
+from tests.integration.money.moneykit import POOL, SCENARIO, SPE, sim_truth
+
+FAST = (0.01, 0.02)
+KEPT_EPOCHS = 3
+"""The pruning node serves the states of its last three epochs (and every block)."""
+
+
+async def _spec(client: BeaconClient) -> ChainSpec:
+    genesis = await client.node.genesis()
+    return ChainSpec.from_api(
+        await client.node.spec(), genesis.genesis_time, genesis.genesis_validators_root
+    )
+
+
+async def _feed(
+    client: BeaconClient, store: SqliteLedgerStore, registry: CollectorRegistry
+) -> LedgerFeed:
+    fetcher = RewardsFetcher(client, await _spec(client))
+    ledger = LedgerService(store, ledger_bus(LedgerMetrics(registry)), now=lambda: 1.0)
+    return LedgerFeed(RewardsTracker(fetcher, lambda: POOL), ledger, retry_delays=FAST)
+
+
+def _open(path: Path) -> SqliteLedgerStore:
+    return open_ledger(str(path), pool_id="p", policy=LedgerPolicy())
+
+
+async def test_states_no_node_serves_are_settled_as_one_merged_window(
+    tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    # The sim keeps its own books for every epoch (history_epochs): the truth to compare with.
+    chain = SimChain(
+        SimConfig(
+            validators=64, seed=11, genesis_time=1_700_000_000, scenario=SCENARIO, history_epochs=64
+        )
+    )
+    chain.advance_to(4 * SPE + 1)
+    server = await serve_sim(chain)
+    client = sim_client(server.url, retries=0)
+    db = tmp_path / "l.sqlite"
+    first = await _feed(client, _open(db), CollectorRegistry())
+    assert await first.on_epoch_closed(3) == [2]  # window 3 is read ahead and kept
+    # The daemon is down for nine epochs; the node prunes every state but its last epochs'.
+    chain.advance_to(13 * SPE + 1)
+    server.faults.state_history_slots = KEPT_EPOCHS * SPE
+    registry = CollectorRegistry()
+    restarted = await _feed(client, _open(db), registry)
+    with structlog.testing.capture_logs() as logs:
+        written = await restarted.on_epoch_closed(13)
+    assert written == list(range(3, 13))  # nothing skipped, nothing blocked
+    merged_logs = [e for e in logs if e["event"] == "ledger_window_merged"]
+    assert [(e["first_epoch"], e["last_epoch"], e["log_level"]) for e in merged_logs] == [
+        (4, 10, "warning")
+    ]  # LAST(10) is the oldest state the node still serves
+    span = range(4, 11)
+
+    store = restarted.ledger.store
+    for v in POOL:
+        rows = {r.epoch: r.reward_gwei for r in await store.validator_epochs(v, EpochRange(3, 12))}
+        assert sorted(rows) == list(range(3, 13))
+        # Exact in total over the span: what the balances (and withdrawals, deposits) say.
+        assert sum(rows[e] for e in span) == sum(sim_truth(chain, e, v) for e in span), v
+        for e in (3, 11, 12):  # settled from their own windows: exact per epoch
+            assert rows[e] == sim_truth(chain, e, v), (e, v)
+
+    # Marked merged in the ledger rows, the API and the export.
+    epochs = await store.pool_epochs(EpochRange(3, 12))
+    assert {e.epoch: e.merged for e in epochs} == {
+        **dict.fromkeys(span, (4, 10)),
+        3: None,
+        11: None,
+        12: None,
+    }
+    assert encode.pool_epoch(epochs[1])["merged"] == {"from_epoch": 4, "to_epoch": 10}
+    assert encode.pool_epoch(epochs[0])["merged"] is None
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        table = pool_table(conn, 3, 12)
+        exported = [dict(zip(table.columns, row, strict=True)) for row in table.rows]
+        outbox = [
+            json.loads(r[0])
+            for r in conn.execute(
+                "SELECT payload FROM outbox WHERE kind = 'ledger_window_merged' ORDER BY id"
+            )
+        ]
+    finally:
+        conn.close()
+    assert [(r["epoch"], r["merged_from"], r["merged_to"]) for r in exported][:3] == [
+        (3, None, None),
+        (4, 4, 10),
+        (5, 4, 10),
+    ]
+    # A warning event (for MQTT, through the outbox) and a metric.
+    assert [(e["severity"], e["data"]["from_epoch"], e["data"]["to_epoch"]) for e in outbox] == [
+        ("warning", 4, 10)
+    ]
+    assert registry.get_sample_value("stakepool_ledger_merged_epochs_total") == len(span)
