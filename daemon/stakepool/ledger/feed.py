@@ -191,11 +191,14 @@ class LedgerFeed:
         duties: DutyMemory | None = None,
         *,
         retry_delays: Sequence[float] = DEFAULT_DELAYS,
+        archive: RewardsTracker | None = None,
     ) -> None:
         self.tracker = tracker
         self.ledger = ledger
         self.duties = duties if duties is not None else DutyMemory()
-        self.windows = WindowSource(tracker, KeptWindows(ledger.store.db), delays=retry_delays)
+        self.windows = WindowSource(
+            tracker, KeptWindows(ledger.store.db), delays=retry_delays, archive=archive
+        )
         """Windows read at their own epoch's close (kept durably), or read when settled."""
         self.merger = WindowMerger(
             self.windows,

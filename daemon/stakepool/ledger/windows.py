@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import structlog
 
-from stakepool.beacon.errors import BeaconError
+from stakepool.beacon.errors import BeaconError, NotFound
 from stakepool.ledger.store.windows_sql import KeptWindows
 from stakepool.rewards import codec
 from stakepool.rewards.fetcher import WindowNotReady
@@ -36,6 +36,10 @@ windows are large; the database keeps them all until they are final)."""
 DEFAULT_DELAYS = (0.25, 0.5, 1.0)
 
 
+class WrongChainArchive(BeaconError):
+    """The configured archive node is on another chain: never used."""
+
+
 class WindowSource:
     def __init__(
         self,
@@ -44,8 +48,12 @@ class WindowSource:
         *,
         delays: Sequence[float] = DEFAULT_DELAYS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        archive: RewardsTracker | None = None,
     ) -> None:
         self.tracker = tracker
+        self.archive = archive
+        """``[beacon] archive_urls``: asked for a window whose states no node serves any more."""
+        self._archive_checked = False
         self.kept = kept
         self.delays = tuple(delays)
         self.sleep = sleep
@@ -75,9 +83,45 @@ class WindowSource:
         kept = await self.kept_window(epoch)
         if kept is not None and await self._still_canonical(kept):
             return [kept]
-        windows = await self.retrying("window", epoch, lambda: self.tracker.close(epoch))
+        try:
+            windows = await self.retrying("window", epoch, lambda: self.tracker.close(epoch))
+        except NotFound as gone:
+            windows = await self._from_archive(epoch, gone)
         await self._keep(windows)
         return windows
+
+    async def _from_archive(self, epoch: int, gone: NotFound) -> list[EpochRewards]:
+        """Window ``epoch`` from an archive node; ``gone`` again when there is none or it cannot
+        serve it either (the feed then merges the span)."""
+        archive = self.archive
+        if archive is None:
+            raise gone
+        try:
+            if not self._archive_checked:
+                await self._check_archive(archive)
+            windows = await self.retrying("archive", epoch, lambda: archive.close(epoch))
+        except (BeaconError, WindowNotReady) as exc:
+            log.info("ledger_archive_failed", epoch=epoch, error=str(exc))
+            raise gone from exc
+        log.info("ledger_window_from_archive", epoch=epoch)
+        return windows
+
+    async def _check_archive(self, archive: RewardsTracker) -> None:
+        """An archive on another chain would pay from another chain's balances: refused for good."""
+        genesis = await archive.fetcher.client.node.genesis()
+        expected = self.tracker.fetcher.spec.genesis_validators_root
+        if genesis.genesis_validators_root.lower() != expected.lower():
+            log.error(
+                "ledger_archive_wrong_chain",
+                archive=archive.fetcher.client.urls,
+                genesis_validators_root=genesis.genesis_validators_root,
+                expected=expected,
+            )
+            self.archive = None
+            raise WrongChainArchive(
+                "archive", f"on another chain (genesis root {genesis.genesis_validators_root})"
+            )
+        self._archive_checked = True
 
     async def kept_window(self, epoch: int) -> EpochRewards | None:
         """Window ``epoch`` as kept in the database (``None``: not kept, or unreadable)."""

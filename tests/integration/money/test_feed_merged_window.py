@@ -124,3 +124,42 @@ async def test_states_no_node_serves_are_settled_as_one_merged_window(
         ("warning", 4, 10)
     ]
     assert registry.get_sample_value("stakepool_ledger_merged_epochs_total") == len(span)
+
+
+async def test_an_archive_node_is_asked_before_merging(
+    tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    chain = SimChain(
+        SimConfig(
+            validators=64, seed=11, genesis_time=1_700_000_000, scenario=SCENARIO, history_epochs=64
+        )
+    )
+    chain.advance_to(4 * SPE + 1)
+    pruning = await serve_sim(chain)
+    archive = await serve_sim(chain)  # the same chain, every state kept
+    client = sim_client(pruning.url, retries=0)
+    db = tmp_path / "l.sqlite"
+    first = await _feed(client, _open(db), CollectorRegistry())
+    assert await first.on_epoch_closed(3) == [2]
+    chain.advance_to(13 * SPE + 1)
+    pruning.faults.state_history_slots = KEPT_EPOCHS * SPE
+    fetcher = RewardsFetcher(client, await _spec(client))
+    archived = RewardsTracker(
+        RewardsFetcher(sim_client(archive.url, retries=0), fetcher.spec), lambda: POOL
+    )
+    restarted = LedgerFeed(
+        RewardsTracker(fetcher, lambda: POOL),
+        LedgerService(_open(db), events=False),
+        retry_delays=FAST,
+        archive=archived,
+    )
+    with structlog.testing.capture_logs() as logs:
+        assert await restarted.on_epoch_closed(13) == list(range(3, 13))
+    assert not [e for e in logs if e["event"] == "ledger_window_merged"]
+    from_archive = [e["epoch"] for e in logs if e["event"] == "ledger_window_from_archive"]
+    assert from_archive == list(range(4, 11))  # the windows the pruning node cannot serve
+    store = restarted.ledger.store
+    assert all(e.merged is None for e in await store.pool_epochs(EpochRange(3, 12)))
+    for v in POOL:
+        rows = await store.validator_epochs(v, EpochRange(3, 12))
+        assert [r.reward_gwei for r in rows] == [sim_truth(chain, e, v) for e in range(3, 13)]
