@@ -81,11 +81,15 @@ class WindowSource:
         if ahead is not None and await self._still_canonical(ahead[0]):
             return ahead
         kept = await self.kept_window(epoch)
-        if kept is not None and await self._still_canonical(kept):
+        if kept is not None and kept.block_roots and await self._still_canonical(kept):
             return [kept]
         try:
             windows = await self.retrying("window", epoch, lambda: self.tracker.close(epoch))
         except NotFound as gone:
+            if kept is not None and not kept.block_roots:
+                # A window without blocks pins nothing a reorg could be checked against, so it
+                # is read again while the node can; once it cannot, the kept one is all there is.
+                return [kept]
             windows = await self._from_archive(epoch, gone)
         await self._keep(windows)
         return windows
