@@ -192,6 +192,8 @@ class ValidatorEpoch:
     attestation_included: bool | None
     proposals: int
     proposals_missed: int
+    merged: tuple[int, int] | None = None
+    """As ``PoolEpoch.merged``: this row is a share of a merged window's settlement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +231,8 @@ class DelegatorEpoch:
     weight_gwei: int
     credit_gwei: int
     accrued_gwei: int
+    merged: tuple[int, int] | None = None
+    """As ``PoolEpoch.merged``: the epoch's figures are a share of a merged window's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.chain.spec import ChainSpec
+from stakepool.ledger.delegations import Delegation, DelegationSet
 from stakepool.ledger.feed import LedgerFeed
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
@@ -73,7 +74,9 @@ async def test_states_no_node_serves_are_settled_as_one_merged_window(
     chain.advance_to(13 * SPE + 1)
     server.faults.state_history_slots = KEPT_EPOCHS * SPE
     registry = CollectorRegistry()
-    restarted = await _feed(client, _open(db), registry)
+    store = _open(db)
+    await store.apply_delegations(DelegationSet((Delegation("alice", 32 * 10**9, 0),), "test"))
+    restarted = await _feed(client, store, registry)
     with structlog.testing.capture_logs() as logs:
         written = await restarted.on_epoch_closed(13)
     assert written == list(range(3, 13))  # nothing skipped, nothing blocked
@@ -83,7 +86,6 @@ async def test_states_no_node_serves_are_settled_as_one_merged_window(
     ]  # LAST(10) is the oldest state the node still serves
     span = range(4, 11)
 
-    store = restarted.ledger.store
     for v in POOL:
         rows = {r.epoch: r.reward_gwei for r in await store.validator_epochs(v, EpochRange(3, 12))}
         assert sorted(rows) == list(range(3, 13))
@@ -102,6 +104,24 @@ async def test_states_no_node_serves_are_settled_as_one_merged_window(
     }
     assert encode.pool_epoch(epochs[1])["merged"] == {"from_epoch": 4, "to_epoch": 10}
     assert encode.pool_epoch(epochs[0])["merged"] is None
+    rows = await store.validator_epochs(POOL[0], EpochRange(3, 12))
+    assert [encode.validator_epoch(r)["merged"] for r in rows] == [
+        None,
+        *[{"from_epoch": 4, "to_epoch": 10}] * len(span),
+        None,
+        None,
+    ]
+    statement = await store.delegator_epochs("alice", EpochRange(3, 12))
+    assert statement is not None
+    assert [s.merged for s in statement] == [None, *[(4, 10)] * len(span), None, None]
+    # Conservation over the span: alice, the only delegator, is credited what the span
+    # distributed, to the Gwei (the accumulator's dust stays below one Gwei per epoch).
+    distributed = sum(e.distributed_gwei for e in epochs if e.epoch in span)
+    credited = sum(s.credit_gwei for s in statement if s.epoch in span)
+    assert distributed - len(span) <= credited <= distributed
+    assert sum(e.reward_gwei for e in epochs if e.epoch in span) == sum(
+        e.fee_gwei + e.distributed_gwei for e in epochs if e.epoch in span
+    )
     conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
     try:
         table = pool_table(conn, 3, 12)

@@ -175,7 +175,7 @@ def _pool_epoch(r: sqlite3.Row | tuple[object, ...]) -> PoolEpoch:
         delegators=int(str(v[8])),
         bond_delta_gwei=int(str(v[9])),
         unassigned_gwei=int(str(v[10])),
-        merged=None if v[11] is None else (int(str(v[11])), int(str(v[12]))),
+        merged=_merged(v[11], v[12]),
     )
 
 
@@ -212,9 +212,13 @@ def validators(conn: sqlite3.Connection) -> list[ValidatorSummary]:
 
 _VALIDATOR_EPOCH_SQL = (
     "SELECT v.epoch, v.validator_index, e.status, v.reward_gwei, v.components_json,"
-    " v.residual_gwei, v.attestation_included, v.proposals, v.proposals_missed"
-    " FROM validator_epochs v JOIN ledger_epochs e ON e.epoch = v.epoch"
+    " v.residual_gwei, v.attestation_included, v.proposals, v.proposals_missed,"
+    " e.merged_from, e.merged_to FROM validator_epochs v JOIN ledger_epochs e ON e.epoch = v.epoch"
 )
+
+
+def _merged(first: object, last: object) -> tuple[int, int] | None:
+    return None if first is None or last is None else (int(str(first)), int(str(last)))
 
 
 def _validator_epoch(r: sqlite3.Row | tuple[object, ...]) -> ValidatorEpoch:
@@ -232,6 +236,7 @@ def _validator_epoch(r: sqlite3.Row | tuple[object, ...]) -> ValidatorEpoch:
         attestation_included=None if v[6] is None else bool(v[6]),
         proposals=int(str(v[7])),
         proposals_missed=int(str(v[8])),
+        merged=_merged(v[9], v[10]),
     )
 
 
@@ -330,8 +335,8 @@ def delegator_epochs(
     first, last = bounds
     acc_after = acc_lookup(conn)
     rows = conn.execute(
-        "SELECT epoch, status, acc_scaled FROM ledger_epochs WHERE epoch BETWEEN ? AND ?"
-        " ORDER BY epoch",
+        "SELECT epoch, status, acc_scaled, merged_from, merged_to FROM ledger_epochs"
+        " WHERE epoch BETWEEN ? AND ? ORDER BY epoch",
         (first, last),
     ).fetchall()
     scaled = accrued_scaled(sched, acc_after, sched[0][0], first - 1)
@@ -344,7 +349,9 @@ def delegator_epochs(
         scaled += weight * (acc - previous_acc)
         previous_acc = acc
         after = to_gwei(scaled)
-        out.append(DelegatorEpoch(epoch, _status(r[1]), weight, after - before, after))
+        out.append(
+            DelegatorEpoch(epoch, _status(r[1]), weight, after - before, after, _merged(r[3], r[4]))
+        )
     return out
 
 
