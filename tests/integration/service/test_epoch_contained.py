@@ -32,19 +32,27 @@ MALFORMED = b'{"execution_optimistic":false,"finalized":false,"data":[{"index":"
 
 
 class CorruptingSim(InterceptingSimServer):
-    """Answers the balances at ``REPORT_STATE`` with a truncated body, ``times`` times."""
+    """Answers the balances at ``REPORT_STATE`` with a truncated body, ``times`` times; with
+    ``headers``, the monitor's ``headers?slot=`` of the epoch's first slot instead."""
 
-    def __init__(self, chain: SimChain, times: int) -> None:
+    def __init__(self, chain: SimChain, times: int, *, headers: bool = False) -> None:
         super().__init__(chain, auto_advance=True)
         self.left = times
+        self.headers = headers
         self.corrupted = 0
 
-    async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if (
-            self.left > 0
-            and request.path.endswith("/validator_balances")
+    def _target(self, request: web.Request) -> bool:
+        if self.headers:
+            return request.path == "/eth/v1/beacon/headers" and request.query.get("slot") == str(
+                MISSED_EPOCH * SPE
+            )
+        return (
+            request.path.endswith("/validator_balances")
             and request.match_info.get("state_id") == REPORT_STATE
-        ):
+        )
+
+    async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self.left > 0 and self._target(request):
             self.left -= 1
             self.corrupted += 1
             return web.Response(body=MALFORMED, content_type="application/json")
@@ -73,7 +81,9 @@ def _settled(db: Path) -> int:
     return -1 if row is None or row[0] is None else int(row[0])
 
 
-async def _run(tmp_path: Path, times: int) -> tuple[CorruptingSim, Events, list[dict[str, object]]]:
+async def _run(
+    tmp_path: Path, times: int, *, headers: bool = False
+) -> tuple[CorruptingSim, Events, list[dict[str, object]]]:
     chain = SimChain(
         SimConfig(
             validators=VALIDATORS,
@@ -94,7 +104,7 @@ async def _run(tmp_path: Path, times: int) -> tuple[CorruptingSim, Events, list[
     )
     events = Events()
     stop = asyncio.Event()
-    async with CorruptingSim(chain, times) as sim:
+    async with CorruptingSim(chain, times, headers=headers) as sim:
         settings = settings.model_copy(
             update={"beacon": settings.beacon.model_copy(update={"urls": [sim.url]})}
         )
@@ -161,3 +171,15 @@ async def test_an_epoch_report_that_keeps_failing_skips_neither_monitor_nor_ledg
     missed = [(e.epoch, e.validator_index) for e in events.missed if e.epoch == MISSED_EPOCH]
     assert missed == [(MISSED_EPOCH, proposer)]
     assert _missed_rows(tmp_path / "ledger.sqlite") == [(MISSED_EPOCH, proposer, 1)]
+
+
+async def test_a_monitor_part_that_fails_once_is_retried_within_the_epoch(tmp_path: Path) -> None:
+    sim, events, logs = await _run(tmp_path, times=1, headers=True)
+    assert sim.corrupted == 1  # the proposals part's first read of that epoch failed once
+    proposer = _proposer(sim)
+    missed = [(e.epoch, e.validator_index) for e in events.missed if e.epoch == MISSED_EPOCH]
+    assert missed == [(MISSED_EPOCH, proposer)]
+    assert _missed_rows(tmp_path / "ledger.sqlite") == [(MISSED_EPOCH, proposer, 1)]
+    retried = [e for e in logs if e["event"] == "monitor_part_retry"]
+    assert [(e["part"], e["epoch"]) for e in retried] == [("proposals", MISSED_EPOCH)]
+    assert not [e for e in logs if e["event"] == "monitor_part_failed"]
