@@ -55,7 +55,6 @@ class EpochSteps:
         epoch: int,
         call: Callable[[], Awaitable[T]],
         *,
-        failed_event: str = "epoch_step_failed",
         attempts: int | None = None,
     ) -> T | None:
         """``call()``'s result, or ``None`` once every attempt failed (logged as an error)."""
@@ -66,7 +65,8 @@ class EpochSteps:
             except self.errors as exc:
                 if attempt + 1 >= tries:
                     log.error(
-                        failed_event,
+                        # The report keeps the name operators already search for.
+                        "epoch_report_failed" if step == "epoch_report" else "epoch_step_failed",
                         step=step,
                         epoch=epoch,
                         attempts=tries,

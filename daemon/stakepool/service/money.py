@@ -157,15 +157,20 @@ class MoneyPath:
 
 
 def archive_client(settings: Settings) -> BeaconClient:
-    """``[beacon] archive_urls`` as a client of its own (never used for the head or duties)."""
+    """``[beacon] archive_urls`` as a client of its own (never used for the head or duties), with
+    the same credentials, timeouts and deadlines as the nodes of ``[beacon] urls``."""
     beacon = settings.beacon
     return BeaconClient(
         beacon.archive_urls,
+        auth=beacon.auth.get_secret_value() if beacon.auth is not None else None,
         timeout=beacon.timeout_seconds,
         bulk_timeout=beacon.bulk_timeout_seconds,
         connect_timeout=beacon.connect_timeout_seconds,
         retries=beacon.retries,
         batch_size=beacon.batch_size,
+        deadline_slots=beacon.request_deadline_slots,
+        min_deadline=beacon.min_request_deadline_seconds,
+        probe_interval_slots=beacon.probe_interval_slots,
     )
 
 

@@ -235,12 +235,7 @@ class Supervisor:
 
     async def _close_epoch(self, spec: ChainSpec, epoch: Epoch, steps: EpochSteps) -> None:
         """Report, statuses, monitor, money: a failed step never costs the others (``EpochSteps``)."""
-        report = await steps.run(
-            "epoch_report",
-            epoch,
-            lambda: self._epoch_report(spec, epoch),
-            failed_event="epoch_report_failed",
-        )
+        report = await steps.run("epoch_report", epoch, lambda: self._epoch_report(spec, epoch))
         head = report.head if report is not None else self.tracker.head if self.tracker else None
         assert head is not None  # epochs close on heads
         records = await self._update_statuses(Slot(spec.clock().last_slot(epoch)))
