@@ -65,6 +65,9 @@ class BeaconSettings(_Section):
     ``user:password@`` in one URL also works, for that node only; either way it is never printed."""
     cross_check: bool = False
     """Read each settled epoch's pool balances from the second node too, as a witness."""
+    archive_urls: list[str] = Field(default_factory=list)
+    """Optional archive nodes, asked only for a rewards window whose states no node of ``urls``
+    serves any more (before the ledger settles the span as one merged window)."""
 
     @model_validator(mode="after")
     def _witness(self) -> BeaconSettings:
@@ -72,7 +75,7 @@ class BeaconSettings(_Section):
             raise ValueError("cross_check needs a second beacon node in urls (the witness)")
         return self
 
-    @field_validator("urls")
+    @field_validator("urls", "archive_urls")
     @classmethod
     def _urls(cls, urls: list[str]) -> list[str]:
         out: list[str] = []

@@ -33,6 +33,16 @@ class DelegationsHeld:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowMerged:
+    """Epochs ``first..last`` were settled as one merged window (no node served the states in
+    between): exact in total, each epoch's share marked merged."""
+
+    first: int
+    last: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerReport:
     """What the console shows after the ledger wrote epochs."""
 
@@ -42,4 +52,11 @@ class LedgerReport:
     top: tuple[DelegatorSummary, ...]
 
 
-__all__ = ["DelegationsHeld", "EpochInputSettled", "LedgerLag", "LedgerReport", "PoolTotals"]
+__all__ = [
+    "DelegationsHeld",
+    "EpochInputSettled",
+    "LedgerLag",
+    "LedgerReport",
+    "PoolTotals",
+    "WindowMerged",
+]

@@ -13,30 +13,37 @@ there, and the ledger's input digest decides which epochs really changed (same f
 Read ahead: window ``k`` is read from the node as soon as epoch ``k`` closes and written one
 epoch later. Its start state ``LAST(k − 1)`` is then still after the finalized checkpoint: a node
 that finalizes within two epochs and prunes the states behind finality (stock Lodestar) no longer
-has it at the close of ``k + 1``. A read-ahead window is used only if its last block is still
-canonical (and no reorg marked it dirty); otherwise it is read again.
+has it at the close of ``k + 1``. The window is kept durably too (``windows.WindowSource``, the
+``ledger_windows`` table), so neither a restart nor the node's pruning loses it. A kept window is
+used only if its last block is still canonical (and no reorg marked it dirty); otherwise it is
+read again. Every read is retried within the epoch before it counts as failed.
 
-Gaps: the ledger settles in order and refuses gaps. After a restart the feed resumes at the
-ledger's next epoch; windows the node can no longer serve fail loudly and are retried each epoch
-(money is never skipped silently).
+Gaps: the ledger settles in order and refuses gaps. A fresh ledger starts at the first epoch it
+tried (its *origin*, kept in the database), however long its first attempts fail. After a restart
+the feed resumes at the ledger's next epoch; windows the node can no longer serve fail loudly and
+are retried each epoch (money is never skipped silently).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
 
 from stakepool.beacon.errors import BeaconError
+from stakepool.ledger.merge import WindowMerger
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store.interface import LedgerError
 from stakepool.ledger.store.ledger_sql import unsettled_from
+from stakepool.ledger.store.windows_sql import KeptWindows
+from stakepool.ledger.windows import DEFAULT_DELAYS, WindowSource
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.verdicts import ProposalVerdict
 from stakepool.rewards.fetcher import WindowNotReady
+from stakepool.rewards.span_reader import SpanReader
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.rewards.types import EpochRewards, ValidatorEpochReward
 from stakepool.store.unit import UnitOfWork
@@ -45,9 +52,6 @@ log = structlog.get_logger(__name__)
 
 _KEEP_EPOCHS = 16
 """Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
-_KEEP_AHEAD = 4
-"""Read-ahead windows kept while the ledger is stuck on an earlier one (a big pool's windows are
-large; an older one is read again if it is ever needed)."""
 DUTIES_KEY = "ledger_duty_outcomes"
 """``kept_state`` key of the outcomes the ledger has not settled yet (see ``DutyMemory.write``)."""
 
@@ -181,15 +185,29 @@ class LedgerFeed:
     """Drives the ledger from the epoch worker; every money write goes through ``LedgerService``."""
 
     def __init__(
-        self, tracker: RewardsTracker, ledger: LedgerService, duties: DutyMemory | None = None
+        self,
+        tracker: RewardsTracker,
+        ledger: LedgerService,
+        duties: DutyMemory | None = None,
+        *,
+        retry_delays: Sequence[float] = DEFAULT_DELAYS,
+        archive: RewardsTracker | None = None,
     ) -> None:
         self.tracker = tracker
         self.ledger = ledger
         self.duties = duties if duties is not None else DutyMemory()
+        self.windows = WindowSource(
+            tracker, KeptWindows(ledger.store.db), delays=retry_delays, archive=archive
+        )
+        """Windows read at their own epoch's close (kept durably), or read when settled."""
+        self.merger = WindowMerger(
+            self.windows,
+            SpanReader(tracker.fetcher),
+            ledger,
+            lambda w: settlement_input(w, self.duties.outcomes(w.epoch)),
+        )
         self._inputs: dict[int, EpochSettlementInput] = {}
         self._dirty_from: int | None = None
-        self._ahead: dict[int, list[EpochRewards]] = {}
-        """Windows read at their own epoch's close, waiting to be settled at the next one."""
 
     def on_reorg(self, first_changed_epoch: int) -> None:
         if self._dirty_from is None or first_changed_epoch < self._dirty_from:
@@ -203,46 +221,26 @@ class LedgerFeed:
             written = await self._settle_through(closed - 1)
         finally:
             await self.ledger.refresh_totals()
-        await self._read_ahead(closed)
+        await self.windows.read_ahead(closed)
         return written
-
-    async def _read_ahead(self, epoch: int) -> None:
-        if epoch < 1 or epoch in self._ahead:
-            return
-        try:
-            self._ahead[epoch] = await self.tracker.close(epoch)
-        except (BeaconError, WindowNotReady) as exc:
-            # Not lost: the settlement reads it again at the next close.
-            log.info("ledger_window_read_ahead_failed", epoch=epoch, error=str(exc))
-        for old in sorted(self._ahead)[:-_KEEP_AHEAD]:
-            del self._ahead[old]
-
-    async def _windows(self, epoch: int) -> list[EpochRewards]:
-        """Window ``epoch`` (and earlier ones explained since): read ahead if still canonical."""
-        ahead = self._ahead.pop(epoch, None)
-        if ahead is not None and await self._still_canonical(ahead[0]):
-            return ahead
-        return await self.tracker.close(epoch)
-
-    async def _still_canonical(self, window: EpochRewards) -> bool:
-        if not window.block_roots:
-            return True  # nothing to pin: a reorg that fills it is a chain_reorg (dirty mark)
-        header = await self.tracker.fetcher.client.blocks.header(window.block_roots[-1])
-        return header is not None and header.data.canonical
 
     async def _settle_through(self, target: int) -> list[int]:
         if target < 1:
             return []  # window 0 has no start state: balances begin at genesis
         status = await self.ledger.store.status()
         last, final = status.last_settled_epoch, status.last_final_epoch
-        start = target if last is None else last + 1
+        if last is None:
+            # A fresh ledger starts at the first epoch it tried, kept durably: failing first
+            # attempts block it there (as the log says), they never move its start later.
+            start = await self.windows.kept.origin(target)
+        else:
+            start = last + 1
         if self._dirty_from is not None and last is not None:
             start = min(start, max(self._dirty_from, 1 if final is None else final + 1))
         if self._dirty_from is not None:
-            for epoch in [e for e in self._ahead if e >= self._dirty_from]:
-                del self._ahead[epoch]
-        for epoch in [e for e in self._ahead if e < start]:
-            del self._ahead[epoch]  # settled already (a restart, a replay): not needed
+            self.windows.forget_from(self._dirty_from)
+            await self.windows.drop_kept_from(self._dirty_from)
+        self.windows.forget_before(start)  # settled already (a restart, a replay): not needed
         written: list[int] = []
         try:
             await self._settle_range(start, target, written)
@@ -251,13 +249,19 @@ class LedgerFeed:
         return written
 
     async def _settle_range(self, start: int, target: int, written: list[int]) -> None:
-        for epoch in range(start, target + 1):
+        epoch = start
+        while epoch <= target:
             try:
-                windows = await self._windows(epoch)
+                windows = await self.windows.window(epoch)
             except (BeaconError, WindowNotReady) as exc:
-                # One attempt per closed epoch (bounded cost); settlement never skips an epoch.
-                # Still failing epochs later: most likely a window older than the node keeps
-                # states for (a restart after a long stop) — say so every epoch.
+                # Retried within this close (bounded cost); settlement never skips an epoch.
+                # States no node serves any more: the span to the next readable state is settled
+                # as one merged window (``merge``), exact in total and marked so.
+                merged = await self.merger.try_merge(epoch, target, exc)
+                if merged is not None:
+                    written.extend(merged)
+                    epoch = merged[-1] + 1
+                    continue
                 # A warning, not an error: the stake is safe and nothing is lost, the ledger is
                 # late; stakepool_ledger_lag_epochs and StakepoolLedgerLagging page.
                 log.warning(
@@ -280,6 +284,7 @@ class LedgerFeed:
                     # and says so; the next close tries again from its next epoch.
                     log.error("ledger_settle_refused", epoch=window.epoch, error=str(exc))
                     return
+            epoch += 1
         self._dirty_from = None
 
     async def _report_lag(self, closed: int) -> None:
@@ -293,6 +298,8 @@ class LedgerFeed:
             final = max(epochs)
             for epoch in [e for e in self._inputs if e <= final]:
                 del self._inputs[epoch]
+            status = await self.ledger.store.status()
+            await self.windows.prune(status.last_final_epoch, status.last_settled_epoch)
 
     async def _settle(self, window: EpochRewards, *, fetched_through: int) -> list[int]:
         """Settle one window; later epochs the ledger reversed for it are settled again from

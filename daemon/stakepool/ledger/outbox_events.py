@@ -1,5 +1,5 @@
 """Outbox events of the ledger (``epoch_settled``, ``epoch_finalized``, ``epochs_reversed``,
-``period_committed``).
+``period_committed``, ``ledger_window_merged``).
 
 Hook factories for ``LedgerStore.settle/finalize/revert_from``: the store calls them inside the
 transaction that writes the rows, so the events and the rows commit together. Event ids are
@@ -115,3 +115,18 @@ def committed_hook(pool_id: str, now: Callable[[], float]) -> CommittedHook:
         ]
 
     return build
+
+
+def merged_event(
+    pool_id: str, now: Callable[[], float], first: int, last: int, reason: str
+) -> OutboxEvent:
+    """The warning that epochs ``first..last`` were settled as one merged window."""
+    return outbox_event(
+        kind="ledger_window_merged",
+        event_id=f"ledger_window_merged:{pool_id}:{first}-{last}",
+        severity="warning",
+        pool_id=pool_id,
+        epoch=first,
+        data={"from_epoch": first, "to_epoch": last, "reason": reason},
+        timestamp=now(),
+    )

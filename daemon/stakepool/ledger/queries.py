@@ -162,6 +162,9 @@ class PoolEpoch:
     delegators: int
     bond_delta_gwei: int
     unassigned_gwei: int
+    merged: tuple[int, int] | None = None
+    """``(first, last)`` epoch of the merged window this epoch is a share of (no node served the
+    end states inside it any more); ``None``: settled from its own window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +192,8 @@ class ValidatorEpoch:
     attestation_included: bool | None
     proposals: int
     proposals_missed: int
+    merged: tuple[int, int] | None = None
+    """As ``PoolEpoch.merged``: this row is a share of a merged window's settlement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +231,8 @@ class DelegatorEpoch:
     weight_gwei: int
     credit_gwei: int
     accrued_gwei: int
+    merged: tuple[int, int] | None = None
+    """As ``PoolEpoch.merged``: the epoch's figures are a share of a merged window's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,15 +14,16 @@ pool's totals, the settled rows, the lag) for the faces that show them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stakepool.chain.bus import EventBus
 from stakepool.ledger.delegations_gate import DelegationsGate, DelegationsGuard
-from stakepool.ledger.facts import DelegationsHeld, EpochInputSettled, LedgerLag
+from stakepool.ledger.facts import DelegationsHeld, EpochInputSettled, LedgerLag, WindowMerged
 from stakepool.ledger.outbox_events import (
     committed_hook,
     finalized_hook,
+    merged_event,
     reversed_hook,
     settled_hook,
 )
@@ -73,6 +74,21 @@ class LedgerService:
         if refresh_totals:
             await self.refresh_totals()
         return result
+
+    async def settle_merged(
+        self, inputs: Sequence[EpochSettlementInput], *, reason: str
+    ) -> list[SettleResult]:
+        """A merged window's epochs (``inputs``, in order, each with ``merged`` set) in one
+        transaction with a ``ledger_window_merged`` warning event; then told on the bus."""
+        first, last = inputs[0].epoch, inputs[-1].epoch
+        span = (
+            [merged_event(self.store.pool_id, self.now, first, last, reason)] if self.events else []
+        )
+        results = await self.store.settle_span(inputs, events=self._settled, span_events=span)
+        for inp in inputs:
+            self._tell(EpochInputSettled(inp))
+        self._tell(WindowMerged(first, last, reason))
+        return results
 
     async def finalize(self, finalized_epoch: int, *, refresh_totals: bool = True) -> list[int]:
         epochs = await self.store.finalize(

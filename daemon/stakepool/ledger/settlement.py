@@ -49,16 +49,21 @@ class EpochSettlementInput:
     input_digest: str = ""
     """Digest of what the figures were computed from (state roots, block roots, ...); empty: the
     digest of this input's own figures is used. A replay with the same digest is a no-op."""
+    merged: tuple[int, int] | None = None
+    """``(first, last)`` epoch of the merged window this epoch's figures are a share of (no node
+    served the states in between; ``rewards.merging``); ``None``: settled from its own window."""
 
     def digest(self) -> str:
         if self.input_digest:
             return self.input_digest
-        doc = {
+        doc: dict[str, object] = {
             "epoch": self.epoch,
             "cl": self.cl_reward_gwei,
             "el": self.el_reward_wei,
             "validators": [asdict(v) for v in sorted(self.validators, key=_index)],
         }
+        if self.merged is not None:  # only then: the digests of unmerged epochs stay as they were
+            doc["merged"] = list(self.merged)
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 

@@ -10,6 +10,7 @@ consistent at any moment a commit may happen.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
@@ -32,6 +33,7 @@ D = TypeVar("D")
 # A node's failure, or an answer the pure trackers cannot use (they raise ValueError subclasses:
 # AttestationDecodeError, ChainRootUnknown, BitfieldError, a seat outside the committee).
 PART_ERRORS = (BeaconError, ValueError)
+PART_ATTEMPTS = 3
 
 
 class MonitorContext:
@@ -68,13 +70,23 @@ class MonitorContext:
     async def part(
         self, name: str, epoch: int, failed: list[str], run: Callable[[], Awaitable[T]]
     ) -> T | None:
-        """Run one part of an epoch's work; a failure is logged once and the part skipped."""
-        try:
-            return await run()
-        except PART_ERRORS as exc:
-            log.warning("monitor_part_failed", part=name, epoch=epoch, error=str(exc))
-            failed.append(name)
-            return None
+        """Run one part of an epoch's work; a failure is retried within the epoch (a few times,
+        with a backoff tied to the slot) while the failed attempt has raised no event yet, so a
+        retry can never count one twice; then it is logged once and the part skipped."""
+        slot = self.spec.slot_duration_ms / 1000
+        for attempt in range(PART_ATTEMPTS):
+            emitted = len(self.unsaved)
+            try:
+                return await run()
+            except PART_ERRORS as exc:
+                if attempt + 1 < PART_ATTEMPTS and len(self.unsaved) == emitted:
+                    log.info("monitor_part_retry", part=name, epoch=epoch, error=str(exc))
+                    await asyncio.sleep(slot / 8 * 2**attempt)
+                    continue
+                log.warning("monitor_part_failed", part=name, epoch=epoch, error=str(exc))
+                failed.append(name)
+                return None
+        return None  # unreachable: the last attempt returns
 
 
 def drop_if_dependent_root_changed(

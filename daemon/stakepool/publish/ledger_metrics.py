@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from stakepool.chain.bus import EventBus
-from stakepool.ledger.facts import DelegationsHeld, EpochInputSettled, LedgerLag
+from stakepool.ledger.facts import DelegationsHeld, EpochInputSettled, LedgerLag, WindowMerged
 from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import ValidatorEpochRow
 
@@ -81,6 +81,13 @@ class LedgerMetrics:
             " pool's weight, or lists no delegations; see the delegations_held log).",
             registry=reg,
         )
+        self.merged_epochs = Counter(
+            "stakepool_ledger_merged_epochs_total",
+            "Epochs settled as shares of a merged window: no beacon node (nor archive) served"
+            " their end states any more; exact over the span, not per epoch (see the"
+            " ledger_window_merged event).",
+            registry=reg,
+        )
         self.residual_max = Gauge(
             "stakepool_rewards_residual_max_abs_gwei",
             "Largest |settlement - explanation| of one pool validator in the last explained epoch, Gwei.",
@@ -128,6 +135,7 @@ def subscribe(bus: EventBus, metrics: LedgerMetrics) -> None:
     bus.subscribe(
         DelegationsHeld, lambda fact: metrics.delegations_held.set(int(fact.digest is not None))
     )
+    bus.subscribe(WindowMerged, lambda fact: metrics.merged_epochs.inc(fact.last - fact.first + 1))
 
 
 class DeliveryMetrics:

@@ -128,6 +128,7 @@ class RewardsFetcher:
             block_roots=roots,
             finalized=inputs.finalized,
             optimistic=inputs.optimistic,
+            pending_consolidations=inputs.consolidations_end,
         )
 
     def _set_aside(self) -> str | None:

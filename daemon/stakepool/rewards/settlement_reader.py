@@ -34,6 +34,17 @@ from stakepool.rewards.window import (
 from stakepool.rewards.window_cache import KeptWindow
 
 
+def pool_consolidations(
+    queue: Sequence[PendingConsolidation], pool: set[int]
+) -> tuple[tuple[int, int], ...]:
+    """The queue's entries with a pool validator on either side, as ``(source, target)``."""
+    return tuple(
+        (int(c.source_index), int(c.target_index))
+        for c in queue
+        if c.source_index in pool or c.target_index in pool
+    )
+
+
 class SettlementReader:
     def __init__(self, blocks: BlockReader, states: StateReader, spec: ChainSpec) -> None:
         self.blocks = blocks
@@ -83,6 +94,7 @@ class SettlementReader:
             consolidation_out=cons_out,
             finalized=meta.finalized,
             optimistic=meta.optimistic,
+            consolidations_end=pool_consolidations(ends.consolidations_end, set(indices)),
         )
 
     async def again(self, settled: EpochRewards, indices: Sequence[int]) -> KeptWindow | None:

@@ -51,6 +51,8 @@ class WindowInputs:
     """Whether every answer said its state is finalized (``None``: one did not say)."""
     optimistic: bool
     """An answer was ``execution_optimistic``."""
+    consolidations_end: tuple[tuple[int, int], ...] = ()
+    """``(source, target)`` of the pending consolidations touching the pool at ``LAST(k)``."""
 
 
 def settled_rows(

@@ -167,6 +167,9 @@ class EpochRewards:
     explanation_never: bool = False
     """The node will never explain it (it lacks a rewards endpoint): not worth asking again."""
     notes: tuple[str, ...] = field(default=())
+    pending_consolidations: tuple[tuple[int, int], ...] = ()
+    """``(source, target)`` of the pending consolidations touching the pool at ``LAST(k)``: a
+    window merged from this one's end can tell whether one was processed inside its span."""
 
     @property
     def settlement_gwei(self) -> int:

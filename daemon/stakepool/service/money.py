@@ -76,6 +76,7 @@ class MoneyPath:
         """The monitor's verdicts for rows not settled yet; ``duties.write`` is a
         ``MonitorKeeper.digest_writers`` hook so they survive a kill (see ``DutyMemory``)."""
         self._execution: ExecutionClient | None = None
+        self._archive: BeaconClient | None = None
         self._spec: ChainSpec | None = None
 
     async def start(
@@ -93,7 +94,27 @@ class MoneyPath:
         kept = await self.ledger.store.db.view(lambda unit: unit.kept(DUTIES_KEY))
         if kept is not None:
             self.duties.restore(kept)
-        self.feed = LedgerFeed(RewardsTracker(fetcher, pool), self.ledger, self.duties)
+        archive = None
+        if self.settings.beacon.archive_urls:
+            self._archive = archive_client(self.settings)
+            archive = RewardsTracker(
+                RewardsFetcher(
+                    self._archive,
+                    spec,
+                    execution=self._execution,
+                    fee_recipients=execution.fee_recipients,
+                ),
+                pool,
+            )
+        slot = spec.slot_duration_ms / 1000
+        self.feed = LedgerFeed(
+            RewardsTracker(fetcher, pool),
+            self.ledger,
+            self.duties,
+            # Retries of a window read end within the epoch: the next close reads again.
+            retry_delays=(slot / 8, slot / 4, slot / 2),
+            archive=archive,
+        )
         self._spec = spec
         await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
@@ -101,6 +122,8 @@ class MoneyPath:
     async def close(self) -> None:
         if self._execution is not None:
             await self._execution.close()
+        if self._archive is not None:
+            await self._archive.close()
 
     # --- hooks -----------------------------------------------------------------------------------
 
@@ -131,6 +154,24 @@ class MoneyPath:
         top = sorted(page.items, key=lambda d: (-d.accrued_gwei.total, d.id))[:TOP_DELEGATORS]
         wanted = set(epochs)
         return LedgerReport(tuple(r for r in rows if r.epoch in wanted), totals, tuple(top))
+
+
+def archive_client(settings: Settings) -> BeaconClient:
+    """``[beacon] archive_urls`` as a client of its own (never used for the head or duties), with
+    the same credentials, timeouts and deadlines as the nodes of ``[beacon] urls``."""
+    beacon = settings.beacon
+    return BeaconClient(
+        beacon.archive_urls,
+        auth=beacon.auth.get_secret_value() if beacon.auth is not None else None,
+        timeout=beacon.timeout_seconds,
+        bulk_timeout=beacon.bulk_timeout_seconds,
+        connect_timeout=beacon.connect_timeout_seconds,
+        retries=beacon.retries,
+        batch_size=beacon.batch_size,
+        deadline_slots=beacon.request_deadline_slots,
+        min_deadline=beacon.min_request_deadline_seconds,
+        probe_interval_slots=beacon.probe_interval_slots,
+    )
 
 
 def open_ledger_service(settings: Settings, bus: EventBus | None = None) -> LedgerService:

@@ -11,8 +11,8 @@ the MQTT publisher drains its outbox. What happens is told on the event bus
 (``Started``, the head, each ``EpochReport``; the monitor and the ledger publish their own), where
 the faces subscribed. The sd_notify task runs in the same task group; the MQTT publisher beside
 it, so a stop can deliver what the producers committed before it says ``offline``.
-Each loop retries its own transient errors (a beacon node down, a malformed answer: logged once,
-then carried on); only a fatal error (the configured chain is nowhere to be found, the database
+Each loop retries its own transient errors (a beacon node down, a malformed answer: retried within
+the epoch, then logged once and carried on, ``epoch_steps``); only a fatal error (the configured chain is nowhere to be found, the database
 cannot be opened, the HTTP port cannot be bound) escapes and stops the daemon with exit code 1.
 """
 
@@ -32,7 +32,7 @@ from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.config import Settings
-from stakepool.monitor.doppelganger_watch import DoppelgangerKeys
+from stakepool.ledger.store.interface import LedgerError
 from stakepool.monitor.facts import EpochReport, Started
 from stakepool.monitor.head import HeadTracker
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
@@ -45,6 +45,8 @@ from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import EventPublisher
 from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.service.doppelganger_keys import doppelganger_keys
+from stakepool.service.epoch_steps import EpochSteps, slot_backoff
 from stakepool.service.money import MoneyPath
 from stakepool.store.database import Database
 
@@ -217,26 +219,38 @@ class Supervisor:
             await self.monitor.start(tracker.head.epoch)
 
     async def epoch_worker(self, spec: ChainSpec) -> None:
+        steps = EpochSteps(
+            slot_backoff(spec.slot_duration_ms / 1000), (BeaconError, LedgerError, ValueError)
+        )
         while True:
             epoch = await self._closed.get()
-            try:
-                report = await self._epoch_report(spec, epoch)
-            except BeaconError as exc:
-                log.error("epoch_report_failed", epoch=epoch, error=str(exc))
-                continue
-            self.metrics.set_checkpoints(report.head.justified_epoch, report.head.finalized_epoch)
-            self.metrics.set_balances(report.balances)
-            records = await self._update_statuses(report.state_slot)
-            self.bus.publish(report)
-            if self.monitor is not None:
-                await self.monitor.on_epoch_closed(epoch, report.head, records)
-            await self.money.on_epoch_closed(epoch, report.head.finalized_epoch)
+            await self._close_epoch(spec, epoch, steps)
             if self.publisher is not None:
                 self.publisher.notify()  # this epoch's events are committed: send them now
             self.metrics.set_epoch_processed(epoch)  # after the monitor: "processed" means all
             self._epochs_shown += 1
             if self.max_epochs is not None and self._epochs_shown >= self.max_epochs:
                 raise _Done
+
+    async def _close_epoch(self, spec: ChainSpec, epoch: Epoch, steps: EpochSteps) -> None:
+        """Report, statuses, monitor, money: a failed step never costs the others (``EpochSteps``)."""
+        report = await steps.run("epoch_report", epoch, lambda: self._epoch_report(spec, epoch))
+        head = report.head if report is not None else self.tracker.head if self.tracker else None
+        assert head is not None  # epochs close on heads
+        records = await self._update_statuses(Slot(spec.clock().last_slot(epoch)))
+        if report is not None:
+            self.metrics.set_checkpoints(head.justified_epoch, head.finalized_epoch)
+            self.metrics.set_balances(report.balances)
+            self.bus.publish(report)
+        monitor = self.monitor
+        if monitor is not None:
+            # Once: its parts contain their own failures; a second pass would count twice.
+            await steps.run(
+                "monitor", epoch, lambda: monitor.on_epoch_closed(epoch, head, records), attempts=1
+            )
+        await steps.run(
+            "money", epoch, lambda: self.money.on_epoch_closed(epoch, head.finalized_epoch)
+        )
 
     async def _update_statuses(self, state_slot: Slot) -> tuple[ValidatorInfo, ...]:
         """Validators by status and slashed, once per epoch; a failure only leaves them stale.
@@ -266,11 +280,7 @@ class Supervisor:
         if self.members:
             answer = await self.client.state.balances(last_slot, [m.index for m in self.members])
             balances = {ValidatorIndex(b.index): Gwei(b.balance) for b in answer.data}
-        previous = (
-            self._last_balances
-            if self._last_epoch is not None and self._last_epoch == epoch - 1
-            else None
-        )
+        previous = self._last_balances if self._last_epoch == epoch - 1 else None
         self._last_balances, self._last_epoch = balances, epoch
         head = tracker.head
         assert head is not None
@@ -308,7 +318,7 @@ class Supervisor:
             self.bus,
             thresholds=monitor_settings.thresholds(),
             keeper=keeper,
-            doppelganger=self._doppelganger_keys(),
+            doppelganger=doppelganger_keys(self.settings.monitor, self.members),
         )
         last = await self.monitor.restore()
         self.tracker = HeadTracker(
@@ -327,21 +337,6 @@ class Supervisor:
         """The epoch a delegation change read now takes effect at: the next one to start."""
         head = None if self.tracker is None else self.tracker.head
         return None if head is None else int(head.epoch) + 1
-
-    def _doppelganger_keys(self) -> DoppelgangerKeys:
-        """``[monitor] not_started`` as indices: pubkeys through the resolved pool."""
-        by_pubkey = {m.pubkey.lower(): m.index for m in self.members}
-        indices: set[ValidatorIndex] = set()
-        for ref in self.settings.monitor.not_started:
-            if ref.index is not None:
-                indices.add(ValidatorIndex(ref.index))
-            elif ref.pubkey is not None and ref.pubkey in by_pubkey:
-                indices.add(by_pubkey[ref.pubkey])
-            else:
-                log.warning("not_started_key_unknown", pubkey=ref.pubkey, hint="not a pool key")
-        return DoppelgangerKeys(
-            tuple(sorted(indices)), vc_wait=self.settings.monitor.vc_doppelganger_wait
-        )
 
     async def check_doppelgangers(self) -> dict[str, object] | None:
         """The on-demand check (HTTP); None while the monitor is not running yet."""

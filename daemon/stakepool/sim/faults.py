@@ -47,6 +47,10 @@ class Faults:
     a known topic, it is ignored and the known ones stream."""
     sse_unknown_topics: set[str] = field(default_factory=set)
     """Topics this node does not know (refused, or hanging with ``sse_lax_topics``)."""
+    state_history_slots: int | None = None
+    """A pruning node: ``states/{id}/…`` of a state more than this many slots behind the head
+    answers 404 "No state found", while its blocks stay served (stock Lodestar keeps blocks and
+    prunes states behind finality). ``None``: every state the sim holds is served."""
 
     def set(self, route: str, fault: str) -> None:
         if fault not in FAULT_KINDS:
@@ -63,6 +67,7 @@ class Faults:
             self.sse_lazy_headers = False
             self.sse_lax_topics = False
             self.sse_unknown_topics.clear()
+            self.state_history_slots = None
         else:
             self.routes.pop(route, None)
 

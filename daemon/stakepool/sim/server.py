@@ -37,6 +37,8 @@ def _fault_middleware(faults: Faults) -> Any:
             status, message = STATUS_FAULTS[fault]
             return error(status, message)
         state_id = request.match_info.get("state_id", "")
+        if faults.state_history_slots is not None and state_id and _pruned(request, faults):
+            return error(404, f"No state found for id '{state_id}'")
         if faults.no_state_at_empty_slot and state_id.isdecimal():
             with contextlib.suppress(ValueError):
                 if request.app[CHAIN].block(state_id) is None:
@@ -66,6 +68,22 @@ def _fault_middleware(faults: Faults) -> Any:
         return response
 
     return middleware
+
+
+def _pruned(request: web.Request, faults: Faults) -> bool:
+    """The requested state is older than a pruning node keeps (``Faults.state_history_slots``)."""
+    chain: SimChain = request.app[CHAIN]
+    state_id = request.match_info["state_id"]
+    if state_id in ("head", "genesis", "finalized", "justified"):
+        return False  # a pruning node still serves its anchors
+    try:
+        state = chain.state(state_id)
+        head = chain.state("head")
+    except ValueError:
+        return False  # a malformed id: the route answers 400 itself
+    if state is None or head is None or faults.state_history_slots is None:
+        return False
+    return head.slot - state.slot > faults.state_history_slots
 
 
 class SimServer:

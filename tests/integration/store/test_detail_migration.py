@@ -3,10 +3,13 @@ before it) migrates in place, and every reader answers exactly as that release a
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +35,26 @@ def _tables(path: Path) -> set[str]:
         conn.close()
 
 
+def _without_later_fields(answer: Any) -> Any:
+    """The answer as the fixture's release gave it: fields added since (``merged``, which marks a
+    share of a merged window) must be empty on this ledger and are left out."""
+    if isinstance(answer, list):
+        return [_without_later_fields(a) for a in answer]
+    if isinstance(answer, dict):
+        assert answer.get("merged") is None, answer
+        return {k: _without_later_fields(v) for k, v in answer.items() if k != "merged"}
+    return answer
+
+
+def _csv_without_later_fields(text: str) -> list[dict[str, str]]:
+    """An export's rows without the merged-window columns added since (empty on this ledger)."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        assert row.pop("merged_from", "") == "", row
+        assert row.pop("merged_to", "") == "", row
+    return rows
+
+
 async def test_an_old_ledger_migrates_and_every_reader_answers_the_same(tmp_path: Path) -> None:
     path = _copy(tmp_path)
     conn = sqlite3.connect(path)
@@ -46,7 +69,13 @@ async def test_an_old_ledger_migrates_and_every_reader_answers_the_same(tmp_path
     expected = json.loads((FIXTURE / "answers.json").read_text())
     assert got.keys() == expected.keys()
     for key in expected:
-        assert json.loads(json.dumps(got[key])) == expected[key], key
+        if key == "export":
+            for kind, text in got[key].items():
+                assert _csv_without_later_fields(text) == list(
+                    csv.DictReader(io.StringIO(expected[key][kind]))
+                ), kind
+            continue
+        assert _without_later_fields(json.loads(json.dumps(got[key]))) == expected[key], key
     tables = _tables(path)
     assert "validator_epochs" not in tables
     assert "validator_epoch_detail" in tables

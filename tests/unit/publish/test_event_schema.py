@@ -14,7 +14,12 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]  # a dev dependency's dependency; no stubs
 import pytest
 
-from stakepool.ledger.outbox_events import finalized_hook, reversed_hook, settled_hook
+from stakepool.ledger.outbox_events import (
+    finalized_hook,
+    merged_event,
+    reversed_hook,
+    settled_hook,
+)
 from stakepool.ledger.settlement import EpochSettlement
 from stakepool.monitor.events import EVENT_TYPES, MonitorEvent
 from stakepool.monitor.keeper import to_outbox
@@ -82,6 +87,7 @@ def test_every_ledger_event_validates() -> None:
         *(e.payload for e in settled(_settlement(reward_el_gwei=1_000))),
         *(e.payload for e in finalized_hook("alpha", lambda: NOW)([10, 11])),
         *(e.payload for e in reversed_hook("alpha", lambda: NOW, "reorg")([10, 11])),
+        merged_event("alpha", lambda: NOW, 4, 10, "no node serves the states").payload,
     ]
     for payload in payloads:
         assert _errors(payload) == [], payload

@@ -46,6 +46,8 @@ def pool_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
         "distributed_gwei",
         "total_weight_gwei",
         "delegators",
+        "merged_from",
+        "merged_to",
     )
     rows = (
         (
@@ -60,6 +62,8 @@ def pool_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
             e.distributed_gwei,
             e.total_weight_gwei,
             e.delegators,
+            None if e.merged is None else e.merged[0],
+            None if e.merged is None else e.merged[1],
         )
         for e in ledger_read.iter_pool_epochs(conn, first, last)
     )
@@ -77,6 +81,8 @@ def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
         "proposals",
         "proposals_missed",
         "components_gwei",
+        "merged_from",
+        "merged_to",
     )
     rows = (
         (
@@ -91,6 +97,8 @@ def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
             None
             if v.components_gwei is None
             else json.dumps({k: str(x) for k, x in sorted(v.components_gwei.items())}),
+            None if v.merged is None else v.merged[0],
+            None if v.merged is None else v.merged[1],
         )
         for v in ledger_read.iter_validator_epochs(conn, first, last)
     )

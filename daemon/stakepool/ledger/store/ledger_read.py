@@ -176,13 +176,14 @@ def _pool_epoch(r: sqlite3.Row | tuple[object, ...]) -> PoolEpoch:
         delegators=int(str(v[8])),
         bond_delta_gwei=int(str(v[9])),
         unassigned_gwei=int(str(v[10])),
+        merged=_merged(v[11], v[12]),
     )
 
 
 _POOL_EPOCH_SQL = (
     "SELECT epoch, status, reward_cl_gwei, reward_el_gwei, reward_gwei, fee_gwei,"
-    " distributed_gwei, total_weight_gwei, delegators, bond_delta_gwei, unassigned_gwei"
-    " FROM ledger_epochs WHERE epoch BETWEEN ? AND ? ORDER BY epoch"
+    " distributed_gwei, total_weight_gwei, delegators, bond_delta_gwei, unassigned_gwei,"
+    " merged_from, merged_to FROM ledger_epochs WHERE epoch BETWEEN ? AND ? ORDER BY epoch"
 )
 
 
@@ -210,25 +211,37 @@ def validators(conn: sqlite3.Connection) -> list[ValidatorSummary]:
     ]
 
 
-def _validator_epoch(epoch: int, status: str, r: DetailRow) -> ValidatorEpoch:
+def _merged(first: object, last: object) -> tuple[int, int] | None:
+    return None if first is None or last is None else (int(str(first)), int(str(last)))
+
+
+def _validator_epoch(
+    epoch: int, status: tuple[str, tuple[int, int] | None], r: DetailRow
+) -> ValidatorEpoch:
     return ValidatorEpoch(
         epoch=epoch,
         validator_index=r.validator_index,
-        status=_status(status),
+        status=_status(status[0]),
         reward_gwei=r.reward_gwei,
         components_gwei=None if r.components_gwei is None else dict(r.components_gwei),
         residual_gwei=r.residual_gwei,
         attestation_included=r.attestation_included,
         proposals=r.proposals,
         proposals_missed=r.proposals_missed,
+        merged=status[1],
     )
 
 
-def _statuses(conn: sqlite3.Connection, first: int, last: int) -> dict[int, str]:
+def _statuses(
+    conn: sqlite3.Connection, first: int, last: int
+) -> dict[int, tuple[str, tuple[int, int] | None]]:
+    """Each epoch's status and, for a share of a merged window, the window's span."""
     rows = conn.execute(
-        "SELECT epoch, status FROM ledger_epochs WHERE epoch BETWEEN ? AND ?", (first, last)
+        "SELECT epoch, status, merged_from, merged_to FROM ledger_epochs"
+        " WHERE epoch BETWEEN ? AND ?",
+        (first, last),
     )
-    return {int(r[0]): str(r[1]) for r in rows}
+    return {int(r[0]): (str(r[1]), _merged(r[2], r[3])) for r in rows}
 
 
 def validator_epochs(
@@ -333,8 +346,8 @@ def delegator_epochs(
     first, last = bounds
     acc_after = acc_lookup(conn)
     rows = conn.execute(
-        "SELECT epoch, status, acc_scaled FROM ledger_epochs WHERE epoch BETWEEN ? AND ?"
-        " ORDER BY epoch",
+        "SELECT epoch, status, acc_scaled, merged_from, merged_to FROM ledger_epochs"
+        " WHERE epoch BETWEEN ? AND ? ORDER BY epoch",
         (first, last),
     ).fetchall()
     scaled = accrued_scaled(sched, acc_after, sched[0][0], first - 1)
@@ -347,7 +360,9 @@ def delegator_epochs(
         scaled += weight * (acc - previous_acc)
         previous_acc = acc
         after = to_gwei(scaled)
-        out.append(DelegatorEpoch(epoch, _status(r[1]), weight, after - before, after))
+        out.append(
+            DelegatorEpoch(epoch, _status(r[1]), weight, after - before, after, _merged(r[3], r[4]))
+        )
     return out
 
 

@@ -136,9 +136,9 @@ def settle(
     )
     check_epoch(conn, inp, settlement)  # before any row: a value past the columns is refused
     conn.execute(
-        f"INSERT INTO ledger_epochs ({_EPOCH_COLUMNS}) VALUES"  # noqa: S608 - constant
+        f"INSERT INTO ledger_epochs ({_EPOCH_COLUMNS}, merged_from, merged_to) VALUES"  # noqa: S608
         " (?, 'provisional', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL)",
+        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, ?, ?)",
         (
             inp.epoch,
             settlement.reward_cl_gwei,
@@ -154,6 +154,8 @@ def settle(
             str(settlement.dust_delta_scaled),
             after.to_json(),
             digest,
+            None if inp.merged is None else inp.merged[0],
+            None if inp.merged is None else inp.merged[1],
         ),
     )
     detail_sql.write_epoch(conn, inp.epoch, inp.validators)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from stakepool.chain.clock import ChainClock
@@ -49,7 +50,9 @@ from stakepool.ledger.store.interface import (
     SettleResult,
 )
 from stakepool.ledger.store.ledger_sql import delegator_exists, last_epochs
+from stakepool.store import outbox
 from stakepool.store.database import Database
+from stakepool.store.outbox_event import OutboxEvent
 
 DEFAULT_PERIOD_EPOCHS = 225
 """``[ledger] statement_period_epochs``: one mainnet day."""
@@ -92,6 +95,29 @@ class SqliteLedgerStore:
                 c, inp, self.policy, events=events, outbox_max_rows=self.outbox_max_rows
             )
         )
+
+    async def settle_span(
+        self,
+        inputs: Sequence[EpochSettlementInput],
+        *,
+        events: SettledHook | None = None,
+        span_events: Sequence[OutboxEvent] = (),
+    ) -> list[SettleResult]:
+        """A merged window's epochs in one transaction, with its warning events: a kill leaves
+        the span settled whole or not at all."""
+
+        def write(c: sqlite3.Connection) -> list[SettleResult]:
+            results = [
+                ledger_write.settle(
+                    c, inp, self.policy, events=events, outbox_max_rows=self.outbox_max_rows
+                )
+                for inp in inputs
+            ]
+            if span_events:
+                outbox.enqueue(c, span_events, max_rows=self.outbox_max_rows)
+            return results
+
+        return await self.db.write(write)
 
     async def finalize(
         self,

@@ -71,6 +71,11 @@ def pool(value: PoolTotals) -> JsonObject:
     }
 
 
+def merged(span: tuple[int, int] | None) -> JsonObject | None:
+    """The merged window an epoch's figures are a share of (``None``: its own window)."""
+    return None if span is None else {"from_epoch": span[0], "to_epoch": span[1]}
+
+
 def pool_epoch(value: PoolEpoch) -> JsonObject:
     return {
         "epoch": value.epoch,
@@ -84,6 +89,7 @@ def pool_epoch(value: PoolEpoch) -> JsonObject:
         "delegators": value.delegators,
         "bond_delta_gwei": gwei(value.bond_delta_gwei),
         "unassigned_gwei": gwei(value.unassigned_gwei),
+        "merged": merged(value.merged),
     }
 
 
@@ -110,6 +116,7 @@ def validator_epoch(value: ValidatorEpoch) -> JsonObject:
         "attestation_included": value.attestation_included,
         "proposals": value.proposals,
         "proposals_missed": value.proposals_missed,
+        "merged": merged(value.merged),
     }
 
 
@@ -139,6 +146,7 @@ def delegator_epoch(value: DelegatorEpoch) -> JsonObject:
         "weight_gwei": gwei(value.weight_gwei),
         "credit_gwei": gwei(value.credit_gwei),
         "accrued_gwei": gwei(value.accrued_gwei),
+        "merged": merged(value.merged),
     }
 
 

@@ -1,0 +1,89 @@
+"""A kept window reads back exactly as it was written (any integers, explained or not, EL
+rewards known or not), and a damaged body is refused rather than guessed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stakepool.execution.types import ElReward
+from stakepool.rewards import codec
+from stakepool.rewards.types import (
+    BalanceMoves,
+    EpochRewards,
+    ProposalEl,
+    RewardExplanation,
+    ValidatorEpochReward,
+)
+
+big = st.integers(min_value=-(2**80), max_value=2**80)
+gwei = st.integers(min_value=0, max_value=2**64 - 1)
+text = st.text(max_size=12)
+root = st.from_regex(r"0x[0-9a-f]{64}", fullmatch=True)
+
+explanations = st.builds(
+    RewardExplanation,
+    duty_epoch=gwei,
+    source=big,
+    target=big,
+    head=big,
+    inactivity=big,
+    proposer=big,
+    sync=big,
+    slashing_penalty=gwei,
+    correlation_penalty=st.none() | gwei,
+)
+rows = st.builds(
+    ValidatorEpochReward,
+    validator=gwei,
+    epoch=gwei,
+    settlement_gwei=big,
+    balance_start_gwei=gwei,
+    balance_end_gwei=gwei,
+    moves=st.builds(BalanceMoves, gwei, gwei, gwei, gwei, gwei, gwei),
+    effective_balance_gwei=gwei,
+    explanation=st.none() | explanations,
+    residual_gwei=st.none() | big,
+    missed_gwei=st.none() | big,
+)
+el = st.builds(ElReward, text, st.integers(0, 2**256 - 1), text, gwei, text, gwei, root)
+proposals = st.builds(ProposalEl, gwei, gwei, st.none() | root, st.none() | el, st.none() | text)
+windows = st.builds(
+    EpochRewards,
+    epoch=st.integers(1, 2**40),
+    validators=st.lists(rows, max_size=4).map(tuple),
+    proposals=st.lists(proposals, max_size=3).map(tuple),
+    start_slot_state=gwei,
+    end_slot_state=gwei,
+    start_state_id=text,
+    end_state_id=text,
+    block_roots=st.lists(root, max_size=3).map(tuple),
+    finalized=st.none() | st.booleans(),
+    optimistic=st.booleans(),
+    explanation_available=st.booleans(),
+    explanation_reason=st.none() | text,
+    explanation_never=st.booleans(),
+    notes=st.lists(text, max_size=2).map(tuple),
+    pending_consolidations=st.lists(st.tuples(gwei, gwei), max_size=3).map(tuple),
+)
+
+
+@given(st.lists(windows, min_size=1, max_size=3))
+def test_a_kept_window_reads_back_exactly(kept: list[EpochRewards]) -> None:
+    assert codec.decode(codec.encode(kept)) == kept
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{",
+        '{"format": 2, "windows": []}',
+        '{"format": 1}',
+        '{"format": 1, "windows": [{"epoch": "3"}]}',
+        '{"format": 1, "windows": [null]}',
+    ],
+)
+def test_a_damaged_body_is_refused(body: str) -> None:
+    with pytest.raises(ValueError, match=r"kept|format|Expecting"):
+        codec.decode(body)
