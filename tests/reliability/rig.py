@@ -1,0 +1,355 @@
+"""One scenario's stage: a simulated chain, an undisturbed reference daemon, a disturbed one.
+
+Both ``stakepool run`` processes follow the same in-process simulated chain (the money scenario of
+``tests/integration/money``: a slashing, withdrawals, a top-up, an exit, an empty slot, a reorg),
+with the same pool, delegations and policy, and publish to the same mosquitto under their own
+topic prefixes. The reference talks to the simulator directly; the disturbed one ("dut") through
+whatever the scenario puts in between (``dut_urls``), and its broker connection passes a ``Gate``.
+The chain halts at ``halt_epoch``: both must settle every epoch up to ``halt_epoch − 2`` and see
+the same finality; then both stop and ``finish`` compares their ledgers row for row (timestamps
+and journal ids left out: ``moneykit.LEDGER_TABLES``) and the MQTT event ids each published.
+
+The dut is supervised like the systemd unit does (``Restart=on-failure``): an exit the test did
+not cause is a crash, counted, and the daemon is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stakepool.sim.chain import SimChain, SimConfig
+from tests.integration.money.moneykit import POOL, SCENARIO, SPE, VALIDATORS, dump_ledger
+from tests.integration.money.moneykit import settled as settled_epochs
+from tests.integration.mqtt.broker import Mosquitto
+from tests.integration.mqtt.kit import Gate, Subscriber
+from tests.integration.processes import STAKEPOOL, clean_env, free_port
+from tests.integration.simkit import HaltingSimServer
+from tests.reliability.tally import TALLY
+
+SOAK = os.environ.get("STAKEPOOL_SOAK", "") not in ("", "0")
+"""``STAKEPOOL_SOAK=1``: longer chains, more kills, more corrupted answers, more fuzzing."""
+SLOT_MS = 250
+HALT_EPOCH = 40 if SOAK else 12
+MQTT_BATCH = 256
+"""The publisher's batch (``publish/mqtt.py``): at most this many events in flight at once, so
+a disturbance may deliver at most this many twice."""
+POOL_ID = "rel"
+DELEGATIONS = """
+[[delegation]]
+delegator = "alice"
+amount_gwei = 32_000_000_000
+from_epoch = 0
+
+[[delegation]]
+delegator = "bob"
+amount_gwei = 16_000_000_000
+from_epoch = 0
+to_epoch = 7
+
+[[delegation]]
+delegator = "carol"
+amount_gwei = 8_000_000_000
+from_epoch = 4
+"""
+
+
+class Daemon:
+    """One ``stakepool run`` with its own database, HTTP port, logs and MQTT prefix."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        name: str,
+        urls: list[str],
+        mqtt_port: int,
+        *,
+        extra: str = "",
+        db: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.tmp = tmp
+        self.db = db or tmp / f"{name}.sqlite"
+        self.http_port = free_port()
+        self.prefix = name
+        self.config = tmp / f"{name}.toml"
+        self.config.write_text(
+            f"[beacon]\nurls = {urls!r}\n".replace("'", '"') + "timeout_seconds = 2\nretries = 2\n"
+            f'[pool]\nid = "{POOL_ID}"\nvalidators = {POOL}\nfee_bps = 500\n'
+            f'delegations_file = "{tmp / "delegations.toml"}"\n'
+            f'[http]\nport = {self.http_port}\n[ledger]\ndatabase = "{self.db}"\n'
+            f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\ntopic_prefix = "{name}"\n'
+            f'client_id = "stakepool-{name}"\n'
+            # Kills and stalls can keep a daemon from progressing for many short epochs; the
+            # monitor must then catch up rather than skip (the knob's default: 16).
+            "[monitor]\ncatch_up_epochs = 1024\n"
+            '[log]\nformat = "json"\n' + extra,
+            encoding="utf-8",
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self.crashes: list[str] = []
+
+    @property
+    def log(self) -> Path:
+        return self.tmp / f"{self.name}-{self.starts}.log"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        self.starts += 1
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [*STAKEPOOL, "run", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=clean_env(**(env or {})),
+            )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.check()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.proc = None
+
+    def check(self) -> bool:
+        """False (and a crash counted, and the daemon started again) when it exited on its own."""
+        if self.proc is None or self.proc.poll() is None:
+            return True
+        self.crashes.append(f"{self.name} exited {self.proc.returncode}: {self.tail()}")
+        self.start()
+        return False
+
+    def stop(self) -> int:
+        """SIGTERM; the exit code (0 expected: a clean stop drains the outbox first)."""
+        if self.proc is None:
+            return 0
+        self.check()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(timeout=10)
+        self.proc = None
+        return code
+
+    def settled(self) -> tuple[int, int]:
+        return settled_epochs(self.db)
+
+    def tail(self, lines: int = 15) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Outcome:
+    tables_differing: dict[str, tuple[int, int]] = field(default_factory=dict)
+    rows_compared: int = 0
+    last_epoch: int = -1
+    ref_events: int = 0
+    events_lost: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    crashes: list[str] = field(default_factory=list)
+    stop_codes: tuple[int, int] = (0, 0)
+
+
+class Rig:
+    def __init__(
+        self,
+        tmp: Path,
+        broker: Mosquitto,
+        *,
+        seed: int,
+        known_failure: bool,
+        halt_epoch: int = HALT_EPOCH,
+    ) -> None:
+        self.tmp = tmp
+        self.broker = broker
+        self.rng = random.Random(seed)
+        self.known_failure = known_failure
+        self.last = halt_epoch - 2
+        self.disturbances = 0
+        """Kills and outages: each may leave one batch of events in flight, delivered twice."""
+        (tmp / "delegations.toml").write_text(DELEGATIONS, encoding="utf-8")
+        self.chain = SimChain(
+            SimConfig(
+                validators=VALIDATORS,
+                preset="minimal",
+                slot_duration_ms=SLOT_MS,
+                seed=11,
+                # Both daemons are up before genesis (their start takes seconds on a busy machine).
+                genesis_time=int(time.time()) + 8,
+                scenario=SCENARIO,
+                history_epochs=128,  # a daemon back from a disturbance finds what it missed
+            )
+        )
+        self.sim = HaltingSimServer(self.chain, halt_epoch * SPE)
+        self.gate = Gate(broker.port)
+        self.subscriber: Subscriber | None = None
+        self.seen: list[tuple[str, str]] = []
+        """(topic, event_id) of every event message, across subscriber reconnections."""
+        self.ref: Daemon | None = None
+        self.dut: Daemon | None = None
+
+    def halt_at(self, epoch: int) -> None:
+        """The chain stops at the first slot of ``epoch`` (not before its present head)."""
+        epoch = max(epoch, self.chain.head_slot // SPE + 1)
+        self.sim.halt_slot = epoch * SPE
+        self.last = epoch - 2
+
+    def started(self, daemon: Daemon) -> bool:
+        """The daemon's present run said ``started`` (genesis checked, pool resolved)."""
+        return daemon.log.exists() and '"started"' in daemon.log.read_text(errors="replace")
+
+    @property
+    def epoch_seconds(self) -> float:
+        return SPE * SLOT_MS / 1000
+
+    async def __aenter__(self) -> Rig:
+        await self.sim.start()
+        await self.gate.start()
+        await self.subscribe()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for daemon in (self.ref, self.dut):
+            if daemon is not None and daemon.proc is not None:
+                with contextlib.suppress(Exception):
+                    daemon.proc.kill()
+                    daemon.proc.wait(timeout=10)
+        await self.unsubscribe()
+        await self.gate.close()
+        await self.sim.stop()
+
+    async def subscribe(self) -> None:
+        self.subscriber = Subscriber(self.broker.port, "#")
+        await self.subscriber.__aenter__()
+
+    async def unsubscribe(self) -> None:
+        if self.subscriber is None:
+            return
+        sub, self.subscriber = self.subscriber, None
+        await sub.__aexit__(None, None, None)
+        self.seen.extend(_event_ids(sub))
+
+    def start(
+        self, dut_urls: list[str] | None = None, *, dut_extra: str = "", dut_db: Path | None = None
+    ) -> Daemon:
+        """Both daemons started; the dut (returned) on ``dut_urls`` (default: the simulator)."""
+        self.ref = Daemon(self.tmp, "ref", [self.sim.url], self.broker.port)
+        self.dut = Daemon(
+            self.tmp, "dut", dut_urls or [self.sim.url], self.gate.port, extra=dut_extra, db=dut_db
+        )
+        self.ref.start()
+        self.dut.start()
+        return self.dut
+
+    async def started_both(self) -> None:
+        ref, dut = self.ref, self.dut
+        assert ref is not None
+        assert dut is not None
+        await self.until(
+            "both daemons started", lambda: self.started(ref) and self.started(dut), 60
+        )
+
+    async def watch(self, seconds: float) -> None:
+        """Wait while supervising: the reference must never exit, the dut is restarted."""
+        ref, dut = self.ref, self.dut
+        assert ref is not None
+        assert dut is not None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert ref.proc is not None, "the reference was stopped"
+            assert ref.proc.poll() is None, f"the reference exited: {ref.tail()}"
+            dut.check()
+            await asyncio.sleep(0.05)
+
+    async def until(self, what: str, check: object, within: float) -> None:
+        assert callable(check)
+        deadline = time.monotonic() + within
+        while not check():
+            assert time.monotonic() < deadline, f"not within {within} s: {what}"
+            await self.watch(0.1)
+
+    async def finish(self, *, within: float = 120) -> Outcome:
+        """Wait for both ledgers to settle up to ``halt_epoch − 2`` with the same finality (the
+        dut's stall is reported, not waited out), stop both, compare; totals go to the tally."""
+        ref, dut = self.ref, self.dut
+        assert ref is not None
+        assert dut is not None
+        out = Outcome(last_epoch=self.last)
+        stalled: str | None = None
+        try:
+            await self.until(
+                f"epoch {self.last} settled by both with the same finality",
+                lambda: (
+                    ref.settled()[0] >= self.last
+                    and dut.settled()[0] >= self.last
+                    and ref.settled()[1] == dut.settled()[1]
+                ),
+                within,
+            )
+        except AssertionError as exc:
+            stalled = f"{exc}: ref {ref.settled()}, dut {dut.settled()}\n{dut.tail()}"
+        dut_code = dut.stop()
+        ref_code = ref.stop()
+        out.stop_codes = (ref_code, dut_code)
+        await asyncio.sleep(0.5)  # the last PUBLISHes reach the subscriber
+        await self.unsubscribe()
+        out.crashes = list(dut.crashes)
+        if dut_code != 0:
+            out.crashes.append(f"dut stopped with exit code {dut_code}: {dut.tail()}")
+        ref_dump = dump_ledger(ref.db, up_to_epoch=self.last)
+        dut_dump = dump_ledger(dut.db, up_to_epoch=self.last) if dut.db.exists() else {}
+        for table, rows in ref_dump.items():
+            theirs = dut_dump.get(table, [])
+            out.rows_compared += len(rows)
+            if theirs != rows:
+                out.tables_differing[table] = (len(rows), len(theirs))
+        ids = Counter(event_id for topic, event_id in self.seen if topic.startswith("dut/"))
+        ref_ids = {
+            event_id: topic.split("/events/")[-1]
+            for topic, event_id in self.seen
+            if topic.startswith("ref/")
+        }
+        out.ref_events = len(ref_ids)
+        out.events_lost = sorted(f"{kind}:{i[:12]}" for i, kind in ref_ids.items() if i not in ids)
+        out.duplicates = sum(n - 1 for n in ids.values())
+        TALLY.ledger_rows_compared += out.rows_compared
+        TALLY.lost(len(out.events_lost), known=self.known_failure)
+        TALLY.crashed(len(out.crashes), known=self.known_failure)
+        assert ref_code == 0, f"the reference stopped with {ref_code}: {ref.tail()}"
+        assert out.ref_events > 0, "the reference published no event: nothing was compared"
+        assert stalled is None, f"the disturbed daemon's ledger stalled: {stalled}"
+        return out
+
+    def assert_same(self, out: Outcome) -> None:
+        """The disturbed daemon's ledger is the reference's, nothing lost, nothing crashed,
+        duplicates only for what was in flight when a disturbance struck."""
+        assert out.crashes == [], out.crashes
+        assert out.tables_differing == {}, (
+            f"ledger tables differ from the undisturbed run (rows ref, dut): {out.tables_differing}"
+        )
+        assert out.events_lost == [], f"{len(out.events_lost)} events lost: {out.events_lost[:10]}"
+        assert out.duplicates <= self.disturbances * MQTT_BATCH, out.duplicates
+
+
+def _event_ids(sub: Subscriber) -> list[tuple[str, str]]:
+    out = []
+    for m in sub.messages:
+        if "/events/" in m.topic:
+            out.append((m.topic, str(json.loads(m.payload)["event_id"])))
+    return out
