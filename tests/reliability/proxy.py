@@ -80,6 +80,7 @@ class FaultyNode:
         self.corrupt_share = corrupt_share
         self.faults: tuple[str, ...] = FAULTS
         self.rng = random.Random(seed)
+        self._round: list[str] = []
         self.answers = 0
         self.corrupted: Counter[str] = Counter()
         self.port = 0
@@ -139,6 +140,15 @@ class FaultyNode:
             await self._held.wait()
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        try:
+            return await self._relay(request, body, headers)
+        except aiohttp.ClientError as exc:  # the simulator is not up yet, or went away
+            return web.json_response({"code": 502, "message": str(exc)}, status=502)
+
+    async def _relay(
+        self, request: web.Request, body: bytes, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        assert self._session is not None
         async with self._session.request(
             request.method, self.upstream + request.path_qs, data=body or None, headers=headers
         ) as upstream:
@@ -174,7 +184,9 @@ class FaultyNode:
             return None
         if self.rng.random() >= self.corrupt_share:
             return None
-        fault = self.rng.choice(self.faults)
+        if not self._round:  # every kind once per round, in a seeded order: all are served
+            self._round = self.rng.sample(self.faults, len(self.faults))
+        fault = self._round.pop()
         if fault == "lying_genesis" and path != "/eth/v1/beacon/genesis":
             return "wrong_type"  # only the genesis answer has a root to lie about
         return fault

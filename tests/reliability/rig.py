@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -43,6 +44,7 @@ HALT_EPOCH = 40 if SOAK else 12
 MQTT_BATCH = 256
 """The publisher's batch (``publish/mqtt.py``): at most this many events in flight at once, so
 a disturbance may deliver at most this many twice."""
+CHAIN_SEED = 11
 POOL_ID = "rel"
 DELEGATIONS = """
 [[delegation]]
@@ -74,6 +76,7 @@ class Daemon:
         mqtt_port: int,
         *,
         extra: str = "",
+        beacon_extra: str = "",
         db: Path | None = None,
     ) -> None:
         self.name = name
@@ -83,8 +86,10 @@ class Daemon:
         self.prefix = name
         self.config = tmp / f"{name}.toml"
         self.config.write_text(
-            f"[beacon]\nurls = {urls!r}\n".replace("'", '"') + "timeout_seconds = 2\nretries = 2\n"
-            f'[pool]\nid = "{POOL_ID}"\nvalidators = {POOL}\nfee_bps = 500\n'
+            f"[beacon]\nurls = {urls!r}\n".replace("'", '"')
+            + "timeout_seconds = 2\nretries = 2\n"
+            + beacon_extra
+            + f'[pool]\nid = "{POOL_ID}"\nvalidators = {POOL}\nfee_bps = 500\n'
             f'delegations_file = "{tmp / "delegations.toml"}"\n'
             f'[http]\nport = {self.http_port}\n[ledger]\ndatabase = "{self.db}"\n'
             f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\ntopic_prefix = "{name}"\n'
@@ -184,25 +189,42 @@ class Rig:
         self.disturbances = 0
         """Kills and outages: each may leave one batch of events in flight, delivered twice."""
         (tmp / "delegations.toml").write_text(DELEGATIONS, encoding="utf-8")
-        self.chain = SimChain(
-            SimConfig(
-                validators=VALIDATORS,
-                preset="minimal",
-                slot_duration_ms=SLOT_MS,
-                seed=11,
-                # Both daemons are up before genesis (their start takes seconds on a busy machine).
-                genesis_time=int(time.time()) + 8,
-                scenario=SCENARIO,
-                history_epochs=128,  # a daemon back from a disturbance finds what it missed
-            )
-        )
-        self.sim = HaltingSimServer(self.chain, halt_epoch * SPE)
+        self.halt_epoch = halt_epoch
+        self.sim_url = f"http://127.0.0.1:{free_port()}"
+        """Where the simulator will serve: daemons and proxies are pointed there before it is."""
+        self._sim: HaltingSimServer | None = None
         self.gate = Gate(broker.port)
         self.subscriber: Subscriber | None = None
         self.seen: list[tuple[str, str]] = []
         """(topic, event_id) of every event message, across subscriber reconnections."""
         self.ref: Daemon | None = None
         self.dut: Daemon | None = None
+
+    @property
+    def sim(self) -> HaltingSimServer:
+        assert self._sim is not None, "the chain starts with the daemons: await stage.start()"
+        return self._sim
+
+    @property
+    def chain(self) -> SimChain:
+        return self.sim.chain
+
+    async def _start_chain(self) -> None:
+        """Genesis a few seconds from now, so both daemons are up before it."""
+        chain = SimChain(
+            SimConfig(
+                validators=VALIDATORS,
+                preset="minimal",
+                slot_duration_ms=SLOT_MS,
+                seed=CHAIN_SEED,
+                genesis_time=int(time.time()) + 5,
+                scenario=SCENARIO,
+                history_epochs=128,  # a daemon back from a disturbance finds what it missed
+            )
+        )
+        self._sim = HaltingSimServer(chain, self.halt_epoch * SPE)
+        self._sim.port = int(self.sim_url.rsplit(":", 1)[1])
+        await self._sim.start()
 
     def halt_at(self, epoch: int) -> None:
         """The chain stops at the first slot of ``epoch`` (not before its present head)."""
@@ -219,7 +241,6 @@ class Rig:
         return SPE * SLOT_MS / 1000
 
     async def __aenter__(self) -> Rig:
-        await self.sim.start()
         await self.gate.start()
         await self.subscribe()
         return self
@@ -232,7 +253,8 @@ class Rig:
                     daemon.proc.wait(timeout=10)
         await self.unsubscribe()
         await self.gate.close()
-        await self.sim.stop()
+        if self._sim is not None:
+            await self._sim.stop()
 
     async def subscribe(self) -> None:
         self.subscriber = Subscriber(self.broker.port, "#")
@@ -245,16 +267,42 @@ class Rig:
         await sub.__aexit__(None, None, None)
         self.seen.extend(_event_ids(sub))
 
-    def start(
-        self, dut_urls: list[str] | None = None, *, dut_extra: str = "", dut_db: Path | None = None
+    async def start(
+        self,
+        dut_urls: list[str] | None = None,
+        *,
+        dut_extra: str = "",
+        dut_beacon: str = "",
+        dut_db: Path | None = None,
     ) -> Daemon:
-        """Both daemons started; the dut (returned) on ``dut_urls`` (default: the simulator)."""
-        self.ref = Daemon(self.tmp, "ref", [self.sim.url], self.broker.port)
+        """Both daemons started, then the chain; the dut (returned) on ``dut_urls`` (default:
+        the simulator). A daemon's start takes seconds on a busy machine: the chain (its genesis
+        a few seconds ahead) starts only once both are running and waiting for their node, so
+        both ledgers begin at the same epoch."""
+        self.ref = Daemon(self.tmp, "ref", [self.sim_url], self.broker.port)
         self.dut = Daemon(
-            self.tmp, "dut", dut_urls or [self.sim.url], self.gate.port, extra=dut_extra, db=dut_db
+            self.tmp,
+            "dut",
+            dut_urls or [self.sim_url],
+            self.gate.port,
+            extra=dut_extra,
+            beacon_extra=dut_beacon,
+            db=dut_db,
         )
         self.ref.start()
         self.dut.start()
+        ref, dut = self.ref, self.dut
+        deadline = time.monotonic() + 90
+        while not all(
+            d.log.exists() and "waiting_for_beacon_node" in d.log.read_text(errors="replace")
+            for d in (ref, dut)
+        ):
+            for d in (ref, dut):
+                assert d.proc is not None
+                assert d.proc.poll() is None, f"{d.name} exited: {d.tail()}"
+            assert time.monotonic() < deadline, "the daemons did not start within 90 s"
+            await asyncio.sleep(0.05)
+        await self._start_chain()
         return self.dut
 
     async def started_both(self) -> None:
@@ -284,14 +332,21 @@ class Rig:
             assert time.monotonic() < deadline, f"not within {within} s: {what}"
             await self.watch(0.1)
 
-    async def finish(self, *, within: float = 120) -> Outcome:
-        """Wait for both ledgers to settle up to ``halt_epoch − 2`` with the same finality (the
-        dut's stall is reported, not waited out), stop both, compare; totals go to the tally."""
+    async def finish(self, *, within: float = 120, behind: float = 30) -> Outcome:
+        """Wait (up to ``within``) for the reference to settle up to ``halt_epoch − 2`` and see
+        that epoch's finality, then (up to ``behind`` more) for the dut to have the same; a dut
+        still behind then has stalled (reported, not waited out). Stop both, compare; totals go
+        to the tally."""
         ref, dut = self.ref, self.dut
         assert ref is not None
         assert dut is not None
         out = Outcome(last_epoch=self.last)
         stalled: str | None = None
+        await self.until(
+            f"the reference settled epoch {self.last} and saw it finalized",
+            lambda: ref.settled()[0] >= self.last and ref.settled()[1] >= self.last - 1,
+            within,
+        )
         try:
             await self.until(
                 f"epoch {self.last} settled by both with the same finality",
@@ -300,10 +355,18 @@ class Rig:
                     and dut.settled()[0] >= self.last
                     and ref.settled()[1] == dut.settled()[1]
                 ),
-                within,
+                behind,
             )
         except AssertionError as exc:
             stalled = f"{exc}: ref {ref.settled()}, dut {dut.settled()}\n{dut.tail()}"
+        # Events still in an outbox are not lost (they go at the next start) but not delivered
+        # either: give both publishers a moment to drain to the broker, as a running daemon would.
+        with contextlib.suppress(AssertionError):
+            await self.until(
+                "both outboxes drained",
+                lambda: outbox_depth(ref.db) == outbox_depth(dut.db) == 0,
+                30,
+            )
         dut_code = dut.stop()
         ref_code = ref.stop()
         out.stop_codes = (ref_code, dut_code)
@@ -345,6 +408,18 @@ class Rig:
         )
         assert out.events_lost == [], f"{len(out.events_lost)} events lost: {out.events_lost[:10]}"
         assert out.duplicates <= self.disturbances * MQTT_BATCH, out.duplicates
+
+
+def outbox_depth(db: Path) -> int:
+    """Events a daemon committed and the broker has not acknowledged yet (-1: unreadable)."""
+    try:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return -1
 
 
 def _event_ids(sub: Subscriber) -> list[tuple[str, str]]:

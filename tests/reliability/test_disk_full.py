@@ -8,7 +8,6 @@ its ledger ends identical to the undisturbed run's, with no MQTT event lost.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import subprocess
@@ -42,26 +41,26 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def fill(disk: Path) -> Path:
-    """Write a file until the disk says ENOSPC (bounded: the tmpfs is 32 MB)."""
+    """Write a file until the disk says ENOSPC, in ever smaller pieces down to one byte (bounded:
+    the tmpfs is 32 MB), so not a byte is left for the database."""
     filler = disk / "filler"
-    chunk = b"\0" * (1 << 20)
-    with filler.open("wb") as out:
-        for _ in range(64):
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        size = 1 << 20
+        for _ in range(10_000):
             try:
-                out.write(chunk)
-                out.flush()
+                os.write(fd, b"\0" * size)
             except OSError as exc:
                 if exc.errno != errno.ENOSPC:
                     raise
-                break
+                if size == 1:
+                    break
+                size //= 16 if size > 16 else size
         else:
-            raise AssertionError("a 32 MB tmpfs took 64 MB")
-        with contextlib.suppress(OSError):  # fill the last partial page as well
-            for _ in range(1 << 12):
-                out.write(b"\0" * 1024)
-                out.flush()
-    st = os.statvfs(disk)
-    assert st.f_bavail == 0, st
+            raise AssertionError("the small disk never filled up")
+    finally:
+        os.close(fd)
+    assert os.statvfs(disk).f_bavail == 0
     return filler
 
 
@@ -73,7 +72,7 @@ def fill(disk: Path) -> Path:
 async def test_full_disk_mid_run_loses_nothing(rig: MakeRig, small_disk: Path) -> None:
     stage = await rig(seed=28)
     # The dut's database on the small disk; everything else (logs, delegations) elsewhere.
-    stage.start(dut_db=small_disk / "dut.sqlite")
+    await stage.start(dut_db=small_disk / "dut.sqlite")
     await stage.until("the chain at epoch 4", lambda: stage.chain.head_slot >= 4 * SPE, 60)
     filler = fill(small_disk)
     TALLY.outages += 1

@@ -19,7 +19,7 @@ KILLS = 100 if SOAK else 30
 
 async def test_sigkill_at_random_moments_loses_nothing(rig: MakeRig) -> None:
     stage = await rig(seed=20261206, halt_epoch=10_000)
-    dut = stage.start()
+    dut = await stage.start()
     rng = stage.rng
     await stage.until("the dut's first settled epoch", lambda: dut.settled()[0] >= 1, 90)
     during_start_up = 0

@@ -4,8 +4,6 @@ MQTT event is lost."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import urllib.error
 import urllib.request
 
@@ -26,7 +24,7 @@ async def _until_epoch(stage: Rig, epoch: int) -> None:
 
 async def test_broker_outage_loses_no_event(rig: MakeRig) -> None:
     stage = await rig(seed=1883)
-    stage.start()
+    await stage.start()
     for n, (at_epoch, down_epochs) in enumerate(((3, 2.0), (7, 1.0))):
         await _until_epoch(stage, at_epoch)
         # The subscriber's record so far is kept; the daemon's connection is cut, the broker
@@ -53,11 +51,17 @@ def _ready(base: str) -> int:
         return int(exc.code)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12: requests failing during the stall drop that epoch's monitoring (its "
+    "attestation verdicts are missing from the ledger rows), fixed by rel-epoch (epoch "
+    "containment with retries)",
+)
 async def test_stall_of_the_only_node_is_caught_up(rig: MakeRig) -> None:
     """The only node answers nothing for six epochs (within its history), then catches up."""
     stage = await rig(seed=15)
-    async with FaultyNode(stage.sim.url, seed=15) as node:
-        stage.start([node.url])
+    async with FaultyNode(stage.sim_url, seed=15) as node:
+        await stage.start([node.url])
         await _until_epoch(stage, 3)
         node.stall()
         TALLY.outages += 1
@@ -67,34 +71,7 @@ async def test_stall_of_the_only_node_is_caught_up(rig: MakeRig) -> None:
     stage.assert_same(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: /readyz stays 200 while the only node hangs, fixed by rel-beacon "
-    "(per-request deadline tied to the slot, health probe)",
-)
-async def test_readyz_says_not_ready_while_the_only_node_hangs(rig: MakeRig) -> None:
-    stage = await rig(seed=16)
-    async with FaultyNode(stage.sim.url, seed=16) as node:
-        dut = stage.start([node.url])
-        await _until_epoch(stage, 3)
-        await stage.until("ready", lambda: _ready(dut.base) == 200, 30)
-        node.stall()
-        TALLY.outages += 1
-        started = time.monotonic()
-        # A hung node must be noticed within a slot or two (a few, on a shared CI machine).
-        within = 8 * SLOT_MS / 1000
-        try:
-            await stage.until(
-                "/readyz says not ready",
-                lambda: asyncio.get_running_loop() is not None and _ready(dut.base) == 503,
-                within,
-            )
-        finally:
-            node.release()
-        assert time.monotonic() - started <= within + 1
-
-
-def _metric(base: str, name: str, node: str) -> float | None:
+def _metric(base: str, node: str, name: str = "stakepool_beacon_up") -> float | None:
     with urllib.request.urlopen(base + "/metrics", timeout=2) as answer:
         for line in answer.read().decode().splitlines():
             if line.startswith(name + "{") and f'node="{node}"' in line:
@@ -102,11 +79,42 @@ def _metric(base: str, name: str, node: str) -> float | None:
     return None
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12: while the only node hangs /readyz stays 200 and stakepool_beacon_up 1 "
+    "for timeout x (retries+1), fixed by rel-beacon (per-request deadline tied to the slot, "
+    "health probe)",
+)
+async def test_a_hung_only_node_is_noticed_within_a_few_slots(rig: MakeRig) -> None:
+    stage = await rig(seed=16)
+    async with FaultyNode(stage.sim_url, seed=16) as node:
+        dut = await stage.start([node.url])
+        await _until_epoch(stage, 3)
+        await stage.until("ready", lambda: _ready(dut.base) == 200, 30)
+        node.stall()
+        TALLY.outages += 1
+        # "Within a slot or two": eight slots here, the machine being shared.
+        within = 8 * SLOT_MS / 1000
+        try:
+            await stage.until(
+                "/readyz 503 and stakepool_beacon_up 0",
+                lambda: _ready(dut.base) == 503 and _metric(dut.base, node.url) == 0.0,
+                within,
+            )
+        finally:
+            node.release()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12: with the preferred node hung the ledger makes no progress (each request "
+    "waits timeout x (retries+1) on it first), fixed by rel-beacon (hung nodes)",
+)
 async def test_a_hung_preferred_node_is_failed_over(rig: MakeRig) -> None:
     """The preferred of two nodes hangs from epoch 3 on; the daemon goes on with the other."""
     stage = await rig(seed=43)
-    async with FaultyNode(stage.sim.url, seed=43) as node:
-        stage.start([node.url, stage.sim.url])
+    async with FaultyNode(stage.sim_url, seed=43) as node:
+        await stage.start([node.url, stage.sim_url])
         await _until_epoch(stage, 3)
         node.stall()
         TALLY.outages += 1
