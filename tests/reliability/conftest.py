@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.mqtt.broker import Mosquitto
 from tests.integration.mqtt.conftest import broker
-from tests.reliability.rig import Rig
+from tests.reliability.rig import SOAK, Rig
 from tests.reliability.tally import TALLY
 
 __all__ = ["broker"]
@@ -41,6 +41,14 @@ async def rig(
     yield make
     for stage in rigs:
         await stage.__aexit__(None, None, None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not SOAK:
+        return
+    for item in items:  # a soak outlasts the suite's 300 s per test; it is still bounded
+        if item.nodeid.startswith("tests/reliability/"):
+            item.add_marker(pytest.mark.timeout(3600))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -40,7 +40,7 @@ from tests.reliability.tally import TALLY
 SOAK = os.environ.get("STAKEPOOL_SOAK", "") not in ("", "0")
 """``STAKEPOOL_SOAK=1``: longer chains, more kills, more corrupted answers, more fuzzing."""
 SLOT_MS = 250
-HALT_EPOCH = 40 if SOAK else 12
+HALT_EPOCH = 40 if SOAK else 10
 MQTT_BATCH = 256
 """The publisher's batch (``publish/mqtt.py``): at most this many events in flight at once, so
 a disturbance may deliver at most this many twice."""
@@ -332,7 +332,7 @@ class Rig:
             assert time.monotonic() < deadline, f"not within {within} s: {what}"
             await self.watch(0.1)
 
-    async def finish(self, *, within: float = 120, behind: float = 30) -> Outcome:
+    async def finish(self, *, within: float = 120, behind: float = 15) -> Outcome:
         """Wait (up to ``within``) for the reference to settle up to ``halt_epoch − 2`` and see
         that epoch's finality, then (up to ``behind`` more) for the dut to have the same; a dut
         still behind then has stalled (reported, not waited out). Stop both, compare; totals go

@@ -23,7 +23,7 @@ SHARE = 0.05
     "fixed by rel-epoch (epoch containment, retries)",
 )
 async def test_corrupted_answers_change_nothing(rig: MakeRig) -> None:
-    stage = await rig(seed=4191, halt_epoch=30 if SOAK else 12)
+    stage = await rig(seed=4191, halt_epoch=30 if SOAK else 10)
     async with FaultyNode(stage.sim_url, seed=10497, corrupt_share=SHARE) as node:
         # A lying genesis has a scenario of its own (test_lying_genesis.py).
         node.faults = tuple(f for f in FAULTS if f != "lying_genesis")
