@@ -20,21 +20,18 @@ import contextlib
 import json
 import os
 import random
-import signal
-import sqlite3
-import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stakepool.sim.chain import SimChain, SimConfig
-from tests.integration.money.moneykit import POOL, SCENARIO, SPE, VALIDATORS, dump_ledger
-from tests.integration.money.moneykit import settled as settled_epochs
+from tests.integration.money.moneykit import SCENARIO, SPE, VALIDATORS, dump_ledger
 from tests.integration.mqtt.broker import Mosquitto
 from tests.integration.mqtt.kit import Gate, Subscriber
-from tests.integration.processes import STAKEPOOL, clean_env, free_port
+from tests.integration.processes import free_port
 from tests.integration.simkit import HaltingSimServer
+from tests.reliability.daemon import Daemon, outbox_depth
 from tests.reliability.tally import TALLY
 
 SOAK = os.environ.get("STAKEPOOL_SOAK", "") not in ("", "0")
@@ -45,7 +42,6 @@ MQTT_BATCH = 256
 """The publisher's batch (``publish/mqtt.py``): at most this many events in flight at once, so
 a disturbance may deliver at most this many twice."""
 CHAIN_SEED = 11
-POOL_ID = "rel"
 DELEGATIONS = """
 [[delegation]]
 delegator = "alice"
@@ -63,100 +59,6 @@ delegator = "carol"
 amount_gwei = 8_000_000_000
 from_epoch = 4
 """
-
-
-class Daemon:
-    """One ``stakepool run`` with its own database, HTTP port, logs and MQTT prefix."""
-
-    def __init__(
-        self,
-        tmp: Path,
-        name: str,
-        urls: list[str],
-        mqtt_port: int,
-        *,
-        extra: str = "",
-        beacon_extra: str = "",
-        db: Path | None = None,
-    ) -> None:
-        self.name = name
-        self.tmp = tmp
-        self.db = db or tmp / f"{name}.sqlite"
-        self.http_port = free_port()
-        self.prefix = name
-        self.config = tmp / f"{name}.toml"
-        self.config.write_text(
-            f"[beacon]\nurls = {urls!r}\n".replace("'", '"')
-            + "timeout_seconds = 2\nretries = 2\n"
-            + beacon_extra
-            + f'[pool]\nid = "{POOL_ID}"\nvalidators = {POOL}\nfee_bps = 500\n'
-            f'delegations_file = "{tmp / "delegations.toml"}"\n'
-            f'[http]\nport = {self.http_port}\n[ledger]\ndatabase = "{self.db}"\n'
-            f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\ntopic_prefix = "{name}"\n'
-            f'client_id = "stakepool-{name}"\n'
-            # Kills and stalls can keep a daemon from progressing for many short epochs; the
-            # monitor must then catch up rather than skip (the knob's default: 16).
-            "[monitor]\ncatch_up_epochs = 1024\n"
-            '[log]\nformat = "json"\n' + extra,
-            encoding="utf-8",
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-        self.crashes: list[str] = []
-
-    @property
-    def log(self) -> Path:
-        return self.tmp / f"{self.name}-{self.starts}.log"
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def start(self, env: dict[str, str] | None = None) -> None:
-        self.starts += 1
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [*STAKEPOOL, "run", "--config", str(self.config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=clean_env(**(env or {})),
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.check()
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-    def check(self) -> bool:
-        """False (and a crash counted, and the daemon started again) when it exited on its own."""
-        if self.proc is None or self.proc.poll() is None:
-            return True
-        self.crashes.append(f"{self.name} exited {self.proc.returncode}: {self.tail()}")
-        self.start()
-        return False
-
-    def stop(self) -> int:
-        """SIGTERM; the exit code (0 expected: a clean stop drains the outbox first)."""
-        if self.proc is None:
-            return 0
-        self.check()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(timeout=10)
-        self.proc = None
-        return code
-
-    def settled(self) -> tuple[int, int]:
-        return settled_epochs(self.db)
-
-    def tail(self, lines: int = 15) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -408,18 +310,6 @@ class Rig:
         )
         assert out.events_lost == [], f"{len(out.events_lost)} events lost: {out.events_lost[:10]}"
         assert out.duplicates <= self.disturbances * MQTT_BATCH, out.duplicates
-
-
-def outbox_depth(db: Path) -> int:
-    """Events a daemon committed and the broker has not acknowledged yet (-1: unreadable)."""
-    try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return -1
 
 
 def _event_ids(sub: Subscriber) -> list[tuple[str, str]]:

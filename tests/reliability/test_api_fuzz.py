@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -94,7 +95,7 @@ def _known(operation: schemathesis.APIOperation) -> bool:  # type: ignore[type-a
     return (operation.method.upper(), operation.path) in KNOWN_GAPS
 
 
-def _exercise(case: schemathesis.Case, target: Target) -> None:
+def _exercise(case: schemathesis.Case[Any], target: Target) -> None:
     headers = None
     if case.operation.method.upper() == "POST" and "Authorization" not in (case.headers or {}):
         headers = {"Authorization": f"Bearer {TOKEN}"}  # writes on: the bodies get fuzzed too
@@ -116,7 +117,7 @@ FUZZ = settings(
 
 @SCHEMA.exclude(func=lambda ctx: _known(ctx.operation)).parametrize()
 @FUZZ
-def test_api_answers_what_its_document_says(case: schemathesis.Case, target: Target) -> None:
+def test_api_answers_what_its_document_says(case: schemathesis.Case[Any], target: Target) -> None:
     _exercise(case, target)
 
 
@@ -128,7 +129,7 @@ def test_api_answers_what_its_document_says(case: schemathesis.Case, target: Tar
 @SCHEMA.include(func=lambda ctx: _known(ctx.operation)).parametrize()
 @FUZZ
 def test_api_known_gaps_answer_what_the_document_says(
-    case: schemathesis.Case, target: Target
+    case: schemathesis.Case[Any], target: Target
 ) -> None:
     _exercise(case, target)
 
