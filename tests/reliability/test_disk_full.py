@@ -66,8 +66,9 @@ def fill(disk: Path) -> Path:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 12: a full disk mid-run ends the daemon with a traceback (exit 1), fixed by "
-    "rel-input (fatal exits) and rel-epoch (each task's failure contained to its epoch)",
+    reason="issue 12: a full disk mid-run ends the daemon (exit 1: a traceback; after rel-input "
+    "one fatal_error JSON line) and it crash-loops while the disk stays full; needs the write "
+    "retried within the epoch (rel-epoch: each task's failure contained to its epoch)",
 )
 async def test_full_disk_mid_run_loses_nothing(rig: MakeRig, small_disk: Path) -> None:
     stage = await rig(seed=28)
