@@ -15,7 +15,7 @@ _TESTS = Path(__file__).parent
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         kind = Path(str(item.fspath)).relative_to(_TESTS).parts[0]
-        if kind in ("unit", "integration", "e2e"):
+        if kind in ("unit", "integration", "e2e", "reliability"):
             item.add_marker(getattr(pytest.mark, kind))
 
 

@@ -49,6 +49,28 @@ class InterceptingSimServer(SimServer):
         return app
 
 
+class HaltingSimServer(SimServer):
+    """Follows the wall clock like ``SimServer(auto_advance=True)`` but never past ``halt_slot``:
+    both daemons then settle exactly the same epochs."""
+
+    def __init__(self, chain: SimChain, halt_slot: int) -> None:
+        super().__init__(chain, auto_advance=True)
+        self.halt_slot = halt_slot
+
+    async def _follow_wall_clock(self) -> None:
+        chain = self.chain
+        slot_ms = chain.params.slot_duration_ms
+        genesis_ms = chain.genesis_time * 1000
+        while chain.head_slot < self.halt_slot:
+            now_ms = time.time_ns() // 1_000_000
+            target = min(self.halt_slot, (now_ms - genesis_ms) // slot_ms)
+            while chain.head_slot < target:
+                chain.advance_slot()
+                await asyncio.sleep(0)
+            next_ms = genesis_ms + (chain.head_slot + 1) * slot_ms
+            await asyncio.sleep(max(0.0, (next_ms - time.time_ns() // 1_000_000) / 1000))
+
+
 class CountingSimServer(InterceptingSimServer):
     def __init__(
         self,

@@ -143,3 +143,21 @@ def alter_reward(path: Path, epoch: int, validator: int, delta: int) -> None:
         )
     finally:
         conn.close()
+
+
+def settled(db: Path) -> tuple[int, int]:
+    """(last settled, last final) epoch of a ledger being written by another process; -1: none."""
+    if not db.exists():
+        return (-1, -1)
+    try:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            last = conn.execute("SELECT MAX(epoch) FROM ledger_epochs").fetchone()[0]
+            final = conn.execute(
+                "SELECT MAX(epoch) FROM ledger_epochs WHERE status = 'final'"
+            ).fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return (-1, -1)  # not created yet (migrations run at start-up)
+    return (-1 if last is None else int(last), -1 if final is None else int(final))

@@ -16,7 +16,6 @@ import asyncio
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,8 +25,15 @@ from pathlib import Path
 import pytest
 
 from stakepool.sim.chain import SimChain, SimConfig
-from stakepool.sim.server import SimServer
-from tests.integration.money.moneykit import POOL, SCENARIO, SPE, VALIDATORS, dump_ledger
+from tests.integration.money.moneykit import (
+    POOL,
+    SCENARIO,
+    SPE,
+    VALIDATORS,
+    dump_ledger,
+    settled,
+)
+from tests.integration.simkit import HaltingSimServer
 
 STAKEPOOL = [sys.executable, "-m", "stakepool"]
 SEED = 20261124
@@ -59,28 +65,6 @@ from_epoch = 9
 """
 
 
-class HaltingSimServer(SimServer):
-    """Follows the wall clock like ``SimServer(auto_advance=True)`` but never past ``halt_slot``:
-    both daemons then settle exactly the same epochs."""
-
-    def __init__(self, chain: SimChain, halt_slot: int) -> None:
-        super().__init__(chain, auto_advance=True)
-        self.halt_slot = halt_slot
-
-    async def _follow_wall_clock(self) -> None:
-        chain = self.chain
-        slot_ms = chain.params.slot_duration_ms
-        genesis_ms = chain.genesis_time * 1000
-        while chain.head_slot < self.halt_slot:
-            now_ms = time.time_ns() // 1_000_000
-            target = min(self.halt_slot, (now_ms - genesis_ms) // slot_ms)
-            while chain.head_slot < target:
-                chain.advance_slot()
-                await asyncio.sleep(0)
-            next_ms = genesis_ms + (chain.head_slot + 1) * slot_ms
-            await asyncio.sleep(max(0.0, (next_ms - time.time_ns() // 1_000_000) / 1000))
-
-
 def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("STAKEPOOL_")}
 
@@ -106,24 +90,6 @@ def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             env=_env(),
         )
-
-
-def _settled(db: Path) -> tuple[int, int]:
-    """(last settled, last final) epoch of a ledger being written by another process; -1: none."""
-    if not db.exists():
-        return (-1, -1)
-    try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            last = conn.execute("SELECT MAX(epoch) FROM ledger_epochs").fetchone()[0]
-            final = conn.execute(
-                "SELECT MAX(epoch) FROM ledger_epochs WHERE status = 'final'"
-            ).fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return (-1, -1)  # not created yet (migrations run at start-up)
-    return (-1 if last is None else int(last), -1 if final is None else int(final))
 
 
 async def _wait_for(
@@ -170,7 +136,7 @@ async def test_sigkill_then_restart_gives_the_same_ledger(tmp_path: Path, moment
             a = _start(_config(tmp_path, "a", sim.url), tmp_path / "a.log")
             b = _start(_config(tmp_path, "b", sim.url), tmp_path / "b1.log")
             procs = [a, b]
-            await _wait_for(lambda: _settled(db_b)[0] >= 1, "B's first settled epoch", procs, 60)
+            await _wait_for(lambda: settled(db_b)[0] >= 1, "B's first settled epoch", procs, 60)
             if moment == "random":  # within the next three epochs: any part of the work
                 await asyncio.sleep(rng.uniform(0.0, 3 * epoch_seconds))
             else:
@@ -180,19 +146,19 @@ async def test_sigkill_then_restart_gives_the_same_ledger(tmp_path: Path, moment
                 )
             b.send_signal(signal.SIGKILL)
             assert b.wait(timeout=10) == -signal.SIGKILL
-            killed_at = _settled(db_b)
+            killed_at = settled(db_b)
             await asyncio.sleep(rng.uniform(0.0, 2 * epoch_seconds))  # down for a while
             b = _start(_config(tmp_path, "b", sim.url), tmp_path / "b2.log")
             procs = [a, b]
             await _wait_for(
-                lambda: _settled(db_a)[0] >= last and _settled(db_b)[0] >= last,
+                lambda: settled(db_a)[0] >= last and settled(db_b)[0] >= last,
                 f"epoch {last} settled by both",
                 procs,
                 120,
             )
             # The finalized checkpoint both saw last: give the slower one a moment to apply it.
             await _wait_for(
-                lambda: _settled(db_a)[1] == _settled(db_b)[1], "the same finality", procs, 30
+                lambda: settled(db_a)[1] == settled(db_b)[1], "the same finality", procs, 30
             )
         finally:
             for p in procs:
