@@ -66,9 +66,9 @@ def fill(disk: Path) -> Path:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 12: a full disk mid-run ends the daemon (exit 1: a traceback; after rel-input "
-    "one fatal_error JSON line) and it crash-loops while the disk stays full; needs the write "
-    "retried within the epoch (rel-epoch: each task's failure contained to its epoch)",
+    reason="issues 12 and 18: a full disk mid-run ends the daemon with one fatal_error JSON line "
+    "(exit 1) and it restarts into the same error while the disk stays full; settlement must "
+    "pause and resume instead: still open",
 )
 async def test_full_disk_mid_run_loses_nothing(rig: MakeRig, small_disk: Path) -> None:
     stage = await rig(seed=28)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import urllib.request
 
-import pytest
-
 from stakepool.sim.chain import SimChain, SimConfig
 from tests.integration.money.moneykit import VALIDATORS
 from tests.reliability.conftest import MakeRig
@@ -61,11 +59,6 @@ async def test_lying_genesis_with_the_root_configured(rig: MakeRig) -> None:
     assert up.get(liar) == 0.0, up  # refused: another chain
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: without genesis_root the first node's (lying) root becomes the reference "
-    "and the honest nodes are excluded for good, fixed by rel-beacon (genesis trust by majority)",
-)
 async def test_lying_genesis_without_the_root_configured(rig: MakeRig) -> None:
     stage = await rig(seed=72)
     up, _liar, out = await _lying_first(stage, "")

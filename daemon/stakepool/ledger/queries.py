@@ -94,7 +94,7 @@ def _epoch_arg(name: str, text: str | None) -> int | None:
 
 def page_limit(text: str | None) -> int:
     """``?limit=`` → a page size in ``1..MAX_PAGE_SIZE`` (default ``DEFAULT_PAGE_SIZE``)."""
-    if text is None or text == "":
+    if text is None:
         return DEFAULT_PAGE_SIZE
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise QueryError(f"limit must be an integer in 1..{MAX_PAGE_SIZE}, got {text!r}")

@@ -36,7 +36,8 @@ def served_operations(app: web.Application) -> set[tuple[str, str]]:
                 walk(resource._app)
                 continue
             for route in resource:
-                found.add((route.method, resource.canonical))
+                if route.method != "*":  # the 405 answer to every other method (add_read_route)
+                    found.add((route.method, resource.canonical))
 
     walk(app)
     return {(m, p) for m, p in found if p.startswith(API_PREFIX + "/")}

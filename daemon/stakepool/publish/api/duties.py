@@ -18,7 +18,7 @@ from aiohttp import web
 from stakepool.beacon.errors import BeaconError
 from stakepool.monitor.forecast import DutyForecast
 from stakepool.publish.api import params
-from stakepool.publish.api.errors import ApiError, error_answer, json_answer
+from stakepool.publish.api.errors import ApiError, add_read_route, error_answer, json_answer
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +68,7 @@ def encode_forecast(fc: DutyForecast, within: int | None) -> dict[str, Any]:
 
 def _within(query: Any) -> int | None:
     raw = query.get("within")
-    if raw is None or raw == "":
+    if raw is None:
         return None
     value = params.parse_uint("within", raw)
     if value < 1:
@@ -91,4 +91,4 @@ def add_duties_route(app: web.Application, source: ForecastSource) -> None:
             return error_answer(503, "not ready: the daemon is not following the chain yet")
         return json_answer({"data": encode_forecast(fc, within)})
 
-    app.router.add_get(PATH, handler, allow_head=False)
+    add_read_route(app, PATH, handler)

@@ -73,3 +73,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_answer(500, "internal error (logged by the daemon)")
     answer.headers.setdefault("Cache-Control", NO_STORE)
     return answer
+
+
+def add_read_route(app: web.Application, path: str, handler: Handler) -> None:
+    """``GET path`` on the main app, beside the ledger's sub-app at the same prefix.
+
+    Any other method is refused with 405 here: otherwise aiohttp asks the sub-app next, whose
+    answer for a path it does not know is 404 — wrong for a path that exists.
+    """
+
+    async def refuse(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMethodNotAllowed(request.method, ["GET"])
+
+    app.router.add_get(path, handler, allow_head=False)
+    app.router.add_route("*", path, refuse)

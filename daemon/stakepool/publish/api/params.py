@@ -15,6 +15,8 @@ from stakepool.publish.api.errors import ApiError, bad_param
 
 MAX_INTEGER = 2**63 - 1
 MAX_ID_LENGTH = 128
+# C0, DEL and C1: what the OpenAPI document's DelegatorId pattern excludes, exactly.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 MAX_CURSOR_LENGTH = 256
 
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
@@ -27,8 +29,10 @@ def parse_uint(name: str, raw: str) -> int:
 
 
 def _optional_uint(query: Mapping[str, str], name: str) -> int | None:
+    # Absent is "no bound"; present but empty (``?to=``) is a malformed number, as the document
+    # says (``^[0-9]+$``), not a silent "no bound".
     raw = query.get(name)
-    return None if raw is None or raw == "" else parse_uint(name, raw)
+    return None if raw is None else parse_uint(name, raw)
 
 
 def epoch_range(query: Mapping[str, str]) -> EpochRange:
@@ -60,6 +64,6 @@ def account_id(name: str, raw: str) -> str:
     """A delegator id from a path or a body: non-empty, bounded, printable."""
     if not raw or len(raw) > MAX_ID_LENGTH:
         raise bad_param(name, f"must be 1 to {MAX_ID_LENGTH} characters")
-    if not raw.isprintable():
+    if _CONTROL.search(raw):
         raise bad_param(name, "must not contain control characters")
     return raw

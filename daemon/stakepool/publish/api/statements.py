@@ -22,7 +22,7 @@ from stakepool.publish.api.errors import ApiError, json_answer
 
 def _period(request: web.Request, name: str) -> int | None:
     raw = request.query.get(name)
-    return None if raw is None or raw == "" else params.parse_uint(name, raw)
+    return None if raw is None else params.parse_uint(name, raw)
 
 
 class StatementRoutes:

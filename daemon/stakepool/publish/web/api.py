@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from stakepool.publish.api.errors import error_answer, json_answer
+from stakepool.publish.api.errors import add_read_route, error_answer, json_answer
 from stakepool.publish.web.duties import DutyHistory
 from stakepool.publish.web.network import NetworkFigures, NetworkView
 from stakepool.publish.web.views import Terms
@@ -69,9 +69,9 @@ class WebApi:
 
     def add_to(self, app: web.Application) -> None:
         terms, days, alerts = ROUTES
-        app.router.add_get(terms, self._guard(self.get_terms), allow_head=False)
-        app.router.add_get(days, self._guard(self.get_days), allow_head=False)
-        app.router.add_get(alerts, self._guard(self.get_alerts), allow_head=False)
+        add_read_route(app, terms, self._guard(self.get_terms))
+        add_read_route(app, days, self._guard(self.get_days))
+        add_read_route(app, alerts, self._guard(self.get_alerts))
 
     @staticmethod
     def _guard(handler: Any) -> Any:
