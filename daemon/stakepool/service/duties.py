@@ -21,6 +21,7 @@ from stakepool.monitor.forecast import DutyForecast
 from stakepool.monitor.forecast_reader import read_forecast
 from stakepool.monitor.pool import ValidatorRef, resolve_pool
 from stakepool.publish.api.duties import ForecastSource
+from stakepool.service.clients import beacon_client
 
 
 class ValidatorClientUnknown(Exception):
@@ -81,14 +82,7 @@ async def forecast_from_settings(settings: Settings) -> tuple[DutyForecast, tupl
     One attempt on each configured node (no start-up retry loop: a gate must answer promptly);
     ``BeaconError`` / ``WrongChain`` when no node can tell."""
     beacon = settings.beacon
-    client = BeaconClient(
-        beacon.urls,
-        timeout=beacon.timeout_seconds,
-        bulk_timeout=beacon.bulk_timeout_seconds,
-        connect_timeout=beacon.connect_timeout_seconds,
-        retries=min(beacon.retries, 1),
-        batch_size=beacon.batch_size,
-    )
+    client = beacon_client(settings, beacon.urls, retries=min(beacon.retries, 1))
     try:
         genesis = await client.check_genesis(beacon.genesis_root)
         spec = ChainSpec.from_api(

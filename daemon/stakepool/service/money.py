@@ -33,6 +33,7 @@ from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.tracker import RewardsTracker
+from stakepool.service.clients import beacon_client
 from stakepool.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -96,7 +97,7 @@ class MoneyPath:
             self.duties.restore(kept)
         archive = None
         if self.settings.beacon.archive_urls:
-            self._archive = archive_client(self.settings)
+            self._archive = beacon_client(self.settings, self.settings.beacon.archive_urls)
             archive = RewardsTracker(
                 RewardsFetcher(
                     self._archive,
@@ -154,24 +155,6 @@ class MoneyPath:
         top = sorted(page.items, key=lambda d: (-d.accrued_gwei.total, d.id))[:TOP_DELEGATORS]
         wanted = set(epochs)
         return LedgerReport(tuple(r for r in rows if r.epoch in wanted), totals, tuple(top))
-
-
-def archive_client(settings: Settings) -> BeaconClient:
-    """``[beacon] archive_urls`` as a client of its own (never used for the head or duties), with
-    the same credentials, timeouts and deadlines as the nodes of ``[beacon] urls``."""
-    beacon = settings.beacon
-    return BeaconClient(
-        beacon.archive_urls,
-        auth=beacon.auth.get_secret_value() if beacon.auth is not None else None,
-        timeout=beacon.timeout_seconds,
-        bulk_timeout=beacon.bulk_timeout_seconds,
-        connect_timeout=beacon.connect_timeout_seconds,
-        retries=beacon.retries,
-        batch_size=beacon.batch_size,
-        deadline_slots=beacon.request_deadline_slots,
-        min_deadline=beacon.min_request_deadline_seconds,
-        probe_interval_slots=beacon.probe_interval_slots,
-    )
 
 
 def open_ledger_service(settings: Settings, bus: EventBus | None = None) -> LedgerService:

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import WrongChain
 from stakepool.chain.bus import EventBus
 from stakepool.config import Settings
@@ -37,6 +36,7 @@ from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, MqttPublisher, build_publisher
 from stakepool.publish.sdnotify import SystemdReporter
 from stakepool.publish.web import mount_web
+from stakepool.service.clients import beacon_client
 from stakepool.service.duties import daemon_source
 from stakepool.service.keyed_supervisor import KeyedSupervisor
 from stakepool.service.logs import configure_logging
@@ -67,22 +67,6 @@ def _install_signals(stop: asyncio.Event) -> Callable[[], None]:
             loop.remove_signal_handler(sig)
 
     return remove
-
-
-def _beacon_client(settings: Settings) -> BeaconClient:
-    beacon = settings.beacon
-    return BeaconClient(
-        beacon.urls,
-        auth=beacon.auth.get_secret_value() if beacon.auth is not None else None,
-        timeout=beacon.timeout_seconds,
-        bulk_timeout=beacon.bulk_timeout_seconds,
-        connect_timeout=beacon.connect_timeout_seconds,
-        retries=beacon.retries,
-        batch_size=beacon.batch_size,
-        deadline_slots=beacon.request_deadline_slots,
-        min_deadline=beacon.min_request_deadline_seconds,
-        probe_interval_slots=beacon.probe_interval_slots,
-    )
 
 
 async def run_daemon(
@@ -173,7 +157,7 @@ async def _run(
         ledger_metrics.subscribe(bus, metrics.ledger)
         money = MoneyPath(settings, db, bus, outbox_max_rows=outbox_max_rows)
         stack.push_async_callback(money.close)
-        client = _beacon_client(settings)
+        client = beacon_client(settings, settings.beacon.urls)
         stack.push_async_callback(client.close)
         metrics.watch_beacon(client.health)
         await stack.enter_async_context(witness_running(settings, bus, metrics.registry))

@@ -33,6 +33,7 @@ from stakepool.rewards.crosscheck import (
     compare,
     compare_votes,
 )
+from stakepool.service.clients import beacon_client
 
 log = structlog.get_logger("stakepool.witness")
 
@@ -45,18 +46,9 @@ class Witness:
         beacon = settings.beacon
         self.primary_url, self.witness_url = beacon.urls[0], beacon.urls[1]
 
-        def pinned(url: str) -> BeaconClient:
-            return BeaconClient(
-                [url],
-                timeout=beacon.timeout_seconds,
-                bulk_timeout=beacon.bulk_timeout_seconds,
-                connect_timeout=beacon.connect_timeout_seconds,
-                retries=beacon.retries,
-                batch_size=beacon.batch_size,
-            )
-
-        self.primary = pinned(self.primary_url)
-        self.witness = pinned(self.witness_url)
+        # Each pinned to its node: a witness that failed over to the primary would prove nothing.
+        self.primary = beacon_client(settings, [self.primary_url])
+        self.witness = beacon_client(settings, [self.witness_url])
         self.bus = bus
         self.metrics = CrossCheckMetrics(registry, self.primary_url, self.witness_url)
         self.queue: asyncio.Queue[tuple[int, list[int]]] = asyncio.Queue(QUEUE_EPOCHS)
