@@ -65,6 +65,7 @@ def settings(sim_url: str, tmp: Path, **web: object) -> Settings:
             "id": POOL_ID,
             "validators": [parse_validator_ref(v) for v in POOL],
             "delegations_file": str(tmp / "delegations.toml"),
+            "delegations_stable_seconds": 0,  # written whole before the start: alice from epoch 0
             "fee_bps": 1000,
             "loss_policy": "operator_first",
             "operator_bond_gwei": 5_000_000_000,
