@@ -15,7 +15,7 @@ from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore
 from stakepool.monitor.forecast import DutyForecast
 from stakepool.publish.api import API_PREFIX, LedgerApi, openapi_document
 from stakepool.publish.api.duties import add_duties_route
-from stakepool.publish.http import build_app
+from stakepool.publish.http import add_doppelganger_route, build_app
 from stakepool.publish.web import mount_web
 from stakepool.publish.web.api import ROUTES as WEB_ROUTES
 from tests.integration.api.conftest import ApiClient
@@ -47,6 +47,16 @@ async def _no_forecast() -> DutyForecast | None:
     return None
 
 
+async def _not_following() -> dict[str, object] | None:
+    return None
+
+
+def _daemon_routes(app: web.Application) -> None:
+    """What the daemon adds beside the ledger's sub-app: duties next and the doppelganger check."""
+    add_duties_route(app, _no_forecast)
+    add_doppelganger_route(app, _not_following, token=None)
+
+
 def test_the_document_is_valid_openapi_3_1() -> None:
     doc = json.loads(openapi_document())
     assert doc["openapi"] == "3.1.0"
@@ -58,10 +68,10 @@ def test_every_route_is_documented_and_every_documented_route_exists(
 ) -> None:
     api = LedgerApi(ledger, pool_id="alpha", token=None)
     app = build_app(CollectorRegistry(), lambda: None, api=api)
-    add_duties_route(app, _no_forecast)  # the daemon adds it beside the ledger's sub-app
+    _daemon_routes(app)
     served = served_operations(app)
     assert served == spec_operations() - WEB_OPERATIONS
-    assert len(served) == 18  # with GET /delegations/held and POST /delegations/confirm
+    assert len(served) == 19  # with GET /delegations/held, POST /delegations/confirm and doppelganger
 
 
 def test_with_the_web_page_its_json_routes_are_served_and_documented(
@@ -71,7 +81,7 @@ def test_with_the_web_page_its_json_routes_are_served_and_documented(
         CollectorRegistry(), lambda: None, api=LedgerApi(ledger, pool_id="alpha", token=None)
     )
     settings = Settings(ledger={"database": str(tmp_path / "unused.sqlite")})
-    add_duties_route(app, _no_forecast)
+    _daemon_routes(app)
     face = mount_web(
         app, settings, ledger, EventBus(), client=None, spec=lambda: None, pool=frozenset
     )

@@ -445,3 +445,16 @@ def test_network_policy_admits_only_the_http_port_and_the_listed_egress() -> Non
     assert "egress" not in ingress_only
     unreachable = {"networkPolicy": {"enabled": True, "egress": {"enabled": True}}}
     assert "cannot\nreach a beacon node" in notes(unreachable)
+
+
+def test_the_chart_points_at_the_project_and_its_icon_is_shipped() -> None:
+    """Artifact Hub and `helm show chart` send operators to these: none is a placeholder, each
+    is the project's repository, and the icon is a file of this repository."""
+    meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    repo = "https://github.com/stakepool/stakepool"
+    assert meta["home"] == repo
+    assert meta["sources"] == [repo]
+    raw = "https://raw.githubusercontent.com/stakepool/stakepool/main/"
+    assert meta["icon"].startswith(raw)
+    icon = CHART.parents[2] / meta["icon"].removeprefix(raw)
+    assert icon.is_file() and icon.read_text().lstrip().startswith("<svg"), icon
