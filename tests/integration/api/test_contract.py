@@ -71,7 +71,9 @@ def test_every_route_is_documented_and_every_documented_route_exists(
     _daemon_routes(app)
     served = served_operations(app)
     assert served == spec_operations() - WEB_OPERATIONS
-    assert len(served) == 19  # with GET /delegations/held, POST /delegations/confirm and doppelganger
+    assert (
+        len(served) == 19
+    )  # with GET /delegations/held, POST /delegations/confirm and doppelganger
 
 
 def test_with_the_web_page_its_json_routes_are_served_and_documented(

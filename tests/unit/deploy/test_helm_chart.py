@@ -457,4 +457,5 @@ def test_the_chart_points_at_the_project_and_its_icon_is_shipped() -> None:
     raw = "https://raw.githubusercontent.com/stakepool/stakepool/main/"
     assert meta["icon"].startswith(raw)
     icon = CHART.parents[2] / meta["icon"].removeprefix(raw)
-    assert icon.is_file() and icon.read_text().lstrip().startswith("<svg"), icon
+    assert icon.is_file(), icon
+    assert icon.read_text().lstrip().startswith("<svg"), icon
