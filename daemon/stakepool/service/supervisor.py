@@ -26,7 +26,7 @@ import structlog
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError, WrongChain
 from stakepool.beacon.models import ChainReorgEvent, FinalizedCheckpointEvent, HeadEvent, Topic
-from stakepool.beacon.models.state import ValidatorInfo, ValidatorStatus
+from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.beacon.stream import EventStream
 from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
@@ -234,10 +234,12 @@ class Supervisor:
 
     async def _close_epoch(self, spec: ChainSpec, epoch: Epoch, steps: EpochSteps) -> None:
         """Report, statuses, monitor, money: a failed step never costs the others (``EpochSteps``)."""
-        report = await steps.run("epoch_report", epoch, lambda: self._epoch_report(spec, epoch))
+        records = await self._update_statuses(Slot(spec.clock().last_slot(epoch)))
+        report = await steps.run(
+            "epoch_report", epoch, lambda: self._epoch_report(spec, epoch, records)
+        )
         head = report.head if report is not None else self.tracker.head if self.tracker else None
         assert head is not None  # epochs close on heads
-        records = await self._update_statuses(Slot(spec.clock().last_slot(epoch)))
         if report is not None:
             self.metrics.set_checkpoints(head.justified_epoch, head.finalized_epoch)
             self.metrics.set_balances(report.balances)
@@ -252,23 +254,25 @@ class Supervisor:
             "money", epoch, lambda: self.money.on_epoch_closed(epoch, head.finalized_epoch)
         )
 
-    async def _update_statuses(self, state_slot: Slot) -> tuple[ValidatorInfo, ...]:
+    async def _update_statuses(self, state_slot: Slot) -> ValidatorColumns | None:
         """Validators by status and slashed, once per epoch; a failure only leaves them stale.
 
-        The records go on to the monitor too: one request per epoch serves both."""
+        The records (None if they failed) go on to the epoch report and the monitor too."""
         if not self.members:
-            return ()
+            return None
         try:
-            answer = await self.client.state.validators(state_slot, [m.index for m in self.members])
+            ids = [m.index for m in self.members]
+            answer = await self.client.state.validator_columns(state_slot, ids)
         except BeaconError as exc:
             log.warning("validator_statuses_failed", slot=state_slot, error=str(exc))
-            return ()
-        statuses: list[ValidatorStatus] = [v.status for v in answer.data]
-        slashed = sum(v.validator.slashed for v in answer.data)
-        self.metrics.set_validator_statuses(statuses, slashed=slashed)
+            return None
+        self.metrics.set_validator_statuses(answer.data.status, slashed=sum(answer.data.slashed))
         return answer.data
 
-    async def _epoch_report(self, spec: ChainSpec, epoch: Epoch) -> EpochReport:
+    async def _epoch_report(
+        self, spec: ChainSpec, epoch: Epoch, records: ValidatorColumns | None
+    ) -> EpochReport:
+        """``records``: the pool's validators at ``LAST(epoch)``, whose balances are the report's."""
         tracker = self.tracker
         assert tracker is not None
         checkpoints = await self.client.state.finality_checkpoints("head")
@@ -276,10 +280,11 @@ class Supervisor:
             checkpoints.data.current_justified.epoch, checkpoints.data.finalized.epoch
         )
         last_slot = Slot(spec.clock().last_slot(epoch))
-        balances: dict[ValidatorIndex, Gwei] = {}
-        if self.members:
-            answer = await self.client.state.balances(last_slot, [m.index for m in self.members])
-            balances = {ValidatorIndex(b.index): Gwei(b.balance) for b in answer.data}
+        columns = records.balances() if records is not None else None
+        if columns is None and self.members:
+            ids = [m.index for m in self.members]
+            columns = (await self.client.state.balance_columns(last_slot, ids)).data
+        balances = columns.as_dict() if columns is not None else {}
         previous = self._last_balances if self._last_epoch == epoch - 1 else None
         self._last_balances, self._last_epoch = balances, epoch
         head = tracker.head
