@@ -75,7 +75,7 @@ BLOCK_ATTESTATIONS_V1 = _get(
 )
 
 PROPOSER_DUTIES = _get("proposer_duties", "/eth/v1/validator/duties/proposer/{epoch}")
-ATTESTER_DUTIES = _post("attester_duties", "/eth/v1/validator/duties/attester/{epoch}")
+ATTESTER_DUTIES = _post("attester_duties", "/eth/v1/validator/duties/attester/{epoch}", typed=True)
 SYNC_DUTIES = _post("sync_duties", "/eth/v1/validator/duties/sync/{epoch}")
 LIVENESS = _post("liveness", "/eth/v1/validator/liveness/{epoch}")
 LIVENESS_LEGACY = _get("liveness_legacy", "/eth/v1/validator/liveness")

@@ -234,12 +234,10 @@ class Supervisor:
 
     async def _close_epoch(self, spec: ChainSpec, epoch: Epoch, steps: EpochSteps) -> None:
         """Report, statuses, monitor, money: a failed step never costs the others (``EpochSteps``)."""
-        records = await self._update_statuses(Slot(spec.clock().last_slot(epoch)))
-        report = await steps.run(
-            "epoch_report", epoch, lambda: self._epoch_report(spec, epoch, records)
-        )
+        report = await steps.run("epoch_report", epoch, lambda: self._epoch_report(spec, epoch))
         head = report.head if report is not None else self.tracker.head if self.tracker else None
         assert head is not None  # epochs close on heads
+        records = await self._update_statuses(Slot(spec.clock().last_slot(epoch)))
         if report is not None:
             self.metrics.set_checkpoints(head.justified_epoch, head.finalized_epoch)
             self.metrics.set_balances(report.balances)
@@ -257,7 +255,8 @@ class Supervisor:
     async def _update_statuses(self, state_slot: Slot) -> ValidatorColumns | None:
         """Validators by status and slashed, once per epoch; a failure only leaves them stale.
 
-        The records (None if they failed) go on to the epoch report and the monitor too."""
+        The records (as columns, no model per validator) go on to the monitor too: one request
+        per epoch serves both (None when it failed)."""
         if not self.members:
             return None
         try:
@@ -269,10 +268,7 @@ class Supervisor:
         self.metrics.set_validator_statuses(answer.data.status, slashed=sum(answer.data.slashed))
         return answer.data
 
-    async def _epoch_report(
-        self, spec: ChainSpec, epoch: Epoch, records: ValidatorColumns | None
-    ) -> EpochReport:
-        """``records``: the pool's validators at ``LAST(epoch)``, whose balances are the report's."""
+    async def _epoch_report(self, spec: ChainSpec, epoch: Epoch) -> EpochReport:
         tracker = self.tracker
         assert tracker is not None
         checkpoints = await self.client.state.finality_checkpoints("head")
@@ -280,11 +276,10 @@ class Supervisor:
             checkpoints.data.current_justified.epoch, checkpoints.data.finalized.epoch
         )
         last_slot = Slot(spec.clock().last_slot(epoch))
-        columns = records.balances() if records is not None else None
-        if columns is None and self.members:
+        balances: dict[ValidatorIndex, Gwei] = {}
+        if self.members:
             ids = [m.index for m in self.members]
-            columns = (await self.client.state.balance_columns(last_slot, ids)).data
-        balances = columns.as_dict() if columns is not None else {}
+            balances = (await self.client.state.balance_columns(last_slot, ids)).data.as_dict()
         previous = self._last_balances if self._last_epoch == epoch - 1 else None
         self._last_balances, self._last_epoch = balances, epoch
         head = tracker.head

@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 from stakepool.beacon.errors import MalformedResponse
 from stakepool.beacon.models import (
     AttestationRewards,
+    AttesterDuty,
     Envelope,
     ValidatorBalance,
     ValidatorInfo,
     parse_as,
 )
 from stakepool.beacon.models.columns import decode_balances, decode_validators
+from stakepool.beacon.models.duty_columns import decode_attester_duties
 from stakepool.beacon.models.reward_columns import decode_attestation_rewards
 from tests.unit.beacon.fixtures import load
 
@@ -159,3 +161,15 @@ def test_balances_columns_agree_with_the_models_on_anything(
     except MalformedResponse as refused:
         by_columns = (refused.field, refused.reason)
     assert by_columns == by_models
+
+
+def test_attester_duties_as_columns_keep_the_models_and_the_dependent_root() -> None:
+    duties = body("attester_duties")
+    models = parse_as(Envelope[tuple[AttesterDuty, ...]], duties, "attester_duties")
+    columns = decode_attester_duties(raw(duties), "attester_duties")
+    assert tuple(columns.data.rows()) == models.data
+    assert columns.dependent_root == models.dependent_root is not None
+    duties["data"][0]["validator_committee_index"] = "-1"
+    with pytest.raises(MalformedResponse) as caught:
+        decode_attester_duties(raw(duties), "attester_duties")
+    assert caught.value.field == "data[0].validator_committee_index"
