@@ -76,7 +76,8 @@ class AttestationsPart:
         cached = self.duty_cache.get(e)
         if cached is None:
             answer = await self.ctx.client.duties.attester_columns(e, self.ctx.ours)
-            cached = self.duty_cache[e] = (answer.dependent_root, _duty_refs(answer.data))
+            refs = await asyncio.to_thread(_duty_refs, answer.data)  # 100,000 objects: off the loop
+            cached = self.duty_cache[e] = (answer.dependent_root, refs)
         return cached[1]
 
     async def justified_at(self, k: Epoch) -> Checkpoint:

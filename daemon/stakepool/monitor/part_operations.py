@@ -9,6 +9,8 @@ effective balance, credentials).
 
 from __future__ import annotations
 
+import asyncio
+
 from stakepool.beacon.models.blocks import SignedBeaconBlock
 from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.beacon.models.events import EventData
@@ -23,7 +25,7 @@ from stakepool.monitor.context import MonitorContext
 from stakepool.monitor.eventbase import OperationSource, SlashingSource
 from stakepool.monitor.saved import MonitorSaved
 from stakepool.monitor.slashing import SlashingWatch
-from stakepool.monitor.status import StatusTracker
+from stakepool.monitor.status import StatusTracker, column_snapshots
 
 
 class OperationsPart:
@@ -67,8 +69,11 @@ class OperationsPart:
         elif isinstance(data, SignedBLSToExecutionChange):
             ctx.emit(watch.on_bls_change(data, OperationSource.SSE, epoch))
 
-    def on_validators(self, epoch: int, validators: ValidatorColumns) -> None:
-        events = self.status.observe_columns(epoch, validators)
+    async def on_validators(self, epoch: int, validators: ValidatorColumns) -> None:
+        # The snapshots (one object per validator) are built in a thread; the tracker, which
+        # other tasks read, is only touched here on the loop.
+        snapshots = await asyncio.to_thread(list, column_snapshots(validators, epoch))
+        events = self.status.observe_snapshots(snapshots)
         # Only a slashed record can raise anything: the others are never made into models.
         slashed = validators.slashed
         for i in (i for i in range(len(slashed)) if slashed[i]):

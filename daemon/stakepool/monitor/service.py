@@ -318,7 +318,7 @@ class MonitorService:
         ctx.blocks.prune(self.attestations.oldest_kept(first))
         # After the block scan: a slashing included this epoch is told as seen in its block, and
         # the ``slashed`` flag, read from the same epoch's state, then adds nothing.
-        self.operations.on_validators(c, validators)
+        await self.operations.on_validators(c, validators)
         await ctx.part("op_pools", c, failed, lambda: self.operations.poll_pools(c))
         proposals = await ctx.part(
             "proposals", c, failed, lambda: self.proposals.judge(c, head_slot)
