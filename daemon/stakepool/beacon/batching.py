@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from stakepool.beacon.errors import InconsistentAnswer
 from stakepool.beacon.models.wire import Envelope
@@ -41,7 +41,13 @@ def normalize_id(value: int | str) -> str:
 
 def normalize_ids(values: Iterable[int | str]) -> list[str]:
     """Normalised, de-duplicated, order kept."""
-    return list(dict.fromkeys(normalize_id(v) for v in values))
+    items = list(values)
+    # The common case at scale, 100,000 plain indices: a few passes in C instead of one call each.
+    if items and all(type(v) is int for v in items):
+        ints = cast(list[int], items)
+        if min(ints) >= 0 and max(ints) < 2**64:
+            return list(dict.fromkeys(map(str, ints)))
+    return list(dict.fromkeys(normalize_id(v) for v in items))
 
 
 def normalize_indices(values: Iterable[int]) -> list[str]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import msgspec
+import numpy as np
 
 from stakepool.beacon.errors import MalformedResponse
 from stakepool.beacon.models.state import (
@@ -106,19 +107,32 @@ def uint64_column(values: Sequence[str]) -> array[int]:
         raise Refused from None
 
 
+_HEX_DIGIT = np.zeros(256, dtype=np.bool_)
+_HEX_DIGIT[[ord(c) for c in "0123456789abcdefABCDEF"]] = True
+_UPPER = np.zeros(256, dtype=np.bool_)
+_UPPER[[ord(c) for c in "ABCDEF"]] = True
+
+
 def hex_column(values: Sequence[str], nbytes: int) -> list[str]:
-    """``0x``-prefixed hex of exactly ``nbytes`` each, lower-cased."""
-    width = 2 + 2 * nbytes
-    if any(len(v) != width or v[:2] != "0x" for v in values):
+    """``0x``-prefixed hex of exactly ``nbytes`` each, lower-cased; whole-column checks only
+    (numpy over the bytes of all values side by side: one row per value)."""
+    if not values:
+        return []
+    width, n = 2 + 2 * nbytes, len(values)
+    if set(map(len, values)) != {width}:
         raise Refused
-    joined = "".join(v[2:] for v in values)
     try:
-        # fromhex skips whitespace: a space would shorten the result, so the length catches it.
-        if len(bytes.fromhex(joined)) != nbytes * len(values):
-            raise Refused
-    except ValueError:
+        flat = "".join(values).encode("ascii")
+    except UnicodeEncodeError:
         raise Refused from None
-    return list(values) if joined.islower() or joined.isdigit() else [v.lower() for v in values]
+    grid = np.frombuffer(flat, dtype=np.uint8).reshape(n, width)
+    if not (
+        (grid[:, 0] == ord("0")).all()
+        and (grid[:, 1] == ord("x")).all()
+        and _HEX_DIGIT[grid[:, 2:]].all()
+    ):
+        raise Refused
+    return [v.lower() for v in values] if _UPPER[grid[:, 2:]].any() else list(values)
 
 
 def _root(value: str | None) -> Root | None:
