@@ -13,8 +13,10 @@ settlement and explanation, the ledger's transaction, ledger metrics) and one Pr
 (``generate_latest``). The validator records are fetched once outside the timing, as the monitor
 bench does (the daemon fetches them for its status gauges and hands them over).
 
-Printed: wall and CPU time (``time.process_time``: this process only) per part, medians, and this
-process's peak RSS. Figures only, never asserted: these machines are shared and noisy.
+Printed: wall and CPU time (``time.process_time``: this process only) per part, medians, this
+process's peak RSS, and the event loop's lag while the epochs ran (the daemon's own probe,
+``publish/loop_lag.py``, every 10 ms: p99 and max). Figures only, never asserted: these machines
+are shared and noisy.
 
     .venv/bin/python bench/bench_daemon_epoch.py [--validators 2000000] [--pool 100000]
 """
@@ -22,16 +24,17 @@ process's peak RSS. Figures only, never asserted: these machines are shared and 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import generate_latest
 
 from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch
@@ -40,6 +43,7 @@ from stakepool.monitor.head import HeadView
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
 from stakepool.monitor.service import MonitorService
 from stakepool.publish import ledger_metrics
+from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
@@ -49,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import simnet
 
 PARTS = ("monitor", "rewards + ledger", "scrape", "whole epoch")
+LAG_INTERVAL = 0.01
 
 
 def _delegations(path: Path, count: int) -> None:
@@ -62,11 +67,11 @@ async def _one_run(
     spec: ChainSpec,
     pool: list[int],
     head: HeadView,
-    records: tuple[Any, Any],
+    records: tuple[ValidatorColumns, ValidatorColumns],
     tmp: Path,
     run: int,
     delegators: int,
-) -> tuple[dict[str, tuple[float, float]], list[int]]:
+) -> tuple[dict[str, tuple[float, float]], list[int], list[float]]:
     epoch = head.epoch - 1
     delegations = tmp / f"delegations{run}.csv"
     _delegations(delegations, delegators)
@@ -96,6 +101,10 @@ async def _one_run(
         await monitor.on_epoch_closed(Epoch(epoch - 1), head, records[0])
         await money.on_epoch_closed(epoch - 1, head.finalized_epoch)
         times: dict[str, tuple[float, float]] = {}
+        # The daemon's own lag probe, every 10 ms: how long the loop went without a turn.
+        lags: list[float] = []
+        probe = asyncio.create_task(monitor_loop_lag(lags.append, interval=LAG_INTERVAL))
+        await asyncio.sleep(0)
         w0, c0 = time.perf_counter(), time.process_time()
         digest = await monitor.on_epoch_closed(Epoch(epoch), head, records[1])
         w1, c1 = time.perf_counter(), time.process_time()
@@ -103,6 +112,8 @@ async def _one_run(
         w2, c2 = time.perf_counter(), time.process_time()
         scraped = generate_latest(metrics.registry)
         w3, c3 = time.perf_counter(), time.process_time()
+        await asyncio.sleep(2 * LAG_INTERVAL)  # the probe's last wake-up
+        probe.cancel()
         times["monitor"] = (w1 - w0, c1 - c0)
         times["rewards + ledger"] = (w2 - w1, c2 - c1)
         times["scrape"] = (w3 - w2, c3 - c2)
@@ -110,7 +121,7 @@ async def _one_run(
         assert not digest.failed, digest.failed
         assert b"stakepool_pool_rewards_gwei" in scraped
         await money.close()
-        return times, written
+        return times, written, lags
     finally:
         db.close()
 
@@ -124,15 +135,17 @@ async def _bench(
     out: list[str] = []
     async with BeaconClient([network.url], timeout=120, bulk_timeout=600) as client:
         spec, head = await simnet.chain_at_head(client, network)
-        before = (await client.state.validators((epoch * spe) - 1, pool)).data
-        records = (await client.state.validators((epoch + 1) * spe - 1, pool)).data
+        before = (await client.state.validator_columns((epoch * spe) - 1, pool)).data
+        records = (await client.state.validator_columns((epoch + 1) * spe - 1, pool)).data
         rss_before = simnet.rss_mb()
         samples: dict[str, tuple[list[float], list[float]]] = {p: ([], []) for p in PARTS}
+        lags: list[float] = []
         with tempfile.TemporaryDirectory() as tmp:
             for run in range(repeats):
-                times, written = await _one_run(
+                times, written, run_lags = await _one_run(
                     client, spec, pool, head, (before, records), Path(tmp), run, delegators
                 )
+                lags += run_lags
                 for part, (wall, cpu) in times.items():
                     samples[part][0].append(wall)
                     samples[part][1].append(cpu)
@@ -143,6 +156,13 @@ async def _bench(
             f"{part:<17} wall median {statistics.median(walls):7.2f} s   "
             f"CPU median {statistics.median(cpus):7.2f} s   "
             f"(CPU min {min(cpus):.2f}, max {max(cpus):.2f}; {repeats} runs)"
+        )
+    if lags:
+        ordered = sorted(lags)
+        p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+        out.append(
+            f"event loop lag during the epochs: p99 {p99 * 1000:.0f} ms, "
+            f"max {ordered[-1] * 1000:.0f} ms ({len(lags)} probes every {LAG_INTERVAL * 1000:.0f} ms)"
         )
     out.append(
         f"daemon process peak RSS: {simnet.rss_mb():.0f} MB "

@@ -46,8 +46,8 @@ async def _bench(network: simnet.Network, pool: list[int], repeats: int) -> list
     async with BeaconClient([network.url], timeout=120, bulk_timeout=600) as client:
         spec, head = await simnet.chain_at_head(client, network)
         t0 = time.perf_counter()
-        before = (await client.state.validators((epoch * spe) - 1, pool)).data
-        records = (await client.state.validators((epoch + 1) * spe - 1, pool)).data
+        before = (await client.state.validator_columns((epoch * spe) - 1, pool)).data
+        records = (await client.state.validator_columns((epoch + 1) * spe - 1, pool)).data
         out.append(
             f"pool validator records fetched in {time.perf_counter() - t0:.2f} s "
             f"({len(records):,} records, twice; outside the timing)"

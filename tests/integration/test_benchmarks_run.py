@@ -34,6 +34,7 @@ CASES = {
     "bench_mqtt_drain.py": (["--events", "200", "--repeats", "1"], "drain to the broker"),
     "bench_metrics_scrape.py": ([], "pool 100,000 (16 groups)"),
     "bench_statements.py": (["--sizes", "100", "--period", "8", "--queries", "5"], "commit"),
+    "bench_wire_decode.py": (["--validators", "200", "--repeats", "1"], "msgspec into columns"),
     "bench_web.py": (
         ["--delegators", "100", "--period", "4", "--queries", "5"],
         "GET /delegators/{id}",

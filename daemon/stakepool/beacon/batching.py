@@ -7,8 +7,8 @@ client never sends one: callers get an empty answer instead, without a request.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar, cast
 
 from stakepool.beacon.errors import InconsistentAnswer
 from stakepool.beacon.models.wire import Envelope
@@ -20,6 +20,7 @@ _PUBKEY = re.compile(r"0x[0-9a-fA-F]{96}")
 _DECIMAL = re.compile(r"[0-9]{1,20}")
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 def normalize_id(value: int | str) -> str:
@@ -40,7 +41,13 @@ def normalize_id(value: int | str) -> str:
 
 def normalize_ids(values: Iterable[int | str]) -> list[str]:
     """Normalised, de-duplicated, order kept."""
-    return list(dict.fromkeys(normalize_id(v) for v in values))
+    items = list(values)
+    # The common case at scale, 100,000 plain indices: a few passes in C instead of one call each.
+    if items and all(type(v) is int for v in items):
+        ints = cast(list[int], items)
+        if min(ints) >= 0 and max(ints) < 2**64:
+            return list(dict.fromkeys(map(str, ints)))
+    return list(dict.fromkeys(normalize_id(v) for v in items))
 
 
 def normalize_indices(values: Iterable[int]) -> list[str]:
@@ -66,10 +73,22 @@ def merge_envelopes(parts: Sequence[Envelope[tuple[T, ...]]]) -> Envelope[tuple[
     Optimistic if any part was; finalized only if every part said so (unknown if any was unknown);
     the dependent root must be the same in every part, or the duties came from different forks.
     """
+    return merge_envelopes_with(parts, lambda data: tuple(item for d in data for item in d), ())
+
+
+def merge_envelopes_with(
+    parts: Sequence[Envelope[D]], concat: Callable[[Sequence[D]], D], empty: D
+) -> Envelope[D]:
+    """``merge_envelopes`` for any kind of ``data``: ``concat`` joins the parts' data in order
+    (columns end to end); ``empty`` is the data of no part at all."""
     # model_construct: the parts are validated already; re-validating 100k items costs seconds.
     if not parts:
-        return Envelope[tuple[T, ...]].model_construct(
-            data=(), execution_optimistic=False, finalized=None, version=None, dependent_root=None
+        return Envelope[D].model_construct(
+            data=empty,
+            execution_optimistic=False,
+            finalized=None,
+            version=None,
+            dependent_root=None,
         )
     finalized: bool | None = True
     for part in parts:
@@ -83,8 +102,8 @@ def merge_envelopes(parts: Sequence[Envelope[tuple[T, ...]]]) -> Envelope[tuple[
         raise InconsistentAnswer(
             "batched request", f"dependent_root changed between chunks: {sorted(map(str, roots))}"
         )
-    return Envelope[tuple[T, ...]].model_construct(
-        data=tuple(item for part in parts for item in part.data),
+    return Envelope[D].model_construct(
+        data=concat([p.data for p in parts]),
         execution_optimistic=any(p.execution_optimistic for p in parts),
         finalized=finalized,
         version=parts[0].version,

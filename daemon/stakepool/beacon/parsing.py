@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+import msgspec
 from pydantic import BaseModel
 
 from stakepool.beacon.errors import MalformedResponse
@@ -14,6 +16,7 @@ from stakepool.beacon.transport import HttpAnswer
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=Envelope[Any])
+R = TypeVar("R")
 CONSENSUS_VERSION = "Eth-Consensus-Version"
 
 
@@ -45,5 +48,22 @@ def envelope_parser(route: Route, model: type[E]) -> Parser[E]:
         if env.version is None and header:
             return env.model_copy(update={"version": header.strip().lower()})
         return env
+
+    return parse
+
+
+def raw_parser(route: Route, decode: Callable[..., R]) -> Parser[R]:
+    """For a ``typed`` route: ``decode(raw, endpoint, node=, header_version=)`` reads the body
+    once, straight into its final shape; the fork version may come from the header."""
+
+    def parse(answer: HttpAnswer, node: str) -> R:
+        raw = answer.raw
+        if raw is None:  # an answer built without its bytes (tests, recorded fixtures)
+            raw = msgspec.json.encode(json_body(route, answer, node))
+        header = next(
+            (v for k, v in answer.headers.items() if k.lower() == "eth-consensus-version"), None
+        )
+        version = header.strip().lower() if header else None
+        return decode(raw, route.name, node=node, header_version=version)
 
     return parse

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from stakepool.beacon.batching import chunks, merge_envelopes
 from stakepool.beacon.errors import InconsistentAnswer, NotFound, Unsupported
-from stakepool.beacon.failover import NodePool
+from stakepool.beacon.failover import NodePool, Parser
 from stakepool.beacon.models import Envelope
 from stakepool.beacon.parsing import envelope_parser
 from stakepool.beacon.routes import Route
@@ -80,18 +80,45 @@ class Requester:
             request_timeout=request_timeout,
         )
 
+    async def parsed(
+        self,
+        route: Route,
+        parse: Parser[R],
+        *,
+        params: dict[str, object] | None = None,
+        query: Query | None = None,
+        body: Any = None,
+        request_timeout: float | None = None,
+    ) -> R:
+        """A request whose answer ``parse`` decodes itself (the ``typed`` routes' columns)."""
+        return await self.pool.call(
+            route, parse, params=params, query=query, body=body, request_timeout=request_timeout
+        )
+
     async def batched(
         self,
         ids: Sequence[str],
         size: int,
         fetch: Callable[[list[str]], Awaitable[Chunked[T]]],
     ) -> Chunked[T]:
+        return await self.batched_with(ids, size, fetch, merge_envelopes)
+
+    async def batched_with(
+        self,
+        ids: Sequence[str],
+        size: int,
+        fetch: Callable[[list[str]], Awaitable[R]],
+        merge: Callable[[Sequence[R]], R],
+    ) -> R:
+        """``merge`` of the chunks' answers (it raises ``InconsistentAnswer`` across a reorg)."""
         # Chunks go one after another: gentle on the node, and a failure stops the rest early.
+        # Each chunk's answer is decoded before the next is asked for, so a big pool's read is
+        # many short stretches on the event loop, never one long one.
         parts = [await fetch(list(chunk)) for chunk in chunks(ids, size)]
         try:
-            return merge_envelopes(parts)
+            return merge(parts)
         except InconsistentAnswer:  # the chunks straddled a reorg: ask once more
-            return merge_envelopes([await fetch(list(chunk)) for chunk in chunks(ids, size)])
+            return merge([await fetch(list(chunk)) for chunk in chunks(ids, size)])
 
     async def post_or_get(
         self,
@@ -102,10 +129,20 @@ class Requester:
         """POST in ``batch_size`` chunks; where no node has the POST route, GET ``id=``×64."""
         if not ids:
             return self.empty()
+        return await self.post_or_get_with(ids, post, get, merge_envelopes)
+
+    async def post_or_get_with(
+        self,
+        ids: Sequence[str],
+        post: Callable[[list[str]], Awaitable[R]],
+        get: Callable[[list[str]], Awaitable[R]],
+        merge: Callable[[Sequence[R]], R],
+    ) -> R:
+        """``post_or_get`` for any answer ``merge`` can join (``ids`` not empty)."""
         try:
-            return await self.batched(ids, self.batch_size, post)
+            return await self.batched_with(ids, self.batch_size, post, merge)
         except Unsupported:
-            return await self.batched(ids, self.get_batch_size, get)
+            return await self.batched_with(ids, self.get_batch_size, get, merge)
 
     @staticmethod
     def empty() -> Chunked[Any]:

@@ -18,6 +18,9 @@ class Route:
     method: Literal["GET", "POST"]
     template: str
     data_404: bool = False
+    typed: bool = False
+    """A success is handed to its parser undecoded (``HttpAnswer.raw``): the big answers are
+    decoded once, into columns, not first into generic Python objects."""
 
     def path(self, **params: object) -> str:
         return self.template.format(**{k: quote(str(v), safe="") for k, v in params.items()})
@@ -28,12 +31,12 @@ class Route:
         return f"{self.method} {self.template}"
 
 
-def _get(name: str, template: str, *, data_404: bool = False) -> Route:
-    return Route(name, "GET", template, data_404)
+def _get(name: str, template: str, *, data_404: bool = False, typed: bool = False) -> Route:
+    return Route(name, "GET", template, data_404, typed)
 
 
-def _post(name: str, template: str, *, data_404: bool = False) -> Route:
-    return Route(name, "POST", template, data_404)
+def _post(name: str, template: str, *, data_404: bool = False, typed: bool = False) -> Route:
+    return Route(name, "POST", template, data_404, typed)
 
 
 _STATE = "/eth/v1/beacon/states/{state_id}"
@@ -44,10 +47,14 @@ SYNCING = _get("syncing", "/eth/v1/node/syncing")
 HEALTH = _get("health", "/eth/v1/node/health")
 VERSION = _get("version", "/eth/v1/node/version")
 
-VALIDATORS_POST = _post("validators", f"{_STATE}/validators", data_404=True)
-VALIDATORS_GET = _get("validators_get", f"{_STATE}/validators", data_404=True)
-BALANCES_POST = _post("validator_balances", f"{_STATE}/validator_balances", data_404=True)
-BALANCES_GET = _get("validator_balances_get", f"{_STATE}/validator_balances", data_404=True)
+VALIDATORS_POST = _post("validators", f"{_STATE}/validators", data_404=True, typed=True)
+VALIDATORS_GET = _get("validators_get", f"{_STATE}/validators", data_404=True, typed=True)
+BALANCES_POST = _post(
+    "validator_balances", f"{_STATE}/validator_balances", data_404=True, typed=True
+)
+BALANCES_GET = _get(
+    "validator_balances_get", f"{_STATE}/validator_balances", data_404=True, typed=True
+)
 FINALITY = _get("finality_checkpoints", f"{_STATE}/finality_checkpoints", data_404=True)
 COMMITTEES = _get("committees", f"{_STATE}/committees", data_404=True)
 SYNC_COMMITTEES = _get("sync_committees", f"{_STATE}/sync_committees", data_404=True)
@@ -68,13 +75,13 @@ BLOCK_ATTESTATIONS_V1 = _get(
 )
 
 PROPOSER_DUTIES = _get("proposer_duties", "/eth/v1/validator/duties/proposer/{epoch}")
-ATTESTER_DUTIES = _post("attester_duties", "/eth/v1/validator/duties/attester/{epoch}")
+ATTESTER_DUTIES = _post("attester_duties", "/eth/v1/validator/duties/attester/{epoch}", typed=True)
 SYNC_DUTIES = _post("sync_duties", "/eth/v1/validator/duties/sync/{epoch}")
 LIVENESS = _post("liveness", "/eth/v1/validator/liveness/{epoch}")
 LIVENESS_LEGACY = _get("liveness_legacy", "/eth/v1/validator/liveness")
 
 ATTESTATION_REWARDS = _post(
-    "attestation_rewards", "/eth/v1/beacon/rewards/attestations/{epoch}", data_404=True
+    "attestation_rewards", "/eth/v1/beacon/rewards/attestations/{epoch}", data_404=True, typed=True
 )
 BLOCK_REWARDS = _get("block_rewards", "/eth/v1/beacon/rewards/blocks/{block_id}", data_404=True)
 SYNC_REWARDS = _post(

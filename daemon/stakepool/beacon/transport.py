@@ -13,8 +13,8 @@ clients answer 400 to a missing one even where the spec makes it optional.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from stakepool.beacon.backoff import Backoff
 from stakepool.beacon.health import HealthTracker
@@ -48,6 +49,9 @@ class HttpAnswer:
     is_json: bool
     oversize: bool = False
     """The body was larger than the transport's cap and was not read."""
+    raw: bytes | None = None
+    """The undecoded body of a success on a ``typed`` route (``body`` is then None): its parser
+    decodes it once, straight into the shape the caller needs."""
 
 
 class TransportError(Exception):
@@ -68,12 +72,18 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+_JSON: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+
+
 def _decode(raw: bytes) -> tuple[Any, bool]:
+    # msgspec: about twice as fast as json.loads into the same Python objects. Stricter too
+    # (NaN, lone surrogates): neither is valid JSON, and no Beacon API answer carries them.
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     if not raw.strip():
         return None, False
     try:
-        return json.loads(raw), True
-    except (ValueError, UnicodeDecodeError):
+        return _JSON.decode(raw), True
+    except msgspec.DecodeError:
         return None, False
 
 
@@ -179,7 +189,7 @@ class NodeTransport:
         data: bytes | None = None
         headers: dict[str, str] = {}
         if route.method == "POST":
-            data = json.dumps([] if body is None else body).encode()
+            data = msgspec.json.encode([] if body is None else body)
             headers["Content-Type"] = "application/json"
         url = self.url + path
         last_error = "no attempt"
@@ -217,6 +227,15 @@ class NodeTransport:
                 continue
             if raw is None:
                 return HttpAnswer(status, None, "", resp_headers, False, oversize=True)
+            if route.typed and 200 <= status < 300:
+                return HttpAnswer(
+                    status=status,
+                    body=None,
+                    text=raw[:2000].decode("utf-8", errors="replace"),
+                    headers=resp_headers,
+                    is_json=True,
+                    raw=raw.removeprefix(codecs.BOM_UTF8),
+                )
             decoded, is_json = _decode(raw)
             return HttpAnswer(
                 status=status,

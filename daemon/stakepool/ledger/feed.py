@@ -26,6 +26,7 @@ are retried each epoch (money is never skipped silently).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -306,7 +307,9 @@ class LedgerFeed:
         their kept inputs, but only up to ``fetched_through`` (what this pass has fetched): the
         epochs after it are fetched again by the pass itself, and their kept inputs may belong
         to the fork a reorg just abandoned."""
-        inp = settlement_input(window, self.duties.outcomes(window.epoch))
+        # Pure, one row per pool validator: in a thread, so the event loop keeps its turns.
+        outcomes = self.duties.outcomes(window.epoch)
+        inp = await asyncio.to_thread(settlement_input, window, outcomes)
         self._inputs[window.epoch] = inp
         result = await self.ledger.settle(inp, refresh_totals=False)
         written = [] if result.replayed else [window.epoch]

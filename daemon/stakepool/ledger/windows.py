@@ -139,7 +139,11 @@ class WindowSource:
             return None
 
     async def keep_window(self, window: EpochRewards) -> None:
-        await self.kept.keep(window.epoch, window.block_roots, codec.encode([window]))
+        pieces: list[str] = []
+        for piece in codec.encode_pieces([window]):  # ~10,000 rows each: the loop turns between
+            pieces.append(piece)
+            await asyncio.sleep(0)
+        await self.kept.keep(window.epoch, window.block_roots, "".join(pieces))
 
     def forget_from(self, epoch: int) -> None:
         """A reorg changed ``epoch`` and later: what was read ahead from there is not used."""

@@ -58,11 +58,11 @@ async def read_forecast(
             log.info("forecast_next_sync_committee_unknown", period=period + 1, error=str(exc))
         for at in (epoch, epoch + 1):
             try:
-                duties = await client.duties.attester(at, indices)
+                duties = await client.duties.attester_columns(at, indices)
             except BeaconError as exc:  # attestations are told, never gate: knowing less is fine
                 log.info("forecast_attester_duties_unknown", epoch=at, error=str(exc))
                 continue
-            attesters += [(int(d.slot), int(d.validator_index)) for d in duties.data]
+            attesters += zip(duties.data.slot, duties.data.validator_index, strict=True)
 
     return forecast(
         current_slot=current_slot,

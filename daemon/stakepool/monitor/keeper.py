@@ -8,6 +8,7 @@ Events reach the outbox only when something consumes it (``outbox_max_rows`` set
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,7 +74,9 @@ class MonitorKeeper:
         digest: EpochDuties | None = None,
     ) -> int:
         """One transaction; returns outbox rows dropped at the bound."""
-        text = encode(saved, metrics, self.chain)
+        # 100,000 validators' rows: in a thread, so the event loop keeps its turns. ``saved`` and
+        # ``metrics`` are copies made on the loop (``MonitorService.saved``, ``snapshot``).
+        text = await asyncio.to_thread(encode, saved, metrics, self.chain)
         now = time.time()
         rows = (
             [to_outbox(e, self.pool_id, timestamp=now) for e in events]

@@ -9,13 +9,16 @@ that prunes. Each epoch is counted once (``through``), so a redo after a restart
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
+from typing import cast
 
 import structlog
 
 from stakepool.beacon.errors import NotFound
 from stakepool.beacon.models.blocks import SignedBeaconBlock
+from stakepool.beacon.models.duty_columns import AttesterDutyColumns
 from stakepool.beacon.models.state import Checkpoint
 from stakepool.chain.types import Epoch
 from stakepool.monitor.attestations import (
@@ -23,7 +26,6 @@ from stakepool.monitor.attestations import (
     AttesterDutyRef,
     committee_lengths_from_committees,
     committee_lengths_from_duties,
-    duty_refs,
     evaluate_attestations,
     inclusion_block,
     slots_needing_committees,
@@ -73,8 +75,9 @@ class AttestationsPart:
         e = Epoch(epoch)
         cached = self.duty_cache.get(e)
         if cached is None:
-            answer = await self.ctx.client.duties.attester(e, self.ctx.ours)
-            cached = self.duty_cache[e] = (answer.dependent_root, duty_refs(answer.data))
+            answer = await self.ctx.client.duties.attester_columns(e, self.ctx.ours)
+            refs = await asyncio.to_thread(_duty_refs, answer.data)  # 100,000 objects: off the loop
+            cached = self.duty_cache[e] = (answer.dependent_root, refs)
         return cached[1]
 
     async def justified_at(self, k: Epoch) -> Checkpoint:
@@ -114,7 +117,9 @@ class AttestationsPart:
                 lengths.setdefault(key, length)  # the duties' own lengths win over `committees`
         justified = await self.justified_at(k)
         chain = await ctx.blocks.chain(first, ctx.last(k), last)
-        outcomes = evaluate_attestations(
+        # Pure, over every pool validator's duty: in a thread so the event loop keeps its turns.
+        outcomes = await asyncio.to_thread(
+            evaluate_attestations,
             k,
             duties,
             window,
@@ -204,3 +209,19 @@ class AttestationsPart:
             self.retries[k] = attempts
             behind.append(k)
         return latest
+
+
+def _duty_refs(duties: AttesterDutyColumns) -> list[AttesterDutyRef]:
+    """``duty_refs`` of an answer read as columns (no model per duty)."""
+    # The NewTypes (index, slot, committee) are ints: nothing to convert, per row.
+    make = cast("Callable[[int, int, int, int, int], AttesterDutyRef]", AttesterDutyRef)
+    return list(
+        map(
+            make,
+            duties.validator_index,
+            duties.slot,
+            duties.committee_index,
+            duties.committee_length,
+            duties.validator_committee_index,
+        )
+    )

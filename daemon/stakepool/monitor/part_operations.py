@@ -9,9 +9,10 @@ effective balance, credentials).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
 
 from stakepool.beacon.models.blocks import SignedBeaconBlock
+from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.beacon.models.events import EventData
 from stakepool.beacon.models.operations import (
     AttesterSlashing,
@@ -19,13 +20,12 @@ from stakepool.beacon.models.operations import (
     SignedBLSToExecutionChange,
     SignedVoluntaryExit,
 )
-from stakepool.beacon.models.state import ValidatorInfo
 from stakepool.chain.types import Epoch
 from stakepool.monitor.context import MonitorContext
 from stakepool.monitor.eventbase import OperationSource, SlashingSource
 from stakepool.monitor.saved import MonitorSaved
 from stakepool.monitor.slashing import SlashingWatch
-from stakepool.monitor.status import StatusTracker
+from stakepool.monitor.status import StatusTracker, column_snapshots
 
 
 class OperationsPart:
@@ -69,10 +69,15 @@ class OperationsPart:
         elif isinstance(data, SignedBLSToExecutionChange):
             ctx.emit(watch.on_bls_change(data, OperationSource.SSE, epoch))
 
-    def on_validators(self, epoch: int, infos: Sequence[ValidatorInfo]) -> None:
-        events = self.status.observe(epoch, infos)
-        for info in infos:
-            events.extend(self.slashing.on_validator(info, epoch))
+    async def on_validators(self, epoch: int, validators: ValidatorColumns) -> None:
+        # The snapshots (one object per validator) are built in a thread; the tracker, which
+        # other tasks read, is only touched here on the loop.
+        snapshots = await asyncio.to_thread(list, column_snapshots(validators, epoch))
+        events = self.status.observe_snapshots(snapshots)
+        # Only a slashed record can raise anything: the others are never made into models.
+        slashed = validators.slashed
+        for i in (i for i in range(len(slashed)) if slashed[i]):
+            events.extend(self.slashing.on_validator(validators.info(i), epoch))
         self.ctx.emit(events)
 
     def on_finalized(self, finalized_epoch: int) -> None:

@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import structlog
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.models import BeaconEvent, ChainReorgEvent, HeadEvent
-from stakepool.beacon.models.state import ValidatorInfo
+from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, ValidatorIndex
@@ -288,20 +288,19 @@ class MonitorService:
         self,
         epoch: Epoch,
         head: HeadView,
-        validators: Sequence[ValidatorInfo] = (),
+        validators: ValidatorColumns | None = None,
     ) -> EpochDuties:
         """``head``: the view the epoch's report was made with (its finality goes with its epoch);
-        ``validators``: the pool's records at ``LAST(epoch)`` (empty when they failed)."""
+        ``validators``: the pool's records at ``LAST(epoch)`` (None or empty when they failed)."""
+        records = ValidatorColumns.empty() if validators is None else validators
         async with self._lock:
-            digest = await self._epoch(epoch, head, validators)
+            digest = await self._epoch(epoch, head, records)
             self._processed = epoch
             await self._commit(digest)
         await self._commit_if_idle()  # stream events that came during the commit itself
         return digest
 
-    async def _epoch(
-        self, c: Epoch, head: HeadView, validators: Sequence[ValidatorInfo]
-    ) -> EpochDuties:
+    async def _epoch(self, c: Epoch, head: HeadView, validators: ValidatorColumns) -> EpochDuties:
         ctx = self.ctx
         head_slot, finalized = head.slot, head.finalized_epoch
         self._head_epoch = max(self._head_epoch, head.epoch)
@@ -319,7 +318,7 @@ class MonitorService:
         ctx.blocks.prune(self.attestations.oldest_kept(first))
         # After the block scan: a slashing included this epoch is told as seen in its block, and
         # the ``slashed`` flag, read from the same epoch's state, then adds nothing.
-        self.operations.on_validators(c, validators)
+        await self.operations.on_validators(c, validators)
         await ctx.part("op_pools", c, failed, lambda: self.operations.poll_pools(c))
         proposals = await ctx.part(
             "proposals", c, failed, lambda: self.proposals.judge(c, head_slot)

@@ -19,9 +19,10 @@ same ``slashed`` flag.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.beacon.models.state import ValidatorInfo, ValidatorStatus
 from stakepool.chain.types import Epoch, Gwei, ValidatorIndex
 from stakepool.monitor.events import (
@@ -76,6 +77,26 @@ def snapshot(info: ValidatorInfo, epoch: int) -> ValidatorSnapshot:
     )
 
 
+def column_snapshots(columns: ValidatorColumns, epoch: int) -> Iterator[ValidatorSnapshot]:
+    """``snapshot`` of every row of a validators answer read as columns, by index."""
+    at = Epoch(epoch)
+    order = sorted(range(len(columns)), key=columns.index.__getitem__)
+    index, status, slashed = columns.index, columns.status, columns.slashed
+    effective, credentials = columns.effective_balance, columns.withdrawal_credentials
+    exit_epoch, withdrawable = columns.exit_epoch, columns.withdrawable_epoch
+    for i in order:
+        yield ValidatorSnapshot(
+            ValidatorIndex(index[i]),
+            at,
+            status[i],
+            Gwei(effective[i]),
+            bool(slashed[i]),
+            credential_type(credentials[i]),
+            Epoch(exit_epoch[i]),
+            Epoch(withdrawable[i]),
+        )
+
+
 class StatusTracker:
     def __init__(self, state: Mapping[ValidatorIndex, ValidatorSnapshot] | None = None) -> None:
         self._last: dict[ValidatorIndex, ValidatorSnapshot] = dict(state or {})
@@ -88,9 +109,17 @@ class StatusTracker:
         return self._last.get(ValidatorIndex(validator))
 
     def observe(self, epoch: int, infos: Iterable[ValidatorInfo]) -> list[MonitorEvent]:
+        ordered = sorted(infos, key=lambda i: i.index)
+        return self.observe_snapshots(snapshot(info, epoch) for info in ordered)
+
+    def observe_columns(self, epoch: int, columns: ValidatorColumns) -> list[MonitorEvent]:
+        """``observe`` of a validators answer read as columns (no model per validator)."""
+        return self.observe_snapshots(column_snapshots(columns, epoch))
+
+    def observe_snapshots(self, snapshots: Iterable[ValidatorSnapshot]) -> list[MonitorEvent]:
+        """Snapshots in index order."""
         events: list[MonitorEvent] = []
-        for info in sorted(infos, key=lambda i: i.index):
-            new = snapshot(info, epoch)
+        for new in snapshots:
             old = self._last.get(new.index)
             if old is not None and new.epoch < old.epoch:
                 continue  # a lagging node's older state: it must not undo what we saw

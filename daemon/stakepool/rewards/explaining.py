@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from stakepool.beacon.models import AttestationRewards
+from stakepool.beacon.models.reward_columns import AttestationRewardColumns
 from stakepool.rewards.maths import (
     AttestationComponents,
     explain,
@@ -60,6 +61,30 @@ class AttestationFigures:
                 ideal[int(i.effective_balance)] = AttestationComponents(
                     int(i.source), int(i.target), int(i.head)
                 )
+        return cls(totals, ideal)
+
+    @classmethod
+    def of_columns(cls, answer: AttestationRewardColumns) -> AttestationFigures:
+        """``merge`` of one answer read as columns (no model per validator)."""
+        totals = dict(
+            zip(
+                answer.validator_index,
+                map(
+                    AttestationComponents,
+                    answer.source,
+                    answer.target,
+                    answer.head,
+                    answer.inactivity,
+                ),
+                strict=True,
+            )
+        )
+        ideal = {
+            int(i.effective_balance): AttestationComponents(
+                int(i.source), int(i.target), int(i.head)
+            )
+            for i in answer.ideal_rewards
+        }
         return cls(totals, ideal)
 
 

@@ -18,7 +18,6 @@ import asyncio
 from collections.abc import Sequence
 
 from stakepool.beacon.client import BeaconClient
-from stakepool.beacon.models import AttestationRewards, Envelope
 from stakepool.rewards.explaining import AttestationFigures, EndpointFigures
 from stakepool.rewards.maths import sync_seat_reward
 from stakepool.rewards.state_reader import StateReader, chunked
@@ -66,12 +65,11 @@ class ExplanationReader:
             return None
         parts: list[AttestationFigures] = []
         for part in chunked(indices, self.chunk):
-            answer: Envelope[AttestationRewards] | None = await self.client.rewards.attestations(
-                duty_epoch, part
-            )
+            answer = await self.client.rewards.attestation_columns(duty_epoch, part)
             if answer is None:
                 raise Unexplained(f"attestation rewards for epoch {duty_epoch} not available yet")
-            parts.append(AttestationFigures.merge([answer.data]))
+            # 100,000 rows made into figures: in a thread, so the event loop keeps its turns.
+            parts.append(await asyncio.to_thread(AttestationFigures.of_columns, answer.data))
         return AttestationFigures(
             totals={v: c for p in parts for v, c in p.totals.items()},
             ideal={eb: c for p in parts for eb, c in p.ideal.items()},

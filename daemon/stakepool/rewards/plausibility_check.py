@@ -13,6 +13,7 @@ started) is not allowed for; a validator recovering from one could be refused un
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,20 +89,10 @@ class PlausibilityCheck:
             total_active_max=TOTAL_ETHER_MAX,
         )
         proposers = {b.proposer for b in facts.blocks}
-        found: list[Implausible] = []
-        for row in rows:
-            record = start.get(row.validator)
-            bounds = settlement_bounds(
-                scale,
-                effective_balance=row.effective_balance_gwei,
-                sync_seats=spec.sync_committee_size if seats is None else seats[row.validator],
-                proposed=row.validator in proposers,
-                slashed=record is None or record.slashed,
-                leak_possible=leak,
-            )
-            if not bounds.admits(row.settlement_gwei):
-                found.append(Implausible(row.validator, row.settlement_gwei, bounds))
-        return found
+        # Pure, one check per pool validator: in a thread, so the event loop keeps its turns.
+        return await asyncio.to_thread(
+            _implausible_rows, scale, rows, start, seats=seats, proposers=proposers, leak=leak
+        )
 
     async def _seats(self, epoch: int, end_id: str) -> Counter[int] | None:
         try:
@@ -121,3 +112,28 @@ class PlausibilityCheck:
         if lag > self.spec.min_epochs_to_inactivity_penalty:
             self._leak_until = max(self._leak_until, epoch + lag)
         return epoch <= self._leak_until
+
+
+def _implausible_rows(
+    scale: ChainScale,
+    rows: Sequence[ValidatorEpochReward],
+    start: Mapping[int, Record],
+    *,
+    seats: Counter[int] | None,
+    proposers: set[int],
+    leak: bool,
+) -> list[Implausible]:
+    found: list[Implausible] = []
+    for row in rows:
+        record = start.get(row.validator)
+        bounds = settlement_bounds(
+            scale,
+            effective_balance=row.effective_balance_gwei,
+            sync_seats=scale.sync_committee_size if seats is None else seats[row.validator],
+            proposed=row.validator in proposers,
+            slashed=record is None or record.slashed,
+            leak_possible=leak,
+        )
+        if not bounds.admits(row.settlement_gwei):
+            found.append(Implausible(row.validator, row.settlement_gwei, bounds))
+    return found

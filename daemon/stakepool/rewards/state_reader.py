@@ -92,18 +92,25 @@ class StateReader:
         if state_id.startswith("-"):
             return out, meta
         for part in chunked(indices, self.chunk):
-            env = await self.client.state.validators(state_id, part)
+            env = await self.client.state.validator_columns(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
-            for r in env.data:
-                out[int(r.index)] = Record(
-                    balance=int(r.balance),
-                    effective_balance=int(r.validator.effective_balance),
-                    slashed=r.validator.slashed,
-                    activation_epoch=int(r.validator.activation_epoch),
-                    exit_epoch=int(r.validator.exit_epoch),
-                    withdrawable_epoch=int(r.validator.withdrawable_epoch),
-                    pubkey=r.validator.pubkey.lower(),
+            c = env.data  # columns: already checked, pubkeys lower-case
+            out.update(
+                zip(
+                    c.index,
+                    map(
+                        Record,
+                        c.balance,
+                        c.effective_balance,
+                        map(bool, c.slashed),
+                        c.activation_epoch,
+                        c.exit_epoch,
+                        c.withdrawable_epoch,
+                        c.pubkey,
+                    ),
+                    strict=True,
                 )
+            )
         return out, meta
 
     async def balances(
@@ -112,9 +119,9 @@ class StateReader:
         out: dict[int, int] = {}
         meta = StateMeta()
         for part in chunked(indices, self.chunk):
-            env = await self.client.state.balances(state_id, part)
+            env = await self.client.state.balance_columns(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
-            out.update((int(b.index), int(b.balance)) for b in env.data)
+            out.update(zip(env.data.index, env.data.balance, strict=True))
         return out, meta
 
     async def pending(self, state_id: str) -> dict[str, int]:

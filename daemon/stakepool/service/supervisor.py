@@ -26,7 +26,7 @@ import structlog
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError, WrongChain
 from stakepool.beacon.models import ChainReorgEvent, FinalizedCheckpointEvent, HeadEvent, Topic
-from stakepool.beacon.models.state import ValidatorInfo, ValidatorStatus
+from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.beacon.stream import EventStream
 from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
@@ -252,20 +252,20 @@ class Supervisor:
             "money", epoch, lambda: self.money.on_epoch_closed(epoch, head.finalized_epoch)
         )
 
-    async def _update_statuses(self, state_slot: Slot) -> tuple[ValidatorInfo, ...]:
+    async def _update_statuses(self, state_slot: Slot) -> ValidatorColumns | None:
         """Validators by status and slashed, once per epoch; a failure only leaves them stale.
 
-        The records go on to the monitor too: one request per epoch serves both."""
+        The records (as columns, no model per validator) go on to the monitor too: one request
+        per epoch serves both (None when it failed)."""
         if not self.members:
-            return ()
+            return None
         try:
-            answer = await self.client.state.validators(state_slot, [m.index for m in self.members])
+            ids = [m.index for m in self.members]
+            answer = await self.client.state.validator_columns(state_slot, ids)
         except BeaconError as exc:
             log.warning("validator_statuses_failed", slot=state_slot, error=str(exc))
-            return ()
-        statuses: list[ValidatorStatus] = [v.status for v in answer.data]
-        slashed = sum(v.validator.slashed for v in answer.data)
-        self.metrics.set_validator_statuses(statuses, slashed=slashed)
+            return None
+        self.metrics.set_validator_statuses(answer.data.status, slashed=sum(answer.data.slashed))
         return answer.data
 
     async def _epoch_report(self, spec: ChainSpec, epoch: Epoch) -> EpochReport:
@@ -278,8 +278,8 @@ class Supervisor:
         last_slot = Slot(spec.clock().last_slot(epoch))
         balances: dict[ValidatorIndex, Gwei] = {}
         if self.members:
-            answer = await self.client.state.balances(last_slot, [m.index for m in self.members])
-            balances = {ValidatorIndex(b.index): Gwei(b.balance) for b in answer.data}
+            ids = [m.index for m in self.members]
+            balances = (await self.client.state.balance_columns(last_slot, ids)).data.as_dict()
         previous = self._last_balances if self._last_epoch == epoch - 1 else None
         self._last_balances, self._last_epoch = balances, epoch
         head = tracker.head

@@ -75,19 +75,19 @@ class Witness:
     async def _balances(
         self, client: BeaconClient, slot: int, indices: list[int]
     ) -> dict[int, int]:
-        answer = await client.state.balances(slot, indices)
-        return {int(b.index): int(b.balance) for b in answer.data}
+        answer = await client.state.balance_columns(slot, indices)
+        return dict(zip(answer.data.index, answer.data.balance, strict=True))
 
     async def _votes(
         self, client: BeaconClient, epoch: int, indices: list[int]
     ) -> dict[int, Votes] | None:
-        answer = await client.rewards.attestations(epoch, indices)
+        answer = await client.rewards.attestation_columns(epoch, indices)
         if answer is None:
             return None
-        return {
-            int(r.validator_index): (int(r.head), int(r.target), int(r.source))
-            for r in answer.data.total_rewards
-        }
+        c = answer.data
+        return dict(
+            zip(c.validator_index, zip(c.head, c.target, c.source, strict=True), strict=True)
+        )
 
     async def _vote_check(self, epoch: int, indices: list[int]) -> tuple[VoteDisagreement, ...]:
         """Both nodes' attestation verdicts; nothing when either cannot tell (no rewards

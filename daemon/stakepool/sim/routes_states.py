@@ -184,6 +184,25 @@ async def pending_deposits(request: web.Request) -> web.Response:
     )
 
 
+async def pending_partial_withdrawals(request: web.Request) -> web.Response:
+    """Electra's partial-withdrawal queue: the simulator makes no withdrawal requests, so the
+    queue of every state it holds is empty (still an answer, as a node's would be)."""
+    return _empty_electra_list(request)
+
+
+async def pending_consolidations(request: web.Request) -> web.Response:
+    """Electra's consolidation queue: empty, the simulator makes no consolidation requests."""
+    return _empty_electra_list(request)
+
+
+def _empty_electra_list(request: web.Request) -> web.Response:
+    chain = chain_of(request)
+    s = state_or_error(chain, request.match_info["state_id"])
+    return json_text(
+        dumps({"version": "electra", **meta(chain, s.slot), "data": []}), headers=VERSION_HEADER
+    )
+
+
 def register(app: web.Application) -> None:
     r = app.router
     r.add_get(f"{PREFIX}/validators", get_validators, name="getStateValidators")
@@ -200,3 +219,11 @@ def register(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/committees", committees, name="getEpochCommittees")
     r.add_get(f"{PREFIX}/sync_committees", sync_committees, name="getEpochSyncCommittees")
     r.add_get(f"{PREFIX}/pending_deposits", pending_deposits, name="getPendingDeposits")
+    r.add_get(
+        f"{PREFIX}/pending_partial_withdrawals",
+        pending_partial_withdrawals,
+        name="getPendingPartialWithdrawals",
+    )
+    r.add_get(
+        f"{PREFIX}/pending_consolidations", pending_consolidations, name="getPendingConsolidations"
+    )

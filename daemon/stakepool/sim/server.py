@@ -20,7 +20,7 @@ from stakepool.sim import routes_blocks, routes_duties, routes_node, routes_rewa
 from stakepool.sim.chain import SimChain, SlotOutcome
 from stakepool.sim.faults import BODY_FAULTS, STATUS_FAULTS, Faults, corrupt, drop_finalized
 from stakepool.sim.routes_events import EventHub
-from stakepool.sim.web_common import CHAIN, ApiError, error
+from stakepool.sim.web_common import CHAIN, MAX_BODY_BYTES, ApiError, error
 
 _log = structlog.get_logger("stakepool.sim")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -106,7 +106,9 @@ class SimServer:
         self._ticker: asyncio.Task[None] | None = None
 
     def build_app(self) -> web.Application:
-        app = web.Application(middlewares=[_fault_middleware(self.faults)])
+        app = web.Application(
+            middlewares=[_fault_middleware(self.faults)], client_max_size=MAX_BODY_BYTES
+        )
         app[CHAIN] = self.chain
         for module in (routes_node, routes_states, routes_blocks, routes_duties, routes_rewards):
             module.register(app)

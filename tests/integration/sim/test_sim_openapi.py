@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from typing import Any
 
 import aiohttp
@@ -111,6 +113,9 @@ async def test_every_route(sim_server: SimServer, client: Client) -> None:
     await client.call("GET", "/eth/v1/beacon/states/head/committees", query={"slot": str(head)})
     await client.call("GET", "/eth/v1/beacon/states/head/sync_committees")
     await client.call("GET", "/eth/v1/beacon/states/head/pending_deposits")
+    for queue in ("pending_partial_withdrawals", "pending_consolidations"):
+        answer = await client.call("GET", f"/eth/v1/beacon/states/head/{queue}")
+        assert answer["data"] == []  # the simulator makes no such requests: empty, not 404
     await client.call("GET", "/eth/v1/beacon/states/99999/finality_checkpoints", status=404)
     await client.call("GET", "/eth/v1/beacon/states/bogus/finality_checkpoints", status=400)
 
@@ -144,6 +149,30 @@ async def test_every_route(sim_server: SimServer, client: Client) -> None:
     await client.call("GET", "/eth/v1/beacon/rewards/blocks/head")
     await client.call("GET", f"/eth/v1/beacon/rewards/blocks/{3 * SPE + 1}")
     await client.call("POST", "/eth/v1/beacon/rewards/sync_committee/head", body=[])
+
+
+async def test_bodies_as_large_as_a_real_nodes_are_taken(
+    sim_server: SimServer, client: Client
+) -> None:
+    """A pool of 200,000 asks for all its validators in one POST (~2 MB of ids)."""
+    head = sim_server.chain.state("head")
+    assert head is not None
+    n = head.n
+
+    async def post(path: str, body: Any) -> Any:
+        data = io.BytesIO(json.dumps(body).encode())  # streamed: a 2 MB bytes body warns
+        headers = {"Content-Type": "application/json"}
+        async with client.session.post(client.base + path, data=data, headers=headers) as resp:
+            assert resp.status == 200, (path, resp.status, (await resp.read())[:300])
+            return await resp.json()
+
+    ids = [str(i) for i in reversed(range(200_000))]
+    vals = await post("/eth/v1/beacon/states/head/validators", {"ids": ids})
+    assert [int(v["index"]) for v in vals["data"]] == list(reversed(range(n)))  # request order
+    balances = await post("/eth/v1/beacon/states/head/validator_balances", ids + ids)
+    assert len(balances["data"]) == n  # repeated ids answered once
+    live = await post(f"/eth/v1/validator/liveness/{sim_server.chain.head_epoch}", ids)
+    assert {int(e["index"]) for e in live["data"]} == set(range(n))
 
 
 async def test_sse_framing_and_errors(sim_server: SimServer, client: Client) -> None:

@@ -74,6 +74,12 @@ def test_a_kept_window_reads_back_exactly(kept: list[EpochRewards]) -> None:
     assert codec.decode(codec.encode(kept)) == kept
 
 
+@given(st.lists(windows, min_size=1, max_size=3), st.integers(1, 3))
+def test_the_pieces_make_the_same_text(kept: list[EpochRewards], rows: int) -> None:
+    assert "".join(codec.encode_pieces(kept, rows_per_piece=rows)) == codec.encode(kept)
+    assert codec.decode("".join(codec.encode_pieces(kept, rows_per_piece=rows))) == kept
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -9,10 +9,11 @@ POST liveness → the legacy ``GET ?indices=&epoch=`` form (≤ 64 per request),
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 
 from stakepool.beacon import routes
-from stakepool.beacon.batching import normalize_indices
+from stakepool.beacon.batching import merge_envelopes_with, normalize_indices
 from stakepool.beacon.errors import InconsistentAnswer, Unsupported
 from stakepool.beacon.models import (
     AttesterDuty,
@@ -22,6 +23,9 @@ from stakepool.beacon.models import (
     ProposerDuty,
     SyncDuty,
 )
+from stakepool.beacon.models.columns import replace_data
+from stakepool.beacon.models.duty_columns import AttesterDutyColumns, decode_attester_duties
+from stakepool.beacon.parsing import raw_parser
 from stakepool.beacon.queries.node import NodeQueries
 from stakepool.beacon.requester import Chunked, Requester
 
@@ -55,20 +59,31 @@ class DutyQueries:
     async def attester(
         self, epoch: int, indices: Iterable[int], *, request_timeout: float | None = None
     ) -> Envelope[tuple[AttesterDuty, ...]]:
+        answer = await self.attester_columns(epoch, indices, request_timeout=request_timeout)
+        return replace_data(answer, tuple(answer.data.rows()))
+
+    async def attester_columns(
+        self, epoch: int, indices: Iterable[int], *, request_timeout: float | None = None
+    ) -> Envelope[AttesterDutyColumns]:
+        """``attester`` as columns (the monitor's 100,000 duties, no model each)."""
         wanted = normalize_indices(indices)
         timeout = self._req.bulk(request_timeout)
-        model = Envelope[tuple[AttesterDuty, ...]]
+        parse = raw_parser(routes.ATTESTER_DUTIES, decode_attester_duties)
 
-        async def post(chunk: list[str]) -> Chunked[AttesterDuty]:
-            return await self._req.post(
+        async def post(chunk: list[str]) -> Envelope[AttesterDutyColumns]:
+            return await self._req.parsed(
                 routes.ATTESTER_DUTIES,
-                model,
-                chunk,
+                parse,
+                body=chunk,
                 params={"epoch": epoch},
                 request_timeout=timeout,
             )
 
-        return await self._req.batched(wanted, self._req.batch_size, post)
+        def merge(parts: Sequence[Envelope[AttesterDutyColumns]]) -> Envelope[AttesterDutyColumns]:
+            empty = AttesterDutyColumns([], *(array("Q") for _ in range(6)))
+            return merge_envelopes_with(parts, AttesterDutyColumns.concat, empty)
+
+        return await self._req.batched_with(wanted, self._req.batch_size, post, merge)
 
     async def sync(
         self, epoch: int, indices: Iterable[int], *, request_timeout: float | None = None

@@ -11,10 +11,9 @@ effective balance. Sync committee rewards come as one entry per validator, summe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from stakepool.beacon import routes
-from stakepool.beacon.batching import chunks, merge_envelopes, normalize_ids
+from stakepool.beacon.batching import chunks, merge_envelopes_with, normalize_ids
 from stakepool.beacon.errors import NotFound
 from stakepool.beacon.models import (
     AttestationRewards,
@@ -22,6 +21,12 @@ from stakepool.beacon.models import (
     Envelope,
     SyncCommitteeReward,
 )
+from stakepool.beacon.models.columns import replace_data
+from stakepool.beacon.models.reward_columns import (
+    AttestationRewardColumns,
+    decode_attestation_rewards,
+)
+from stakepool.beacon.parsing import raw_parser
 from stakepool.beacon.requester import BlockId, Chunked, Requester, none_if_not_found
 from stakepool.chain.types import Gwei, ValidatorIndex
 
@@ -33,54 +38,35 @@ class RewardQueries:
     async def attestations(
         self, epoch: int, indices: Iterable[int | str], *, request_timeout: float | None = None
     ) -> Envelope[AttestationRewards] | None:
-        """None: not available (yet or any more) on the node."""
+        """None: not available (yet or any more) on the node. One model per validator: the
+        epoch's big read takes ``attestation_columns``."""
+        answer = await self.attestation_columns(epoch, indices, request_timeout=request_timeout)
+        return None if answer is None else replace_data(answer, answer.data.model())
+
+    async def attestation_columns(
+        self, epoch: int, indices: Iterable[int | str], *, request_timeout: float | None = None
+    ) -> Envelope[AttestationRewardColumns] | None:
+        """``attestations`` as columns; ideal rows merged by effective balance."""
         ids = normalize_ids(indices)
         timeout = self._req.bulk(request_timeout)
-        if not ids:
-            return Envelope[AttestationRewards].model_construct(
-                data=AttestationRewards.model_construct(ideal_rewards=(), total_rewards=()),
-                execution_optimistic=False,
-                finalized=None,
-                version=None,
-                dependent_root=None,
-            )
-        model = Envelope[AttestationRewards]
-        parts: list[Envelope[AttestationRewards]] = []
+        parse = raw_parser(routes.ATTESTATION_REWARDS, decode_attestation_rewards)
+        parts: list[Envelope[AttestationRewardColumns]] = []
         for chunk in chunks(ids, self._req.batch_size):
             try:
                 parts.append(
-                    await self._req.post(
+                    await self._req.parsed(
                         routes.ATTESTATION_REWARDS,
-                        model,
-                        list(chunk),
+                        parse,
+                        body=list(chunk),
                         params={"epoch": epoch},
                         request_timeout=timeout,
                     )
                 )
             except NotFound:
                 return None
-        ideal = {r.effective_balance: r for p in parts for r in p.data.ideal_rewards}
-        merged = merge_envelopes(
-            [
-                Envelope[tuple[Any, ...]].model_construct(
-                    data=p.data.total_rewards,
-                    execution_optimistic=p.execution_optimistic,
-                    finalized=p.finalized,
-                    version=p.version,
-                    dependent_root=None,
-                )
-                for p in parts
-            ]
-        )
-        return Envelope[AttestationRewards].model_construct(
-            data=AttestationRewards.model_construct(
-                ideal_rewards=tuple(ideal[k] for k in sorted(ideal)),
-                total_rewards=merged.data,
-            ),
-            execution_optimistic=merged.execution_optimistic,
-            finalized=merged.finalized,
-            version=merged.version,
-            dependent_root=None,
+        # The chunks of one epoch's rewards carry no dependent root: merging cannot disagree.
+        return merge_envelopes_with(
+            parts, AttestationRewardColumns.concat, AttestationRewardColumns.concat([])
         )
 
     async def block(

@@ -15,11 +15,11 @@ list is never sent (the API reads it as "the whole registry"): the answer is emp
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from stakepool.beacon import routes
-from stakepool.beacon.batching import normalize_ids
+from stakepool.beacon.batching import merge_envelopes_with, normalize_ids
 from stakepool.beacon.models import (
     STATUS_GROUPS,
     Committee,
@@ -32,9 +32,18 @@ from stakepool.beacon.models import (
     ValidatorInfo,
     ValidatorStatus,
 )
+from stakepool.beacon.models.columns import (
+    BalanceColumns,
+    ValidatorColumns,
+    decode_balances,
+    decode_validators,
+)
+from stakepool.beacon.parsing import raw_parser
 from stakepool.beacon.queries.node import NodeQueries
-from stakepool.beacon.requester import Chunked, Requester, StateId
+from stakepool.beacon.requester import Requester, StateId
 from stakepool.beacon.state_fallback import StandIn
+
+D = TypeVar("D")
 
 
 def expand_statuses(statuses: Iterable[ValidatorStatus | str] | None) -> list[str]:
@@ -67,7 +76,24 @@ class StateQueries:
         *,
         request_timeout: float | None = None,
     ) -> Envelope[tuple[ValidatorInfo, ...]]:
-        """Our validators (indices and/or pubkeys); POST in chunks, GET ``id=``×64 if POST is missing."""
+        """Our validators (indices and/or pubkeys); POST in chunks, GET ``id=``×64 if POST is missing.
+
+        One model per validator: for the few (keys, duties, the web page). The epoch's big reads
+        take ``validator_columns``."""
+        answer = await self.validator_columns(
+            state_id, ids, statuses, request_timeout=request_timeout
+        )
+        return _with_data(answer, tuple(answer.data.infos()))
+
+    async def validator_columns(
+        self,
+        state_id: StateId,
+        ids: Iterable[int | str],
+        statuses: Iterable[ValidatorStatus | str] | None = None,
+        *,
+        request_timeout: float | None = None,
+    ) -> Envelope[ValidatorColumns]:
+        """``validators`` as columns (indices, balances, statuses… one array each)."""
         wanted = normalize_ids(ids)
         timeout = self._req.bulk(request_timeout)
         return await self._stand_in.at_state(
@@ -80,34 +106,46 @@ class StateQueries:
         ids: list[str],
         statuses: Iterable[ValidatorStatus | str] | None,
         request_timeout: float,
-    ) -> Chunked[ValidatorInfo]:
+    ) -> Envelope[ValidatorColumns]:
         wanted = expand_statuses(statuses)
-        model = Envelope[tuple[ValidatorInfo, ...]]
         params: dict[str, object] = {"state_id": state_id}
+        if not ids:
+            return _merge_validators([])
 
-        async def post(chunk: list[str]) -> Chunked[ValidatorInfo]:
+        async def post(chunk: list[str]) -> Envelope[ValidatorColumns]:
             body: dict[str, list[str]] = {"ids": chunk}
             if wanted:
                 body["statuses"] = wanted
-            return await self._req.post(
-                routes.VALIDATORS_POST, model, body, params=params, request_timeout=request_timeout
+            return await self._req.parsed(
+                routes.VALIDATORS_POST,
+                raw_parser(routes.VALIDATORS_POST, decode_validators),
+                body=body,
+                params=params,
+                request_timeout=request_timeout,
             )
 
-        async def get(chunk: list[str]) -> Chunked[ValidatorInfo]:
+        async def get(chunk: list[str]) -> Envelope[ValidatorColumns]:
             query = [("id", i) for i in chunk] + [("status", s) for s in wanted]
-            return await self._req.get(
+            return await self._req.parsed(
                 routes.VALIDATORS_GET,
-                model,
+                raw_parser(routes.VALIDATORS_GET, decode_validators),
                 params=params,
                 query=query,
                 request_timeout=request_timeout,
             )
 
-        return await self._req.post_or_get(ids, post, get)
+        return await self._req.post_or_get_with(ids, post, get, _merge_validators)
 
     async def balances(
         self, state_id: StateId, ids: Iterable[int | str], *, request_timeout: float | None = None
     ) -> Envelope[tuple[ValidatorBalance, ...]]:
+        answer = await self.balance_columns(state_id, ids, request_timeout=request_timeout)
+        return _with_data(answer, tuple(answer.data.rows()))
+
+    async def balance_columns(
+        self, state_id: StateId, ids: Iterable[int | str], *, request_timeout: float | None = None
+    ) -> Envelope[BalanceColumns]:
+        """``balances`` as two columns (indices, balances)."""
         wanted = normalize_ids(ids)
         timeout = self._req.bulk(request_timeout)
         return await self._stand_in.at_state(
@@ -116,41 +154,38 @@ class StateQueries:
 
     async def _balances_at(
         self, state_id: str, ids: list[str], request_timeout: float
-    ) -> Chunked[ValidatorBalance]:
-        model = Envelope[tuple[ValidatorBalance, ...]]
+    ) -> Envelope[BalanceColumns]:
         params: dict[str, object] = {"state_id": state_id}
+        if not ids:
+            return _merge_balances([])
 
-        async def post(chunk: list[str]) -> Chunked[ValidatorBalance]:
-            return await self._req.post(
-                routes.BALANCES_POST, model, chunk, params=params, request_timeout=request_timeout
+        async def post(chunk: list[str]) -> Envelope[BalanceColumns]:
+            return await self._req.parsed(
+                routes.BALANCES_POST,
+                raw_parser(routes.BALANCES_POST, decode_balances),
+                body=chunk,
+                params=params,
+                request_timeout=request_timeout,
             )
 
-        async def get(chunk: list[str]) -> Chunked[ValidatorBalance]:
+        async def get(chunk: list[str]) -> Envelope[BalanceColumns]:
             query = [("id", i) for i in chunk]
-            return await self._req.get(
+            return await self._req.parsed(
                 routes.BALANCES_GET,
-                model,
+                raw_parser(routes.BALANCES_GET, decode_balances),
                 params=params,
                 query=query,
                 request_timeout=request_timeout,
             )
 
-        answer = await self._req.post_or_get(ids, post, get)
-        if len({b.index for b in answer.data}) >= len(ids):
+        answer = await self._req.post_or_get_with(ids, post, get, _merge_balances)
+        if len(set(answer.data.index)) >= len(ids):
             return answer
         records = await self._validators_at(state_id, ids, None, request_timeout)
         if len(records.data) <= len(answer.data):
             return answer  # the ids the balances lack do not exist there either
-        return model.model_construct(
-            data=tuple(
-                ValidatorBalance.model_construct(index=v.index, balance=v.balance)
-                for v in records.data
-            ),
-            execution_optimistic=records.execution_optimistic,
-            finalized=records.finalized,
-            version=records.version,
-            dependent_root=None,
-        )
+        # Every validator the balances lack, with its balance, from the validators answer.
+        return _with_data(records, records.data.balances())
 
     async def finality_checkpoints(
         self, state_id: StateId = "head", *, request_timeout: float | None = None
@@ -244,3 +279,21 @@ class StateQueries:
                 request_timeout=timeout,
             ),
         )
+
+
+def _merge_validators(parts: Sequence[Envelope[ValidatorColumns]]) -> Envelope[ValidatorColumns]:
+    return merge_envelopes_with(parts, ValidatorColumns.concat, ValidatorColumns.empty())
+
+
+def _merge_balances(parts: Sequence[Envelope[BalanceColumns]]) -> Envelope[BalanceColumns]:
+    return merge_envelopes_with(parts, BalanceColumns.concat, BalanceColumns.concat([]))
+
+
+def _with_data(answer: Envelope[Any], data: D) -> Envelope[D]:
+    return Envelope[D].model_construct(
+        data=data,
+        execution_optimistic=answer.execution_optimistic,
+        finalized=answer.finalized,
+        version=answer.version,
+        dependent_root=answer.dependent_root,
+    )
