@@ -15,12 +15,13 @@ from typing import Any
 from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.pool import PoolMember
 from stakepool.publish.vc_metrics import ValidatorClientMetrics
+from stakepool.service.event_sink import EventSink
 from stakepool.service.keys import PoolKeys
 from stakepool.service.supervisor import Supervisor
 
 
 class KeyedSupervisor(Supervisor):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, events: EventSink, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.keys = PoolKeys(
             self.settings,
@@ -28,6 +29,7 @@ class KeyedSupervisor(Supervisor):
             self.db,
             ValidatorClientMetrics(self.metrics.registry),
             self.set_members,
+            events=events,
         )
         self.bus.subscribe(EpochReport, self.keys.on_report)
 

@@ -32,8 +32,10 @@ from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.plausibility_check import ImplausibleSettlement
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.service.clients import beacon_client
+from stakepool.service.event_sink import EventSink, implausible_event
 from stakepool.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -51,8 +53,11 @@ class MoneyPath:
         bus: EventBus,
         *,
         outbox_max_rows: int | None,
+        events: EventSink | None = None,
     ) -> None:
         self.settings = settings
+        self.events = events
+        """Where a refused (implausible) window's ``rewards_implausible`` event is raised."""
         kwargs = {} if outbox_max_rows is None else {"outbox_max_rows": outbox_max_rows}
         store = SqliteLedgerStore(
             db,
@@ -92,21 +97,23 @@ class MoneyPath:
         fetcher = RewardsFetcher(
             client, spec, execution=self._execution, fee_recipients=execution.fee_recipients
         )
+        if self.events is not None:
+            fetcher.on_refused = self._refused
         kept = await self.ledger.store.db.view(lambda unit: unit.kept(DUTIES_KEY))
         if kept is not None:
             self.duties.restore(kept)
         archive = None
         if self.settings.beacon.archive_urls:
             self._archive = beacon_client(self.settings, self.settings.beacon.archive_urls)
-            archive = RewardsTracker(
-                RewardsFetcher(
-                    self._archive,
-                    spec,
-                    execution=self._execution,
-                    fee_recipients=execution.fee_recipients,
-                ),
-                pool,
+            archived = RewardsFetcher(
+                self._archive,
+                spec,
+                execution=self._execution,
+                fee_recipients=execution.fee_recipients,
             )
+            if self.events is not None:
+                archived.on_refused = self._refused
+            archive = RewardsTracker(archived, pool)
         slot = spec.slot_duration_ms / 1000
         self.feed = LedgerFeed(
             RewardsTracker(fetcher, pool),
@@ -119,6 +126,12 @@ class MoneyPath:
         self._spec = spec
         await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
+
+    async def _refused(self, refused: ImplausibleSettlement, node: str | None) -> None:
+        """A window refused for balances the protocol cannot produce: its event (no state is
+        written: the window is read again, from another node or at the next close)."""
+        assert self.events is not None
+        await self.events.emit([implausible_event(refused, node)])
 
     async def close(self) -> None:
         if self._execution is not None:
