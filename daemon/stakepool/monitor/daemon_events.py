@@ -93,9 +93,60 @@ class RewardsImplausible(MonitorEvent):
     identity = ("epoch", "node", "validators", "settlement_gwei")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrossCheckCorrected(MonitorEvent):
+    """At finality the witness was shown right about an epoch it disagreed about (the primary's
+    state contradicts the block it claims to follow, or the nodes now agree on another answer):
+    the epoch's provisional rows were settled again from the right node before becoming final.
+    ``validators`` run in step with the figures: what the ledger had, what it has now."""
+
+    kind = EventKind.CROSS_CHECK_CORRECTED
+    severity = Severity.WARNING
+    epoch: Epoch
+    right: str
+    """The node whose answer the ledger now holds."""
+    wrong: str
+    validators: tuple[int, ...]
+    provisional_delta_gwei: tuple[str | None, ...]
+    final_delta_gwei: tuple[str | None, ...]
+    identity = ("epoch", "right", "wrong", "validators")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrossCheckConfirmed(MonitorEvent):
+    """At finality the primary was shown right: the ledger's rows stand as written."""
+
+    kind = EventKind.CROSS_CHECK_CONFIRMED
+    severity = Severity.INFO
+    epoch: Epoch
+    primary: str
+    witness: str
+    validators: tuple[int, ...]
+    identity = ("epoch", "primary", "witness")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrossCheckUnresolved(MonitorEvent):
+    """At finality the disagreement could not be settled in the ledger: the nodes still disagree
+    and neither state contradicts its chain, or the rows were final already (the ledger keeps the
+    primary's answer; an operator decides)."""
+
+    kind = EventKind.CROSS_CHECK_UNRESOLVED
+    severity = Severity.CRITICAL
+    epoch: Epoch
+    primary: str
+    witness: str
+    validators: tuple[int, ...]
+    reason: str
+    identity = ("epoch", "primary", "witness")
+
+
 DAEMON_EVENT_TYPES: tuple[type[MonitorEvent], ...] = (
     ValidatorClientUnreachable,
     ValidatorClientReachable,
     CrossCheckDisagreed,
+    CrossCheckCorrected,
+    CrossCheckConfirmed,
+    CrossCheckUnresolved,
     RewardsImplausible,
 )

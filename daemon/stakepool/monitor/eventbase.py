@@ -49,6 +49,9 @@ class EventKind(enum.StrEnum):
     VALIDATOR_CLIENT_REACHABLE = "validator_client_reachable"
     CROSS_CHECK_DISAGREEMENT = "cross_check_disagreement"
     REWARDS_IMPLAUSIBLE = "rewards_implausible"
+    CROSS_CHECK_CORRECTED = "cross_check_corrected"
+    CROSS_CHECK_CONFIRMED = "cross_check_confirmed"
+    CROSS_CHECK_UNRESOLVED = "cross_check_unresolved"
 
 
 class SlashingStage(enum.IntEnum):

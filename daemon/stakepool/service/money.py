@@ -15,7 +15,7 @@ save transaction (a ``MonitorKeeper`` participant), so the rows settled after a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -58,6 +58,9 @@ class MoneyPath:
         self.settings = settings
         self.events = events
         """Where a refused (implausible) window's ``rewards_implausible`` event is raised."""
+        self.before_finalize: Callable[[int], Awaitable[None]] | None = None
+        """Told the finalized epoch before the ledger flips rows final (the witness settles its
+        disagreements there, while the rows can still be corrected)."""
         kwargs = {} if outbox_max_rows is None else {"outbox_max_rows": outbox_max_rows}
         store = SqliteLedgerStore(
             db,
@@ -127,6 +130,22 @@ class MoneyPath:
         await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
 
+    async def correct_epoch(
+        self, client: BeaconClient, epoch: int, indices: list[int]
+    ) -> list[int]:
+        """Settle ``epoch`` again from ``client``'s node (the witness, shown right at finality):
+        the window read whole there (balances, withdrawals, deposits, explanation; EL rewards as
+        configured), with the monitor's verdicts. Returns the epochs written again;
+        ``FinalRowError`` if ``epoch`` is final already."""
+        assert self.feed is not None
+        assert self._spec is not None
+        execution = self.settings.execution
+        fetcher = RewardsFetcher(
+            client, self._spec, execution=self._execution, fee_recipients=execution.fee_recipients
+        )
+        window = await fetcher.epoch(epoch, indices)
+        return await self.feed.correct(window)
+
     async def _refused(self, refused: ImplausibleSettlement, node: str | None) -> None:
         """A window refused for balances the protocol cannot produce: its event (no state is
         written: the window is read again, from another node or at the next close)."""
@@ -151,6 +170,8 @@ class MoneyPath:
         """Finality first (so a window settled now can be final at once), then settlement."""
         if self.feed is None:
             return []
+        if self.before_finalize is not None:
+            await self.before_finalize(finalized_epoch)
         await self.feed.on_finalized(finalized_epoch)
         written = await self.feed.on_epoch_closed(epoch)
         if written and self.bus.wants(LedgerReport):

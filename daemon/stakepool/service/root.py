@@ -163,7 +163,9 @@ async def _run(
         client = beacon_client(settings, settings.beacon.urls)
         stack.push_async_callback(client.close)
         metrics.watch_beacon(client.health)
-        await stack.enter_async_context(witness_running(settings, bus, metrics.registry, events))
+        await stack.enter_async_context(
+            witness_running(settings, bus, metrics.registry, events, money)
+        )
 
         publisher: MqttPublisher | None = None
         if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database

@@ -8,8 +8,10 @@ target and source rewards, when both nodes serve it) (``rewards/crosscheck``). A
 ``cross_check_disagreement`` event (``monitor/daemon_events``: outbox → MQTT, log line, the web
 page's warnings) naming the nodes, the epoch and the validators, a ``CrossCheckDisagreement`` fact
 on the bus, and the ``stakepool_cross_check_*`` metrics (alert ``StakepoolCrossCheckDisagreement``). The ledger keeps
-the primary's answer: a witness never changes money. An epoch the nodes cannot both answer for
-(pruned state, a node down) is counted ``unchecked``, never a disagreement.
+the primary's answer until finality decides (``witness_finality``: the epoch's rows corrected
+from the witness when the primary is shown wrong, before they become final). An epoch the nodes
+cannot both answer for (pruned state, a node down) is counted ``unchecked``, never a
+disagreement.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from stakepool.rewards.crosscheck import (
 )
 from stakepool.service.clients import beacon_client
 from stakepool.service.event_sink import EventSink
+from stakepool.service.money import MoneyPath
+from stakepool.service.witness_finality import Correct, FinalityJudge, Pending
 
 log = structlog.get_logger("stakepool.witness")
 
@@ -47,7 +51,12 @@ QUEUE_EPOCHS = 64
 
 class Witness:
     def __init__(
-        self, settings: Settings, bus: EventBus, registry: CollectorRegistry, events: EventSink
+        self,
+        settings: Settings,
+        bus: EventBus,
+        registry: CollectorRegistry,
+        events: EventSink,
+        correct: Correct,
     ) -> None:
         beacon = settings.beacon
         self.primary_url, self.witness_url = beacon.urls[0], beacon.urls[1]
@@ -60,13 +69,29 @@ class Witness:
         self.metrics = CrossCheckMetrics(registry, self.primary_url, self.witness_url)
         self.queue: asyncio.Queue[tuple[int, list[int]]] = asyncio.Queue(QUEUE_EPOCHS)
         self._reported: set[int] = set()
+        """Epochs a disagreement was raised about: never checked again (a correction settles
+        them again; that is not a new fact)."""
+        self.judge = FinalityJudge(
+            (self.primary_url, self.primary), (self.witness_url, self.witness), events, correct
+        )
         bus.subscribe(EpochInputSettled, self.on_settled)
+
+    async def start(self) -> None:
+        """The disagreements still pending from the last run, resolved at their finality."""
+        await self.judge.restore()
+        self._reported.update(self.judge.pending)
+
+    async def resolve(self, finalized_epoch: int) -> None:
+        """``MoneyPath.before_finalize``: finality decides the pending disagreements."""
+        await self.judge.resolve(finalized_epoch)
 
     async def close(self) -> None:
         await self.primary.close()
         await self.witness.close()
 
     def on_settled(self, fact: EpochInputSettled) -> None:
+        if fact.input.epoch in self._reported:
+            return
         indices = [v.validator_index for v in fact.input.validators]
         try:
             self.queue.put_nowait((fact.input.epoch, indices))
@@ -135,7 +160,15 @@ class Witness:
         self._reported.add(epoch)
         self.metrics.checked(epoch, agree=False)
         fact = CrossCheckDisagreement(epoch, self.primary_url, self.witness_url, differ, votes)
-        await self.events.emit([disagreed_event(fact)])
+        if differ:  # money at stake: finality decides, the disagreement kept until then
+            pending = Pending(
+                tuple(indices),
+                tuple(d.validator_index for d in differ),
+                {d.validator_index: d.primary_delta_gwei for d in differ},
+            )
+            await self.judge.remember(epoch, pending, disagreed_event(fact))
+        else:
+            await self.events.emit([disagreed_event(fact)])
         self.bus.publish(fact)
         return fact
 
@@ -161,13 +194,19 @@ def disagreed_event(fact: CrossCheckDisagreement) -> CrossCheckDisagreed:
 
 @contextlib.asynccontextmanager
 async def witness_running(
-    settings: Settings, bus: EventBus, registry: CollectorRegistry, events: EventSink
+    settings: Settings,
+    bus: EventBus,
+    registry: CollectorRegistry,
+    events: EventSink,
+    money: MoneyPath,
 ) -> AsyncIterator[Witness | None]:
     """The witness and its task while the daemon runs (None without ``cross_check``)."""
     if not settings.beacon.cross_check:
         yield None
         return
-    witness = Witness(settings, bus, registry, events)
+    witness = Witness(settings, bus, registry, events, money.correct_epoch)
+    await witness.start()
+    money.before_finalize = witness.resolve
     task = asyncio.create_task(witness.run(), name="cross_check")
     try:
         yield witness

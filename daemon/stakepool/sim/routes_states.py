@@ -115,6 +115,12 @@ async def post_identities(request: web.Request) -> web.Response:
     return json_text(_envelope(meta(chain, s.slot), identities_json(s, idx)))
 
 
+async def state_root(request: web.Request) -> web.Response:
+    chain = chain_of(request)
+    s = state_or_error(chain, request.match_info["state_id"])
+    return ok({**meta(chain, s.slot), "data": {"root": s.state_root}})
+
+
 async def finality_checkpoints(request: web.Request) -> web.Response:
     chain = chain_of(request)
     s = state_or_error(chain, request.match_info["state_id"])
@@ -198,6 +204,7 @@ def register(app: web.Application) -> None:
     r.add_post(
         f"{PREFIX}/validator_identities", post_identities, name="postStateValidatorIdentities"
     )
+    r.add_get(f"{PREFIX}/root", state_root, name="getStateRoot")
     r.add_get(
         f"{PREFIX}/finality_checkpoints", finality_checkpoints, name="getStateFinalityCheckpoints"
     )
