@@ -50,13 +50,13 @@ class KeyedSupervisor(Supervisor):
         head = None if self.tracker is None else self.tracker.head
         return None if head is None else int(head.epoch)
 
-    def set_members(self, members: tuple[PoolMember, ...]) -> None:
-        """The pool changed at an epoch boundary: the epoch worker, the monitor, the ledger's
-        reads and the metrics use the new set from the epoch now being handled; the duty
-        counters of validators still in the pool go on."""
+    def set_members(self, members: tuple[PoolMember, ...], epoch: int) -> None:
+        """The pool changed at the boundary of ``epoch``: the epoch worker, the monitor, the
+        ledger's reads and the metrics use the new set from that epoch (the one now being
+        handled); the duty counters of validators still in the pool go on."""
         self.members = members
         counts = self.metrics.duties.snapshot()
         self.metrics.set_pool((m.index, m.label) for m in members)
         self.metrics.duties.restore(counts)
         if self.monitor is not None:
-            self.monitor.set_pool(m.index for m in members)
+            self.monitor.set_pool((m.index for m in members), from_epoch=epoch)

@@ -88,7 +88,7 @@ class PoolKeys:
         client: BeaconClient,
         db: Database,
         metrics: ValidatorClientMetrics,
-        apply: Callable[[tuple[PoolMember, ...]], None],
+        apply: Callable[[tuple[PoolMember, ...], int], None],
         *,
         events: EventSink,
     ) -> None:
@@ -260,7 +260,7 @@ class PoolKeys:
             self.pending = None
             self.members = members
             self.metrics.members.set(len(members))
-            self._apply(members)
+            self._apply(members, report.epoch)
 
     async def watch(self, spec: ChainSpec, head_epoch: Callable[[], int | None]) -> None:
         """A task: once an epoch (a third into it), refresh the keys."""
