@@ -3,7 +3,8 @@
 ``devnet`` installs the kit if needed (``devnet.sh install``: idempotent, ~1 min the first time, into
 ``$DEVNET_HOME``, default ``~/.cache/stakepool-devnet``), starts one node on free ports with its own
 data dir under the test's tmp dir, and stops it by its PID at the end, even when the test fails;
-then it checks that no process of that node is left.
+then it checks that no process of that node is left. ``devnet_keymanager`` is the same node with
+its validator client's standard Keymanager API on (stock ``--keymanager true``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +34,29 @@ class Devnet:
     pid: int
     data: Path
     home: Path
+    keymanager_url: str | None = None
+    """The validator client's Keymanager API (``devnet_keymanager`` only)."""
 
     @property
     def log(self) -> Path:
         return self.data / "lodestar.log"
+
+    @property
+    def keymanager_token_file(self) -> Path:
+        """Where stock Lodestar writes its Keymanager API bearer token (once the VC runs)."""
+        return self.data / "data" / "validator-db" / "api-token.txt"
+
+    def interop_keystore(self, index: int, password: str) -> str:
+        """The kit's helper: the EIP-2335 keystore (JSON text) of interop validator ``index``."""
+        done = subprocess.run(
+            ["node", str(self.home / "interop-keystore.mjs"), str(index), password],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
 
     def inject_slashings(self, *, proposer: int, attester: int) -> str:
         """The kit's helper: a real double proposal and double vote, through the pool endpoints."""
@@ -91,7 +112,9 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def _devnet_env(home: Path, data: Path, rest: int, p2p: int) -> dict[str, str]:
+def _devnet_env(
+    home: Path, data: Path, rest: int, p2p: int, keymanager: int | None
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DEVNET_HOME=str(home),
@@ -99,6 +122,7 @@ def _devnet_env(home: Path, data: Path, rest: int, p2p: int) -> dict[str, str]:
         REST_PORT=str(rest),
         P2P_PORT=str(p2p),
         START_VALIDATORS="0..55",
+        KEYMANAGER_PORT="" if keymanager is None else str(keymanager),
     )
     return env
 
@@ -106,6 +130,21 @@ def _devnet_env(home: Path, data: Path, rest: int, p2p: int) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     """One node per test module: its tests run on the same chain, one after the other."""
+    with _running_devnet(tmp_path_factory, keymanager=False) as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def devnet_keymanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """The same node, its validator client serving the Keymanager API on a free port."""
+    with _running_devnet(tmp_path_factory, keymanager=True) as node:
+        yield node
+
+
+@contextmanager
+def _running_devnet(
+    tmp_path_factory: pytest.TempPathFactory, *, keymanager: bool
+) -> Iterator[Devnet]:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.fail("Node.js and npm are needed for the e2e tests: run ./scripts/test")
     home = Path(
@@ -113,7 +152,8 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     ).absolute()
     data = tmp_path_factory.mktemp("devnet")
     rest, p2p = _free_port(udp_too=False), _free_port(udp_too=True)
-    env = _devnet_env(home, data, rest, p2p)
+    km_port = _free_port(udp_too=False) if keymanager else None
+    env = _devnet_env(home, data, rest, p2p, km_port)
     install = subprocess.run(
         [str(DEVNET_SH), "install"],
         env=env,
@@ -140,7 +180,13 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         assert pid is not None
         fields = dict(f.split("=", 1) for f in started.stdout.split())
         assert int(fields["pid"]) == pid
-        yield Devnet(url=fields["url"], pid=pid, data=data, home=home)
+        yield Devnet(
+            url=fields["url"],
+            pid=pid,
+            data=data,
+            home=home,
+            keymanager_url=None if km_port is None else f"http://127.0.0.1:{km_port}",
+        )
     finally:
         stopped = subprocess.run(
             [str(DEVNET_SH), "stop"],

@@ -56,6 +56,7 @@ BALANCES_GET = _get(
     "validator_balances_get", f"{_STATE}/validator_balances", data_404=True, typed=True
 )
 FINALITY = _get("finality_checkpoints", f"{_STATE}/finality_checkpoints", data_404=True)
+STATE_ROOT = _get("state_root", f"{_STATE}/root", data_404=True)
 COMMITTEES = _get("committees", f"{_STATE}/committees", data_404=True)
 SYNC_COMMITTEES = _get("sync_committees", f"{_STATE}/sync_committees", data_404=True)
 PENDING_DEPOSITS = _get("pending_deposits", f"{_STATE}/pending_deposits", data_404=True)

@@ -302,6 +302,17 @@ class LedgerFeed:
             status = await self.ledger.store.status()
             await self.windows.prune(status.last_final_epoch, status.last_settled_epoch)
 
+    async def correct(self, window: EpochRewards) -> list[int]:
+        """Settle ``window`` again from figures read elsewhere (a witness node shown right at
+        finality, ``service/witness``): the ledger reverses the epoch's provisional rows and the
+        later ones, which are settled again from their kept inputs (those not kept are fetched
+        again by the next close). ``FinalRowError`` when the epoch is final already."""
+        last = (await self.ledger.store.status()).last_settled_epoch
+        try:
+            return await self._settle(window, fetched_through=max(window.epoch, last or 0))
+        finally:
+            await self.ledger.refresh_totals()
+
     async def _settle(self, window: EpochRewards, *, fetched_through: int) -> list[int]:
         """Settle one window; later epochs the ledger reversed for it are settled again from
         their kept inputs, but only up to ``fetched_through`` (what this pass has fetched): the

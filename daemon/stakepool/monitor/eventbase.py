@@ -45,6 +45,13 @@ class EventKind(enum.StrEnum):
     INACTIVITY_LEAK_STARTED = "inactivity_leak_started"
     INACTIVITY_LEAK_ENDED = "inactivity_leak_ended"
     REORG = "reorg"
+    VALIDATOR_CLIENT_UNREACHABLE = "validator_client_unreachable"
+    VALIDATOR_CLIENT_REACHABLE = "validator_client_reachable"
+    CROSS_CHECK_DISAGREEMENT = "cross_check_disagreement"
+    REWARDS_IMPLAUSIBLE = "rewards_implausible"
+    CROSS_CHECK_CORRECTED = "cross_check_corrected"
+    CROSS_CHECK_CONFIRMED = "cross_check_confirmed"
+    CROSS_CHECK_UNRESOLVED = "cross_check_unresolved"
 
 
 class SlashingStage(enum.IntEnum):

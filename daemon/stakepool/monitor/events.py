@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from stakepool.beacon.models.state import ValidatorStatus
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
+from stakepool.monitor.daemon_events import DAEMON_EVENT_TYPES
 from stakepool.monitor.eventbase import (
     Coordinates,
     EventKind,
@@ -332,8 +333,9 @@ EVENT_TYPES: tuple[type[MonitorEvent], ...] = (
     InactivityLeakStarted,
     InactivityLeakEnded,
     ChainReorged,
+    *DAEMON_EVENT_TYPES,
 )
-"""One class per ``EventKind``."""
+"""One class per ``EventKind`` (the daemon's own, about its sources: ``daemon_events``)."""
 
 __all__ = [
     "EVENT_TYPES",

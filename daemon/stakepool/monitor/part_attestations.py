@@ -16,11 +16,11 @@ from typing import cast
 
 import structlog
 
-from stakepool.beacon.errors import NotFound
+from stakepool.beacon.errors import BeaconError, NotFound
 from stakepool.beacon.models.blocks import SignedBeaconBlock
 from stakepool.beacon.models.duty_columns import AttesterDutyColumns
 from stakepool.beacon.models.state import Checkpoint
-from stakepool.chain.types import Epoch
+from stakepool.chain.types import Epoch, ValidatorIndex
 from stakepool.monitor.attestations import (
     AttestationOutcome,
     AttesterDutyRef,
@@ -56,6 +56,8 @@ class AttestationsPart:
         self.through: Epoch | None = None
         """The last epoch whose attestations were evaluated and counted."""
         self.retries: dict[Epoch, int] = {}
+        self.unknown: dict[Epoch, frozenset[ValidatorIndex]] = {}
+        """Cached epochs whose duties lack members added since (``repool``)."""
 
     def restore(self, saved: MonitorSaved) -> None:
         self.streaks = MissedStreaks(self.ctx.thresholds.missed_attestation_streak, saved.streaks)
@@ -71,13 +73,43 @@ class AttestationsPart:
         """The first slot whose blocks a retried epoch may still need."""
         return min([default, *(self.ctx.start(k) for k in self.retries)])
 
+    def repool(
+        self,
+        ours: frozenset[ValidatorIndex],
+        added: frozenset[ValidatorIndex],
+        from_epoch: int | None = None,
+    ) -> None:
+        """The pool changed: cached duties keep the members still in it, and the members added
+        are asked for on their own when an epoch already cached is judged (a node serves an
+        epoch's attester duties only while it is recent: asking again for everyone could cost
+        every member's verdict of that epoch)."""
+        self.duty_cache = {
+            e: (root, [d for d in refs if d.validator_index in ours])
+            for e, (root, refs) in self.duty_cache.items()
+        }
+        for e in self.duty_cache:
+            if from_epoch is None or e >= from_epoch:  # members from their boundary on only
+                self.unknown[e] = self.unknown.get(e, frozenset()) | added
+
     async def duties(self, epoch: int) -> list[AttesterDutyRef]:
         e = Epoch(epoch)
         cached = self.duty_cache.get(e)
         if cached is None:
+            self.unknown.pop(e, None)
             answer = await self.ctx.client.duties.attester_columns(e, self.ctx.ours)
             refs = await asyncio.to_thread(_duty_refs, answer.data)  # 100,000 objects: off the loop
             cached = self.duty_cache[e] = (answer.dependent_root, refs)
+        elif e in self.unknown:
+            missing = sorted(self.unknown.pop(e) & set(self.ctx.ours))
+            try:
+                added = (
+                    await self.ctx.client.duties.attester_columns(e, missing) if missing else None
+                )
+            except BeaconError as exc:  # too old for the node: those members unjudged there
+                log.info("attester_duties_of_new_members_unknown", epoch=e, error=str(exc))
+                added = None
+            if added is not None:
+                cached = self.duty_cache[e] = (cached[0], cached[1] + _duty_refs(added.data))
         return cached[1]
 
     async def justified_at(self, k: Epoch) -> Checkpoint:
@@ -136,6 +168,7 @@ class AttestationsPart:
             for v in ctx.ours:
                 ctx.tallies.set_missed_attestation_streak(v, 0)
         self.duty_cache = {e: d for e, d in self.duty_cache.items() if e > k}
+        self.unknown = {e: u for e, u in self.unknown.items() if e > k}
         self.justified = {e: j for e, j in self.justified.items() if e > k}
         streak_events = self.streaks.observe(k, outcomes)  # first: the gauge reads its streaks
         self._record(outcomes)

@@ -41,7 +41,8 @@ class ProposalsPart:
         self.ctx = ctx
         self.tracker = ProposalTracker(ctx.spe)
         self.duty_cache: dict[Epoch, tuple[str | None, list[ProposerDutyRef]]] = {}
-        """Epoch → (dependent root, our duties)."""
+        """Epoch → (dependent root, every proposer's duty): narrowed to the pool when read, so a
+        pool change needs no new request (nodes serve an epoch's duties while it is current)."""
         self.finalized: Epoch | None = None
         """The finalized epoch whose proposals were re-checked."""
 
@@ -57,12 +58,16 @@ class ProposalsPart:
         cached = self.duty_cache.get(epoch)
         if cached is None:
             answer = await ctx.client.duties.proposer(epoch)
-            refs = proposer_duty_refs(answer.data, ctx.ours)
-            cached = self.duty_cache[epoch] = (answer.dependent_root, refs)
+            cached = self.duty_cache[epoch] = (
+                answer.dependent_root,
+                proposer_duty_refs(answer.data),
+            )
+            ours = set(ctx.ours)
             for slot in range(ctx.start(epoch), ctx.last(epoch) + 1):
-                if all(r.slot != slot for r in refs):
+                if all(r.slot != slot or r.validator_index not in ours for r in cached[1]):
                     self.tracker.forget(slot)  # a reload moved the duty away from us
-        return cached[1]
+        ours = set(ctx.ours)
+        return [r for r in cached[1] if r.validator_index in ours]
 
     async def judge(
         self, epoch: Epoch, head_slot: int

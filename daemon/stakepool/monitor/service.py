@@ -101,16 +101,19 @@ class MonitorService:
         self._head_epoch = Epoch(0)
         self._processed: Epoch | None = None
 
-    def set_pool(self, ours: Iterable[int]) -> None:
+    def set_pool(self, ours: Iterable[int], *, from_epoch: int | None = None) -> None:
         """The pool changed at an epoch boundary (a key imported into or deleted from a validator
-        client): call between two epochs. The parts read ``ctx.ours`` at each epoch; duties cached
-        for the old set are dropped, the slashing watch keeps what it saw."""
+        client): call between two epochs. The parts read ``ctx.ours`` at each epoch; cached duties
+        are narrowed to the new set, never dropped (a node serves an epoch's duties only while it
+        is recent: asking again could cost every member's verdict of the epochs being judged),
+        and the added members' attester duties of the cached epochs from ``from_epoch`` on (all
+        when None) are asked for on their own; the slashing watch keeps what it saw."""
         ctx = self.ctx
+        before = set(ctx.ours)
         ctx.ours = tuple(sorted({ValidatorIndex(i) for i in ours}))
         self.operations.slashing.set_pool(ctx.ours)
-        self.proposals.duty_cache.clear()
-        self.attestations.duty_cache.clear()
-        self.sync.seats.clear()
+        self.attestations.repool(frozenset(ctx.ours), frozenset(ctx.ours) - before, from_epoch)
+        self.sync.seats.clear()  # read again per period: nodes serve the current and next one
         for v in ctx.ours:  # the tallies were rebuilt for the new pool: streaks go on
             ctx.tallies.set_missed_attestation_streak(v, self.attestations.streaks.streak(v))
 
@@ -329,6 +332,9 @@ class MonitorService:
         await self.proposals.after_finality(c, finalized, head_slot, failed)
         if self.doppelganger.enabled:
             await self._check_doppelgangers(c, failed)
+        # Epoch c's duties of members added at its boundary, while the node still serves them
+        # (cached already otherwise: no request).
+        await ctx.part("prefetch_duties", c, failed, lambda: self.attestations.duties(c))
         await ctx.part("prefetch_duties", c + 1, failed, lambda: self.attestations.duties(c + 1))
         # Epoch c's source checkpoint while the node still has FIRST(c): it is judged at the next
         # close, or later when an older epoch's retry holds it back, when it may be pruned.

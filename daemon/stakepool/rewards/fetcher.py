@@ -22,7 +22,7 @@ this class only wires them together and maps the explanation's failures to reaso
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 
 import structlog
@@ -44,6 +44,8 @@ from stakepool.rewards.types import EpochRewards
 from stakepool.rewards.window_cache import KeptWindow, WindowCache
 
 log = structlog.get_logger(__name__)
+
+Refused = Callable[[ImplausibleSettlement, str | None], Awaitable[None]]
 
 
 class WindowNotReady(Exception):
@@ -79,6 +81,9 @@ class RewardsFetcher:
         self.el = ElRewardsReader(execution, fee_recipients)
         self.windows = WindowCache(keep_windows)
         self.plausibility = PlausibilityCheck(client, spec)
+        self.on_refused: Refused | None = None
+        """Told of each refused reading (the node set aside, or None: the window is held); it
+        raises the ``rewards_implausible`` event. Without it the refusal is a warning line."""
         raw = spec.raw
         self.slashing_quotient = int(
             raw.get("MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA", MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA)
@@ -114,7 +119,10 @@ class RewardsFetcher:
                 break
             refused = ImplausibleSettlement(epoch, found)
             node = self._set_aside() if attempt == 0 else None
-            log.warning("rewards_implausible", epoch=epoch, node=node, error=refused.message)
+            if self.on_refused is None:
+                log.warning("rewards_implausible", epoch=epoch, node=node, error=refused.message)
+            else:
+                await self.on_refused(refused, node)
             if node is None:
                 raise refused
         proposals = await self.el.proposals(inputs.facts, set(indices))

@@ -15,12 +15,13 @@ from typing import Any
 from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.pool import PoolMember
 from stakepool.publish.vc_metrics import ValidatorClientMetrics
+from stakepool.service.event_sink import EventSink
 from stakepool.service.keys import PoolKeys
 from stakepool.service.supervisor import Supervisor
 
 
 class KeyedSupervisor(Supervisor):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, events: EventSink, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.keys = PoolKeys(
             self.settings,
@@ -28,6 +29,7 @@ class KeyedSupervisor(Supervisor):
             self.db,
             ValidatorClientMetrics(self.metrics.registry),
             self.set_members,
+            events=events,
         )
         self.bus.subscribe(EpochReport, self.keys.on_report)
 
@@ -48,13 +50,13 @@ class KeyedSupervisor(Supervisor):
         head = None if self.tracker is None else self.tracker.head
         return None if head is None else int(head.epoch)
 
-    def set_members(self, members: tuple[PoolMember, ...]) -> None:
-        """The pool changed at an epoch boundary: the epoch worker, the monitor, the ledger's
-        reads and the metrics use the new set from the epoch now being handled; the duty
-        counters of validators still in the pool go on."""
+    def set_members(self, members: tuple[PoolMember, ...], epoch: int) -> None:
+        """The pool changed at the boundary of ``epoch``: the epoch worker, the monitor, the
+        ledger's reads and the metrics use the new set from that epoch (the one now being
+        handled); the duty counters of validators still in the pool go on."""
         self.members = members
         counts = self.metrics.duties.snapshot()
         self.metrics.set_pool((m.index, m.label) for m in members)
         self.metrics.duties.restore(counts)
         if self.monitor is not None:
-            self.monitor.set_pool(m.index for m in members)
+            self.monitor.set_pool((m.index for m in members), from_epoch=epoch)

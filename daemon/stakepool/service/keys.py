@@ -9,7 +9,9 @@ the monitor judges ``E``'s proposals and before the ledger reads window ``E``, s
 into a validator client is monitored and paid from ``E`` on, and a deleted one stops there, its
 ledger history intact. A validator client that cannot be reached keeps its last known keys (kept
 across restarts) and its ``stakepool_validator_client_up`` gauge drops to 0; it never retires a
-key by being silent. A pubkey the chain does not know yet (a deposit not processed) is asked
+key by being silent. An outage is a ``validator_client_unreachable`` event (MQTT, the web page's
+warnings), raised once per outage (kept across restarts, in the transaction that keeps it), and its
+end a ``validator_client_reachable`` one. A pubkey the chain does not know yet (a deposit not processed) is asked
 about again at every poll.
 """
 
@@ -27,19 +29,24 @@ from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError
 from stakepool.beacon.keymanager import KeymanagerClient, KeymanagerError
 from stakepool.chain.spec import ChainSpec
+from stakepool.chain.types import Epoch
 from stakepool.config import Settings
 from stakepool.config.validator_clients import ValidatorClientSettings
 from stakepool.ledger.membership import MembershipChange, active_after, diff_members
 from stakepool.ledger.store import membership_sql
+from stakepool.monitor.daemon_events import ValidatorClientReachable, ValidatorClientUnreachable
 from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.pool import PoolMember, ValidatorRef, resolve_pool
 from stakepool.publish.vc_metrics import ValidatorClientMetrics
+from stakepool.service.event_sink import EventSink
 from stakepool.store.database import STORE_ERRORS, Database
 from stakepool.store.unit import UnitOfWork
 
 log = structlog.get_logger("stakepool.keys")
 
 KEPT_KEY = "validator_client_keys"
+OUTAGES_KEY = "validator_client_outages"
+"""``{vc name: epoch its outage was noticed}`` for the clients not answering now."""
 CONFIG_SOURCE = "config"
 
 
@@ -68,6 +75,8 @@ class _Source:
         self.keys: frozenset[str] | None = None
         """Last known keys; None: never known (not even from a previous run)."""
         self.up: bool | None = None
+        self.outage_since: int | None = None
+        """The epoch the current outage was noticed at (its event raised); None: no outage."""
 
 
 class PoolKeys:
@@ -79,13 +88,16 @@ class PoolKeys:
         client: BeaconClient,
         db: Database,
         metrics: ValidatorClientMetrics,
-        apply: Callable[[tuple[PoolMember, ...]], None],
+        apply: Callable[[tuple[PoolMember, ...], int], None],
+        *,
+        events: EventSink,
     ) -> None:
         self.settings = settings
         self.client = client
         self.db = db
         self.metrics = metrics
         self._apply = apply
+        self.events = events
         self.sources = [_Source(vc) for vc in settings.validator_client]
         self.members: tuple[PoolMember, ...] = ()
         self.pending: tuple[int, tuple[PoolMember, ...]] | None = None
@@ -100,19 +112,51 @@ class PoolKeys:
     async def _restore(self) -> None:
         text = await self.db.view(lambda unit: unit.kept(KEPT_KEY))
         kept = json.loads(text) if text else {}
+        outages_text = await self.db.view(lambda unit: unit.kept(OUTAGES_KEY))
+        outages = json.loads(outages_text) if outages_text else {}
         for source in self.sources:
             if isinstance(kept.get(source.name), list):
                 source.keys = frozenset(str(k).lower() for k in kept[source.name])
+            since = outages.get(source.name)
+            if isinstance(since, int) and not isinstance(since, bool):
+                source.outage_since = since
 
-    async def poll(self) -> None:
-        """Ask every keymanager; one that fails keeps its last known keys."""
+    def _keep_outages(self, unit: UnitOfWork) -> None:
+        outages = {s.name: s.outage_since for s in self.sources if s.outage_since is not None}
+        unit.keep(OUTAGES_KEY, json.dumps(outages, sort_keys=True))
+
+    async def _outage(self, source: _Source, epoch: int, error: str) -> None:
+        """The first failure of an outage: kept, and its event raised, in one transaction."""
+        source.outage_since = epoch
+        event = ValidatorClientUnreachable(
+            vc=source.name,
+            epoch=Epoch(epoch),
+            error=error,
+            keys_kept=None if source.keys is None else len(source.keys),
+        )
+        await self.events.emit([event], self._keep_outages)
+
+    async def _recovered(self, source: _Source, epoch: int, keys: int) -> None:
+        since, source.outage_since = source.outage_since, None
+        assert since is not None
+        log.info("validator_client_reachable", vc=source.name, keys=keys)
+        event = ValidatorClientReachable(
+            vc=source.name,
+            epoch=Epoch(epoch),
+            unreachable_since_epoch=Epoch(since),
+            keys=keys,
+        )
+        await self.events.emit([event], self._keep_outages)
+
+    async def poll(self, epoch: int) -> None:
+        """Ask every keymanager (the head in ``epoch``); one that fails keeps its last known keys."""
         changed = False
         for source in self.sources:
             try:
                 keys = await source.client.keys()
             except KeymanagerError as exc:
-                if source.up is not False:
-                    log.warning("validator_client_unreachable", vc=source.name, error=str(exc))
+                if source.outage_since is None:
+                    await self._outage(source, epoch, str(exc))
                 source.up = False
                 self.metrics.polled(
                     source.name,
@@ -121,8 +165,8 @@ class PoolKeys:
                     at=None,
                 )
                 continue
-            if source.up is False:
-                log.info("validator_client_reachable", vc=source.name, keys=len(keys))
+            if source.outage_since is not None:
+                await self._recovered(source, epoch, len(keys))
             source.up = True
             changed |= keys != source.keys
             source.keys = keys
@@ -166,7 +210,7 @@ class PoolKeys:
     async def start(self, epoch: int) -> tuple[PoolMember, ...]:
         """The pool at start-up (effective ``epoch``), journaled against the last run's."""
         await self._restore()
-        await self.poll()
+        await self.poll(epoch)
         members, sources = await self._resolve()
         await self._journal(members, sources, epoch)
         self.members = members
@@ -196,7 +240,7 @@ class PoolKeys:
 
     async def refresh(self, next_epoch: int) -> None:
         """Poll, and schedule any change of the pool for ``next_epoch`` (journaled now)."""
-        await self.poll()
+        await self.poll(max(0, next_epoch - 1))
         try:
             members, sources = await self._resolve()
         except BeaconError as exc:
@@ -216,7 +260,7 @@ class PoolKeys:
             self.pending = None
             self.members = members
             self.metrics.members.set(len(members))
-            self._apply(members)
+            self._apply(members, report.epoch)
 
     async def watch(self, spec: ChainSpec, head_epoch: Callable[[], int | None]) -> None:
         """A task: once an epoch (a third into it), refresh the keys."""

@@ -15,7 +15,7 @@ save transaction (a ``MonitorKeeper`` participant), so the rows settled after a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -32,8 +32,10 @@ from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.plausibility_check import ImplausibleSettlement
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.service.clients import beacon_client
+from stakepool.service.event_sink import EventSink, implausible_event
 from stakepool.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -51,8 +53,14 @@ class MoneyPath:
         bus: EventBus,
         *,
         outbox_max_rows: int | None,
+        events: EventSink | None = None,
     ) -> None:
         self.settings = settings
+        self.events = events
+        """Where a refused (implausible) window's ``rewards_implausible`` event is raised."""
+        self.before_finalize: Callable[[int], Awaitable[None]] | None = None
+        """Told the finalized epoch before the ledger flips rows final (the witness settles its
+        disagreements there, while the rows can still be corrected)."""
         kwargs = {} if outbox_max_rows is None else {"outbox_max_rows": outbox_max_rows}
         store = SqliteLedgerStore(
             db,
@@ -92,21 +100,23 @@ class MoneyPath:
         fetcher = RewardsFetcher(
             client, spec, execution=self._execution, fee_recipients=execution.fee_recipients
         )
+        if self.events is not None:
+            fetcher.on_refused = self._refused
         kept = await self.ledger.store.db.view(lambda unit: unit.kept(DUTIES_KEY))
         if kept is not None:
             self.duties.restore(kept)
         archive = None
         if self.settings.beacon.archive_urls:
             self._archive = beacon_client(self.settings, self.settings.beacon.archive_urls)
-            archive = RewardsTracker(
-                RewardsFetcher(
-                    self._archive,
-                    spec,
-                    execution=self._execution,
-                    fee_recipients=execution.fee_recipients,
-                ),
-                pool,
+            archived = RewardsFetcher(
+                self._archive,
+                spec,
+                execution=self._execution,
+                fee_recipients=execution.fee_recipients,
             )
+            if self.events is not None:
+                archived.on_refused = self._refused
+            archive = RewardsTracker(archived, pool)
         slot = spec.slot_duration_ms / 1000
         self.feed = LedgerFeed(
             RewardsTracker(fetcher, pool),
@@ -119,6 +129,28 @@ class MoneyPath:
         self._spec = spec
         await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
+
+    async def correct_epoch(
+        self, client: BeaconClient, epoch: int, indices: list[int]
+    ) -> list[int]:
+        """Settle ``epoch`` again from ``client``'s node (the witness, shown right at finality):
+        the window read whole there (balances, withdrawals, deposits, explanation; EL rewards as
+        configured), with the monitor's verdicts. Returns the epochs written again;
+        ``FinalRowError`` if ``epoch`` is final already."""
+        assert self.feed is not None
+        assert self._spec is not None
+        execution = self.settings.execution
+        fetcher = RewardsFetcher(
+            client, self._spec, execution=self._execution, fee_recipients=execution.fee_recipients
+        )
+        window = await fetcher.epoch(epoch, indices)
+        return await self.feed.correct(window)
+
+    async def _refused(self, refused: ImplausibleSettlement, node: str | None) -> None:
+        """A window refused for balances the protocol cannot produce: its event (no state is
+        written: the window is read again, from another node or at the next close)."""
+        assert self.events is not None
+        await self.events.emit([implausible_event(refused, node)])
 
     async def close(self) -> None:
         if self._execution is not None:
@@ -138,6 +170,8 @@ class MoneyPath:
         """Finality first (so a window settled now can be final at once), then settlement."""
         if self.feed is None:
             return []
+        if self.before_finalize is not None:
+            await self.before_finalize(finalized_epoch)
         await self.feed.on_finalized(finalized_epoch)
         written = await self.feed.on_epoch_closed(epoch)
         if written and self.bus.wants(LedgerReport):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import traceback
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from stakepool.publish.sdnotify import SystemdReporter
 from stakepool.publish.web import mount_web
 from stakepool.service.clients import beacon_client
 from stakepool.service.duties import daemon_source
+from stakepool.service.event_sink import EventSink
 from stakepool.service.keyed_supervisor import KeyedSupervisor
 from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
@@ -155,12 +157,15 @@ async def _run(
             duties=tallies,
         )
         ledger_metrics.subscribe(bus, metrics.ledger)
-        money = MoneyPath(settings, db, bus, outbox_max_rows=outbox_max_rows)
+        events = EventSink(db, bus, pool_id=settings.pool.id, outbox_max_rows=outbox_max_rows)
+        money = MoneyPath(settings, db, bus, outbox_max_rows=outbox_max_rows, events=events)
         stack.push_async_callback(money.close)
         client = beacon_client(settings, settings.beacon.urls)
         stack.push_async_callback(client.close)
         metrics.watch_beacon(client.health)
-        await stack.enter_async_context(witness_running(settings, bus, metrics.registry))
+        await stack.enter_async_context(
+            witness_running(settings, bus, metrics.registry, events, money)
+        )
 
         publisher: MqttPublisher | None = None
         if settings.mqtt.url:  # the publisher drains the outbox of the daemon's one database
@@ -175,9 +180,15 @@ async def _run(
             except BrokerConfigError as exc:
                 log.error("mqtt_setup_failed", error=str(exc))
                 return 1
+        if publisher is not None:
+            events.notify = publisher.notify  # the daemon's own events: sent as committed
 
         # A pool fed by validator clients' keymanagers changes while running: the keyed variant.
-        kind = KeyedSupervisor if settings.validator_client else Supervisor
+        kind: Callable[..., Supervisor] = (
+            functools.partial(KeyedSupervisor, events=events)
+            if settings.validator_client
+            else Supervisor
+        )
         supervisor = kind(
             settings,
             client=client,

@@ -77,7 +77,7 @@ class SimChain:
         self.genesis_fork_version = self.spec["GENESIS_FORK_VERSION"]
         self._history = ChainHistory(
             self.params,
-            validators=c.validators,
+            validators=c.validators + c.scenario.new_validators(c.validators),
             history_epochs=c.history_epochs,
             budget_bytes=c.history_budget_bytes,
         )
@@ -144,7 +144,7 @@ class SimChain:
     def _epoch_masks(self, epoch: int) -> tuple[Any, ...]:
         masks = self._masks.get(epoch)
         if masks is None:
-            n, sc = self.config.validators, self.scenario
+            n, sc = self._head.n, self.scenario  # the arrays' length: new validators included
             masks = (
                 sc.offline_mask(n, epoch),
                 sc.sync_offline_mask(n, epoch),
@@ -180,7 +180,8 @@ class SimChain:
 
     @property
     def validator_count(self) -> int:
-        return self.config.validators
+        """Validators in the head's registry (deposited new ones included)."""
+        return self._head.visible
 
     @property
     def history_slots(self) -> int:

@@ -2,8 +2,11 @@
 
 Justification and finalization, inactivity updates, rewards and penalties, slashings (correlation
 penalty), pending deposits, effective-balance updates, slashings reset, participation rotation,
-sync-committee rotation and the proposer look-ahead. Registry updates (activations, ejections)
-are not modelled: the simulated registry is active from genesis and never ejects.
+sync-committee rotation and the proposer look-ahead. Registry updates are the activation queue
+(Electra): a validator created by a deposit becomes eligible the epoch after, and is activated
+``1 + MAX_SEED_LOOKAHEAD`` epochs after its eligibility epoch is finalized; the churn is the deposit
+queue's (``process_pending_deposits``: ``deposit_balance_to_consume``). Ejections are not
+modelled (the simulated chain never ejects).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from stakepool.sim.rewards import (
     effective_balance_updates,
     inactivity_updates,
     is_active,
+    max_effective_balance,
     reward_inputs,
     total_balance,
 )
@@ -76,8 +80,43 @@ def _weigh_justification(
         s.finalized = old_current
 
 
+def _registry_updates(p: SimParams, s: BeaconState, current: int) -> None:
+    """Electra ``process_registry_updates`` without ejections: the activation queue."""
+    far = np.uint64(p.far_future_epoch)
+    queue = (s.activation_eligibility_epoch == far) & (
+        s.effective_balance >= p.min_activation_balance
+    )
+    ready = (
+        (s.activation_eligibility_epoch <= np.uint64(s.finalized.epoch))
+        & (s.activation_epoch == far)
+        & ~queue
+    )
+    if queue.any():
+        eligibility = s.activation_eligibility_epoch.copy()
+        eligibility[queue] = current + 1
+        s.activation_eligibility_epoch = eligibility
+    if ready.any():
+        activation = s.activation_epoch.copy()
+        activation[ready] = p.compute_activation_exit_epoch(current)
+        s.activation_epoch = activation
+
+
+def _create(p: SimParams, s: BeaconState, dep: PendingDeposit) -> None:
+    """``add_validator_to_registry``: the deposit's validator joins with its effective balance
+    (eligibility and activation far in the future until the registry updates queue it)."""
+    v = dep.validator_index
+    assert v == s.registry_size, f"new validator {v} out of order (registry {s.registry_size})"
+    s.registry_size = v + 1
+    prefix = s.credential_prefix[v : v + 1]
+    cap = int(max_effective_balance(p, prefix)[0])
+    effective = s.effective_balance.copy()
+    effective[v] = min(dep.amount - dep.amount % p.effective_balance_increment, cap)
+    s.effective_balance = effective
+
+
 def _pending_deposits(p: SimParams, s: BeaconState, current: int) -> tuple[PendingDeposit, ...]:
-    """Electra ``process_pending_deposits`` for top-ups of existing validators."""
+    """Electra ``process_pending_deposits``: top-ups of existing validators and deposits that
+    create new ones (validator index at or past ``registry_size``)."""
     next_epoch = current + 1
     available = s.deposit_balance_to_consume + activation_exit_churn_limit(
         p, s.total_active_balance
@@ -110,6 +149,8 @@ def _pending_deposits(p: SimParams, s: BeaconState, current: int) -> tuple[Pendi
     if applied:
         balance = s.balance.copy()
         for dep in applied:
+            if dep.validator_index >= s.registry_size:
+                _create(p, s, dep)
             balance[dep.validator_index] += dep.amount
         s.balance = balance
     return tuple(applied)
@@ -185,6 +226,8 @@ def process_epoch(
             in_leak=in_leak,
         )
         s.balance = apply_deltas(s.balance, attestation_deltas(p, inputs))
+
+    _registry_updates(p, s, current)
 
     # Correlation penalty, halfway through the slashings vector after the slashing.
     correlation: dict[int, int] = {}

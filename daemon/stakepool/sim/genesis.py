@@ -1,4 +1,5 @@
-"""The genesis state: every validator active from epoch 0 with 32 ETH plus a seeded excess."""
+"""The genesis state: every validator active from epoch 0 with 32 ETH plus a seeded excess, and
+room for the brand-new validators the scenario deposits later (not in the registry yet)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ ZERO_ROOT = "0x" + "00" * 32
 def genesis_state(
     p: SimParams, *, validators: int, seed: int, scenario: SimScenario
 ) -> BeaconState:
-    n = validators
+    n = validators + scenario.new_validators(validators)
+    unborn = np.arange(n) >= validators
     rng = np.random.default_rng([seed & 0xFFFFFFFF, 99])
     compounding = scenario.compounding_mask(n)
     prefix = np.where(compounding, COMPOUNDING_PREFIX, 1).astype(np.uint8)
@@ -27,11 +29,12 @@ def genesis_state(
         scenario.compounding_balance_gwei + excess,
         p.min_activation_balance + excess,
     ).astype(np.int64)
+    balance[unborn] = 0
     max_eb = np.where(compounding, p.max_effective_balance_electra, p.min_activation_balance)
     eb = np.minimum(balance - balance % p.effective_balance_increment, max_eb).astype(np.int64)
-    zeros_u64 = np.zeros(n, dtype=np.uint64)
-    activation = scenario.activation_epochs(n)
     far = np.full(n, p.far_future_epoch, dtype=np.uint64)
+    eligibility = np.where(unborn, far, np.uint64(0)).astype(np.uint64)
+    activation = np.where(unborn, far, scenario.activation_epochs(n)).astype(np.uint64)
     registry = {"activation_epoch": activation, "exit_epoch": far, "effective_balance": eb}
     zero = Checkpoint(0, ZERO_ROOT)
     return BeaconState(
@@ -41,7 +44,7 @@ def genesis_state(
         balance=balance,
         effective_balance=eb,
         slashed=np.zeros(n, dtype=np.bool_),
-        activation_eligibility_epoch=zeros_u64,
+        activation_eligibility_epoch=eligibility,
         activation_epoch=activation,
         exit_epoch=far,
         withdrawable_epoch=far.copy(),
@@ -71,4 +74,5 @@ def genesis_state(
         operation_pool=(),
         latest_block_number=0,
         latest_block_hash=ids.digest("el-genesis", seed),
+        registry_size=validators,
     )

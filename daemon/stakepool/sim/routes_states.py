@@ -44,7 +44,7 @@ def _validators(
 ) -> web.Response:
     chain = chain_of(request)
     s = state_or_error(chain, request.match_info["state_id"])
-    n = s.n
+    n = s.visible
     idx = np.arange(n, dtype=np.int64) if not raw_ids else parse_validator_ids(raw_ids, n)
     epoch = chain.params.epoch_of(s.slot)
     codes = status_codes(s, epoch, idx, chain.params.far_future_epoch)
@@ -75,7 +75,7 @@ async def post_validators(request: web.Request) -> web.Response:
 async def get_validator(request: web.Request) -> web.Response:
     chain = chain_of(request)
     s = state_or_error(chain, request.match_info["state_id"])
-    idx = parse_validator_ids([request.match_info["validator_id"]], s.n)
+    idx = parse_validator_ids([request.match_info["validator_id"]], s.visible)
     if len(idx) == 0:
         raise ApiError(404, "Validator not found")
     codes = status_codes(s, chain.params.epoch_of(s.slot), idx, chain.params.far_future_epoch)
@@ -86,7 +86,11 @@ async def get_validator(request: web.Request) -> web.Response:
 def _balances(request: web.Request, raw_ids: list[Any]) -> web.Response:
     chain = chain_of(request)
     s = state_or_error(chain, request.match_info["state_id"])
-    idx = np.arange(s.n, dtype=np.int64) if not raw_ids else parse_validator_ids(raw_ids, s.n)
+    idx = (
+        np.arange(s.visible, dtype=np.int64)
+        if not raw_ids
+        else parse_validator_ids(raw_ids, s.visible)
+    )
     return json_text(_envelope(meta(chain, s.slot), balances_json(s, idx)))
 
 
@@ -107,8 +111,14 @@ async def post_identities(request: web.Request) -> web.Response:
         raise ApiError(400, "Body must be an array of validator ids")
     chain = chain_of(request)
     s = state_or_error(chain, request.match_info["state_id"])
-    idx = np.arange(s.n, dtype=np.int64) if not body else parse_validator_ids(body, s.n)
+    idx = np.arange(s.visible, dtype=np.int64) if not body else parse_validator_ids(body, s.visible)
     return json_text(_envelope(meta(chain, s.slot), identities_json(s, idx)))
+
+
+async def state_root(request: web.Request) -> web.Response:
+    chain = chain_of(request)
+    s = state_or_error(chain, request.match_info["state_id"])
+    return ok({**meta(chain, s.slot), "data": {"root": s.state_root}})
 
 
 async def finality_checkpoints(request: web.Request) -> web.Response:
@@ -213,6 +223,7 @@ def register(app: web.Application) -> None:
     r.add_post(
         f"{PREFIX}/validator_identities", post_identities, name="postStateValidatorIdentities"
     )
+    r.add_get(f"{PREFIX}/root", state_root, name="getStateRoot")
     r.add_get(
         f"{PREFIX}/finality_checkpoints", finality_checkpoints, name="getStateFinalityCheckpoints"
     )

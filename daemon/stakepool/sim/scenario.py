@@ -72,7 +72,10 @@ class ScheduledExit:
 
 @dataclass(frozen=True, slots=True)
 class ScheduledDeposit:
-    """A top-up deposit request carried by the first block at or after ``slot``."""
+    """A deposit request carried by the first block at or after ``slot``: a top-up of an existing
+    validator, or — ``validator`` at or past the genesis count — the deposit of a brand-new one,
+    which joins the registry (with that index) when the deposit queue processes it, then waits in
+    the activation queue (``SimScenario.new_validators``)."""
 
     validator: int
     amount_gwei: int
@@ -82,9 +85,9 @@ class ScheduledDeposit:
 @dataclass(frozen=True, slots=True)
 class ScheduledActivation:
     """Validators whose deposits were processed before genesis but who wait in the activation
-    queue: ``pending_queued`` until ``epoch``, active from it (no duty, no reward before). The
-    registry is fixed at genesis, so this is how the simulator adds validators to a running
-    chain."""
+    queue: ``pending_queued`` until ``epoch``, active from it (no duty, no reward before). A
+    shortcut beside the real path (a ``ScheduledDeposit`` of a new index: the deposit queue and
+    the activation queue decide the epochs)."""
 
     validators: IndexRange
     epoch: int
@@ -163,6 +166,23 @@ class SimScenario:
             low, high = a.validators
             epochs[max(0, low) : min(n, high + 1)] = a.epoch
         return epochs
+
+    def new_validators(self, genesis: int) -> int:
+        """How many brand-new validators the deposits bring (indices ``genesis`` on).
+
+        They join the registry in the order the queue processes their first deposits, which is
+        the order of those deposits' slots: indices must follow that order with no gap, as a real
+        chain would assign them (``ValueError`` otherwise)."""
+        first: dict[int, int] = {}
+        for d in sorted(self.deposits, key=lambda d: d.slot):
+            if d.validator >= genesis:
+                first.setdefault(d.validator, d.slot)
+        order = sorted(first, key=lambda v: first[v])
+        if order != list(range(genesis, genesis + len(order))):
+            raise ValueError(
+                f"new validators' deposits must come in index order from {genesis}: {order}"
+            )
+        return len(order)
 
     def compounding_mask(self, n: int) -> npt.NDArray[np.bool_]:
         return self._mask(self.compounding, n)

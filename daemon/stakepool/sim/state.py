@@ -34,7 +34,8 @@ class PendingDeposit:
     signature: str
     slot: int
     validator_index: int
-    """The existing validator this top-up credits (the simulator only models top-ups)."""
+    """The validator this deposit credits: an existing one (a top-up) or, at or past
+    ``BeaconState.registry_size``, the new validator it creates."""
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -118,10 +119,20 @@ class BeaconState:
     latest_block_number: int
     latest_block_hash: str
     state_root: str = ""
+    registry_size: int = -1
+    """Validators in the registry (what the API serves). The arrays are sized for every validator
+    the scenario will ever deposit; those past ``registry_size`` do not exist yet (balance 0,
+    every epoch far future: no duty, no reward). -1: all of them (set by ``genesis_state``)."""
 
     @property
     def n(self) -> int:
+        """The arrays' length (the registry's capacity): for the maths, not the API."""
         return len(self.balance)
+
+    @property
+    def visible(self) -> int:
+        """Validators that exist: what the Beacon API serves."""
+        return self.n if self.registry_size < 0 else self.registry_size
 
     def copy(self) -> BeaconState:
         """A shallow copy: arrays are shared and must be replaced, not written, afterwards."""

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stakepool.chain.bus import EventBus
 from stakepool.config import Settings, parse_validator_ref
+from stakepool.monitor.daemon_events import CrossCheckUnresolved
 from stakepool.rewards.crosscheck import CrossCheckDisagreement
 from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
@@ -92,9 +93,11 @@ async def test_the_witness_names_the_one_epoch_and_validator_it_disagrees_about(
         http={"port": 0},
     )
     told: list[CrossCheckDisagreement] = []
+    unresolved: list[CrossCheckUnresolved] = []
 
     def listen(bus: EventBus) -> None:
         bus.subscribe(CrossCheckDisagreement, told.append)
+        bus.subscribe(CrossCheckUnresolved, unresolved.append)
 
     bound: list[str] = []
     stop = asyncio.Event()
@@ -147,6 +150,13 @@ async def test_the_witness_names_the_one_epoch_and_validator_it_disagrees_about(
             # the rewards endpoints explain it to the Gwei)
             assert int(rows[EPOCH]["reward_gwei"]) == d.primary_delta_gwei
             assert rows[EPOCH]["residual_gwei"] == "0"
+            # At finality neither node can be shown wrong (both states match their blocks: the
+            # witness's error is in its answers only): critical, and the primary's answer stays.
+            while not unresolved:
+                assert time.monotonic() < deadline, "the disagreement was not taken to finality"
+                await asyncio.sleep(0.2)
+            assert [(e.epoch, e.validators) for e in unresolved] == [(EPOCH, (OVERPAID,))]
+            assert "neither state contradicts its chain" in unresolved[0].reason
     finally:
         stop.set()
         assert await asyncio.wait_for(task, timeout=20) == 0

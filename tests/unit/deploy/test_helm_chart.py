@@ -108,8 +108,8 @@ def test_the_schema_rejects_bad_values_naming_the_key(values: dict[str, Any], wh
 
 
 NOT_CHARTED = {"validator_client"}
-"""``[[validator_client]]`` is an array of tables, which the chart's config.toml template (tables
-only) cannot render yet: a pod reaches a validator client's keymanager only once it does."""
+"""``[[validator_client]]`` is not under ``config``: the chart renders it from ``validatorClients``,
+whose tokens come from Secrets it mounts (``test_helm_validator_clients``)."""
 
 
 def test_the_schema_knows_every_config_key_of_the_daemon() -> None:

@@ -35,20 +35,30 @@ def _errors(payload: str | dict[str, Any]) -> list[str]:
     return sorted(f"{list(e.absolute_path)}: {e.message}" for e in checker.iter_errors(doc))
 
 
+def _value(hint: Any, name: str) -> Any:
+    """A plausible value of a field's type (amounts, named ``*_gwei``, as decimal strings)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is tuple:  # tuple[X, ...] (one item) or a fixed tuple
+        if len(args) == 2 and args[1] is Ellipsis:
+            return (_value(args[0], name),)
+        return tuple(_value(a, name) for a in args)
+    if args and typing.get_origin(hint) is not None:  # X | None: an X
+        return _value(args[0], name)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return next(iter(hint))
+    if hint is bool:
+        return True
+    if hint is str:
+        return "-12" if name.endswith("_gwei") else "0x" + "ab" * 32
+    return 12  # int and its NewTypes: Epoch, Slot, ValidatorIndex, Gwei
+
+
 def _sample(event_type: type[MonitorEvent]) -> MonitorEvent:
     """An instance with plausible values for every field (by the field's type)."""
     hints = typing.get_type_hints(event_type)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(event_type):  # type: ignore[arg-type]
-        hint = hints[field.name]
-        if isinstance(hint, type) and issubclass(hint, enum.Enum):
-            values[field.name] = next(iter(hint))
-        elif hint is bool:
-            values[field.name] = True
-        elif hint is str:
-            values[field.name] = "0x" + "ab" * 32
-        else:  # int and its NewTypes: Epoch, Slot, ValidatorIndex, Gwei
-            values[field.name] = 12
+        values[field.name] = _value(hints[field.name], field.name)
     return event_type(**values)
 
 

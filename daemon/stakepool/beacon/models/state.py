@@ -73,6 +73,10 @@ class Checkpoint(WireModel):
     root: RootHex
 
 
+class StateRoot(WireModel):
+    root: RootHex
+
+
 class FinalityCheckpoints(WireModel):
     previous_justified: Checkpoint
     current_justified: Checkpoint

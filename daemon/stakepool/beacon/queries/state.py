@@ -27,6 +27,7 @@ from stakepool.beacon.models import (
     FinalityCheckpoints,
     PendingConsolidation,
     PendingDeposit,
+    StateRoot,
     SyncCommittee,
     ValidatorBalance,
     ValidatorInfo,
@@ -40,7 +41,7 @@ from stakepool.beacon.models.columns import (
 )
 from stakepool.beacon.parsing import raw_parser
 from stakepool.beacon.queries.node import NodeQueries
-from stakepool.beacon.requester import Requester, StateId
+from stakepool.beacon.requester import Requester, StateId, none_if_not_found
 from stakepool.beacon.state_fallback import StandIn
 
 D = TypeVar("D")
@@ -199,6 +200,19 @@ class StateQueries:
                 request_timeout=request_timeout,
             ),
             checkpoints=True,
+        )
+
+    async def root(
+        self, state_id: StateId, *, request_timeout: float | None = None
+    ) -> Envelope[StateRoot] | None:
+        """The node's root of that state; None: the node does not hold it (pruned, unknown)."""
+        return await none_if_not_found(
+            self._req.get(
+                routes.STATE_ROOT,
+                Envelope[StateRoot],
+                params={"state_id": str(state_id)},
+                request_timeout=request_timeout,
+            )
         )
 
     async def is_finalized(self, answer: Envelope[Any], slot: int) -> bool:

@@ -68,6 +68,18 @@ class Alert:
     text: str
 
 
+def _shown(value: object) -> str | None:
+    """A field as the alert's text shows it: scalars as they are, a flat list of scalars (the
+    validators a warning names) comma-separated; nested shapes are left to the API and MQTT."""
+    if isinstance(value, dict):
+        return None
+    if isinstance(value, list):
+        if not all(isinstance(v, int | str) or v is None for v in value):
+            return None
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
 class DutyHistory:
     def __init__(self, period_epochs: int) -> None:
         self.period_epochs = period_epochs
@@ -94,10 +106,10 @@ class DutyHistory:
         where = event.coordinates
         doc = event.to_dict()
         details = ", ".join(
-            f"{k}={v}"
+            f"{k}={_shown(v)}"
             for k, v in doc.items()
             if k not in {"kind", "severity", "event_id", "epoch", "validator_index"}
-            and not isinstance(v, dict | list)
+            and _shown(v) is not None
         )
         self.alerts.appendleft(
             Alert(

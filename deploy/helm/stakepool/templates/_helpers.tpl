@@ -72,6 +72,11 @@ read-only volume, and a mount inside it would hide a configFiles entry of the sa
 /etc/stakepool-mqtt-tls
 {{- end -}}
 
+{{/* Where validator client i's token is mounted (a directory per client, the file "token"). */}}
+{{- define "stakepool.vcTokenDir" -}}
+/etc/stakepool-vc
+{{- end -}}
+
 {{/*
 The files of mqtt.tls.existingSecret the daemon uses, as a JSON list of {key, path, setting}: the
 Secret's key, the file's fixed name in the mount, and the [mqtt] setting pointing at it. "[]"
@@ -155,4 +160,14 @@ writes numbers as given, and JSON strings, numbers, booleans and arrays are vali
 [http]
 host = {{ toJson .Values.listenAddress }}
 port = {{ toJson .Values.containerPort }}
+{{- range .Values.validatorClients }}
+
+[[validator_client]]
+name = {{ toJson .name }}
+url = {{ toJson .url }}
+token_file = {{ printf "%s/%s/token" (include "stakepool.vcTokenDir" $) .name | toJson }}
+{{- with .timeoutSeconds }}
+timeout_seconds = {{ toJson . }}
+{{- end }}
+{{- end }}
 {{ end -}}
