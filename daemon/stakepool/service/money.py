@@ -6,7 +6,8 @@ and the ledger store so the supervisor stays readable:
 * at start-up (before the chain is known): the ``LedgerService`` on the daemon's one database and
   the HTTP API over its store (served while the daemon waits for a beacon node);
 * once the spec is known: the rewards fetcher/tracker (and the optional EL client) and the feed;
-* per closed epoch (from the epoch worker, after the monitor): finality, then settlement;
+* per closed epoch (from the epoch worker, after the monitor): finality, then settlement; a
+  write refused for lack of space pauses settlement (``pause``) until the disk has room again;
 * per ``chain_reorg``: the feed's dirty mark; and the delegations-file watcher as a task.
 
 The monitor's duty outcomes reach the ledger by one path: ``duties.write`` runs in the monitor's
@@ -15,6 +16,7 @@ save transaction (a ``MonitorKeeper`` participant), so the rows settled after a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import structlog
@@ -27,6 +29,7 @@ from stakepool.config import Settings
 from stakepool.execution.client import ExecutionClient, execution_client
 from stakepool.ledger.facts import LedgerReport
 from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, LedgerFeed
+from stakepool.ledger.pause import ROOM_TO_RESUME, SettlementPause
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
@@ -34,7 +37,8 @@ from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.service.clients import beacon_client
-from stakepool.store.database import Database
+from stakepool.store import disk
+from stakepool.store.database import Database, OutOfSpace
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +80,10 @@ class MoneyPath:
         self.duties = DutyMemory()
         """The monitor's verdicts for rows not settled yet; ``duties.write`` is a
         ``MonitorKeeper.digest_writers`` hook so they survive a kill (see ``DutyMemory``)."""
+        self.pause = SettlementPause(bus.publish)
+        """Settlement waiting for room on a full disk (``ledger/pause``)."""
+        self.last_closed: tuple[int, int] | None = None
+        """The last closed epoch and its finalized epoch handed here (tried again while paused)."""
         self._execution: ExecutionClient | None = None
         self._archive: BeaconClient | None = None
         self._spec: ChainSpec | None = None
@@ -138,11 +146,30 @@ class MoneyPath:
         """Finality first (so a window settled now can be final at once), then settlement."""
         if self.feed is None:
             return []
-        await self.feed.on_finalized(finalized_epoch)
-        written = await self.feed.on_epoch_closed(epoch)
+        self.last_closed = (epoch, finalized_epoch)
+        try:
+            await self.feed.on_finalized(finalized_epoch)
+            written = await self.feed.on_epoch_closed(epoch)
+        except OutOfSpace as exc:
+            # Rolled back whole; the next try settles from the ledger's last settled epoch.
+            self.pause.refused(epoch, str(exc.__cause__ or exc))
+            return []
+        self.pause.committed(epoch)
         if written and self.bus.wants(LedgerReport):
             self.bus.publish(await self._report(tuple(written)))
         return written
+
+    async def room_to_resume(self) -> bool:
+        """While paused: whether the database's filesystem has room for a try before the next
+        epoch closes (``statvfs``, off the loop)."""
+        path = self.ledger.store.db.path
+        if path == ":memory:":
+            return True
+        try:
+            figures = await asyncio.to_thread(disk.figures, path)
+        except OSError:
+            return False
+        return figures.filesystem_free_bytes >= ROOM_TO_RESUME
 
     async def watch_delegations(self, next_boundary: Callable[[], int | None]) -> None:
         await self.ledger.watch_delegations(next_boundary)
