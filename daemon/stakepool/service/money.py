@@ -17,6 +17,7 @@ save transaction (a ``MonitorKeeper`` participant), so the rows settled after a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import structlog
@@ -31,6 +32,7 @@ from stakepool.ledger.facts import LedgerReport
 from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, LedgerFeed
 from stakepool.ledger.pause import ROOM_TO_RESUME, SettlementPause
 from stakepool.ledger.queries import EpochRange
+from stakepool.ledger.retention import Retention, RetentionPolicy
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
@@ -38,7 +40,7 @@ from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.service.clients import beacon_client
 from stakepool.store import disk
-from stakepool.store.database import Database, OutOfSpace
+from stakepool.store.database import STORE_ERRORS, Database, OutOfSpace
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +86,8 @@ class MoneyPath:
         """Settlement waiting for room on a full disk (``ledger/pause``)."""
         self.last_closed: tuple[int, int] | None = None
         """The last closed epoch and its finalized epoch handed here (tried again while paused)."""
+        self.retention: Retention | None = None
+        self._retaining: asyncio.Task[list[int]] | None = None
         self._execution: ExecutionClient | None = None
         self._archive: BeaconClient | None = None
         self._spec: ChainSpec | None = None
@@ -125,10 +129,25 @@ class MoneyPath:
             archive=archive,
         )
         self._spec = spec
+        ledger = self.settings.ledger
+        epoch_seconds = spec.slots_per_epoch * spec.slot_duration_ms / 1000
+        self.retention = Retention(
+            self.ledger.store.db,
+            RetentionPolicy(
+                period_epochs=ledger.statement_period_epochs,
+                detail_epochs=ledger.validator_detail_epochs,
+                daily_days=ledger.validator_daily_days,
+                epochs_per_day=max(1, int(86400 // epoch_seconds)),
+            ),
+        )
         await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
 
     async def close(self) -> None:
+        if self._retaining is not None:
+            self._retaining.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *STORE_ERRORS):
+                await self._retaining
         if self._execution is not None:
             await self._execution.close()
         if self._archive is not None:
@@ -155,9 +174,25 @@ class MoneyPath:
             self.pause.refused(epoch, str(exc.__cause__ or exc))
             return []
         self.pause.committed(epoch)
+        self._retain()
         if written and self.bus.wants(LedgerReport):
             self.bus.publish(await self._report(tuple(written)))
         return written
+
+    def _retain(self) -> None:
+        """Roll-ups and prunes due after this close, beside the epoch worker (short transactions
+        of their own: ``ledger/retention``); one run at a time, a failure logged and retried at
+        the next close."""
+        if self.retention is None or (self._retaining is not None and not self._retaining.done()):
+            return
+        self._retaining = asyncio.create_task(self._run_retention(self.retention), name="retention")
+
+    async def _run_retention(self, retention: Retention) -> list[int]:
+        try:
+            return await retention.run()
+        except STORE_ERRORS as exc:
+            log.warning("validator_retention_failed", error=str(exc), hint="tried again next epoch")
+            return []
 
     async def room_to_resume(self) -> bool:
         """While paused: whether the database's filesystem has room for a try before the next
