@@ -209,3 +209,17 @@ def check_and_mark(
         return "the period's detail changed while it was rolled up"
     mark_checked(conn, mark)
     return None
+
+
+def last_seen_before(conn: sqlite3.Connection, indices: set[int], before: int) -> dict[int, int]:
+    """The last epoch ``< before`` of each of ``indices`` in the roll-ups (a reorg's search for a
+    validator's last row falls back here once the detail it looks in was pruned)."""
+    found: dict[int, int] = {}
+    for index in indices:
+        row = conn.execute(
+            "SELECT MAX(last_epoch) FROM validator_daily WHERE validator_index = ? AND last_epoch < ?",
+            (index, before),
+        ).fetchone()
+        if row[0] is not None:
+            found[index] = int(row[0])
+    return found

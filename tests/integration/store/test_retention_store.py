@@ -1,6 +1,7 @@
 """The retention deletes nothing it could not prove: a stored roll-up that differs from the detail
 (a row nobody summed) refuses the period with a critical line, and the database itself refuses to
-delete final detail of a period that was never checked."""
+delete final detail of a period that was never checked. A reorg after a prune still finds a
+returning validator's last epoch (in the roll-ups)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from structlog.testing import capture_logs
 
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.retention import Retention, RetentionPolicy
+from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store import ledger_write
 from stakepool.store.database import Database
 from tests.integration.store.test_disk import _input
@@ -78,5 +80,36 @@ def test_final_detail_of_an_unchecked_period_cannot_be_deleted(tmp_path: Path) -
         with pytest.raises(sqlite3.IntegrityError, match="immutable"):
             db.write_sync(lambda c: c.execute("DELETE FROM validator_epoch_detail WHERE epoch = 1"))
         assert _detail_epochs(db) == list(range(6))
+    finally:
+        db.close()
+
+
+def _with(epoch: int, indices: list[int]) -> EpochSettlementInput:
+    rows = tuple(ValidatorEpochRow(v, 1000 + v + epoch, {"head": 1}, 0, True) for v in indices)
+    return EpochSettlementInput(epoch, sum(r.reward_gwei for r in rows), None, rows)
+
+
+async def test_a_reorg_after_a_prune_keeps_a_returning_validators_totals(tmp_path: Path) -> None:
+    """Validator 7 earns in period 0, leaves the pool, and comes back at epoch 10; the reorg of
+    epoch 10 must leave its totals ending at epoch 3 (found in the roll-up, its detail pruned),
+    not drop them."""
+    db = Database.open(tmp_path / "l.sqlite")
+    try:
+        for epoch in range(11):
+            pool = [1, 2, 7] if epoch < PERIOD or epoch == 10 else [1, 2]
+            db.write_sync(
+                partial(ledger_write.settle, inp=_with(epoch, pool), policy=LedgerPolicy())
+            )
+        db.write_sync(lambda c: ledger_write.finalize(c, 9))  # epochs 0..8 final
+        retention = Retention(db, RetentionPolicy(period_epochs=PERIOD, detail_epochs=2))
+        assert await retention.run() == [0, 1]
+        db.write_sync(lambda c: ledger_write.revert_from(c, 10, reason="test: a reorg"))
+        totals = db.read_sync(
+            lambda c: c.execute(
+                "SELECT first_epoch, last_epoch, reward_total_gwei FROM validator_totals"
+                " WHERE validator_index = 7"
+            ).fetchone()
+        )
+        assert totals == (0, PERIOD - 1, sum(1000 + 7 + e for e in range(PERIOD)))
     finally:
         db.close()
