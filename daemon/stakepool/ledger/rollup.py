@@ -30,7 +30,8 @@ class DaySum:
     residual_gwei: int | None = None
     """Σ of the explained epochs' residuals; None when no epoch of the period was explained."""
     components_gwei: dict[str, int] | None = None
-    """Σ per component over the explained epochs; None when none was explained."""
+    """Σ per component over the explained epochs, components summing to 0 left out; None when
+    no epoch was explained."""
 
     def add(self, epoch: int, row: DetailLike) -> None:
         self.first_epoch = min(self.first_epoch, epoch)
@@ -49,7 +50,9 @@ class DaySum:
             sums = self.components_gwei if self.components_gwei is not None else {}
             for name, amount in row.components_gwei.items():
                 sums[name] = sums.get(name, 0) + amount
-            self.components_gwei = sums
+            # A component that sums to 0 is left out (absent reads as 0): most validators earn no
+            # proposer, sync, inactivity or slashing figures, and each name costs bytes per row.
+            self.components_gwei = {name: amount for name, amount in sums.items() if amount}
 
 
 @dataclass(frozen=True, slots=True)

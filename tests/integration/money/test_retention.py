@@ -222,7 +222,7 @@ async def test_tiny_retention_rolls_up_exactly_and_changes_no_balance(tmp_path: 
             sums = acc[9] or {}
             for name, amount in json.loads(str(components)).items():
                 sums[name] = sums.get(name, 0) + int(amount)
-            acc[9] = sums
+            acc[9] = {name: amount for name, amount in sums.items() if amount}
     conn = sqlite3.connect(retained)
     try:
         stored = {
