@@ -111,3 +111,27 @@ async def gauge(http: aiohttp.ClientSession, daemon: Daemon, name: str) -> float
             if line.startswith(f"{name} "):
                 return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
+
+
+async def test_a_restart_on_a_full_disk_waits_for_room(rig: MakeRig, small_disk: Path) -> None:
+    """Killed while the disk is full (a host reboot, an OOM kill), the daemon starts again into
+    the full disk: it waits for room with one critical line instead of exiting into a restart
+    loop, then opens its ledger and catches up to the undisturbed run."""
+    stage = await rig(seed=29)
+    dut = await stage.start(dut_db=small_disk / "dut.sqlite")
+    await stage.until("the chain at epoch 4", lambda: stage.chain.head_slot >= 4 * SPE, 60)
+    filler = fill(small_disk)
+    TALLY.outages += 1
+    await stage.until("the dut says ledger_paused", lambda: logged(dut, "ledger_paused"), 30)
+    dut.kill()
+    TALLY.kills += 1
+    stage.disturbances += 1  # a kill may leave one batch of events in flight
+    dut.start()
+    await stage.until(
+        "the dut waits for room", lambda: logged(dut, "database_waiting_for_space"), 30
+    )
+    await stage.watch(stage.epoch_seconds)  # no exit meanwhile (watch counts one as a crash)
+    filler.unlink()
+    await stage.until("the dut opened its ledger", lambda: logged(dut, "started"), 60)
+    out = await stage.finish()
+    stage.assert_same(out)

@@ -217,12 +217,19 @@ class Database:
             conn = executor.submit(_connect, target).result()
         except (sqlite3.Error, DatabaseError) as exc:
             executor.shutdown(wait=False)
+            if is_out_of_space(exc):
+                raise OutOfSpace(f"{target}: {exc}") from exc
             raise DatabaseError(f"{target}: {exc}") from exc
         db = cls(target, conn, executor)
         try:
             db.write_sync(lambda c: None)  # pins the worker thread id and proves the file writable
             db._call_sync(lambda c: migrate(c, migrations or bundled_migrations()))
             db._call_sync(lambda c: disk.convert_if_cheap(c, target))
+        except DatabaseError as exc:
+            db.close()
+            if not isinstance(exc, OutOfSpace) and is_out_of_space(exc.__cause__ or exc):
+                raise OutOfSpace(str(exc)) from exc  # a migration that found no room
+            raise
         except BaseException:
             db.close()
             raise
