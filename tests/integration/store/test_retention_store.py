@@ -113,3 +113,28 @@ async def test_a_reorg_after_a_prune_keeps_a_returning_validators_totals(tmp_pat
         assert totals == (0, PERIOD - 1, sum(1000 + 7 + e for e in range(PERIOD)))
     finally:
         db.close()
+
+
+async def test_validator_daily_days_deletes_only_old_roll_ups(tmp_path: Path) -> None:
+    """``[ledger] validator_daily_days``: roll-ups that ended that many days (here: "days" of 4
+    epochs) before the detail's window are deleted; newer ones and the pool's ledger stay."""
+    db = _ledger(tmp_path / "l.sqlite", 12)
+    try:
+        policy = RetentionPolicy(
+            period_epochs=PERIOD, detail_epochs=2, daily_days=1, epochs_per_day=4
+        )
+        pool_before = db.read_sync(
+            lambda c: c.execute("SELECT COUNT(*) FROM ledger_epochs").fetchone()
+        )
+        assert await Retention(db, policy).run() == [0, 1]
+        periods = db.read_sync(
+            lambda c: sorted({int(r[0]) for r in c.execute("SELECT period FROM validator_daily")})
+        )
+        # Settled through 11: the window keeps 10..11, one "day" of roll-ups keeps epochs >= 5.
+        assert periods == [1]
+        assert (
+            db.read_sync(lambda c: c.execute("SELECT COUNT(*) FROM ledger_epochs").fetchone())
+            == pool_before
+        )
+    finally:
+        db.close()
