@@ -30,6 +30,10 @@ CASES = {
         ["--validators", "300", "--epochs", "2", "--repeat", "1"],
         "bytes/validator-epoch",
     ),
+    "bench_retention.py": (
+        ["--validators", "300", "--period", "4", "--days", "2"],
+        "roll-up + delete s per day",
+    ),
     "bench_api.py": (["--delegators", "200", "--queries", "20"], "GET /delegators/{id}"),
     "bench_mqtt_drain.py": (["--events", "200", "--repeats", "1"], "drain to the broker"),
     "bench_metrics_scrape.py": ([], "pool 100,000 (16 groups)"),

@@ -78,5 +78,7 @@ class PublishedApi:
         out: dict[int, dict[int, int]] = {}
         for v in validators:
             for row in await self._spans(f"/validators/{v}/epochs", first, last):
+                if row.get("resolution", "epoch") != "epoch":
+                    continue  # a day's roll-up (the epochs' detail was pruned): no epoch to check
                 out.setdefault(int(row["epoch"]), {})[v] = int(row["reward_gwei"])
         return out

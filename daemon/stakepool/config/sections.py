@@ -200,6 +200,12 @@ class LedgerSettings(_Section):
     statement_period_epochs: int = Field(default=225, ge=1, le=1_000_000)
     """Delegator statements and their commitments cover periods of this many epochs, aligned on
     epoch 0 (225 = one mainnet day)."""
+    validator_detail_epochs: int = Field(default=3150, ge=1, le=100_000_000)
+    """Per-validator detail kept per epoch behind the newest settled epoch (3150: two weeks of
+    mainnet epochs); older final epochs are rolled up exactly into one row per validator and
+    statement period, then their detail is deleted (the pool's and delegators' ledger never is)."""
+    validator_daily_days: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Days of those per-validator roll-ups kept beyond the detail; default: keep them all."""
 
     @field_validator("database")
     @classmethod

@@ -2,7 +2,8 @@
 
 ``PoolTotals`` (``ledger.queries``) is published as is after every write that moves them;
 ``EpochInputSettled`` carries a settled epoch's rows (their residuals feed a gauge);
-``LedgerLag`` the closed epochs not settled yet; ``DelegationsHeld`` whether a delegations file
+``LedgerLag`` the closed epochs not settled yet; ``LedgerPaused`` settlement stopped by a full
+disk (and resumed); ``DelegationsHeld`` whether a delegations file
 change waits for a confirmation; ``LedgerReport`` what the demo's console prints
 after the ledger wrote epochs (built only when somebody listens: it costs a few queries).
 """
@@ -24,6 +25,13 @@ class EpochInputSettled:
 class LedgerLag:
     epochs: int
     """Closed epochs not settled yet (1 in steady state: settlement waits one epoch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPaused:
+    """Settlement stopped writing (``reason``: why, e.g. the disk is full) or went on (None)."""
+
+    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,7 @@ __all__ = [
     "DelegationsHeld",
     "EpochInputSettled",
     "LedgerLag",
+    "LedgerPaused",
     "LedgerReport",
     "PoolTotals",
     "WindowMerged",

@@ -3,7 +3,8 @@
 ``save`` writes the state, the duty counters and the events that state change raised in ONE
 transaction, so a crash leaves either all of them or none: after a restart an epoch is either
 done (and silent when seen again) or redone from scratch (and its events raised once).
-Events reach the outbox only when something consumes it (``outbox_max_rows`` set: MQTT).
+Events reach the outbox only when something consumes it (``outbox_max_rows`` set: MQTT). A save
+the database refuses (a full disk) keeps its events for the next save (``held``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from stakepool.chain.spec import ChainSpec
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.saved import MonitorSaved, decode, encode
-from stakepool.store.database import Database
+from stakepool.store.database import STORE_ERRORS, Database
 from stakepool.store.envelope import outbox_event
 from stakepool.store.outbox_event import OutboxEvent
 from stakepool.store.unit import UnitOfWork
@@ -59,6 +60,9 @@ class MonitorKeeper:
     digest_writers: list[Callable[[UnitOfWork, EpochDuties], None]] = field(default_factory=list)
     """Also written in the save transaction of an epoch's digest (the ledger's duty outcomes), so
     what the monitor will not redo after a restart is never lost to its consumers."""
+    held: list[OutboxEvent] = field(default_factory=list, init=False)
+    """Events of saves that failed (a full disk): the next save carries them first, so a write
+    refused for a while delays MQTT delivery but loses nothing (bounded by ``outbox_max_rows``)."""
 
     async def load(self) -> tuple[MonitorSaved, dict[str, Any]] | None:
         """The saved state and counters; None on a fresh database. ``SavedStateError`` if
@@ -78,7 +82,7 @@ class MonitorKeeper:
         # ``metrics`` are copies made on the loop (``MonitorService.saved``, ``snapshot``).
         text = await asyncio.to_thread(encode, saved, metrics, self.chain)
         now = time.time()
-        rows = (
+        rows = self.held + (
             [to_outbox(e, self.pool_id, timestamp=now) for e in events]
             if self.outbox_max_rows is not None
             else []
@@ -96,4 +100,11 @@ class MonitorKeeper:
                 return 0
             return unit.enqueue(rows, max_rows=max_rows)
 
-        return await self.db.transaction(write)
+        try:
+            dropped = await self.db.transaction(write)
+        except STORE_ERRORS:
+            # Kept in memory until a save commits; the oldest go first at the outbox's own bound.
+            self.held = rows[-max_rows:] if max_rows is not None else []
+            raise
+        self.held = []
+        return dropped

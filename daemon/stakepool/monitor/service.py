@@ -182,7 +182,10 @@ class MonitorService:
                 self._tell(events, digest)
                 raise
             except STORE_ERRORS as exc:
-                log.error("monitor_state_not_saved", error=str(exc))
+                # The events are told below all the same; the keeper holds them for the outbox.
+                log.error(
+                    "monitor_state_not_saved", error=str(exc), events_held=len(self.keeper.held)
+                )
             else:
                 if save.result():
                     log.warning("outbox_full", dropped=save.result())

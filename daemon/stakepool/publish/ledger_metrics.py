@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from stakepool.chain.bus import EventBus
-from stakepool.ledger.facts import DelegationsHeld, EpochInputSettled, LedgerLag, WindowMerged
+from stakepool.ledger.facts import (
+    DelegationsHeld,
+    EpochInputSettled,
+    LedgerLag,
+    LedgerPaused,
+    WindowMerged,
+)
 from stakepool.ledger.queries import PoolTotals
 from stakepool.ledger.settlement import ValidatorEpochRow
 
@@ -81,6 +87,13 @@ class LedgerMetrics:
             " pool's weight, or lists no delegations; see the delegations_held log).",
             registry=reg,
         )
+        self.paused = Gauge(
+            "stakepool_ledger_paused",
+            "1 while settlement is paused because the ledger's database cannot write (its disk is"
+            " full; see the ledger_paused log): monitoring and the API go on, settlement resumes"
+            " by itself once there is room.",
+            registry=reg,
+        )
         self.merged_epochs = Counter(
             "stakepool_ledger_merged_epochs_total",
             "Epochs settled as shares of a merged window: no beacon node (nor archive) served"
@@ -136,6 +149,7 @@ def subscribe(bus: EventBus, metrics: LedgerMetrics) -> None:
         DelegationsHeld, lambda fact: metrics.delegations_held.set(int(fact.digest is not None))
     )
     bus.subscribe(WindowMerged, lambda fact: metrics.merged_epochs.inc(fact.last - fact.first + 1))
+    bus.subscribe(LedgerPaused, lambda fact: metrics.paused.set(int(fact.reason is not None)))
 
 
 class DeliveryMetrics:

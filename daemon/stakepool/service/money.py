@@ -6,7 +6,8 @@ and the ledger store so the supervisor stays readable:
 * at start-up (before the chain is known): the ``LedgerService`` on the daemon's one database and
   the HTTP API over its store (served while the daemon waits for a beacon node);
 * once the spec is known: the rewards fetcher/tracker (and the optional EL client) and the feed;
-* per closed epoch (from the epoch worker, after the monitor): finality, then settlement;
+* per closed epoch (from the epoch worker, after the monitor): finality, then settlement; a
+  write refused for lack of space pauses settlement (``pause``) until the disk has room again;
 * per ``chain_reorg``: the feed's dirty mark; and the delegations-file watcher as a task.
 
 The monitor's duty outcomes reach the ledger by one path: ``duties.write`` runs in the monitor's
@@ -15,6 +16,8 @@ save transaction (a ``MonitorKeeper`` participant), so the rows settled after a 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -27,7 +30,9 @@ from stakepool.config import Settings
 from stakepool.execution.client import ExecutionClient, execution_client
 from stakepool.ledger.facts import LedgerReport
 from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, LedgerFeed
+from stakepool.ledger.pause import ROOM_TO_RESUME, SettlementPause
 from stakepool.ledger.queries import EpochRange
+from stakepool.ledger.retention import Retention, RetentionPolicy
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
@@ -36,7 +41,8 @@ from stakepool.rewards.plausibility_check import ImplausibleSettlement
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.service.clients import beacon_client
 from stakepool.service.event_sink import EventSink, implausible_event
-from stakepool.store.database import Database
+from stakepool.store import disk
+from stakepool.store.database import STORE_ERRORS, Database, OutOfSpace
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +90,12 @@ class MoneyPath:
         self.duties = DutyMemory()
         """The monitor's verdicts for rows not settled yet; ``duties.write`` is a
         ``MonitorKeeper.digest_writers`` hook so they survive a kill (see ``DutyMemory``)."""
+        self.pause = SettlementPause(bus.publish)
+        """Settlement waiting for room on a full disk (``ledger/pause``)."""
+        self.last_closed: tuple[int, int] | None = None
+        """The last closed epoch and its finalized epoch handed here (tried again while paused)."""
+        self.retention: Retention | None = None
+        self._retaining: asyncio.Task[list[int]] | None = None
         self._execution: ExecutionClient | None = None
         self._archive: BeaconClient | None = None
         self._spec: ChainSpec | None = None
@@ -127,6 +139,17 @@ class MoneyPath:
             archive=archive,
         )
         self._spec = spec
+        ledger = self.settings.ledger
+        epoch_seconds = spec.slots_per_epoch * spec.slot_duration_ms / 1000
+        self.retention = Retention(
+            self.ledger.store.db,
+            RetentionPolicy(
+                period_epochs=ledger.statement_period_epochs,
+                detail_epochs=ledger.validator_detail_epochs,
+                daily_days=ledger.validator_daily_days,
+                epochs_per_day=max(1, int(86400 // epoch_seconds)),
+            ),
+        )
         await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
 
@@ -153,6 +176,10 @@ class MoneyPath:
         await self.events.emit([implausible_event(refused, node)])
 
     async def close(self) -> None:
+        if self._retaining is not None:
+            self._retaining.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *STORE_ERRORS):
+                await self._retaining
         if self._execution is not None:
             await self._execution.close()
         if self._archive is not None:
@@ -170,13 +197,48 @@ class MoneyPath:
         """Finality first (so a window settled now can be final at once), then settlement."""
         if self.feed is None:
             return []
-        if self.before_finalize is not None:
-            await self.before_finalize(finalized_epoch)
-        await self.feed.on_finalized(finalized_epoch)
-        written = await self.feed.on_epoch_closed(epoch)
+        self.last_closed = (epoch, finalized_epoch)
+        try:
+            if self.before_finalize is not None:
+                await self.before_finalize(finalized_epoch)
+            await self.feed.on_finalized(finalized_epoch)
+            written = await self.feed.on_epoch_closed(epoch)
+        except OutOfSpace as exc:
+            # Rolled back whole; the next try settles from the ledger's last settled epoch.
+            self.pause.refused(epoch, str(exc.__cause__ or exc))
+            return []
+        self.pause.committed(epoch)
+        self._retain()
         if written and self.bus.wants(LedgerReport):
             self.bus.publish(await self._report(tuple(written)))
         return written
+
+    def _retain(self) -> None:
+        """Roll-ups and prunes due after this close, beside the epoch worker (short transactions
+        of their own: ``ledger/retention``); one run at a time, a failure logged and retried at
+        the next close."""
+        if self.retention is None or (self._retaining is not None and not self._retaining.done()):
+            return
+        self._retaining = asyncio.create_task(self._run_retention(self.retention), name="retention")
+
+    async def _run_retention(self, retention: Retention) -> list[int]:
+        try:
+            return await retention.run()
+        except STORE_ERRORS as exc:
+            log.warning("validator_retention_failed", error=str(exc), hint="tried again next epoch")
+            return []
+
+    async def room_to_resume(self) -> bool:
+        """While paused: whether the database's filesystem has room for a try before the next
+        epoch closes (``statvfs``, off the loop)."""
+        path = self.ledger.store.db.path
+        if path == ":memory:":
+            return True
+        try:
+            figures = await asyncio.to_thread(disk.figures, path)
+        except OSError:
+            return False
+        return figures.filesystem_free_bytes >= ROOM_TO_RESUME
 
     async def watch_delegations(self, next_boundary: Callable[[], int | None]) -> None:
         await self.ledger.watch_delegations(next_boundary)

@@ -45,12 +45,14 @@ from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.service.supervisor import Supervisor
 from stakepool.service.witness import witness_running
-from stakepool.store.database import Database, DatabaseError
+from stakepool.store.database import Database, DatabaseError, OutOfSpace
 from stakepool.store.outbox_queue import OutboxQueue
 
 log = structlog.get_logger("stakepool")
 
 EXIT_FATAL = 1
+SPACE_RETRY_SECONDS = 5.0
+"""A start on a full disk tries to open the database again this often."""
 
 Listener = Callable[[EventBus], None]
 """Subscribes a face to the event bus (``ConsoleView(out).subscribe``, a test's recorder)."""
@@ -107,6 +109,35 @@ async def run_daemon(
         return EXIT_FATAL
 
 
+async def _open_when_room(path: str, stop: asyncio.Event) -> Database | None:
+    """The database, opened; on a full disk (a restart while it is still full) the daemon waits
+    for room instead of exiting into a restart loop: one critical line, a try every
+    ``SPACE_RETRY_SECONDS``, None if stopped meanwhile."""
+    waiting = False
+    while True:
+        try:
+            db = Database.open(path)
+        except OutOfSpace as exc:
+            if not waiting:
+                log.critical(
+                    "database_waiting_for_space",
+                    path=path,
+                    error=str(exc),
+                    hint="the ledger's disk is full: free space or grow the volume; the daemon"
+                    " opens the database by itself once there is room",
+                )
+                waiting = True
+        else:
+            if waiting:
+                log.warning("database_space_returned", path=path)
+            return db
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SPACE_RETRY_SECONDS):
+                await stop.wait()
+        if stop.is_set():
+            return None
+
+
 def log_fatal(exc: BaseException) -> None:
     """One line for an error that ends the daemon: what, why, where (and the traceback, inside
     the line), so journald shows one record and systemd's ``Restart=`` does the rest."""
@@ -131,11 +162,16 @@ async def _run(
     outbox_max_rows: int | None,
 ) -> int:
     path = settings.ledger.resolved_database()
+    uninstall = _install_signals(stop)  # a stop while it waits for room on a full disk
     try:
-        db = Database.open(path)
+        db = await _open_when_room(path, stop)
     except DatabaseError as exc:
         log.error("database_unusable", path=path, error=str(exc))
         return 1
+    finally:
+        uninstall()
+    if db is None:
+        return 0  # stopped while waiting for room
     if outbox_max_rows is None and settings.mqtt.url:
         outbox_max_rows = settings.mqtt.outbox_max_rows  # events have a consumer: keep them
 

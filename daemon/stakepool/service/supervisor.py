@@ -12,8 +12,9 @@ the MQTT publisher drains its outbox. What happens is told on the event bus
 the faces subscribed. The sd_notify task runs in the same task group; the MQTT publisher beside
 it, so a stop can deliver what the producers committed before it says ``offline``.
 Each loop retries its own transient errors (a beacon node down, a malformed answer: retried within
-the epoch, then logged once and carried on, ``epoch_steps``); only a fatal error (the configured chain is nowhere to be found, the database
-cannot be opened, the HTTP port cannot be bound) escapes and stops the daemon with exit code 1.
+the epoch, then logged once and carried on, ``epoch_steps``; a full disk pauses settlement only,
+``service/paused``); only a fatal error (no such chain, the database cannot be opened, the HTTP
+port cannot be bound) escapes and stops the daemon with exit code 1.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ from stakepool.publish.sdnotify import SystemdReporter
 from stakepool.service.doppelganger_keys import doppelganger_keys
 from stakepool.service.epoch_steps import EpochSteps, slot_backoff
 from stakepool.service.money import MoneyPath
-from stakepool.store.database import Database
+from stakepool.service.paused import next_closed
+from stakepool.store.database import Database, OutOfSpace
 
 log = structlog.get_logger("stakepool")
 
@@ -123,7 +125,7 @@ class Supervisor:
             if self.spec is None:
                 return "starting: waiting for a beacon node"
             return "starting: resolving the pool's validators"
-        return no_node_answers(self.client.health())
+        return no_node_answers(self.client.health()) or self.money.pause.reason
 
     # --- start-up ------------------------------------------------------------------------------
 
@@ -219,14 +221,13 @@ class Supervisor:
             await self.monitor.start(tracker.head.epoch)
 
     async def epoch_worker(self, spec: ChainSpec) -> None:
-        steps = EpochSteps(
-            slot_backoff(spec.slot_duration_ms / 1000), (BeaconError, LedgerError, ValueError)
-        )
+        slot_seconds = spec.slot_duration_ms / 1000
+        errors = (BeaconError, LedgerError, ValueError, OutOfSpace)
+        steps = EpochSteps(slot_backoff(slot_seconds), errors)
         while True:
-            epoch = await self._closed.get()
+            epoch = await next_closed(self._closed, self.money, steps, slot_seconds, self._notify)
             await self._close_epoch(spec, epoch, steps)
-            if self.publisher is not None:
-                self.publisher.notify()  # this epoch's events are committed: send them now
+            self._notify()  # this epoch's events are committed: send them now
             self.metrics.set_epoch_processed(epoch)  # after the monitor: "processed" means all
             self._epochs_shown += 1
             if self.max_epochs is not None and self._epochs_shown >= self.max_epochs:
@@ -332,6 +333,10 @@ class Supervisor:
         self.ready.set()
         group.create_task(self.follow_head(spec), name="follow_head")
         group.create_task(self.epoch_worker(spec), name="epoch_worker")
+
+    def _notify(self) -> None:
+        if self.publisher is not None:
+            self.publisher.notify()
 
     def _next_boundary(self) -> int | None:
         """The epoch a delegation change read now takes effect at: the next one to start."""

@@ -14,6 +14,7 @@ means one connection and a total order of writes, which is what the single-write
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from stakepool.store import detail_migration, disk
+from stakepool.store.space import SpaceState, is_out_of_space
 from stakepool.store.unit import UnitOfWork
 
 T = TypeVar("T")
@@ -41,6 +43,11 @@ migration's name, so renumbering a migration file moves its step with it)."""
 
 class DatabaseError(Exception):
     """The database cannot be used as it is (unreadable, newer schema, failed migration)."""
+
+
+class OutOfSpace(DatabaseError):
+    """A write failed for lack of space on the database's filesystem; its transaction was rolled
+    back whole. Not fatal: the same write succeeds once there is room again (``store/space``)."""
 
 
 STORE_ERRORS: tuple[type[Exception], ...] = (DatabaseError, sqlite3.Error)
@@ -194,6 +201,8 @@ class Database:
         self._executor = executor
         self._thread_id: int | None = None
         self._closed = False
+        self.space = SpaceState()
+        """Whether the last write failed for lack of space (``/readyz``, metrics)."""
 
     @classmethod
     def open(cls, path: str | Path, *, migrations: tuple[Migration, ...] | None = None) -> Database:
@@ -208,12 +217,19 @@ class Database:
             conn = executor.submit(_connect, target).result()
         except (sqlite3.Error, DatabaseError) as exc:
             executor.shutdown(wait=False)
+            if is_out_of_space(exc):
+                raise OutOfSpace(f"{target}: {exc}") from exc
             raise DatabaseError(f"{target}: {exc}") from exc
         db = cls(target, conn, executor)
         try:
             db.write_sync(lambda c: None)  # pins the worker thread id and proves the file writable
             db._call_sync(lambda c: migrate(c, migrations or bundled_migrations()))
             db._call_sync(lambda c: disk.convert_if_cheap(c, target))
+        except DatabaseError as exc:
+            db.close()
+            if not isinstance(exc, OutOfSpace) and is_out_of_space(exc.__cause__ or exc):
+                raise OutOfSpace(str(exc)) from exc  # a migration that found no room
+            raise
         except BaseException:
             db.close()
             raise
@@ -270,13 +286,26 @@ class Database:
         conn = self._conn
         # IMMEDIATE takes the write lock up front: a second process (a standby host on the same
         # file) waits for busy_timeout instead of failing half-way through an epoch.
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            # A failed COMMIT may leave the transaction open (SQLITE_FULL mid-commit): end it, or
+            # every later BEGIN would fail although the disk has room again.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if not is_out_of_space(exc):
+                raise
+            self.space.refused(str(exc))
+            raise OutOfSpace(f"{self.path}: {exc}") from exc
+        self.space.committed()
         return result
 
     def _call_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -1,7 +1,9 @@
 """The outbox as the MQTT publisher sees it: pending rows, their acknowledgement, the depth.
 
 Asynchronous and engine-free, so the publisher (``publish/mqtt``) holds no SQL and catches only
-``STORE_ERRORS``.
+``STORE_ERRORS``. A delete the database refuses for lack of space (a full disk) does not make the
+publisher send those events again: their ids are kept here, left out of every snapshot, and
+deleted as soon as the database can write.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stakepool.store import outbox
-from stakepool.store.database import Database
+from stakepool.store.database import Database, OutOfSpace
 from stakepool.store.outbox_event import OutboxRow
 
 
@@ -27,18 +29,29 @@ class OutboxSnapshot:
 class OutboxQueue:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._acked: set[int] = set()
+        """Acknowledged by the broker, not deleted yet (the disk was full)."""
 
     async def snapshot(self, limit: int) -> OutboxSnapshot:
+        if self._acked:
+            await self.ack(sorted(self._acked))
+        acked = frozenset(self._acked)
+
         def read(conn: sqlite3.Connection) -> OutboxSnapshot:
-            return OutboxSnapshot(
-                outbox.pending(conn, limit), outbox.depth(conn), outbox.dropped_total(conn)
-            )
+            rows = [r for r in outbox.pending(conn, limit + len(acked)) if r.id not in acked]
+            depth = max(0, outbox.depth(conn) - len(acked))
+            return OutboxSnapshot(rows[:limit], depth, outbox.dropped_total(conn))
 
         return await self._db.read(read)
 
     async def ack(self, ids: Sequence[int]) -> None:
-        """The broker acknowledged these rows: delete them."""
-        await self._db.write(lambda conn: outbox.ack(conn, ids))
+        """The broker acknowledged these rows: delete them (later, if the disk is full)."""
+        try:
+            await self._db.write(lambda conn: outbox.ack(conn, ids))
+        except OutOfSpace:
+            self._acked.update(ids)
+        else:
+            self._acked.difference_update(ids)
 
     async def depth(self) -> int:
         return await self._db.read(outbox.depth)

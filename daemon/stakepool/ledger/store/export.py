@@ -1,6 +1,7 @@
 """``stakepool ledger export``: the ledger's rows for accountants, as CSV or JSON.
 
-Three kinds: ``pool`` (one row per epoch), ``validators`` (one row per validator and epoch) and
+Three kinds: ``pool`` (one row per epoch), ``validators`` (one row per validator and epoch, or
+per statement period beyond the detail's retention: ``resolution`` ``epoch`` | ``day``) and
 ``delegators`` (one row per delegator: what it earned within the range, derived from the
 accumulator). Amounts are integer Gwei; in JSON they are decimal strings, as in the HTTP API.
 Rows stream straight from SQLite, so any range can be exported.
@@ -11,13 +12,14 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Literal, TextIO
 
 from stakepool.ledger.accumulator import accrued_scaled, to_gwei
 from stakepool.ledger.delegations import weight_at
-from stakepool.ledger.store import ledger_read
+from stakepool.ledger.store import ledger_read, rollup_sql
 from stakepool.ledger.store.ledger_sql import acc_lookup, last_epochs, paid_gwei, schedule
 
 ExportKind = Literal["pool", "validators", "delegators"]
@@ -71,6 +73,9 @@ def pool_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
 
 
 def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+    """Per validator and epoch inside the detail's retention; per validator and statement period
+    (``resolution`` ``day``: exact roll-ups, ``epoch``..``last_epoch``) beyond it. The pruned
+    periods are the oldest, so their rows come first and the order stays by epoch."""
     columns = (
         "epoch",
         "validator_index",
@@ -83,26 +88,71 @@ def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
         "components_gwei",
         "merged_from",
         "merged_to",
+        "resolution",
+        "last_epoch",
+        "epochs",
+        "attestations_included",
+        "attestations_missed",
     )
-    rows = (
-        (
-            v.epoch,
-            v.validator_index,
-            v.status,
-            v.reward_gwei,
-            v.residual_gwei,
-            None if v.attestation_included is None else str(v.attestation_included).lower(),
-            v.proposals,
-            v.proposals_missed,
-            None
-            if v.components_gwei is None
-            else json.dumps({k: str(x) for k, x in sorted(v.components_gwei.items())}),
-            None if v.merged is None else v.merged[0],
-            None if v.merged is None else v.merged[1],
-        )
-        for v in ledger_read.iter_validator_epochs(conn, first, last)
-    )
-    return Table(columns, rows)
+    days = rollup_sql.day_rows(conn, None, first, last)
+    bounds: dict[int, tuple[int, int]] = {}
+    for d in days:  # each rolled-up period's epochs: answered by its day rows only
+        a, b = bounds.get(d.period, (d.sums.first_epoch, d.sums.last_epoch))
+        bounds[d.period] = (min(a, d.sums.first_epoch), max(b, d.sums.last_epoch))
+    day_epochs = list(bounds.values())
+
+    def components(values: Mapping[str, int] | None) -> str | None:
+        if values is None:
+            return None
+        return json.dumps({k: str(x) for k, x in sorted(values.items())})
+
+    def day_rows() -> Iterator[tuple[Cell, ...]]:
+        for d in days:
+            s = d.sums
+            yield (
+                s.first_epoch,
+                s.validator_index,
+                "final",
+                s.reward_gwei,
+                s.residual_gwei,
+                None,
+                s.proposals,
+                s.proposals_missed,
+                components(s.components_gwei),
+                None,
+                None,
+                "day",
+                s.last_epoch,
+                s.epochs,
+                s.attestations_included,
+                s.attestations_missed,
+            )
+
+    def epoch_rows() -> Iterator[tuple[Cell, ...]]:
+        for v in ledger_read.iter_validator_epochs(conn, first, last):
+            if any(a <= v.epoch <= b for a, b in day_epochs):
+                continue
+            att = v.attestation_included
+            yield (
+                v.epoch,
+                v.validator_index,
+                v.status,
+                v.reward_gwei,
+                v.residual_gwei,
+                None if att is None else str(att).lower(),
+                v.proposals,
+                v.proposals_missed,
+                components(v.components_gwei),
+                None if v.merged is None else v.merged[0],
+                None if v.merged is None else v.merged[1],
+                "epoch",
+                v.epoch,
+                1,
+                None if att is None else int(att),
+                None if att is None else int(not att),
+            )
+
+    return Table(columns, chain(day_rows(), epoch_rows()))
 
 
 def delegators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:

@@ -28,6 +28,7 @@ from stakepool.ledger.queries import (
     ValidatorEpoch,
     ValidatorSummary,
 )
+from stakepool.ledger.rollup import DayRow
 from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput
 from stakepool.ledger.statement_queries import (
     CommittedHook,
@@ -81,6 +82,10 @@ class LedgerReader(Protocol):
     async def validator_epochs(
         self, validator_index: int, epochs: EpochRange
     ) -> list[ValidatorEpoch]: ...
+
+    async def validator_days(
+        self, validator_index: int | None, epochs: EpochRange
+    ) -> list[DayRow]: ...
 
     async def delegators(
         self, *, cursor: str | None = None, limit: int = 100

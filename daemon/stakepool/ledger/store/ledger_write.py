@@ -26,7 +26,7 @@ from stakepool.ledger.settlement import (
     LedgerState,
     settle_epoch,
 )
-from stakepool.ledger.store import detail_sql
+from stakepool.ledger.store import detail_sql, rollup_sql
 from stakepool.ledger.store.bounds import check_epoch
 from stakepool.ledger.store.interface import (
     FinalizedHook,
@@ -257,6 +257,9 @@ def revert_from(
         ).fetchall()
         older = {int(r[0]) for r in touched if int(r[1]) < epochs[0]}
         last_seen = detail_sql.last_seen_before(conn, older, epochs[0])
+        if older - set(last_seen):  # last seen before the detail's retention window
+            pruned = rollup_sql.last_seen_before(conn, older - set(last_seen), epochs[0])
+            last_seen.update(pruned)
         conn.executemany(
             "UPDATE validator_totals SET last_epoch = ?, first_epoch = CASE WHEN ? = -1"
             " THEN -1 ELSE first_epoch END WHERE validator_index = ?",

@@ -34,6 +34,7 @@ from stakepool.ledger.queries import (
     ValidatorEpoch,
     ValidatorSummary,
 )
+from stakepool.ledger.rollup import DayRow
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.statement_queries import (
     CommittedHook,
@@ -41,7 +42,13 @@ from stakepool.ledger.statement_queries import (
     DelegatorStatement,
     PeriodCommitment,
 )
-from stakepool.ledger.store import delegations_sql, ledger_read, ledger_write, statements_sql
+from stakepool.ledger.store import (
+    delegations_sql,
+    ledger_read,
+    ledger_write,
+    rollup_sql,
+    statements_sql,
+)
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     LedgerStore,
@@ -242,6 +249,16 @@ class SqliteLedgerStore:
         return await self.db.read(
             lambda c: ledger_read.validator_epochs(c, validator_index, epochs)
         )
+
+    async def validator_days(self, validator_index: int | None, epochs: EpochRange) -> list[DayRow]:
+        """Roll-ups (day resolution) overlapping ``epochs`` whose per-epoch detail was pruned
+        (``ledger/retention``); one validator, or every one (``None``)."""
+
+        def read(conn: sqlite3.Connection) -> list[DayRow]:
+            bounds = epochs.resolve(last_epochs(conn)[1])
+            return [] if bounds is None else rollup_sql.day_rows(conn, validator_index, *bounds)
+
+        return await self.db.read(read)
 
     async def delegators(
         self, *, cursor: str | None = None, limit: int = 100

@@ -24,6 +24,7 @@ from stakepool.ledger.queries import (
     ValidatorEpoch,
     ValidatorSummary,
 )
+from stakepool.ledger.rollup import DayRow
 
 JsonObject = dict[str, Any]
 
@@ -105,6 +106,7 @@ def validator(value: ValidatorSummary) -> JsonObject:
 def validator_epoch(value: ValidatorEpoch) -> JsonObject:
     components = value.components_gwei
     return {
+        "resolution": "epoch",
         "epoch": value.epoch,
         "validator_index": value.validator_index,
         "status": value.status,
@@ -117,6 +119,30 @@ def validator_epoch(value: ValidatorEpoch) -> JsonObject:
         "proposals": value.proposals,
         "proposals_missed": value.proposals_missed,
         "merged": merged(value.merged),
+    }
+
+
+def validator_day(value: DayRow) -> JsonObject:
+    """A statement period's roll-up of one validator (its per-epoch detail was pruned)."""
+    d = value.sums
+    components = d.components_gwei
+    return {
+        "resolution": "day",
+        "period": value.period,
+        "first_epoch": d.first_epoch,
+        "last_epoch": d.last_epoch,
+        "epochs": d.epochs,
+        "validator_index": d.validator_index,
+        "status": "final",
+        "reward_gwei": gwei(d.reward_gwei),
+        "components_gwei": None
+        if components is None
+        else {name: gwei(amount) for name, amount in sorted(components.items())},
+        "residual_gwei": optional_gwei(d.residual_gwei),
+        "attestations_included": d.attestations_included,
+        "attestations_missed": d.attestations_missed,
+        "proposals": d.proposals,
+        "proposals_missed": d.proposals_missed,
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from operator import itemgetter
 from typing import Any
 
 import structlog
@@ -136,9 +137,17 @@ class LedgerApi:
         index = params.parse_uint("index", request.match_info["index"])
         epochs = params.epoch_range(request.query)
         rows = await self.store.validator_epochs(index, epochs)
-        if not rows and index not in (await self._validator_summaries())[1]:
+        days = await self.store.validator_days(index, epochs)
+        if not rows and not days and index not in (await self._validator_summaries())[1]:
             raise ApiError(404, f"validator {index} is not in the ledger")
-        return json_answer({"data": [encode.validator_epoch(r) for r in rows]})
+        # Day resolution beyond the detail's window (its epochs rolled up), epoch inside it.
+        spans = [(d.sums.first_epoch, d.sums.last_epoch) for d in days]
+        items = [(d.sums.first_epoch, encode.validator_day(d)) for d in days] + [
+            (r.epoch, encode.validator_epoch(r))
+            for r in rows
+            if not any(a <= r.epoch <= b for a, b in spans)
+        ]
+        return json_answer({"data": [item for _epoch, item in sorted(items, key=itemgetter(0))]})
 
     async def _validator_summaries(self) -> tuple[list[ValidatorSummary], frozenset[int]]:
         state = await self.store.status()
