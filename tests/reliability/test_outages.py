@@ -51,12 +51,6 @@ def _ready(base: str) -> int:
         return int(exc.code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: after a six-epoch stall of the only node the ledger holds the same rows "
-    "as the undisturbed run but not the same figures (seen after the epoch containment and "
-    "retries landed): still open",
-)
 async def test_stall_of_the_only_node_is_caught_up(rig: MakeRig) -> None:
     """The only node answers nothing for six epochs (within its history), then catches up."""
     stage = await rig(seed=15)

@@ -37,6 +37,7 @@ from stakepool.monitor.events import (
 )
 from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.head import HeadView
+from stakepool.monitor.part_proposals import PROPOSAL_ATTEMPTS
 from stakepool.monitor.pool import PoolMember
 from stakepool.monitor.verdicts import ProposalVerdict
 from stakepool.service.root import run_daemon
@@ -348,16 +349,26 @@ async def test_a_failing_part_is_skipped_and_logged_once_per_epoch() -> None:
             )
     assert code == 0
     assert len(rec.digests) == 3
-    for d in rec.digests:
-        proposers = chain.proposers(d.epoch)
+
+    def ours(epoch: int) -> bool:
+        proposers = chain.proposers(epoch)
         assert proposers is not None
-        ours = [i for i, v in enumerate(proposers) if int(v) in POOL and d.epoch * SPE + i > 0]
-        # Without a duty of ours in the epoch the headers route is never asked.
-        assert d.failed == (("op_pools", "proposals") if ours else ("op_pools",))
+        return any(int(v) in POOL and epoch * SPE + i > 0 for i, v in enumerate(proposers))
+
+    for d in rec.digests:
+        # Without a duty of ours the headers route is never asked; an epoch whose proposals
+        # failed is tried again at the next closes (PROPOSAL_ATTEMPTS closes in all).
+        tried = [e for e in range(max(0, d.epoch - PROPOSAL_ATTEMPTS + 1), d.epoch + 1) if ours(e)]
+        assert d.failed == (("op_pools", "proposals") if tried else ("op_pools",))
         assert d.proposals == ()
+        assert not d.proposals_judged or not ours(d.epoch)
+        assert d.earlier_proposals == ()
     assert [d.attestations is not None for d in rec.digests] == [d.epoch > 0 for d in rec.digests]
     failures = Counter((e["part"], e["epoch"]) for e in logs if e["event"] == "monitor_part_failed")
-    assert set(failures.values()) == {1}
+    # Logged once per close that tried it: once for the op pools, at most once per attempt for
+    # an epoch's proposals.
+    assert {n for (part, _), n in failures.items() if part == "op_pools"} == {1}
+    assert all(n <= PROPOSAL_ATTEMPTS for n in failures.values())
     assert {part for part, _ in failures} == {p for d in rec.digests for p in d.failed}
 
 
