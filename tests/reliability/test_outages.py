@@ -7,8 +7,6 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-import pytest
-
 from tests.integration.money.moneykit import SPE
 from tests.reliability.conftest import MakeRig
 from tests.reliability.proxy import FaultyNode
@@ -93,12 +91,6 @@ async def test_a_hung_only_node_is_noticed_within_a_few_slots(rig: MakeRig) -> N
             node.release()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: with the preferred node hung, the chain_reorg it held back is never "
-    "reported (one reorg event lost); the failover itself works since the slot-tied deadline "
-    "and health probe: still open",
-)
 async def test_a_hung_preferred_node_is_failed_over(rig: MakeRig) -> None:
     """The preferred of two nodes hangs from epoch 3 on; the daemon goes on with the other."""
     stage = await rig(seed=43)
