@@ -331,7 +331,8 @@ async def test_monitor_reports_the_exact_events_and_metrics(use_stream: bool) ->
 
 async def test_a_failing_part_is_skipped_and_logged_once_per_epoch() -> None:
     """Op pools and ``headers?slot=`` answer 500: those two parts are skipped each epoch (one
-    warning each), attestations and sync are still evaluated, and the daemon keeps running."""
+    warning each per close; an epoch's proposals are tried again at the next closes, a bounded
+    number of times), attestations and sync are still evaluated, and the daemon keeps running."""
     chain = SimChain(_config())
     rec = Recorder()
     async with SimServer(chain, auto_advance=True) as sim:
