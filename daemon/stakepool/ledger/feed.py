@@ -179,9 +179,10 @@ class DutyMemory:
         self._pending = {int(e) for e in report.pending}
         self._trim(int(report.epoch))
 
-    def first_pending(self) -> int | None:
-        """The oldest epoch whose verdicts the monitor is still trying to make (None: none)."""
-        return min(self._pending, default=None)
+    def first_pending(self, since: int = 0) -> int | None:
+        """The oldest epoch from ``since`` on whose verdicts the monitor is still trying to make
+        (None: none)."""
+        return min((e for e in self._pending if e >= since), default=None)
 
     def outcomes(self, epoch: int) -> EpochOutcomes | None:
         if epoch not in self._included and epoch not in self._missed:
@@ -279,11 +280,10 @@ class LedgerFeed:
         still trying to make (it failed them at their close and tries again at the next ones,
         a bounded number of times): a row settled now would lack them for good, unlike the same
         row settled by an undisturbed run. The wait ends when they come or are given up."""
-        pending = self.duties.first_pending()
+        pending = self.duties.first_pending(since=start)  # a row held already: nothing to wait
         if pending is None or pending > target:
             return target
-        if pending >= start:
-            log.info("ledger_waiting_for_duty_verdicts", epoch=pending, target=target)
+        log.info("ledger_waiting_for_duty_verdicts", epoch=pending, target=target)
         return pending - 1
 
     async def _settle_range(self, start: int, target: int, written: list[int]) -> None:
