@@ -70,7 +70,7 @@ class ProposalsPart:
         done: list[tuple[Epoch, Verdicts]] = []
         for k in [*sorted(e for e in self.retries if e < c), c]:
             verdicts = await self.ctx.part(
-                "proposals", k, failed, functools.partial(self.judge, k, head_slot)
+                "proposals", k, failed, functools.partial(self.judge, k, head_slot), idempotent=True
             )
             if verdicts is not None:
                 self.retries.pop(k, None)

@@ -319,7 +319,7 @@ class MonitorService:
                     break
             return True
 
-        have_blocks = await ctx.part("blocks", c, failed, blocks) is not None
+        have_blocks = await ctx.part("blocks", c, failed, blocks, idempotent=True) is not None
         ctx.blocks.prune(self.attestations.oldest_kept(first))
         # After the block scan: a slashing included this epoch is told as seen in its block, and
         # the ``slashed`` flag, read from the same epoch's state, then adds nothing.
