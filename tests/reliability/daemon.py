@@ -42,6 +42,10 @@ class Daemon:
             + beacon_extra
             + f'[pool]\nid = "{POOL_ID}"\nvalidators = {POOL}\nfee_bps = 500\n'
             f'delegations_file = "{tmp / "delegations.toml"}"\n'
+            # Written whole before the start: both daemons apply it at once, from epoch 0. With
+            # the stability gate's wait, which of them is past it at the first boundary would
+            # depend on when each started (delegation rows differing by one epoch).
+            "delegations_stable_seconds = 0\n"
             f'[http]\nport = {self.http_port}\n[ledger]\ndatabase = "{self.db}"\n'
             f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\ntopic_prefix = "{name}"\n'
             f'client_id = "stakepool-{name}"\n'

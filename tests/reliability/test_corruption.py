@@ -5,8 +5,6 @@ to the undisturbed run's and no MQTT event is lost."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.reliability.conftest import MakeRig
 from tests.reliability.proxy import FAULTS, FaultyNode
 from tests.reliability.rig import SOAK
@@ -16,11 +14,6 @@ SHARE = 0.05
 """About the share the probe of issue 12 spoiled (419 of 10,497 answers, 4 %)."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: with corrupted answers the ledger still falls behind the undisturbed run "
-    "(no crash since the input bounds; the epoch containment and retries landed): still open",
-)
 async def test_corrupted_answers_change_nothing(rig: MakeRig) -> None:
     stage = await rig(seed=4191, halt_epoch=30 if SOAK else 10)
     async with FaultyNode(stage.sim_url, seed=10497, corrupt_share=SHARE) as node:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-import pytest
-
 from tests.integration.money.moneykit import SPE
 from tests.reliability.conftest import MakeRig
 from tests.reliability.proxy import FaultyNode
@@ -51,12 +49,6 @@ def _ready(base: str) -> int:
         return int(exc.code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: after a six-epoch stall of the only node the ledger holds the same rows "
-    "as the undisturbed run but not the same figures (seen after the epoch containment and "
-    "retries landed): still open",
-)
 async def test_stall_of_the_only_node_is_caught_up(rig: MakeRig) -> None:
     """The only node answers nothing for six epochs (within its history), then catches up."""
     stage = await rig(seed=15)
@@ -99,12 +91,6 @@ async def test_a_hung_only_node_is_noticed_within_a_few_slots(rig: MakeRig) -> N
             node.release()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: with the preferred node hung, the chain_reorg it held back is never "
-    "reported (one reorg event lost); the failover itself works since the slot-tied deadline "
-    "and health probe: still open",
-)
 async def test_a_hung_preferred_node_is_failed_over(rig: MakeRig) -> None:
     """The preferred of two nodes hangs from epoch 3 on; the daemon goes on with the other."""
     stage = await rig(seed=43)

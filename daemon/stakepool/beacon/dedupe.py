@@ -7,6 +7,7 @@ from collections.abc import Hashable
 
 from stakepool.beacon.models import (
     BlockEvent,
+    ChainReorgEvent,
     EventData,
     FinalizedCheckpointEvent,
     HeadEvent,
@@ -22,6 +23,9 @@ def event_key(topic: Topic, data: EventData) -> Hashable | None:
         return (topic, data.slot, data.block)
     if topic is Topic.FINALIZED_CHECKPOINT and isinstance(data, FinalizedCheckpointEvent):
         return (topic, data.epoch, data.block)
+    if topic is Topic.CHAIN_REORG and isinstance(data, ChainReorgEvent):
+        # Told by a stream and found again by a reorg scan (``reorg_scan``): once.
+        return (topic, data.slot, data.old_head_block, data.new_head_block)
     return None
 
 

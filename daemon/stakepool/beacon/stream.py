@@ -15,6 +15,8 @@
   ``headers/head`` and ``finality_checkpoints/head`` are polled every ``poll_interval`` and
   ``head``/``block``/``finalized_checkpoint`` events synthesised (``polled=True``); an event is
   never delivered twice (same topic, slot or epoch, and root).
+* A head that does not come from the stream node that delivered the previous one (polled, or after
+  a failover) is preceded by the reorgs that node held back, found again (``reorg_scan``).
 """
 
 from __future__ import annotations
@@ -35,23 +37,16 @@ from stakepool.beacon.backoff import Backoff
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BeaconError, MalformedResponse
 from stakepool.beacon.failover import Node
-from stakepool.beacon.models import EVENT_MODELS, BeaconEvent, Topic, parse_as
+from stakepool.beacon.models import EVENT_MODELS, BeaconEvent, HeadEvent, Topic, parse_as
 from stakepool.beacon.polling import POLLABLE, PollState
+from stakepool.beacon.reorg_scan import ReorgScan
 from stakepool.beacon.sse import SseError, SseMessage, SseParser
-from stakepool.beacon.topics import ProbeResult, TopicBook, probe_topic, refusal, refused
+from stakepool.beacon.topics import ProbeResult, Refused, TopicBook, probe_topic, refusal, refused
 
 log = structlog.get_logger(__name__)
 
 Outcome = Literal["delivered", "failed", "resubscribe"]
 _STREAM_ERRORS = (aiohttp.ClientError, TimeoutError, SseError, ConnectionError)
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str, missing_route: bool) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-        self.message = message
-        self.missing_route = missing_route
 
 
 class EventStream:
@@ -94,6 +89,8 @@ class EventStream:
         self.verify_topics = verify_topics
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._state = PollState(slots_per_epoch=slots_per_epoch)
+        self._reorgs = ReorgScan(client, slots_per_epoch=slots_per_epoch or 32)
+        self._head_lock = asyncio.Lock()  # the stream and the poller queue heads in turn
         self._queue: asyncio.Queue[BeaconEvent | BaseException] = asyncio.Queue(queue_size)
         self._tasks: list[asyncio.Task[None]] = []
         self._topics = TopicBook(topic_retry_interval)
@@ -102,8 +99,7 @@ class EventStream:
         self._last_node: str | None = None
         self._connected_at: float | None = None
         self._last_event_at = 0.0
-        self._resubscribe = False
-        """Set by a topic check that found refused topics in the live subscription."""
+        self._resubscribe = False  # a topic check found refused topics in the subscription
         self.node: str | None = None
         """The node the stream is connected to, or None."""
         self.polling = False
@@ -209,7 +205,7 @@ class EventStream:
             delivered = await self._subscribe_and_read(node, topics)
             if self._resubscribe:
                 return "resubscribe"
-        except _Refused as refusal:
+        except Refused as refusal:
             if refusal.missing_route:
                 self._stream_down_until[node.url] = time.monotonic() + self._topics.retry_interval
                 log.warning("event_stream_unsupported", node=node.url, reason=refusal.message)
@@ -244,7 +240,7 @@ class EventStream:
         ) as resp:
             if resp.status != 200:
                 reason, missing_route = refusal(resp.status, await resp.read())
-                raise _Refused(resp.status, reason, missing_route)
+                raise Refused(resp.status, reason, missing_route)
             self._connected(node)
             self._maybe_verify(node, topics)
             preferred_check = time.monotonic()
@@ -295,9 +291,24 @@ class EventStream:
             log.warning("beacon_event_malformed", node=node.url, topic=topic.value, reason=str(exc))
             return False
         self._last_event_at = time.monotonic()
-        if self._state.admit(topic, data):
+        if isinstance(data, HeadEvent):
+            await self._deliver_head(BeaconEvent(topic, data, node.url), node.url)
+        elif self._state.admit(topic, data):
             await self._queue.put(BeaconEvent(topic, data, node.url))
         return True
+
+    async def _deliver_head(self, event: BeaconEvent, stream_node: str | None) -> None:
+        """A head (``stream_node`` None: polled), after the reorgs found since the previous head
+        when that came from elsewhere (``reorg_scan``: a hung stream node tells none)."""
+        assert isinstance(event.data, HeadEvent)
+        async with self._head_lock:
+            if stream_node is not None and not self._state.admit(event.topic, event.data):
+                return
+            reorgs = await self._reorgs.before_head(int(event.data.slot), stream_node)
+            for reorg in reorgs if Topic.CHAIN_REORG in self.topics else []:
+                if self._state.admit(Topic.CHAIN_REORG, reorg):
+                    await self._queue.put(BeaconEvent(Topic.CHAIN_REORG, reorg, event.node, True))
+            await self._queue.put(event)
 
     async def _probe(self, node: Node, topics: tuple[Topic, ...]) -> Outcome:
         """Subscribe to each topic alone; those refused or unanswered are unavailable."""
@@ -379,7 +390,10 @@ class EventStream:
         except BeaconError as exc:
             log.debug("head_polling_failed", reason=str(exc))
         for event in events:
-            await self._queue.put(event)
+            if isinstance(event.data, HeadEvent):
+                await self._deliver_head(event, None)  # admitted already (``from_head``)
+            else:
+                await self._queue.put(event)
 
     def _poll_node(self) -> str:
         healthy = [h for h in self.client.health() if h.up and h.excluded is None]

@@ -20,6 +20,16 @@ log = structlog.get_logger(__name__)
 ProbeResult = Literal["ok", "refused", "silent", "error"]
 
 
+class Refused(Exception):
+    """A subscription the node refused (its status, message, and whether the route is missing)."""
+
+    def __init__(self, status: int, message: str, missing_route: bool) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.missing_route = missing_route
+
+
 class TopicBook:
     """Per node: the topics it refused, forgotten after ``retry_interval`` (it may be upgraded)."""
 

@@ -125,6 +125,8 @@ class DutyMemory:
     def __init__(self) -> None:
         self._included: dict[int, dict[int, bool]] = {}
         self._missed: dict[int, dict[int, int]] = {}
+        self._pending: set[int] = set()
+        """Epochs whose verdicts the monitor failed to make and tries again at the next close."""
 
     def write(self, unit: UnitOfWork, report: EpochDuties) -> None:
         """In the monitor's save transaction: record ``report`` and keep what is unsettled."""
@@ -132,7 +134,7 @@ class DutyMemory:
         unit.keep(DUTIES_KEY, self.to_text(since=unsettled_from(unit)))
 
     def to_text(self, *, since: int) -> str:
-        epochs = sorted(e for e in set(self._included) | set(self._missed) if e >= since)
+        known = set(self._included) | set(self._missed) | self._pending
         doc = [
             {
                 "epoch": e,
@@ -140,8 +142,10 @@ class DutyMemory:
                 "missed": sorted(v for v, ok in self._included.get(e, {}).items() if not ok),
                 "judged": e in self._included,
                 "proposals_missed": sorted(self._missed.get(e, {}).items()),
+                "proposals_judged": e in self._missed,
+                "pending": e in self._pending,
             }
-            for e in epochs
+            for e in sorted(e for e in known if e >= since)
         ]
         return json.dumps(doc, separators=(",", ":"))
 
@@ -154,22 +158,32 @@ class DutyMemory:
                     verdicts = dict.fromkeys((int(v) for v in item["included"]), True)
                     verdicts.update(dict.fromkeys((int(v) for v in item["missed"]), False))
                     self._included[epoch] = verdicts
-                self._missed[epoch] = {int(v): int(n) for v, n in item["proposals_missed"]}
+                if item.get("proposals_judged", True):  # absent: saved before it was written
+                    self._missed[epoch] = {int(v): int(n) for v, n in item["proposals_missed"]}
+                if item.get("pending", False):
+                    self._pending.add(epoch)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ledger_duty_outcomes_unreadable", error=str(exc))
 
     def record(self, report: EpochDuties) -> None:
-        if report.attestations is not None:
-            digest = report.attestations
+        for digest in (*report.earlier_attestations, report.attestations):
+            if digest is None:
+                continue
             verdicts = dict.fromkeys(digest.included, True)
             verdicts.update(dict.fromkeys(digest.missed, False))
             self._included[int(digest.epoch)] = {int(k): v for k, v in verdicts.items()}
-        missed: dict[int, int] = {}
-        for _slot, validator, verdict in report.proposals:
-            if verdict in (ProposalVerdict.MISSED, ProposalVerdict.ORPHANED):
-                missed[int(validator)] = missed.get(int(validator), 0) + 1
-        self._missed[int(report.epoch)] = missed
+        for epoch, proposals in report.earlier_proposals:
+            self._missed[int(epoch)] = _missed_counts(proposals)
+        if report.proposals_judged:
+            self._missed[int(report.epoch)] = _missed_counts(report.proposals)
+        # The monitor says, each close, which verdicts are still to come (its retries).
+        self._pending = {int(e) for e in report.pending}
         self._trim(int(report.epoch))
+
+    def first_pending(self, since: int = 0) -> int | None:
+        """The oldest epoch from ``since`` on whose verdicts the monitor is still trying to make
+        (None: none)."""
+        return min((e for e in self._pending if e >= since), default=None)
 
     def outcomes(self, epoch: int) -> EpochOutcomes | None:
         if epoch not in self._included and epoch not in self._missed:
@@ -180,6 +194,15 @@ class DutyMemory:
         for table in (self._included, self._missed):
             for epoch in [e for e in table if e < newest - _KEEP_EPOCHS]:
                 del table[epoch]
+
+
+def _missed_counts(proposals: Sequence[tuple[int, int, ProposalVerdict]]) -> dict[int, int]:
+    """Validators → proposals missed or orphaned."""
+    missed: dict[int, int] = {}
+    for _slot, validator, verdict in proposals:
+        if verdict in (ProposalVerdict.MISSED, ProposalVerdict.ORPHANED):
+            missed[int(validator)] = missed.get(int(validator), 0) + 1
+    return missed
 
 
 class LedgerFeed:
@@ -243,11 +266,26 @@ class LedgerFeed:
             await self.windows.drop_kept_from(self._dirty_from)
         self.windows.forget_before(start)  # settled already (a restart, a replay): not needed
         written: list[int] = []
+        end = self._verdicts_through(start, target)
+        dirty = self._dirty_from
         try:
-            await self._settle_range(start, target, written)
+            await self._settle_range(start, end, written)
+            if end < target and dirty is not None and self._dirty_from is None:
+                self._dirty_from = max(dirty, end + 1)  # the epochs held back are still to redo
         finally:
             await self._report_lag(target + 1)
         return written
+
+    def _verdicts_through(self, start: int, target: int) -> int:
+        """``target``, or the epoch before the first one whose duty verdicts the monitor is
+        still trying to make (it failed them at their close and tries again at the next ones,
+        a bounded number of times): a row settled now would lack them for good, unlike the same
+        row settled by an undisturbed run. The wait ends when they come or are given up."""
+        pending = self.duties.first_pending(since=start)  # a row held already: nothing to wait
+        if pending is None or pending > target:
+            return target
+        log.info("ledger_waiting_for_duty_verdicts", epoch=pending, target=target)
+        return pending - 1
 
     async def _settle_range(self, start: int, target: int, written: list[int]) -> None:
         epoch = start

@@ -10,6 +10,8 @@ reads the node otherwise.
 Every read from the node is retried within the epoch (``delays``: short, tied to the slot by the
 caller) before it counts as failed: one malformed answer or a 503 then costs a retry, not an epoch
 of lag. What still fails is raised to the feed, which says so and tries again at the next close.
+A window read without its explanation (a failed rewards answer) is asked for it again the same
+way, at its read and before it is settled, so its row is not settled unexplained for one answer.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class WindowSource:
         except (BeaconError, WindowNotReady) as exc:
             log.info("ledger_window_read_ahead_failed", epoch=epoch, error=str(exc))
             return
+        windows = await self._explain_again(epoch, windows)
         self._ahead[epoch] = windows
         await self._keep(windows)
         for old in sorted(self._ahead)[:-_KEEP_AHEAD]:
@@ -79,10 +82,10 @@ class WindowSource:
         still canonical; raises ``BeaconError``/``WindowNotReady`` once the retries failed."""
         ahead = self._ahead.pop(epoch, None)
         if ahead is not None and await self._still_canonical(ahead[0]):
-            return ahead
+            return await self._explained_kept(epoch, ahead)
         kept = await self.kept_window(epoch)
         if kept is not None and kept.block_roots and await self._still_canonical(kept):
-            return [kept]
+            return await self._explained_kept(epoch, [kept])
         try:
             windows = await self.retrying("window", epoch, lambda: self.tracker.close(epoch))
         except NotFound as gone:
@@ -91,7 +94,33 @@ class WindowSource:
                 # is read again while the node can; once it cannot, the kept one is all there is.
                 return [kept]
             windows = await self._from_archive(epoch, gone)
+        windows = await self._explain_again(epoch, windows)
         await self._keep(windows)
+        return windows
+
+    async def _explained_kept(self, epoch: int, windows: list[EpochRewards]) -> list[EpochRewards]:
+        """A window read earlier, explained now if it was not then (kept again if so)."""
+        again = await self._explain_again(epoch, windows)
+        if again[0] is not windows[0]:
+            await self.keep_window(again[0])
+        return again
+
+    async def _explain_again(self, epoch: int, windows: list[EpochRewards]) -> list[EpochRewards]:
+        """Window ``epoch`` (the first) asked again for its explanation, a few times within the
+        close, when the node could not give it (an answer failed, or the rewards endpoints did
+        not serve it yet). Why before settling: a row settled unexplained takes its explanation
+        later only while it is provisional; a row final by then keeps the input digest of an
+        unexplained settlement, unlike the same row settled by an undisturbed run."""
+        first = windows[0]
+        if first.epoch != epoch or first.explanation_available or first.explanation_never:
+            return windows
+        for delay in self.delays:
+            await self.sleep(delay)
+            again = await self.tracker.fetcher.explain(first)
+            if again.explanation_available or again.explanation_never:
+                self.tracker.waiting.pop(epoch, None)  # explained: the tracker need not ask
+                log.info("ledger_window_explained_on_retry", epoch=epoch)
+                return [again, *windows[1:]]
         return windows
 
     async def _from_archive(self, epoch: int, gone: NotFound) -> list[EpochRewards]:

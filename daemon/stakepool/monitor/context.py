@@ -68,18 +68,29 @@ class MonitorContext:
             self.unsaved.extend(events)
 
     async def part(
-        self, name: str, epoch: int, failed: list[str], run: Callable[[], Awaitable[T]]
+        self,
+        name: str,
+        epoch: int,
+        failed: list[str],
+        run: Callable[[], Awaitable[T]],
+        *,
+        idempotent: bool = False,
     ) -> T | None:
         """Run one part of an epoch's work; a failure is retried within the epoch (a few times,
         with a backoff tied to the slot) while the failed attempt has raised no event yet, so a
-        retry can never count one twice; then it is logged once and the part skipped."""
+        retry can never count one twice; then it is logged once and the part skipped.
+        ``idempotent``: the part raises nothing twice for what it has seen (a proposal verdict is
+        told once, a cached block is not scanned again), so it is retried even after an attempt
+        that raised events before failing — else one bad answer after the first duty's verdict
+        would leave the others to the next close, and the last epoch before a halt to none."""
         slot = self.spec.slot_duration_ms / 1000
         for attempt in range(PART_ATTEMPTS):
             emitted = len(self.unsaved)
             try:
                 return await run()
             except PART_ERRORS as exc:
-                if attempt + 1 < PART_ATTEMPTS and len(self.unsaved) == emitted:
+                quiet = idempotent or len(self.unsaved) == emitted
+                if attempt + 1 < PART_ATTEMPTS and quiet:
                     log.info("monitor_part_retry", part=name, epoch=epoch, error=str(exc))
                     await asyncio.sleep(slot / 8 * 2**attempt)
                     continue

@@ -50,6 +50,19 @@ class EpochDuties:
     sync: SyncDigest | None = None
     failed: tuple[str, ...] = field(default=())
     """Parts skipped this epoch because the beacon node failed them."""
+    earlier_attestations: tuple[AttestationDigest, ...] = ()
+    """Attestations of epochs before ``epoch − 1`` whose evaluation had failed and succeeded at
+    this close (retries, oldest first): their verdicts reach the ledger too."""
+    earlier_proposals: tuple[
+        tuple[Epoch, tuple[tuple[Slot, ValidatorIndex, ProposalVerdict], ...]], ...
+    ] = ()
+    """Proposals of earlier epochs whose judgement had failed and succeeded at this close."""
+    proposals_judged: bool = True
+    """False when the proposals of ``epoch`` could not be judged (``proposals`` is then empty,
+    which does not mean "none missed")."""
+    pending: tuple[Epoch, ...] = ()
+    """Epochs whose attestations or proposals failed and are tried again at the next close: their
+    verdicts are still to come (the ledger waits for them rather than settle without them)."""
 
 
 def attestation_digest(epoch: Epoch, outcomes: Sequence[AttestationOutcome]) -> AttestationDigest:

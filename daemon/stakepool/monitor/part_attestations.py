@@ -204,18 +204,22 @@ class AttestationsPart:
 
     async def epochs(
         self, c: Epoch, have_blocks: bool, failed: list[str]
-    ) -> AttestationDigest | None:
+    ) -> tuple[AttestationDigest | None, list[AttestationDigest]]:
         """Epochs whose evaluation failed before, then ``c − 1``, oldest first (streaks count in
         order). A failed epoch does not hold the later ones back: they are tried too, and once a
         later epoch is evaluated the earlier failures can no longer count in order and are given
         up (a gap: the streaks break). While everything fails (the node is down) each failed
         epoch is kept for the next close, up to ``ATTESTATION_ATTEMPTS``. Why not wait: a node
         that prunes (or serves duties only for recent epochs) would turn one old failure into a
-        cascade of stale, failing evaluations."""
+        cascade of stale, failing evaluations.
+
+        Returns the digest of ``c − 1`` and those of the earlier epochs evaluated now (retries,
+        oldest first): each carries verdicts the ledger's rows of its epoch need."""
         todo = sorted(self.retries)
         if c > 0 and Epoch(c - 1) not in self.retries:
             todo.append(Epoch(c - 1))
         latest: AttestationDigest | None = None
+        earlier: list[AttestationDigest] = []
         behind: list[Epoch] = []
         for k in todo:
             done = None
@@ -232,7 +236,10 @@ class AttestationsPart:
                         "attestations_given_up", epoch=lost, attempts=attempts, later=int(k)
                     )
                 behind.clear()
-                latest = done if k == c - 1 else latest
+                if k == c - 1:
+                    latest = done
+                elif done is not None:
+                    earlier.append(done)
                 continue
             attempts = self.retries.get(k, 0) + 1
             if attempts >= ATTESTATION_ATTEMPTS:
@@ -241,7 +248,7 @@ class AttestationsPart:
                 continue  # the next evaluated epoch breaks the streaks (a gap)
             self.retries[k] = attempts
             behind.append(k)
-        return latest
+        return latest, earlier
 
 
 def _duty_refs(duties: AttesterDutyColumns) -> list[AttesterDutyRef]:

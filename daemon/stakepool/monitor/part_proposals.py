@@ -9,11 +9,14 @@ One answer never overturns what was seen or freezes a contradiction: an empty an
 block was seen is checked by asking for that block by its root, and a canonical block by another
 proposer than the duties name (which the protocol forbids for the same duties) is read again by
 its root; an index past the registry limit, or a re-read that disagrees, leaves the verdict as it
-was and not final, and the finality re-check is tried again at the next epoch.
+was and not final, and the finality re-check is tried again at the next epoch. An epoch whose
+judgement failed (the node failed every retry within the close) is judged again at the next
+closes, oldest first, up to ``PROPOSAL_ATTEMPTS`` closes in all.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import structlog
@@ -34,6 +37,11 @@ log = structlog.get_logger(__name__)
 
 VALIDATOR_REGISTRY_LIMIT = 2**40
 """The spec's bound on the registry: no validator index reaches it."""
+PROPOSAL_ATTEMPTS = 3
+"""An epoch whose proposals cannot be judged (the node failed every retry within the close) is
+tried again at this many epoch closes in all, then given up: bounded work, bounded memory."""
+
+Verdicts = list[tuple[Slot, ValidatorIndex, ProposalVerdict]]
 
 
 class ProposalsPart:
@@ -45,10 +53,37 @@ class ProposalsPart:
         pool change needs no new request (nodes serve an epoch's duties while it is current)."""
         self.finalized: Epoch | None = None
         """The finalized epoch whose proposals were re-checked."""
+        self.retries: dict[Epoch, int] = {}
+        """Epochs whose judgement failed, with the closes tried so far."""
 
     def restore(self, saved: MonitorSaved) -> None:
         self.tracker = ProposalTracker(self.ctx.spe, saved.proposals)
         self.finalized = saved.finalized_checked
+        self.retries = dict(saved.proposal_retries)
+
+    async def epochs(
+        self, c: Epoch, head_slot: int, failed: list[str]
+    ) -> list[tuple[Epoch, Verdicts]]:
+        """Epochs whose judgement failed at an earlier close, then ``c``, oldest first; the
+        verdicts of each epoch judged now. Why retried: a node that failed every request of one
+        close (a stall, a burst of bad answers) would otherwise leave the epoch's proposals
+        untold for good (no ``block_proposed``/``block_missed`` event, no miss in the ledger)."""
+        done: list[tuple[Epoch, Verdicts]] = []
+        for k in [*sorted(e for e in self.retries if e < c), c]:
+            verdicts = await self.ctx.part(
+                "proposals", k, failed, functools.partial(self.judge, k, head_slot), idempotent=True
+            )
+            if verdicts is not None:
+                self.retries.pop(k, None)
+                done.append((k, verdicts))
+                continue
+            attempts = self.retries.get(k, 0) + 1
+            if attempts >= PROPOSAL_ATTEMPTS:
+                log.warning("proposals_given_up", epoch=k, attempts=attempts)
+                self.retries.pop(k, None)
+                continue
+            self.retries[k] = attempts
+        return done
 
     def on_dependent_root(self, epoch: Epoch, root: str | None) -> None:
         drop_if_dependent_root_changed(self.duty_cache, epoch, root)
@@ -82,7 +117,9 @@ class ProposalsPart:
             verdict = self.tracker.verdict(duty.slot)
             if verdict is not None:
                 out.append((duty.slot, duty.validator_index, verdict))
-        self.duty_cache = {e: d for e, d in self.duty_cache.items() if e >= epoch - 2}
+        # Kept from the oldest epoch still to be judged again (a retry reads its duties here).
+        oldest = min([epoch, *self.retries])
+        self.duty_cache = {e: d for e, d in self.duty_cache.items() if e >= oldest - 2}
         return out
 
     async def rejudge_from(self, first_slot: int, head_slot: int) -> int:

@@ -49,6 +49,8 @@ class MonitorSaved:
     """The last epoch whose sync signatures were counted."""
     attestation_retries: Mapping[Epoch, int] = field(default_factory=dict)
     """Epochs whose attestation evaluation failed, with the attempts made so far."""
+    proposal_retries: Mapping[Epoch, int] = field(default_factory=dict)
+    """Epochs whose proposals could not be judged, with the attempts made so far."""
 
 
 # The two per-validator maps (100,000 entries for a large pool, saved every epoch) go as rows of

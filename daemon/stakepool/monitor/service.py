@@ -14,12 +14,15 @@ The supervisor calls it at these points:
 * ``on_epoch_closed(c, head, validators)`` once per closed epoch, in order: the canonical blocks
   of ``[START(c−1), LAST(c)]`` (cached by slot; new ones are scanned for slashings, exits and BLS
   changes), the validator records → ``StatusTracker`` and the ``slashed`` flag, the op pools,
-  proposals of ``c`` (``headers?slot=`` tells orphaned from missed), attestations of ``c−1``
+  proposals of ``c`` (``headers?slot=`` tells orphaned from missed; after any earlier epoch whose
+  judgement failed, retried up to ``PROPOSAL_ATTEMPTS`` closes), attestations of ``c−1``
   (after any earlier epoch whose evaluation failed: retried up to ``ATTESTATION_ATTEMPTS`` times,
   in order; an epoch given up breaks the streaks), the sync aggregates of ``c``, finality, a
   re-check of proposals once the finalized checkpoint passed them, the doppelganger check of
   ``c``; then the state, the tallies and the epoch's events are saved in one transaction and
-  only then told (published on the event bus: log lines, metrics, the console, the ledger);
+  only then told (published on the event bus: log lines, metrics, the console, the ledger). The
+  digest carries the verdicts of retried epochs too, and the epochs still ``pending`` a retry:
+  the ledger waits for those rather than settle rows without their verdicts;
 * ``check_doppelgangers()`` on demand (the HTTP API).
 
 The work is done by composed parts, each a small object with its own state over a shared
@@ -132,6 +135,7 @@ class MonitorService:
             attestations_through=self.attestations.through,
             sync_through=self.sync.through,
             attestation_retries=dict(self.attestations.retries),
+            proposal_retries=dict(self.proposals.retries),
         )
 
     async def restore(self) -> Epoch | None:
@@ -320,16 +324,15 @@ class MonitorService:
                     break
             return True
 
-        have_blocks = await ctx.part("blocks", c, failed, blocks) is not None
+        have_blocks = await ctx.part("blocks", c, failed, blocks, idempotent=True) is not None
         ctx.blocks.prune(self.attestations.oldest_kept(first))
         # After the block scan: a slashing included this epoch is told as seen in its block, and
         # the ``slashed`` flag, read from the same epoch's state, then adds nothing.
         await self.operations.on_validators(c, validators)
         await ctx.part("op_pools", c, failed, lambda: self.operations.poll_pools(c))
-        proposals = await ctx.part(
-            "proposals", c, failed, lambda: self.proposals.judge(c, head_slot)
-        )
-        attestations = await self.attestations.epochs(c, have_blocks, failed)
+        judged = dict(await self.proposals.epochs(c, head_slot, failed))
+        proposals = judged.pop(c, None)
+        attestations, earlier = await self.attestations.epochs(c, have_blocks, failed)
         sync = await ctx.part("sync", c, failed, lambda: self.sync.run(c)) if have_blocks else None
         self._finality(head.epoch, finalized)
         await self.proposals.after_finality(c, finalized, head_slot, failed)
@@ -346,7 +349,17 @@ class MonitorService:
         await ctx.part(
             "prefetch_proposer_duties", c + 1, failed, lambda: self.proposals.duties(Epoch(c + 1))
         )
-        return EpochDuties(c, attestations, tuple(proposals or ()), sync, tuple(failed))
+        return EpochDuties(
+            c,
+            attestations,
+            tuple(proposals or ()),
+            sync,
+            tuple(dict.fromkeys(failed)),  # a part failed for a retried epoch and this one: once
+            earlier_attestations=tuple(earlier),
+            earlier_proposals=tuple((k, tuple(v)) for k, v in sorted(judged.items())),
+            proposals_judged=proposals is not None,
+            pending=tuple(sorted({*self.attestations.retries, *self.proposals.retries})),
+        )
 
 
 def _reorg_event(reorg: ChainReorgEvent) -> ChainReorged:

@@ -93,3 +93,43 @@ def test_unreadable_kept_outcomes_are_ignored_with_a_warning() -> None:
         memory.restore('[{"epoch": "x"}]')
     assert memory.outcomes(0) is None
     assert [e["event"] for e in logs] == ["ledger_duty_outcomes_unreadable"]
+
+
+def test_verdicts_the_monitor_still_owes_hold_the_ledger_and_arrive_with_a_later_close() -> None:
+    """Epoch 5's close could judge neither the attestations of 4 nor the proposals of 5 (a
+    stalled node): the ledger is told they are pending, across a restart, and what the next
+    close judges for them lands on the rows of 4 and 5, not nothing."""
+    db = _db()
+    memory = DutyMemory()
+    failed = EpochDuties(
+        Epoch(5),
+        failed=("proposals", "attestations"),
+        proposals_judged=False,
+        pending=(Epoch(4), Epoch(5)),
+    )
+    db.write_sync(lambda c: memory.write(UnitOfWork(c), failed))
+    assert memory.first_pending() == 4
+    assert memory.outcomes(5) is None  # "not judged" is not "nothing missed"
+
+    restored = DutyMemory()
+    text = db.read_sync(lambda c: kept_state.load(c, DUTIES_KEY))
+    assert text is not None
+    restored.restore(text)
+    assert restored.first_pending() == 4
+    assert restored.outcomes(5) is None
+
+    later = _report(6, [1], [], [])
+    retried = _report(5, [1, 2], [3], [2])
+    assert retried.attestations is not None
+    caught_up = EpochDuties(
+        later.epoch,
+        attestations=later.attestations,
+        proposals=later.proposals,
+        earlier_attestations=(retried.attestations,),
+        earlier_proposals=((Epoch(5), retried.proposals),),
+    )
+    db.write_sync(lambda c: restored.write(UnitOfWork(c), caught_up))
+    assert restored.first_pending() is None
+    assert restored.outcomes(4) == EpochOutcomes(4, {1: True, 2: True, 3: False}, {})
+    assert restored.outcomes(5) == EpochOutcomes(5, {1: True}, {2: 1})
+    db.close()

@@ -5,16 +5,17 @@ lost)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import structlog
 
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store import detail_sql
-from stakepool.ledger.store.sqlite_ledger import open_ledger
+from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from tests.integration.conftest import MakeSimClient, ServeSim
 from tests.integration.money.moneykit import SCENARIO
-from tests.integration.money.test_feed_reorg import DELEGATIONS, POLICY, _chain, _feed
+from tests.integration.money.test_feed_reorg import DELEGATIONS, POLICY, _chain, _feed, _ledger
 
 
 async def test_a_late_explanation_of_final_epochs_is_stored_without_alarm(
@@ -60,3 +61,50 @@ async def test_a_late_explanation_of_final_epochs_is_stored_without_alarm(
         assert rows, epoch
         assert all(rows), epoch  # the late explanation was stored, final rows included
     store.db.close()
+
+
+async def test_an_explanation_that_failed_at_its_read_is_asked_again_before_settling(
+    tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    """One malformed rewards answer at the read no longer leaves the row to be settled
+    unexplained: the close asks again, so the row holds the explanation and the input digest an
+    undisturbed run writes, even if it is final before the next close (then it would keep the
+    unexplained digest for good)."""
+    node = await serve_sim(_chain(SCENARIO))
+    ref_store, ref_ledger = await _ledger(tmp_path / "ref.sqlite")
+    store, ledger = await _ledger(tmp_path / "dut.sqlite")
+    reference = await _feed(sim_client(node.url, retries=0), ref_ledger)
+    feed = await _feed(sim_client(node.url, retries=0), ledger)
+    for closed in (2, 3, 4):
+        await reference.on_epoch_closed(closed)
+    await feed.on_epoch_closed(2)
+
+    asked_again: list[float] = []
+
+    async def the_node_recovers(delay: float) -> None:
+        asked_again.append(delay)
+        node.faults.clear()
+
+    feed.windows.sleep = the_node_recovers
+    node.faults.set("getAttestationsRewards", "malformed_json")  # window 3's read
+    await feed.on_epoch_closed(3)
+    await feed.on_epoch_closed(4)  # window 3 settled
+    await feed.on_finalized(4)
+
+    def row(s: SqliteLedgerStore, epoch: int) -> tuple[str, str, list[bool]]:
+        def read(c: sqlite3.Connection) -> tuple[str, str, list[bool]]:
+            status, digest = c.execute(
+                "SELECT status, input_digest FROM ledger_epochs WHERE epoch = ?", (epoch,)
+            ).fetchone()
+            detail = detail_sql.epoch_detail(c, epoch)
+            assert detail is not None
+            return status, digest, [r.components_gwei is not None for r in detail.rows()]
+
+        return s.db.read_sync(read)
+
+    status, digest, explained = row(store, 3)
+    assert status == "final"
+    assert explained
+    assert all(explained)
+    assert digest == row(ref_store, 3)[1]
+    assert len(asked_again) == 1  # one retry within the close sufficed

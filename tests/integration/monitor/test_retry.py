@@ -12,7 +12,12 @@ import asyncio
 
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.digest import EpochDuties
-from stakepool.monitor.events import AttestationMissed, AttestationStreak
+from stakepool.monitor.events import (
+    AttestationMissed,
+    AttestationStreak,
+    BlockMissed,
+    BlockProposed,
+)
 from stakepool.monitor.part_attestations import ATTESTATION_ATTEMPTS
 from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
@@ -27,16 +32,19 @@ BLOCK_ROUTES = ("getBlockV2", "getBlindedBlock")
 
 
 class FaultSwitch(Recorder):
-    """Blocks fail while epochs in ``failing`` are processed."""
+    """``routes`` (the blocks) fail while epochs in ``failing`` are processed."""
 
-    def __init__(self, sim: SimServer, failing: range) -> None:
+    def __init__(
+        self, sim: SimServer, failing: range, routes: tuple[str, ...] = BLOCK_ROUTES
+    ) -> None:
         super().__init__()
         self.sim = sim
         self.failing = failing
+        self.routes = routes
 
     def duties(self, report: EpochDuties) -> None:
         super().duties(report)
-        for route in BLOCK_ROUTES:
+        for route in self.routes:
             if report.epoch + 1 in self.failing:
                 self.sim.faults.set(route, "server_error")
             else:
@@ -44,7 +52,12 @@ class FaultSwitch(Recorder):
 
 
 async def _run(
-    failing: range, epochs: int, *, history_epochs: int = 8, slot_ms: int = 100
+    failing: range,
+    epochs: int,
+    *,
+    history_epochs: int = 8,
+    slot_ms: int = 100,
+    routes: tuple[str, ...] = BLOCK_ROUTES,
 ) -> FaultSwitch:
     chain = SimChain(
         SimConfig(
@@ -57,7 +70,7 @@ async def _run(
         )
     )
     async with SimServer(chain, auto_advance=True) as sim:
-        rec = FaultSwitch(sim, failing)
+        rec = FaultSwitch(sim, failing, routes)
         settings = Settings(
             beacon={"urls": [sim.url], "timeout_seconds": 2, "retries": 0},
             pool={"validators": [parse_validator_ref(v) for v in POOL]},
@@ -114,3 +127,20 @@ async def test_an_epoch_failing_too_long_is_given_up_and_breaks_the_streak() -> 
     assert missed == before + after
     streak_epochs = [e.epoch for e in rec.events if isinstance(e, AttestationStreak)]
     assert streak_epochs == [k for k, n in before + after if n == 2]
+
+
+async def test_proposals_a_close_could_not_judge_are_judged_and_told_at_the_next() -> None:
+    """``headers?slot=`` fails while epoch 3 closes (a stalled node): its proposals are judged at
+    the close of 4, their events told then and their verdicts handed to the ledger, instead of
+    never (before the fix: no block_proposed/block_missed event, no miss on the ledger row)."""
+    rec = await _run(range(3, 4), 6, routes=("getBlockHeaders",))
+    by_epoch = {int(d.epoch): d for d in rec.digests}
+    assert "proposals" in by_epoch[3].failed
+    assert not by_epoch[3].proposals_judged
+    assert by_epoch[3].pending == (3,)
+    assert by_epoch[4].pending == ()
+    [(epoch, verdicts)] = by_epoch[4].earlier_proposals
+    assert epoch == 3
+    assert verdicts  # the scenario gives the pool a proposal in epoch 3
+    told = {e.slot for e in rec.events if isinstance(e, (BlockProposed, BlockMissed))}
+    assert {slot for slot, _, _ in verdicts} <= told

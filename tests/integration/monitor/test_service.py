@@ -37,6 +37,7 @@ from stakepool.monitor.events import (
 )
 from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.head import HeadView
+from stakepool.monitor.part_proposals import PROPOSAL_ATTEMPTS
 from stakepool.monitor.pool import PoolMember
 from stakepool.monitor.verdicts import ProposalVerdict
 from stakepool.service.root import run_daemon
@@ -267,10 +268,11 @@ async def test_monitor_reports_the_exact_events_and_metrics(use_stream: bool) ->
         "slashing_evidence",
         "slashing_stage",
         "status_changed",
-    } | ({"reorg"} if use_stream else set()), kinds  # a reorg is only seen on the stream
-    if use_stream:
-        (reorg,) = [e for e in events if e.kind.value == "reorg"]
-        assert reorg.coordinates.slot == ORPHANED_SLOT + 1  # the next block replaced it
+        "reorg",
+    }, kinds
+    # Told by the stream, or found in the polled heads' gap (``reorg_scan``): the same, once.
+    (reorg,) = [e for e in events if e.kind.value == "reorg"]
+    assert reorg.coordinates.slot == ORPHANED_SLOT + 1  # the next block replaced it
 
     assert len({e.event_id for e in events}) == len(events)
 
@@ -330,7 +332,8 @@ async def test_monitor_reports_the_exact_events_and_metrics(use_stream: bool) ->
 
 async def test_a_failing_part_is_skipped_and_logged_once_per_epoch() -> None:
     """Op pools and ``headers?slot=`` answer 500: those two parts are skipped each epoch (one
-    warning each), attestations and sync are still evaluated, and the daemon keeps running."""
+    warning each per close; an epoch's proposals are tried again at the next closes, a bounded
+    number of times), attestations and sync are still evaluated, and the daemon keeps running."""
     chain = SimChain(_config())
     rec = Recorder()
     async with SimServer(chain, auto_advance=True) as sim:
@@ -348,16 +351,26 @@ async def test_a_failing_part_is_skipped_and_logged_once_per_epoch() -> None:
             )
     assert code == 0
     assert len(rec.digests) == 3
-    for d in rec.digests:
-        proposers = chain.proposers(d.epoch)
+
+    def ours(epoch: int) -> bool:
+        proposers = chain.proposers(epoch)
         assert proposers is not None
-        ours = [i for i, v in enumerate(proposers) if int(v) in POOL and d.epoch * SPE + i > 0]
-        # Without a duty of ours in the epoch the headers route is never asked.
-        assert d.failed == (("op_pools", "proposals") if ours else ("op_pools",))
+        return any(int(v) in POOL and epoch * SPE + i > 0 for i, v in enumerate(proposers))
+
+    for d in rec.digests:
+        # Without a duty of ours the headers route is never asked; an epoch whose proposals
+        # failed is tried again at the next closes (PROPOSAL_ATTEMPTS closes in all).
+        tried = [e for e in range(max(0, d.epoch - PROPOSAL_ATTEMPTS + 1), d.epoch + 1) if ours(e)]
+        assert d.failed == (("op_pools", "proposals") if tried else ("op_pools",))
         assert d.proposals == ()
+        assert not d.proposals_judged or not ours(d.epoch)
+        assert d.earlier_proposals == ()
     assert [d.attestations is not None for d in rec.digests] == [d.epoch > 0 for d in rec.digests]
     failures = Counter((e["part"], e["epoch"]) for e in logs if e["event"] == "monitor_part_failed")
-    assert set(failures.values()) == {1}
+    # Logged once per close that tried it: once for the op pools, at most once per attempt for
+    # an epoch's proposals.
+    assert {n for (part, _), n in failures.items() if part == "op_pools"} == {1}
+    assert all(n <= PROPOSAL_ATTEMPTS for n in failures.values())
     assert {part for part, _ in failures} == {p for d in rec.digests for p in d.failed}
 
 

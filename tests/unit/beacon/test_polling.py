@@ -13,6 +13,7 @@ from stakepool.beacon.models import (
     FinalizedCheckpointEvent,
     HeaderInfo,
     HeadEvent,
+    SignedVoluntaryExit,
     Topic,
     parse_as,
 )
@@ -56,11 +57,21 @@ def test_deduper_same_slot_and_root_once() -> None:
 
 def test_events_polling_cannot_produce_are_never_deduplicated() -> None:
     d = Deduper()
-    reorg = events()["chain_reorg"]
-    data = ChainReorgEvent.model_validate(reorg)
-    assert event_key(Topic.CHAIN_REORG, data) is None
+    exit_ = SignedVoluntaryExit.model_validate(events()["voluntary_exit"])
+    assert event_key(Topic.VOLUNTARY_EXIT, exit_) is None
+    assert d.first_time(Topic.VOLUNTARY_EXIT, exit_)
+    assert d.first_time(Topic.VOLUNTARY_EXIT, exit_)
+
+
+def test_a_reorg_told_by_the_stream_and_found_by_a_scan_is_delivered_once() -> None:
+    d = Deduper()
+    data = ChainReorgEvent.model_validate(events()["chain_reorg"])
     assert d.first_time(Topic.CHAIN_REORG, data)
-    assert d.first_time(Topic.CHAIN_REORG, data)
+    # The scan's copy differs only in what the event id leaves out (the state roots).
+    again = data.model_copy(update={"old_head_state": "0x" + "77" * 32})
+    assert not d.first_time(Topic.CHAIN_REORG, again)
+    other = data.model_copy(update={"slot": data.slot + 1})
+    assert d.first_time(Topic.CHAIN_REORG, other)
 
 
 def test_polled_head_gives_block_then_head_once() -> None:
