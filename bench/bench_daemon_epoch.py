@@ -22,10 +22,13 @@ process's peak RSS. Figures only, never asserted: these machines are shared and 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,19 @@ import simnet
 PARTS = ("monitor", "rewards + ledger", "scrape", "whole epoch")
 
 
+@contextlib.contextmanager
+def _profiled(profiles: list[cProfile.Profile], part: int) -> Iterator[None]:
+    """Profile one part (``--profile``); nothing when not profiling."""
+    if not profiles:
+        yield
+        return
+    profiles[part].enable()
+    try:
+        yield
+    finally:
+        profiles[part].disable()
+
+
 def _delegations(path: Path, count: int) -> None:
     lines = ["delegator,amount_gwei,from_epoch,to_epoch"]
     lines += [f"d{i},{32_000_000_000 + i},0," for i in range(count)]
@@ -66,6 +82,7 @@ async def _one_run(
     tmp: Path,
     run: int,
     delegators: int,
+    profile: str | None,
 ) -> tuple[dict[str, tuple[float, float]], list[int]]:
     epoch = head.epoch - 1
     delegations = tmp / f"delegations{run}.csv"
@@ -96,13 +113,19 @@ async def _one_run(
         await monitor.on_epoch_closed(Epoch(epoch - 1), head, records[0])
         await money.on_epoch_closed(epoch - 1, head.finalized_epoch)
         times: dict[str, tuple[float, float]] = {}
+        profiles = [cProfile.Profile() for _ in range(3)] if profile is not None else []
         w0, c0 = time.perf_counter(), time.process_time()
-        digest = await monitor.on_epoch_closed(Epoch(epoch), head, records[1])
+        with _profiled(profiles, 0):
+            digest = await monitor.on_epoch_closed(Epoch(epoch), head, records[1])
         w1, c1 = time.perf_counter(), time.process_time()
-        written = await money.on_epoch_closed(epoch, head.finalized_epoch)
+        with _profiled(profiles, 1):
+            written = await money.on_epoch_closed(epoch, head.finalized_epoch)
         w2, c2 = time.perf_counter(), time.process_time()
-        scraped = generate_latest(metrics.registry)
+        with _profiled(profiles, 2):
+            scraped = generate_latest(metrics.registry)
         w3, c3 = time.perf_counter(), time.process_time()
+        for part, prof in zip(PARTS, profiles, strict=False):
+            prof.dump_stats(f"{profile}.{part.split()[0]}.{run}")
         times["monitor"] = (w1 - w0, c1 - c0)
         times["rewards + ledger"] = (w2 - w1, c2 - c1)
         times["scrape"] = (w3 - w2, c3 - c2)
@@ -116,7 +139,7 @@ async def _one_run(
 
 
 async def _bench(
-    network: simnet.Network, pool: list[int], repeats: int, delegators: int
+    network: simnet.Network, pool: list[int], repeats: int, delegators: int, profile: str | None
 ) -> list[str]:
     spe = network.slots_per_epoch
     head_slot = network.head_slot
@@ -131,7 +154,7 @@ async def _bench(
         with tempfile.TemporaryDirectory() as tmp:
             for run in range(repeats):
                 times, written = await _one_run(
-                    client, spec, pool, head, (before, records), Path(tmp), run, delegators
+                    client, spec, pool, head, (before, records), Path(tmp), run, delegators, profile
                 )
                 for part, (wall, cpu) in times.items():
                     samples[part][0].append(wall)
@@ -154,6 +177,11 @@ async def _bench(
 def main() -> None:
     def delegators_option(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--delegators", type=int, default=10_000)
+        parser.add_argument(
+            "--profile",
+            default=None,
+            help="write cProfile stats per part to PREFIX.<part>.<run> (pstats files)",
+        )
 
     parser, args = simnet.arguments(__doc__, repeats=3, epochs=5, extra=delegators_option)
     if args.epochs < 4:
@@ -162,7 +190,7 @@ def main() -> None:
     print(f"{args.delegators:,} delegators in the ledger")
 
     async def bench(network: simnet.Network, pool: list[int], repeats: int) -> list[str]:
-        return await _bench(network, pool, repeats, args.delegators)
+        return await _bench(network, pool, repeats, args.delegators, args.profile)
 
     simnet.run(args, bench)
 
