@@ -45,6 +45,7 @@ from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import EventPublisher
 from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.service import collector
 from stakepool.service.doppelganger_keys import doppelganger_keys
 from stakepool.service.epoch_steps import EpochSteps, slot_backoff
 from stakepool.service.money import MoneyPath
@@ -224,7 +225,8 @@ class Supervisor:
         )
         while True:
             epoch = await self._closed.get()
-            await self._close_epoch(spec, epoch, steps)
+            with collector.paused_for_epoch():
+                await self._close_epoch(spec, epoch, steps)
             if self.publisher is not None:
                 self.publisher.notify()  # this epoch's events are committed: send them now
             self.metrics.set_epoch_processed(epoch)  # after the monitor: "processed" means all
@@ -328,6 +330,7 @@ class Supervisor:
         )
         await self.money.start(self.client, spec, lambda: [m.index for m in self.members])
         group.create_task(self.money.watch_delegations(self._next_boundary), name="delegations")
+        collector.freeze_startup()
         self.bus.publish(Started(spec, self.members, tuple(self.client.urls)))
         self.ready.set()
         group.create_task(self.follow_head(spec), name="follow_head")

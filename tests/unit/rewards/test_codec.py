@@ -3,6 +3,9 @@ rewards known or not), and a damaged body is refused rather than guessed."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,6 +70,17 @@ windows = st.builds(
     notes=st.lists(text, max_size=2).map(tuple),
     pending_consolidations=st.lists(st.tuples(gwei, gwei), max_size=3).map(tuple),
 )
+
+
+@given(st.lists(windows, min_size=1, max_size=3))
+def test_the_kept_text_is_byte_for_byte_what_asdict_gave(kept: list[EpochRewards]) -> None:
+    """Windows kept before the hand-built encoder read the same, and an upgrade keeps them the
+    same: the text is exactly ``json.dumps`` of ``dataclasses.asdict``, key order included."""
+    before = json.dumps(
+        {"format": codec.FORMAT, "windows": [dataclasses.asdict(w) for w in kept]},
+        separators=(",", ":"),
+    )
+    assert codec.encode(kept) == before
 
 
 @given(st.lists(windows, min_size=1, max_size=3))
