@@ -24,10 +24,30 @@ from stakepool.rewards.types import (
 FORMAT = 1
 
 
+_SEPARATORS = (",", ":")
+_CHUNK = 1000
+"""Validators turned into dicts, and those into text, this many at a time: a window of 100,000
+validators as one dict tree held hundreds of MB at once."""
+
+
 def encode(windows: list[EpochRewards]) -> str:
-    return json.dumps(
-        {"format": FORMAT, "windows": [window_dict(w) for w in windows]}, separators=(",", ":")
+    """``{"format": 1, "windows": [...]}`` as compact JSON, byte for byte what ``json.dumps`` of
+    the dataclasses' ``asdict`` gave (a unit test holds them equal)."""
+    return f'{{"format":{FORMAT},"windows":[{",".join(_window_text(w) for w in windows)}]}}'
+
+
+def _window_text(w: EpochRewards) -> str:
+    """``window_dict(w)`` as compact JSON, its validators encoded a chunk at a time."""
+    rest = window_dict(w, with_validators=False)
+    head = json.dumps({"epoch": rest.pop("epoch")}, separators=_SEPARATORS)[:-1]
+    chunks = (
+        json.dumps(
+            [validator_dict(v) for v in w.validators[i : i + _CHUNK]], separators=_SEPARATORS
+        )[1:-1]
+        for i in range(0, len(w.validators), _CHUNK)
     )
+    tail = json.dumps(rest, separators=_SEPARATORS)[1:]
+    return f'{head},"validators":[{",".join(chunks)}],{tail}'
 
 
 # The dicts below are what ``dataclasses.asdict`` gives, key for key in field order, built by
@@ -35,11 +55,13 @@ def encode(windows: list[EpochRewards]) -> str:
 # seconds per window at 100,000 validators (a unit test holds the two equal).
 
 
-def window_dict(w: EpochRewards) -> dict[str, Any]:
-    """``asdict(w)``, without its generic recursion."""
-    return {
-        "epoch": w.epoch,
-        "validators": [validator_dict(v) for v in w.validators],
+def window_dict(w: EpochRewards, *, with_validators: bool = True) -> dict[str, Any]:
+    """``asdict(w)``, without its generic recursion (``with_validators=False``: without that key,
+    for ``_window_text``)."""
+    out: dict[str, Any] = {"epoch": w.epoch}
+    if with_validators:
+        out["validators"] = [validator_dict(v) for v in w.validators]
+    out |= {
         "proposals": [_proposal_dict(p) for p in w.proposals],
         "start_slot_state": w.start_slot_state,
         "end_slot_state": w.end_slot_state,
@@ -54,6 +76,7 @@ def window_dict(w: EpochRewards) -> dict[str, Any]:
         "notes": list(w.notes),
         "pending_consolidations": [list(pair) for pair in w.pending_consolidations],
     }
+    return out
 
 
 def validator_dict(v: ValidatorEpochReward) -> dict[str, Any]:

@@ -1,17 +1,18 @@
-"""The cyclic garbage collector, kept out of the epoch's work.
+"""The cyclic garbage collector, kept from walking everything in the middle of an epoch.
 
 An epoch of a large pool allocates millions of small objects (decoded answers, per-validator
-records, rows); with the default thresholds the collector runs again and again in the middle of
-it, each time walking every object the daemon holds (the pool's records, the monitor's trackers),
-which cost seconds of CPU per epoch at 100,000 validators. Almost none of that is cyclic garbage:
-reference counting frees it as the epoch goes.
+records, rows). With the default thresholds that many allocations set off full collections again
+and again in the middle of it, each walking every object the daemon holds (the pool's records,
+the monitor's trackers): seconds of CPU per epoch at 100,000 validators, for almost no cyclic
+garbage (reference counting frees the epoch's objects as it goes).
 
-So: what start-up built (modules, settings, the pool) is frozen out of the collector's walks
-(``gc.freeze``), and the collector is paused while an epoch is worked on, then run once over the
-young generations at the quiet point after it (``gc.collect(1)``: everything the epoch allocated
-and still holds, which frees the epoch's cycles and promotes the rest). Between epochs it runs as
-usual, so a long retry never leaves it off for long: the pause ends with the epoch's steps,
-whatever they raise.
+So: what start-up built (modules, settings, the pool) is frozen out of every walk (``gc.freeze``),
+and while an epoch is worked on the oldest generation's threshold is out of reach, so no full
+collection runs; the young collections go on (they walk only new objects, and keep the epoch's
+own cycles from piling up: disabling the collector altogether cost as much CPU and more memory).
+At the quiet point after the epoch one collection of the young generations runs, then the usual
+thresholds are back, so a long retry never leaves full collections off for long: the pause ends
+with the epoch's steps, whatever they raise.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ class CollectorStats:
     last_seconds: float = 0.0
     last_collected: int = 0
     paused: int = 0
-    resume: bool = False
+    thresholds: tuple[int, int, int] = (700, 10, 10)
 
 
 STATS = CollectorStats()
+NO_FULL_COLLECTION = 1_000_000_000
+"""The oldest generation's threshold inside an epoch: never reached, so no full collection."""
 
 
 def freeze_startup() -> None:
@@ -45,10 +48,11 @@ def freeze_startup() -> None:
 
 @contextmanager
 def paused_for_epoch() -> Iterator[None]:
-    """No automatic collection inside; one collection of the young generations after."""
+    """No full collection inside; one collection of the young generations after."""
     if STATS.paused == 0:
-        STATS.resume = gc.isenabled()
-        gc.disable()
+        STATS.thresholds = gc.get_threshold()
+        young, middle, _old = STATS.thresholds
+        gc.set_threshold(young, middle, NO_FULL_COLLECTION)
     STATS.paused += 1
     try:
         yield
@@ -58,5 +62,4 @@ def paused_for_epoch() -> Iterator[None]:
             started = time.perf_counter()
             STATS.last_collected = gc.collect(1)
             STATS.last_seconds = time.perf_counter() - started
-            if STATS.resume:
-                gc.enable()
+            gc.set_threshold(*STATS.thresholds)

@@ -101,3 +101,27 @@ def test_a_kept_window_reads_back_exactly(kept: list[EpochRewards]) -> None:
 def test_a_damaged_body_is_refused(body: str) -> None:
     with pytest.raises(ValueError, match=r"kept|format|Expecting"):
         codec.decode(body)
+
+
+def test_a_window_larger_than_one_chunk_is_the_same_text() -> None:
+    """Validators are encoded a chunk at a time: across chunk boundaries the text is unchanged."""
+    validators = tuple(
+        ValidatorEpochReward(
+            validator=i,
+            epoch=9,
+            settlement_gwei=i * 3 - 1000,
+            balance_start_gwei=32 * 10**9 + i,
+            balance_end_gwei=32 * 10**9 + 2 * i,
+            moves=BalanceMoves(withdrawals_gwei=i % 7),
+            effective_balance_gwei=32 * 10**9,
+            explanation=None if i % 3 else RewardExplanation(7, i, i, i, 0, 0, 0, 0),
+            residual_gwei=None if i % 5 else 0,
+        )
+        for i in range(2 * codec._CHUNK + 345)
+    )
+    window = EpochRewards(9, validators, (), 287, 319, "287", "319", (), True)
+    before = json.dumps(
+        {"format": codec.FORMAT, "windows": [dataclasses.asdict(window)]}, separators=(",", ":")
+    )
+    assert codec.encode([window]) == before
+    assert codec.decode(before) == [window]
