@@ -118,7 +118,7 @@ async def _one_run(
             """The collector around an epoch: as the daemon's epoch worker runs it, or Python's
             default (``--gc default``) for comparison."""
             if gc_mode == "daemon":
-                return collector.paused_for_epoch()
+                return collector.without_full_collection()
             return contextlib.nullcontext()
 
         # Warm-up: the epoch before (the monitor's block cache, the ledger's first window).

@@ -396,6 +396,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="closed epochs measured")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run's files here")
     args = parser.parse_args()
+    # Stopped from outside: end like Ctrl-C, so the processes it started are stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.pool > args.validators:
         parser.error("the pool cannot be larger than the network")
     if args.epochs < 1 or args.warmup < 1:

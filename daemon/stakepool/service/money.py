@@ -33,6 +33,7 @@ from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.tracker import RewardsTracker
+from stakepool.service import collector
 from stakepool.service.clients import beacon_client
 from stakepool.store.database import Database
 
@@ -145,7 +146,8 @@ class MoneyPath:
         return written
 
     async def watch_delegations(self, next_boundary: Callable[[], int | None]) -> None:
-        await self.ledger.watch_delegations(next_boundary)
+        # A big file is parsed and applied in one go: no full collection in the middle of it.
+        await self.ledger.watch_delegations(next_boundary, quiet=collector.without_full_collection)
 
     async def _report(self, epochs: tuple[int, ...]) -> LedgerReport:
         store = self.ledger.store

@@ -225,7 +225,7 @@ class Supervisor:
         )
         while True:
             epoch = await self._closed.get()
-            with collector.paused_for_epoch():
+            with collector.without_full_collection():
                 await self._close_epoch(spec, epoch, steps)
             if self.publisher is not None:
                 self.publisher.notify()  # this epoch's events are committed: send them now

@@ -14,7 +14,7 @@ from stakepool.service import collector
 
 def test_no_full_collection_inside_an_epoch_and_the_thresholds_back_after() -> None:
     before = gc.get_threshold()
-    with collector.paused_for_epoch():
+    with collector.without_full_collection():
         young, middle, old = gc.get_threshold()
         assert (young, middle) == before[:2]
         assert old == collector.NO_FULL_COLLECTION
@@ -24,15 +24,15 @@ def test_no_full_collection_inside_an_epoch_and_the_thresholds_back_after() -> N
 
 def test_an_epoch_that_raises_still_gives_the_thresholds_back() -> None:
     before = gc.get_threshold()
-    with pytest.raises(RuntimeError), collector.paused_for_epoch():
+    with pytest.raises(RuntimeError), collector.without_full_collection():
         raise RuntimeError("the beacon node went away")
     assert gc.get_threshold() == before
 
 
 def test_overlapping_epochs_restore_once_the_last_one_ends() -> None:
     before = gc.get_threshold()
-    first = collector.paused_for_epoch()
-    second = collector.paused_for_epoch()
+    first = collector.without_full_collection()
+    second = collector.without_full_collection()
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)
@@ -48,7 +48,7 @@ def test_the_quiet_point_frees_the_epochs_cycles() -> None:
         other: object = None
 
     gc.collect()
-    with collector.paused_for_epoch():
+    with collector.without_full_collection():
         alive = []
         for _ in range(100):
             a, b = Node(), Node()
