@@ -64,13 +64,15 @@ class DelegationSet:
             by_delegator.setdefault(entry.delegator, []).append(entry)
         out: dict[str, list[tuple[int, int]]] = {}
         for d, entries in sorted(by_delegator.items()):
-            if len(entries) == 1:
+            e = entries[0]
+            if len(entries) > 1 or e.amount_gwei <= 0:
+                out[d] = schedule_of(entries)
+            elif e.to_epoch is None:
                 # Most delegators have one entry: its schedule is known without summing (a
                 # million of them in a big file), the same points schedule_of gives.
-                e = entries[0]
                 out[d] = [(e.from_epoch, e.amount_gwei)]
-                if e.to_epoch is not None:
-                    out[d].append((e.to_epoch, 0))
+            elif e.to_epoch > e.from_epoch:
+                out[d] = [(e.from_epoch, e.amount_gwei), (e.to_epoch, 0)]
             else:
                 out[d] = schedule_of(entries)
         return out

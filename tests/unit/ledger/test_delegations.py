@@ -12,6 +12,7 @@ from stakepool.ledger import delegations
 from stakepool.ledger.delegations import (
     Delegation,
     DelegationError,
+    DelegationSet,
     load_file,
     parse_csv,
     parse_json,
@@ -144,3 +145,27 @@ def test_the_quick_path_for_plain_rows_reads_them_as_the_full_path_does(cells: l
     text = "delegator,amount_gwei,from_epoch,to_epoch\n" + ",".join(cells) + "\n"
     if full is not None:
         assert parse_csv(text, "f.csv").entries == (full,)
+
+
+@given(
+    st.lists(
+        st.builds(
+            Delegation,
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(0, 10**12),
+            st.integers(0, 20),
+            st.none() | st.integers(0, 25),
+        ),
+        max_size=6,
+    )
+)
+def test_the_schedules_of_a_set_are_those_of_its_entries_summed(entries: list[Delegation]) -> None:
+    """One-entry delegators take a shortcut; every delegator's schedule is still exactly the
+    change points of its summed entries, in delegator order."""
+    got = DelegationSet(tuple(entries), "t").schedules()
+    expected = {
+        d: schedule_of([e for e in entries if e.delegator == d])
+        for d in sorted({e.delegator for e in entries})
+    }
+    assert got == expected
+    assert list(got) == sorted(got)
