@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client import generate_latest
@@ -45,6 +48,7 @@ from stakepool.monitor.service import MonitorService
 from stakepool.publish import ledger_metrics
 from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
+from stakepool.service import collector
 from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.store.database import Database
@@ -52,8 +56,21 @@ from stakepool.store.database import Database
 sys.path.insert(0, str(Path(__file__).parent))
 import simnet
 
-PARTS = ("monitor", "rewards + ledger", "scrape", "whole epoch")
+PARTS = ("monitor", "rewards + ledger", "scrape", "quiet-point gc", "whole epoch")
 LAG_INTERVAL = 0.01
+
+
+@contextlib.contextmanager
+def _profiled(profiles: list[cProfile.Profile], part: int) -> Iterator[None]:
+    """Profile one part (``--profile``); nothing when not profiling."""
+    if not profiles:
+        yield
+        return
+    profiles[part].enable()
+    try:
+        yield
+    finally:
+        profiles[part].disable()
 
 
 def _delegations(path: Path, count: int) -> None:
@@ -71,6 +88,8 @@ async def _one_run(
     tmp: Path,
     run: int,
     delegators: int,
+    profile: str | None,
+    gc_mode: str,
 ) -> tuple[dict[str, tuple[float, float]], list[int], list[float]]:
     epoch = head.epoch - 1
     delegations = tmp / f"delegations{run}.csv"
@@ -97,27 +116,47 @@ async def _one_run(
         keeper = MonitorKeeper(db, chain_key(spec), digest_writers=[money.duties.write])
         monitor = MonitorService(client, spec, pool, metrics.duties, bus, keeper=keeper)
         await money.start(client, spec, lambda: pool)
+        if gc_mode == "daemon":
+            collector.freeze_startup()  # as the supervisor does once started
+
+        def paused() -> contextlib.AbstractContextManager[None]:
+            """The collector around an epoch: as the daemon's epoch worker runs it, or Python's
+            default (``--gc default``) for comparison."""
+            if gc_mode == "daemon":
+                return collector.without_full_collection()
+            return contextlib.nullcontext()
+
         # Warm-up: the epoch before (the monitor's block cache, the ledger's first window).
-        await monitor.on_epoch_closed(Epoch(epoch - 1), head, records[0])
-        await money.on_epoch_closed(epoch - 1, head.finalized_epoch)
+        with paused():
+            await monitor.on_epoch_closed(Epoch(epoch - 1), head, records[0])
+            await money.on_epoch_closed(epoch - 1, head.finalized_epoch)
         times: dict[str, tuple[float, float]] = {}
         # The daemon's own lag probe, every 10 ms: how long the loop went without a turn.
         lags: list[float] = []
         probe = asyncio.create_task(monitor_loop_lag(lags.append, interval=LAG_INTERVAL))
         await asyncio.sleep(0)
+        profiles = [cProfile.Profile() for _ in range(3)] if profile is not None else []
         w0, c0 = time.perf_counter(), time.process_time()
-        digest = await monitor.on_epoch_closed(Epoch(epoch), head, records[1])
-        w1, c1 = time.perf_counter(), time.process_time()
-        written = await money.on_epoch_closed(epoch, head.finalized_epoch)
-        w2, c2 = time.perf_counter(), time.process_time()
-        scraped = generate_latest(metrics.registry)
-        w3, c3 = time.perf_counter(), time.process_time()
+        with paused():
+            with _profiled(profiles, 0):
+                digest = await monitor.on_epoch_closed(Epoch(epoch), head, records[1])
+            w1, c1 = time.perf_counter(), time.process_time()
+            with _profiled(profiles, 1):
+                written = await money.on_epoch_closed(epoch, head.finalized_epoch)
+            w2, c2 = time.perf_counter(), time.process_time()
+            with _profiled(profiles, 2):
+                scraped = generate_latest(metrics.registry)
+            w3, c3 = time.perf_counter(), time.process_time()
+        w4, c4 = time.perf_counter(), time.process_time()  # after the quiet-point collection
         await asyncio.sleep(2 * LAG_INTERVAL)  # the probe's last wake-up
         probe.cancel()
+        for part, prof in zip(PARTS, profiles, strict=False):
+            prof.dump_stats(f"{profile}.{part.split()[0]}.{run}")
         times["monitor"] = (w1 - w0, c1 - c0)
         times["rewards + ledger"] = (w2 - w1, c2 - c1)
         times["scrape"] = (w3 - w2, c3 - c2)
-        times["whole epoch"] = (w3 - w0, c3 - c0)
+        times["quiet-point gc"] = (w4 - w3, c4 - c3)
+        times["whole epoch"] = (w4 - w0, c4 - c0)
         assert not digest.failed, digest.failed
         assert b"stakepool_pool_rewards_gwei" in scraped
         await money.close()
@@ -127,7 +166,12 @@ async def _one_run(
 
 
 async def _bench(
-    network: simnet.Network, pool: list[int], repeats: int, delegators: int
+    network: simnet.Network,
+    pool: list[int],
+    repeats: int,
+    delegators: int,
+    profile: str | None,
+    gc_mode: str,
 ) -> list[str]:
     spe = network.slots_per_epoch
     head_slot = network.head_slot
@@ -143,7 +187,16 @@ async def _bench(
         with tempfile.TemporaryDirectory() as tmp:
             for run in range(repeats):
                 times, written, run_lags = await _one_run(
-                    client, spec, pool, head, (before, records), Path(tmp), run, delegators
+                    client,
+                    spec,
+                    pool,
+                    head,
+                    (before, records),
+                    Path(tmp),
+                    run,
+                    delegators,
+                    profile,
+                    gc_mode,
                 )
                 lags += run_lags
                 for part, (wall, cpu) in times.items():
@@ -174,15 +227,27 @@ async def _bench(
 def main() -> None:
     def delegators_option(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--delegators", type=int, default=10_000)
+        parser.add_argument(
+            "--profile",
+            default=None,
+            help="write cProfile stats per part to PREFIX.<part>.<run> (pstats files)",
+        )
+        parser.add_argument(
+            "--gc",
+            choices=("daemon", "default"),
+            default="daemon",
+            help="the collector as the daemon runs it (frozen after start-up, paused during an"
+            " epoch, one young collection after it) or Python's default",
+        )
 
     parser, args = simnet.arguments(__doc__, repeats=3, epochs=5, extra=delegators_option)
     if args.epochs < 4:
         parser.error("at least 4 epochs: the warm-up window needs two epochs before it")
     configure_logging("warning", "console", sys.stderr)  # events are not what is measured
-    print(f"{args.delegators:,} delegators in the ledger")
+    print(f"{args.delegators:,} delegators in the ledger, collector: {args.gc}")
 
     async def bench(network: simnet.Network, pool: list[int], repeats: int) -> list[str]:
-        return await _bench(network, pool, repeats, args.delegators)
+        return await _bench(network, pool, repeats, args.delegators, args.profile, args.gc)
 
     simnet.run(args, bench)
 

@@ -38,17 +38,19 @@ def measure(pool: int, groups: int, limit: int = 64) -> None:
             metrics.duties.record_attestation(i, AttestationVerdict.INCLUDED, inclusion_delay=1)
     metrics.duties.record_proposal(0, ProposalVerdict.PROPOSED)
     record = time.perf_counter() - started
-    times = []
+    times, cpu = [], []
     body = b""
     for _ in range(5):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         body = metrics.render()
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
     series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
     print(
         f"pool {pool:>7,} ({'per-validator' if pool <= limit else f'{groups} groups'}): "
         f"set_pool {configure * 1000:.1f} ms, one epoch of attestations {record * 1000:.1f} ms, "
-        f"scrape {statistics.median(times) * 1000:.2f} ms, {len(body):,} bytes, {series:,} samples"
+        f"scrape {statistics.median(times) * 1000:.2f} ms (CPU {statistics.median(cpu) * 1000:.2f} ms),"
+        f" {len(body):,} bytes, {series:,} samples"
     )
 
 

@@ -22,6 +22,12 @@ CASES = {
     "bench_rewards_epoch.py": ([*SMALL_NET], "settle + explain"),
     "bench_monitor_epoch.py": ([*SMALL_NET], "on_epoch_closed CPU"),
     "bench_daemon_epoch.py": ([*SMALL_NET, "--delegators", "50"], "whole epoch"),
+    # The daemon and the simulator as two processes, with mosquitto: end to end at a toy size.
+    "bench_daemon_process.py": (
+        ["--validators", "2000", "--pool", "100", "--delegators", "50", "--preset", "minimal"]
+        + ["--slot-seconds", "0.5", "--epochs", "2"],
+        "daemon epoch CPU median",
+    ),
     "bench_ledger.py": (
         ["--sizes", "100,1000", "--epochs", "3", "--queries", "20", "--size-epochs", "20"],
         "db size",

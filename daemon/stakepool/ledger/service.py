@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from stakepool.chain.bus import EventBus
@@ -122,7 +123,11 @@ class LedgerService:
             self.bus.publish(fact)
 
     def delegations_watcher(
-        self, next_boundary: Callable[[], int | None], *, poll_seconds: float = 5.0
+        self,
+        next_boundary: Callable[[], int | None],
+        *,
+        poll_seconds: float = 5.0,
+        quiet: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> DelegationsWatcher | None:
         """A watcher of ``[pool] delegations_file`` (``None`` when not configured)."""
         if self.delegations_file is None:
@@ -134,11 +139,16 @@ class LedgerService:
             poll_seconds=poll_seconds,
             guard=self.delegations_guard,
             gate=self.gate,
+            quiet=quiet,
         )
 
     async def watch_delegations(
-        self, next_boundary: Callable[[], int | None], *, poll_seconds: float = 5.0
+        self,
+        next_boundary: Callable[[], int | None],
+        *,
+        poll_seconds: float = 5.0,
+        quiet: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
-        watcher = self.delegations_watcher(next_boundary, poll_seconds=poll_seconds)
+        watcher = self.delegations_watcher(next_boundary, poll_seconds=poll_seconds, quiet=quiet)
         if watcher is not None:
             await watcher.run()

@@ -63,8 +63,12 @@ class DelegationsWatcher:
         gate: DelegationsGate | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        quiet: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self.path = path
+        self.quiet = quiet
+        """Around each poll (the daemon: no full garbage collection while a million delegations
+        are parsed and applied, ``service.collector``)."""
         self.store = store
         self.next_boundary = next_boundary
         """The next epoch boundary (the clock's current epoch + 1); ``None``: the ledger's own."""
@@ -213,7 +217,8 @@ class DelegationsWatcher:
         keeping the last good set meanwhile."""
         while True:
             try:
-                await self.check_once()
+                with self.quiet():
+                    await self.check_once()
             except Exception as exc:
                 self._report(f"{self.path}: {type(exc).__name__}: {exc}", None)
             with contextlib.suppress(TimeoutError):

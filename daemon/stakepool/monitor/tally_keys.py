@@ -25,6 +25,7 @@ class TallyKeys:
     """Each validator's operator group (its configured label, or ``unlabelled``), whatever the
     mode: below the limit it is exported beside the per-validator series
     (``stakepool_validator_info``), so a dashboard can still sum by operator."""
+    _by_value: dict[str, list[int]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_pool(cls, members: Iterable[tuple[int, str | None]], limit: int) -> TallyKeys:
@@ -50,7 +51,9 @@ class TallyKeys:
         return sorted(set(self._values.values()))
 
     def members_by_value(self) -> dict[str, list[int]]:
-        grouped: dict[str, list[int]] = {}
-        for index, value in self._values.items():
-            grouped.setdefault(value, []).append(index)
-        return grouped
+        """The pool's indices under each label value (computed once: every scrape asks, and the
+        keys never change; a new pool gets new keys). Read it, never change it."""
+        if not self._by_value:
+            for index, value in self._values.items():
+                self._by_value.setdefault(value, []).append(index)
+        return self._by_value

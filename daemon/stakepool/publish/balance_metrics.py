@@ -24,9 +24,18 @@ class BalanceMetrics:
     def __init__(self, keys: Callable[[], TallyKeys]) -> None:
         self._keys = keys
         self._balances: dict[int, int] = {}
+        self._sums: tuple[TallyKeys, dict[int, int], list[tuple[str, int]]] | None = None
+        """The per-value sums of the last scrape, for the keys and balances they were made of:
+        the balances change once an epoch, the scrapes come every few seconds."""
 
     def update(self, balances: Mapping[ValidatorIndex, Gwei]) -> None:
         self._balances = {int(index): int(gwei) for index, gwei in balances.items()}
+
+    def _value_sums(self, keys: TallyKeys) -> list[tuple[str, int]]:
+        cached = self._sums
+        if cached is None or cached[0] is not keys or cached[1] is not self._balances:
+            cached = self._sums = (keys, self._balances, _sums(keys, self._balances))
+        return cached[2]
 
     def collect(self) -> Iterator[Metric]:
         keys = self._keys()
@@ -41,10 +50,8 @@ class BalanceMetrics:
             "Balance at the last processed epoch, Gwei (per group: its members' sum).",
             labels=[label],
         )
-        for value, members in sorted(keys.members_by_value().items(), key=_numeric_first):
-            known = [self._balances[i] for i in members if i in self._balances]
-            if known:
-                balance.add_metric([value], sum(known))
+        for value, total in self._value_sums(keys):
+            balance.add_metric([value], total)
         yield pool
         yield balance
         if keys.per_validator:
@@ -65,6 +72,15 @@ class BalanceMetrics:
             for value, members in sorted(keys.members_by_value().items()):
                 count.add_metric([value], len(members))
             yield count
+
+
+def _sums(keys: TallyKeys, balances: dict[int, int]) -> list[tuple[str, int]]:
+    out = []
+    for value, members in sorted(keys.members_by_value().items(), key=_numeric_first):
+        known = [balances[i] for i in members if i in balances]
+        if known:
+            out.append((value, sum(known)))
+    return out
 
 
 def _numeric_first(item: tuple[str, list[int]]) -> tuple[int, str]:

@@ -109,8 +109,14 @@ class DutyMetrics:
             "Consecutive missed attestations (per group: the longest streak of its members).",
             labels=[t.keys.label_name],
         )
-        for value, members in sorted(t.keys.members_by_value().items()):
-            family.add_metric([value], max(t.streaks.get(i, 0) for i in members))
+        # One pass over the streaks, not one lookup per member per group: the longest per value.
+        longest = dict.fromkeys(t.keys.members_by_value(), 0)
+        for index, streak in t.streaks.items():
+            value = t.keys.value(index)
+            if value is not None and streak > longest[value]:
+                longest[value] = streak
+        for value in sorted(longest):
+            family.add_metric([value], longest[value])
         return family
 
     def _sync_ratio(self) -> GaugeMetricFamily:

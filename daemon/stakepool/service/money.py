@@ -39,6 +39,7 @@ from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.plausibility_check import ImplausibleSettlement
 from stakepool.rewards.tracker import RewardsTracker
+from stakepool.service import collector
 from stakepool.service.clients import beacon_client
 from stakepool.service.event_sink import EventSink, implausible_event
 from stakepool.store import disk
@@ -241,7 +242,8 @@ class MoneyPath:
         return figures.filesystem_free_bytes >= ROOM_TO_RESUME
 
     async def watch_delegations(self, next_boundary: Callable[[], int | None]) -> None:
-        await self.ledger.watch_delegations(next_boundary)
+        # A big file is parsed and applied in one go: no full collection in the middle of it.
+        await self.ledger.watch_delegations(next_boundary, quiet=collector.without_full_collection)
 
     async def _report(self, epochs: tuple[int, ...]) -> LedgerReport:
         store = self.ledger.store

@@ -20,7 +20,6 @@ port cannot be bound) escapes and stops the daemon with exit code 1.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import structlog
 
@@ -46,8 +45,10 @@ from stakepool.publish.loop_lag import monitor_loop_lag
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import EventPublisher
 from stakepool.publish.sdnotify import SystemdReporter
+from stakepool.service import collector
 from stakepool.service.doppelganger_keys import doppelganger_keys
 from stakepool.service.epoch_steps import EpochSteps, slot_backoff
+from stakepool.service.group_end import Done, first_fatal, raise_when_set
 from stakepool.service.money import MoneyPath
 from stakepool.service.paused import next_closed
 from stakepool.store.database import Database, OutOfSpace
@@ -66,14 +67,6 @@ TOPICS = (
     Topic.VOLUNTARY_EXIT,
     Topic.BLS_TO_EXECUTION_CHANGE,
 )
-
-
-class _Stop(Exception):
-    """Raised inside the task group to end it: the stop event was set."""
-
-
-class _Done(Exception):
-    """Raised inside the task group to end it: the requested number of epochs was shown."""
 
 
 class Supervisor:
@@ -226,12 +219,13 @@ class Supervisor:
         steps = EpochSteps(slot_backoff(slot_seconds), errors)
         while True:
             epoch = await next_closed(self._closed, self.money, steps, slot_seconds, self._notify)
-            await self._close_epoch(spec, epoch, steps)
+            with collector.without_full_collection():
+                await self._close_epoch(spec, epoch, steps)
             self._notify()  # this epoch's events are committed: send them now
             self.metrics.set_epoch_processed(epoch)  # after the monitor: "processed" means all
             self._epochs_shown += 1
             if self.max_epochs is not None and self._epochs_shown >= self.max_epochs:
-                raise _Done
+                raise Done
 
     async def _close_epoch(self, spec: ChainSpec, epoch: Epoch, steps: EpochSteps) -> None:
         """Report, statuses, monitor, money: a failed step never costs the others (``EpochSteps``)."""
@@ -329,6 +323,7 @@ class Supervisor:
         )
         await self.money.start(self.client, spec, lambda: [m.index for m in self.members])
         group.create_task(self.money.watch_delegations(self._next_boundary), name="delegations")
+        collector.freeze_startup()
         self.bus.publish(Started(spec, self.members, tuple(self.client.urls)))
         self.ready.set()
         group.create_task(self.follow_head(spec), name="follow_head")
@@ -364,7 +359,7 @@ class Supervisor:
         cancelled = False
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(_raise_when_set(stop), name="stop_watch")
+                group.create_task(raise_when_set(stop), name="stop_watch")
                 if http is not None:
                     group.create_task(http.serve(), name="http")
                 group.create_task(monitor_loop_lag(self.metrics.observe_loop_lag), name="loop_lag")
@@ -373,9 +368,9 @@ class Supervisor:
                     group.create_task(self.systemd.run(self.not_ready_reason), name="sd_notify")
                 group.create_task(self.start_and_follow(group), name="start_and_follow")
         except BaseExceptionGroup as errors:
-            fatal = [e for e in _leaves(errors) if not isinstance(e, _Stop | _Done)]
-            if fatal:
-                raise fatal[0] from None
+            fatal = first_fatal(errors)
+            if fatal is not None:
+                raise fatal from None
         except asyncio.CancelledError:
             # Cancelled from outside, not stopped: no grace, only the `offline` status. (Not
             # `task.cancelling()`: on 3.11 a group ended by a child's error leaves it counted.)
@@ -385,16 +380,3 @@ class Supervisor:
             if publisher is not None and publishing is not None:
                 grace = 0.0 if cancelled else self.settings.mqtt.stop_grace_seconds
                 await publisher.finish(publishing, grace)
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from _leaves(exc)
-        else:
-            yield exc
-
-
-async def _raise_when_set(stop: asyncio.Event) -> None:
-    await stop.wait()
-    raise _Stop

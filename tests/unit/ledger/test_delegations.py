@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from stakepool.ledger import delegations
 from stakepool.ledger.delegations import (
     Delegation,
     DelegationError,
+    DelegationSet,
     load_file,
     parse_csv,
     parse_json,
@@ -116,3 +120,52 @@ def test_schedule_of_drops_points_that_change_nothing() -> None:
 
     entries = [Delegation("a", 5, 1, 3), Delegation("a", 5, 3)]
     assert schedule_of(entries) == [(1, 5)]
+
+
+_cell = st.one_of(
+    st.from_regex(r"[0-9]{0,21}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9_.:@+\-]{0,130}", fullmatch=True),
+    st.sampled_from(["", " 7 ", "-1", "0", "00000000000000000000001", "1e9", "#x", "٣", "x y"]),
+)
+
+
+@given(st.lists(_cell, min_size=3, max_size=4))
+def test_the_quick_path_for_plain_rows_reads_them_as_the_full_path_does(cells: list[str]) -> None:
+    """A big file's rows take a shorter path: whatever it accepts, the full path accepts as the
+    same delegation; whatever it declines goes to the full path (and its worded refusal)."""
+    plain = delegations._plain_row(cells)
+    try:
+        full: Delegation | None = delegations._entry(
+            dict(zip(delegations.CSV_HEADER, cells, strict=False)), "f.csv:2"
+        )
+    except DelegationError:
+        full = None
+    if plain is not None:
+        assert plain == full
+    text = "delegator,amount_gwei,from_epoch,to_epoch\n" + ",".join(cells) + "\n"
+    if full is not None:
+        assert parse_csv(text, "f.csv").entries == (full,)
+
+
+@given(
+    st.lists(
+        st.builds(
+            Delegation,
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(0, 10**12),
+            st.integers(0, 20),
+            st.none() | st.integers(0, 25),
+        ),
+        max_size=6,
+    )
+)
+def test_the_schedules_of_a_set_are_those_of_its_entries_summed(entries: list[Delegation]) -> None:
+    """One-entry delegators take a shortcut; every delegator's schedule is still exactly the
+    change points of its summed entries, in delegator order."""
+    got = DelegationSet(tuple(entries), "t").schedules()
+    expected = {
+        d: schedule_of([e for e in entries if e.delegator == d])
+        for d in sorted({e.delegator for e in entries})
+    }
+    assert got == expected
+    assert list(got) == sorted(got)

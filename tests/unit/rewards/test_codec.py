@@ -3,6 +3,9 @@ rewards known or not), and a damaged body is refused rather than guessed."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -70,6 +73,20 @@ windows = st.builds(
 
 
 @given(st.lists(windows, min_size=1, max_size=3))
+def test_the_kept_text_is_byte_for_byte_what_asdict_gave(kept: list[EpochRewards]) -> None:
+    """Windows kept before the msgspec encoder read the same, and an upgrade keeps them the same:
+    the text is ``json.dumps`` of ``dataclasses.asdict``, key order included (a non-ASCII note
+    is UTF-8 rather than \\u-escaped: the same JSON value)."""
+    before = json.dumps(
+        {"format": codec.FORMAT, "windows": [dataclasses.asdict(w) for w in kept]},
+        separators=(",", ":"),
+    )
+    pairs = lambda text: json.loads(text, object_pairs_hook=list)  # noqa: E731 - order kept
+    assert pairs(codec.encode(kept)) == pairs(before)
+    assert codec.decode(before) == kept
+
+
+@given(st.lists(windows, min_size=1, max_size=3))
 def test_a_kept_window_reads_back_exactly(kept: list[EpochRewards]) -> None:
     assert codec.decode(codec.encode(kept)) == kept
 
@@ -93,3 +110,31 @@ def test_the_pieces_make_the_same_text(kept: list[EpochRewards], rows: int) -> N
 def test_a_damaged_body_is_refused(body: str) -> None:
     with pytest.raises(ValueError, match=r"kept|format|Expecting"):
         codec.decode(body)
+
+
+PIECE = 1000
+
+
+def test_a_window_larger_than_one_piece_is_the_same_text() -> None:
+    """Validators are encoded a piece at a time: across piece boundaries the text is unchanged."""
+    validators = tuple(
+        ValidatorEpochReward(
+            validator=i,
+            epoch=9,
+            settlement_gwei=i * 3 - 1000,
+            balance_start_gwei=32 * 10**9 + i,
+            balance_end_gwei=32 * 10**9 + 2 * i,
+            moves=BalanceMoves(withdrawals_gwei=i % 7),
+            effective_balance_gwei=32 * 10**9,
+            explanation=None if i % 3 else RewardExplanation(7, i, i, i, 0, 0, 0, 0),
+            residual_gwei=None if i % 5 else 0,
+        )
+        for i in range(2 * PIECE + 345)
+    )
+    window = EpochRewards(9, validators, (), 287, 319, "287", "319", (), True)
+    before = json.dumps(
+        {"format": codec.FORMAT, "windows": [dataclasses.asdict(window)]}, separators=(",", ":")
+    )
+    assert codec.encode([window]) == before  # ASCII only: byte for byte
+    assert "".join(codec.encode_pieces([window], rows_per_piece=PIECE)) == before
+    assert codec.decode(before) == [window]
