@@ -6,12 +6,12 @@ Asynchronous and engine-free, so the publisher (``publish/mqtt``) holds no SQL a
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stakepool.store import outbox
 from stakepool.store.database import Database
+from stakepool.store.engine import Connection
 from stakepool.store.outbox_event import OutboxRow
 
 
@@ -29,7 +29,7 @@ class OutboxQueue:
         self._db = db
 
     async def snapshot(self, limit: int) -> OutboxSnapshot:
-        def read(conn: sqlite3.Connection) -> OutboxSnapshot:
+        def read(conn: Connection) -> OutboxSnapshot:
             return OutboxSnapshot(
                 outbox.pending(conn, limit), outbox.depth(conn), outbox.dropped_total(conn)
             )

@@ -20,11 +20,11 @@ running and tries the epoch again at the next close, when the node may answer sa
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput
 from stakepool.ledger.store.interface import LedgerError
+from stakepool.store.engine import Connection
 
 MAX_INTEGER = 2**63 - 1
 """SQLite INTEGER."""
@@ -51,9 +51,7 @@ class LedgerRangeError(LedgerError):
     """An epoch whose figures the ledger cannot hold exactly: refused whole, nothing written."""
 
 
-def check_epoch(
-    conn: sqlite3.Connection, inp: EpochSettlementInput, settlement: EpochSettlement
-) -> None:
+def check_epoch(conn: Connection, inp: EpochSettlementInput, settlement: EpochSettlement) -> None:
     """Raise ``LedgerRangeError`` unless every value ``settle`` writes for ``inp`` fits."""
     hint = "refused, nothing written; what the nodes answered for this epoch is not credible"
     for v in inp.validators:
@@ -100,7 +98,7 @@ def check_epoch(
         )
 
 
-def _check_validator_totals(conn: sqlite3.Connection, inp: EpochSettlementInput, hint: str) -> None:
+def _check_validator_totals(conn: Connection, inp: EpochSettlementInput, hint: str) -> None:
     indices = [v.validator_index for v in inp.validators]
     totals: dict[int, int] = {}
     for chunk in _chunks(indices, 500):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, TextIO
@@ -19,6 +18,7 @@ from stakepool.ledger.accumulator import accrued_scaled, to_gwei
 from stakepool.ledger.delegations import weight_at
 from stakepool.ledger.store import ledger_read
 from stakepool.ledger.store.ledger_sql import acc_lookup, last_epochs, paid_gwei, schedule
+from stakepool.store.engine import Connection
 
 ExportKind = Literal["pool", "validators", "delegators"]
 ExportFormat = Literal["csv", "json"]
@@ -33,7 +33,7 @@ class Table:
     rows: Iterator[tuple[Cell, ...]]
 
 
-def pool_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+def pool_table(conn: Connection, first: int, last: int) -> Table:
     columns = (
         "epoch",
         "status",
@@ -70,7 +70,7 @@ def pool_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
     return Table(columns, rows)
 
 
-def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+def validators_table(conn: Connection, first: int, last: int) -> Table:
     columns = (
         "epoch",
         "validator_index",
@@ -105,7 +105,7 @@ def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
     return Table(columns, rows)
 
 
-def delegators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+def delegators_table(conn: Connection, first: int, last: int) -> Table:
     columns = (
         "delegator",
         "from_epoch",
@@ -144,7 +144,7 @@ def delegators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
     return Table(columns, rows())
 
 
-def table(conn: sqlite3.Connection, kind: ExportKind, first: int, last: int) -> Table:
+def table(conn: Connection, kind: ExportKind, first: int, last: int) -> Table:
     if kind == "pool":
         return pool_table(conn, first, last)
     if kind == "validators":

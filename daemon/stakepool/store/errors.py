@@ -1,0 +1,16 @@
+"""What a call into the store raises when the database fails, engine-free for callers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as it is (unreadable, newer schema, failed migration)."""
+
+
+STORE_ERRORS: tuple[type[Exception], ...] = (DatabaseError, sqlite3.Error, psycopg.Error)
+"""What a call into the store may raise when the database fails (the disk, a lock, a closed
+database): callers outside ``store/`` catch these without knowing the engine."""
