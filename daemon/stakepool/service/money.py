@@ -164,6 +164,7 @@ def open_ledger_service(settings: Settings, bus: EventBus | None = None) -> Ledg
         pool_id=settings.pool.id,
         policy=settings.pool.policy(),
         period_epochs=settings.ledger.statement_period_epochs,
+        password=settings.ledger.database_password(),
     )
     return LedgerService(
         store,

@@ -27,6 +27,7 @@ import structlog
 
 from stakepool.beacon.errors import WrongChain
 from stakepool.chain.bus import EventBus
+from stakepool.chain.redact import redact_url
 from stakepool.config import Settings
 from stakepool.monitor.tallies import DutyTallies
 from stakepool.publish import ledger_metrics, log_lines
@@ -130,9 +131,9 @@ async def _run(
 ) -> int:
     path = settings.ledger.resolved_database()
     try:
-        db = Database.open(path)
+        db = Database.open(path, password=settings.ledger.database_password())
     except DatabaseError as exc:
-        log.error("database_unusable", path=path, error=str(exc))
+        log.error("database_unusable", path=redact_url(path), error=str(exc))
         return 1
     if outbox_max_rows is None and settings.mqtt.url:
         outbox_max_rows = settings.mqtt.outbox_max_rows  # events have a consumer: keep them
