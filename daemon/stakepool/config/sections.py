@@ -202,6 +202,13 @@ class LedgerSettings(_Section):
     password: SecretStr | None = None
     """The PostgreSQL password: best the ``ledger_password`` credential; none → libpq finds it
     (a ``?service=`` in the URL with its ``pg_service.conf``, or ``~/.pgpass``/``PGPASSFILE``)."""
+    instance: str | None = Field(default=None, min_length=1, max_length=100)
+    """This instance's name among several on one PostgreSQL ledger (the writer gauge's label, the
+    name a standby's refusal gives); default: host name and process id."""
+    writer_lease_seconds: float = Field(default=6.0, ge=1.0, le=600.0)
+    """PostgreSQL, several instances: a writer silent this long (dead, paused, cut off) loses the
+    writer's lock, and a standby takes over within a quarter of it more (default: within 7.5 s,
+    under one mainnet slot; keep it under two slots)."""
     statement_period_epochs: int = Field(default=225, ge=1, le=1_000_000)
     """Delegator statements and their commitments cover periods of this many epochs, aligned on
     epoch 0 (225 = one mainnet day)."""

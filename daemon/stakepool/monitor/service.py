@@ -67,6 +67,7 @@ from stakepool.monitor.saved import MonitorSaved, SavedStateError
 from stakepool.monitor.tallies import DutyTallies
 from stakepool.monitor.thresholds import MonitorThresholds
 from stakepool.store.database import STORE_ERRORS
+from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger("stakepool.monitor")
 
@@ -178,6 +179,8 @@ class MonitorService:
                     await save
                 self._tell(events, digest)
                 raise
+            except NotWriterError:
+                pass  # a standby monitors and alerts; the writer keeps the state
             except STORE_ERRORS as exc:
                 log.error("monitor_state_not_saved", error=str(exc))
             else:

@@ -15,6 +15,7 @@ save transaction (a ``MonitorKeeper`` participant), so the rows settled after a 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import structlog
@@ -35,6 +36,7 @@ from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.service.clients import beacon_client
 from stakepool.store.database import Database
+from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +53,12 @@ class MoneyPath:
         bus: EventBus,
         *,
         outbox_max_rows: int | None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
+        self.active = active
+        """``store/writer.py``: only the ledger's writer settles; a standby that takes over
+        resumes from the database (its next unsettled epoch)."""
         kwargs = {} if outbox_max_rows is None else {"outbox_max_rows": outbox_max_rows}
         store = SqliteLedgerStore(
             db,
@@ -117,7 +123,8 @@ class MoneyPath:
             archive=archive,
         )
         self._spec = spec
-        await self.ledger.store.set_clock(spec.clock())
+        with contextlib.suppress(NotWriterError):  # a standby: the writer has set it
+            await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
 
     async def close(self) -> None:
@@ -136,7 +143,7 @@ class MoneyPath:
 
     async def on_epoch_closed(self, epoch: int, finalized_epoch: int) -> list[int]:
         """Finality first (so a window settled now can be final at once), then settlement."""
-        if self.feed is None:
+        if self.feed is None or (self.active is not None and not self.active()):
             return []
         await self.feed.on_finalized(finalized_epoch)
         written = await self.feed.on_epoch_closed(epoch)

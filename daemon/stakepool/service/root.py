@@ -44,8 +44,10 @@ from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.service.supervisor import Supervisor
 from stakepool.service.witness import witness_running
+from stakepool.service.writer_role import hold_lease
 from stakepool.store.database import Database, DatabaseError
 from stakepool.store.outbox_queue import OutboxQueue
+from stakepool.store.writer import WriterLease, default_instance, store_session_settings
 
 log = structlog.get_logger("stakepool")
 
@@ -135,11 +137,25 @@ async def _run(
     except DatabaseError as exc:
         log.error("database_unusable", path=redact_url(path), error=str(exc))
         return 1
+    lease: WriterLease | None = None
+    if db.dialect.advisory_locks:  # PostgreSQL: several instances, one fenced writer
+        lease = WriterLease(
+            path,
+            settings.ledger.database_password(),
+            instance=settings.ledger.instance or default_instance(),
+            lease_seconds=settings.ledger.writer_lease_seconds,
+        )
+        db.configure_session(store_session_settings(lease.lease_seconds))
+        db.fence = lease.check
+        await asyncio.to_thread(lease.step)  # a lone instance is the writer from the start
+        log.info("ledger_role", role=lease.role, instance=lease.instance, term=lease.seen.term)
     if outbox_max_rows is None and settings.mqtt.url:
         outbox_max_rows = settings.mqtt.outbox_max_rows  # events have a consumer: keep them
 
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(db.close)
+        if lease is not None:
+            stack.callback(lease.close)  # a clean stop hands the writer's role on at once
         stack.callback(log.info, "stopped")
 
         bus = EventBus()
@@ -156,7 +172,13 @@ async def _run(
             duties=tallies,
         )
         ledger_metrics.subscribe(bus, metrics.ledger)
-        money = MoneyPath(settings, db, bus, outbox_max_rows=outbox_max_rows)
+        money = MoneyPath(
+            settings,
+            db,
+            bus,
+            outbox_max_rows=outbox_max_rows,
+            active=None if lease is None else lease.is_writer,
+        )
         stack.push_async_callback(money.close)
         client = beacon_client(settings, settings.beacon.urls)
         stack.push_async_callback(client.close)
@@ -168,7 +190,7 @@ async def _run(
             try:
                 publisher = build_publisher(
                     settings.mqtt,
-                    OutboxQueue(db),
+                    OutboxQueue(db, active=None if lease is None else lease.is_writer),
                     metrics.delivery,
                     pool_id=settings.pool.id,
                     redactor=settings.redactor(),
@@ -191,9 +213,19 @@ async def _run(
             outbox_max_rows=outbox_max_rows,
             max_epochs=max_epochs,
         )
+        if lease is not None:  # beside the group, like the witness: the writer's lock held
+            holding = asyncio.create_task(
+                hold_lease(lease, metrics.registry, publisher), name="writer_lease"
+            )
+            stack.callback(holding.cancel)
         if isinstance(supervisor, KeyedSupervisor):
             stack.push_async_callback(supervisor.keys.close)
-        app = build_app(metrics.registry, supervisor.not_ready_reason, api=money.api)
+        app = build_app(
+            metrics.registry,
+            supervisor.not_ready_reason,
+            api=money.api,
+            role=None if lease is None else lambda: lease.role,
+        )
         add_doppelganger_route(app, supervisor.check_doppelgangers, settings.http.token)
         add_duties_route(
             app,

@@ -114,6 +114,9 @@ class Database:
         self._thread_id: int | None = None
         self._closed = False
         self.dialect: Dialect = dialect_of(conn)
+        self.fence: Callable[[Connection], None] | None = None
+        """Run inside every write transaction, before its COMMIT (``store/writer.py``: the
+        writer's term); raising refuses the transaction."""
 
     @classmethod
     def open(
@@ -218,6 +221,10 @@ class Database:
     def schema_version(self) -> int:
         return self._call_sync(schema_version)
 
+    def configure_session(self, statements: tuple[str, ...]) -> None:
+        """PostgreSQL session settings for the store's connection, kept across reconnections."""
+        self._call_sync(lambda c: _pg(c).configure(statements))
+
     @property
     def is_file(self) -> bool:
         """A SQLite file on this host's disk (not ``:memory:``, not a server)."""
@@ -246,6 +253,11 @@ class Database:
             conn.execute(statement)
         try:
             result = fn(conn)
+            if self.fence is not None:
+                # Last, still under the write lock: as safe as first (a takeover's new term
+                # waits for this transaction), and what ``fn`` learnt stays known to a standby
+                # (the monitor's verdicts, kept in memory for when it takes over).
+                self.fence(conn)
         except BaseException:
             _rollback(conn)
             raise

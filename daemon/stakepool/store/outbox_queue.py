@@ -6,7 +6,7 @@ Asynchronous and engine-free, so the publisher (``publish/mqtt``) holds no SQL a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stakepool.store import outbox
@@ -25,14 +25,18 @@ class OutboxSnapshot:
 
 
 class OutboxQueue:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, active: Callable[[], bool] | None = None) -> None:
         self._db = db
+        self._active = active
+        """``store/writer.py``: only the ledger's writer drains the outbox (a standby's snapshot
+        holds no rows, so its publisher sends nothing twice)."""
 
     async def snapshot(self, limit: int) -> OutboxSnapshot:
+        drain = self._active is None or self._active()
+
         def read(conn: Connection) -> OutboxSnapshot:
-            return OutboxSnapshot(
-                outbox.pending(conn, limit), outbox.depth(conn), outbox.dropped_total(conn)
-            )
+            rows = outbox.pending(conn, limit) if drain else []
+            return OutboxSnapshot(rows, outbox.depth(conn), outbox.dropped_total(conn))
 
         return await self._db.read(read)
 

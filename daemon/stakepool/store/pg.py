@@ -58,6 +58,8 @@ class PgConnection:
     def __init__(self, url: str, password: str | None) -> None:
         self.url = url
         self._password = password
+        self.setup: tuple[str, ...] = ()
+        """Session settings run again on every (re)connection."""
         self._raw = self._open()
 
     def _open(self) -> psycopg.Connection[Any]:
@@ -71,6 +73,12 @@ class PgConnection:
             application_name="stakepool",
             **extra,
         )
+
+    def configure(self, statements: tuple[str, ...]) -> None:
+        """Session settings, now and after every reconnection."""
+        self.setup = statements
+        for statement in statements:
+            self._raw.execute(statement)
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         return self._raw.execute(render(sql), tuple(parameters))
@@ -90,6 +98,8 @@ class PgConnection:
         """Before a call: a connection lost since the last one (a server restart) is reopened."""
         if self._raw.closed:
             self._raw = self._open()
+            for statement in self.setup:
+                self._raw.execute(statement)
 
     def sibling(self) -> PgConnection:
         """A second connection to the same database (a long read beside this one)."""
