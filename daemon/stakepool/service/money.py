@@ -145,8 +145,14 @@ class MoneyPath:
         """Finality first (so a window settled now can be final at once), then settlement."""
         if self.feed is None or (self.active is not None and not self.active()):
             return []
-        await self.feed.on_finalized(finalized_epoch)
-        written = await self.feed.on_epoch_closed(epoch)
+        try:
+            await self.feed.on_finalized(finalized_epoch)
+            written = await self.feed.on_epoch_closed(epoch)
+        except NotWriterError as exc:
+            # Woken after losing the writer's lock (paused, cut off): the fence refused the
+            # write, nothing was written; the standby that took over settles this epoch.
+            log.warning("ledger_write_fenced", epoch=epoch, error=str(exc))
+            return []
         if written and self.bus.wants(LedgerReport):
             self.bus.publish(await self._report(tuple(written)))
         return written

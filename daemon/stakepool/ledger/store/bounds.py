@@ -27,7 +27,8 @@ from stakepool.ledger.store.interface import LedgerError
 from stakepool.store.engine import Connection
 
 MAX_INTEGER = 2**63 - 1
-"""SQLite INTEGER."""
+"""SQLite INTEGER, PostgreSQL ``bigint``: the same range (a SUM over them is exact on both:
+SQLite's integer sum, PostgreSQL's ``numeric``)."""
 MAX_VALIDATOR_EPOCH_GWEI = 2**44
 
 _POOL_COLUMNS = (
