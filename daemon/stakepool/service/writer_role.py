@@ -38,6 +38,7 @@ async def hold_lease(
                 term=lease.seen.term,
                 writer=lease.seen.holder,
                 instance=lease.instance,
+                error=lease.last_error,
             )
             role = now
             if now == "writer" and publisher is not None:

@@ -75,6 +75,8 @@ class WriterLease:
         self.term: int | None = None
         """Our term while we are the writer; ``None`` on a standby."""
         self.seen = WriterView(0, "")
+        self.last_error: str | None = None
+        """Why the last step failed (the database unreachable, the session ended), for the log."""
 
     @property
     def role(self) -> Role:
@@ -115,7 +117,9 @@ class WriterLease:
                     self._read_row(session)
             else:
                 session.execute("SELECT 1")  # alive: the server keeps our session and lock
-        except psycopg.Error:
+            self.last_error = None
+        except psycopg.Error as exc:
+            self.last_error = str(exc).strip()
             self._lose()
         return self.role
 
