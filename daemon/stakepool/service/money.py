@@ -36,6 +36,7 @@ from stakepool.rewards.fetcher import RewardsFetcher
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.service.clients import beacon_client
 from stakepool.store.database import Database
+from stakepool.store.errors import DatabaseUnavailable
 from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger(__name__)
@@ -152,6 +153,11 @@ class MoneyPath:
             # Woken after losing the writer's lock (paused, cut off): the fence refused the
             # write, nothing was written; the standby that took over settles this epoch.
             log.warning("ledger_write_fenced", epoch=epoch, error=str(exc))
+            return []
+        except DatabaseUnavailable as exc:
+            # PostgreSQL's session was lost mid-epoch: nothing of it committed; the next close
+            # settles from the database's last committed epoch (or a standby does).
+            log.warning("ledger_database_unavailable", epoch=epoch, error=str(exc))
             return []
         if written and self.bus.wants(LedgerReport):
             self.bus.publish(await self._report(tuple(written)))

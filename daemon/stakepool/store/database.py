@@ -30,7 +30,7 @@ import psycopg
 
 from stakepool.store import disk, pg
 from stakepool.store.engine import SQLITE, Connection, Dialect, dialect_of, is_postgresql_url
-from stakepool.store.errors import STORE_ERRORS, DatabaseError
+from stakepool.store.errors import STORE_ERRORS, DatabaseError, DatabaseUnavailable
 from stakepool.store.schema import (
     Migration,
     bundled_migrations,
@@ -245,6 +245,15 @@ class Database:
             self._thread_id = threading.get_ident()
         if isinstance(self._conn, pg.PgConnection):
             self._conn.ensure_open()
+            try:
+                return fn(self._conn)
+            except psycopg.OperationalError as exc:
+                if not self._conn.lost:
+                    raise
+                raise DatabaseUnavailable(
+                    f"{self.path}: the session was lost ({pg.display(str(exc)).strip()});"
+                    " nothing of this call was committed, the next call opens a new one"
+                ) from exc
         return fn(self._conn)
 
     def _in_transaction(self, fn: Callable[[Connection], T]) -> T:

@@ -106,6 +106,11 @@ class PgConnection:
         return PgConnection(self.url, self._password)
 
     @property
+    def lost(self) -> bool:
+        """The session is gone (psycopg closes a connection whose server went away)."""
+        return self._raw.closed
+
+    @property
     def in_transaction(self) -> bool:
         return self._raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 

@@ -12,6 +12,7 @@ import pytest
 
 from stakepool.store.database import Database, DatabaseError, bundled_migrations
 from stakepool.store.engine import Connection
+from stakepool.store.errors import DatabaseUnavailable
 from tests.integration import pgkit
 
 _TYPES = {"INTEGER": "bigint", "TEXT": "text", "BLOB": "bytea"}
@@ -153,15 +154,15 @@ def test_text_orders_by_bytes_as_on_sqlite(tmp_path: Path, postgres_admin: str) 
         assert order(url) == order(str(tmp_path / "l.sqlite")) == sorted(ids, key=str.encode)
 
 
-def test_a_connection_the_server_dropped_is_opened_again(postgres_admin: str) -> None:
+async def test_a_connection_the_server_dropped_is_opened_again(postgres_admin: str) -> None:
     with pgkit.fresh_database(postgres_admin) as url:
         db = Database.open(url)
         try:
             pid = db.read_sync(lambda c: int(c.execute("SELECT pg_backend_pid()").fetchone()[0]))
             with psycopg.connect(postgres_admin, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            with pytest.raises(psycopg.OperationalError):
-                db.read_sync(lambda c: c.execute("SELECT 1").fetchone())
+            with pytest.raises(DatabaseUnavailable, match="the session was lost"):
+                await db.read(lambda c: c.execute("SELECT 1").fetchone())
             # The next call (the next epoch's retry) runs on a new session.
             assert db.read_sync(lambda c: c.execute("SELECT 1").fetchone()[0]) == 1
             db.write_sync(lambda c: c.execute("INSERT INTO counters VALUES ('x', 1)"))
