@@ -6,7 +6,10 @@ alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ import pytest
 from stakepool.beacon.backoff import Backoff
 from stakepool.beacon.client import BeaconClient
 from stakepool.sim.chain import SimChain
+from tests.integration import pgkit
 from tests.integration.simkit import FAST_RETRY, CountingSimServer
 
 ServeSim = Callable[..., Awaitable[CountingSimServer]]
@@ -65,3 +69,42 @@ def _state_directory(
     ``[ledger] database`` is ``$STATE_DIRECTORY/ledger.sqlite``): no state leaks between tests,
     and none lands in the working tree."""
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path_factory.mktemp("state")))
+
+
+# --- the store on both engines ------------------------------------------------------------------
+
+ENGINES = ("sqlite", "postgresql")
+NewTarget = Callable[[], str]
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    """The admin URL of the PostgreSQL the tests use (``pgkit.admin_url``)."""
+    with pgkit.admin_url() as url:
+        yield url
+
+
+@pytest.fixture(params=ENGINES)
+def new_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NewTarget]:
+    """``new_target()``: a fresh database of this test's engine each call — a SQLite file in the
+    test's directory, or a new PostgreSQL database (dropped after the test)."""
+    engine = str(request.param)
+    with contextlib.ExitStack() as stack:
+        count = itertools.count()
+        ring: pgkit.DatabaseRing | None = None
+
+        def make() -> str:
+            nonlocal ring
+            if engine == "sqlite":
+                return str(tmp_path / f"ledger-{next(count)}.sqlite")
+            if ring is None:
+                ring = pgkit.DatabaseRing(request.getfixturevalue("postgres_admin"), stack)
+            return ring.take()
+
+        yield make
+
+
+@pytest.fixture
+def db_target(new_target: NewTarget) -> str:
+    """A fresh database of the test's engine (``sqlite`` and ``postgresql`` in turn)."""
+    return new_target()

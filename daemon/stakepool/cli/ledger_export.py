@@ -10,6 +10,7 @@ from typing import TextIO
 from stakepool.config import Settings
 from stakepool.ledger.store.export import ExportFormat, ExportKind, table, write
 from stakepool.store.database import Database, DatabaseError
+from stakepool.store.engine import is_postgresql_url
 
 EXIT_USAGE = 2
 MAX_EPOCH = 2**63 - 1
@@ -26,10 +27,7 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
         )
         return EXIT_USAGE
     path = args.database or settings.ledger.resolved_database()
-    if path.startswith("postgresql://"):
-        print("stakepool: ledger export: PostgreSQL is not supported yet", file=sys.stderr)
-        return EXIT_USAGE
-    if not Path(path).is_file():
+    if not is_postgresql_url(path) and not Path(path).is_file():
         print(f"stakepool: ledger export: no ledger at {path}", file=sys.stderr)
         return EXIT_USAGE
     kind: ExportKind = args.kind
@@ -37,7 +35,7 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     try:
         # Read only, never migrated or written: the ledger may be a copy on read-only media,
         # or the live file of a running daemon (WAL lets us read beside its writer).
-        db = Database.open_read_only(path)
+        db = Database.open_read_only(path, password=settings.ledger.database_password())
     except DatabaseError as exc:
         print(f"stakepool: ledger export: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -20,6 +20,7 @@ from stakepool.ledger.statements import StatementError, parse_month
 from stakepool.ledger.store.ledger_sql import delegator_exists
 from stakepool.ledger.store.statements_sql import delegator_statements, month_statement
 from stakepool.store.database import STORE_ERRORS, Database
+from stakepool.store.engine import is_postgresql_url
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
@@ -43,7 +44,7 @@ def _write(out: TextIO, views: list[DelegatorStatement], fmt: str, period_epochs
 
 def run_statement(args: argparse.Namespace, settings: Settings) -> int:
     path = args.database or settings.ledger.resolved_database()
-    if not Path(path).is_file():
+    if not is_postgresql_url(path) and not Path(path).is_file():
         return _fail(f"no ledger at {path}")
     delegator: str = args.delegator
     if (args.period is None) == (args.month is None):
@@ -55,7 +56,7 @@ def run_statement(args: argparse.Namespace, settings: Settings) -> int:
     except StatementError as exc:
         return _fail(str(exc))
     try:
-        db = Database.open(path)
+        db = Database.open(path, password=settings.ledger.database_password())
     except STORE_ERRORS as exc:
         return _fail(str(exc))
     try:

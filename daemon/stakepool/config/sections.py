@@ -33,6 +33,7 @@ from stakepool.config.refs import (
 from stakepool.ledger.delegations_gate import DelegationsGuard
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.monitor.thresholds import MonitorThresholds
+from stakepool.store.engine import is_postgresql_url
 
 
 class BeaconSettings(_Section):
@@ -196,7 +197,18 @@ class ExecutionSettings(_Section):
 
 class LedgerSettings(_Section):
     database: str | None = None
-    """SQLite path; default: ``ledger.sqlite`` in the state directory."""
+    """SQLite path, or a ``postgresql://user@host:port/dbname`` URL (several hosts, one ledger);
+    default: ``ledger.sqlite`` in the state directory."""
+    password: SecretStr | None = None
+    """The PostgreSQL password: best the ``ledger_password`` credential; none → libpq finds it
+    (a ``?service=`` in the URL with its ``pg_service.conf``, or ``~/.pgpass``/``PGPASSFILE``)."""
+    instance: str | None = Field(default=None, min_length=1, max_length=100)
+    """This instance's name among several on one PostgreSQL ledger (the writer gauge's label, the
+    name a standby's refusal gives); default: host name and process id."""
+    writer_lease_seconds: float = Field(default=6.0, ge=1.0, le=600.0)
+    """PostgreSQL, several instances: a writer silent this long (dead, paused, cut off) loses the
+    writer's lock, and a standby takes over within a quarter of it more (default: within 7.5 s,
+    under one mainnet slot; keep it under two slots)."""
     statement_period_epochs: int = Field(default=225, ge=1, le=1_000_000)
     """Delegator statements and their commitments cover periods of this many epochs, aligned on
     epoch 0 (225 = one mainnet day)."""
@@ -210,13 +222,29 @@ class LedgerSettings(_Section):
     @field_validator("database")
     @classmethod
     def _database(cls, value: str | None) -> str | None:
-        # The store sits behind an interface so a PostgreSQL backend can follow; until it exists a
-        # URL must be refused here, not mistaken for a file name at start-up.
-        if value is not None and "://" in value:
+        # A URL of another scheme must be refused here, not mistaken for a file name at start-up.
+        if value is not None and "://" in value and not is_postgresql_url(value):
+            scheme = value.split("://", 1)[0]
             raise ValueError(
-                "only a SQLite file path is supported (the PostgreSQL backend is not built yet)"
+                f"a {scheme}:// URL is not a ledger database: give a SQLite file path or a"
+                " postgresql:// URL"
             )
+        if value is not None and is_postgresql_url(value):
+            parts = urlsplit(value)
+            if not parts.path.strip("/") and "service=" not in parts.query:
+                raise ValueError(
+                    "the postgresql:// URL names no database: postgresql://user@host:5432/dbname"
+                    " (or ?service=NAME from pg_service.conf)"
+                )
         return value
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.database is not None and is_postgresql_url(self.database)
+
+    def database_password(self) -> str | None:
+        """The ``password``/``ledger_password`` credential's value (``None``: libpq's own)."""
+        return None if self.password is None else self.password.get_secret_value()
 
     def resolved_database(self) -> str:
         if self.database:

@@ -85,7 +85,8 @@ class Settings(BaseSettings):
                     if isinstance(field, SecretStr):
                         found += secrets_of(field.get_secret_value())
         vc_urls = [vc.url for vc in self.validator_client]
-        for url in (*self.beacon.urls, self.execution.url, self.mqtt.url, *vc_urls):
+        urls = (*self.beacon.urls, self.execution.url, self.mqtt.url, self.ledger.database)
+        for url in (*urls, *vc_urls):
             found += secrets_in_url(url)
         return found
 

@@ -33,6 +33,7 @@ from stakepool.ledger.delegations_gate import DelegationsGate, DelegationsGuard,
 from stakepool.ledger.queries import DelegationApplyResult
 from stakepool.ledger.store.interface import LedgerError, LedgerWriter
 from stakepool.store.database import STORE_ERRORS
+from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger(__name__)
 
@@ -131,6 +132,10 @@ class DelegationsWatcher:
             result = await self.store.apply_delegations(
                 delegations, effective_epoch=boundary, replace_all=True, spare_source=API_SOURCE
             )
+        except NotWriterError:
+            # A standby (several instances on one PostgreSQL ledger): the writer applies the
+            # file; this one tries again at each poll, so it applies it once it takes over.
+            return None
         except _REFUSALS as exc:
             # The ledger refused for now (e.g. a boundary it has already settled): retry next poll.
             self._report(str(exc), None)

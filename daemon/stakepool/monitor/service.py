@@ -70,6 +70,7 @@ from stakepool.monitor.saved import MonitorSaved, SavedStateError
 from stakepool.monitor.tallies import DutyTallies
 from stakepool.monitor.thresholds import MonitorThresholds
 from stakepool.store.database import STORE_ERRORS
+from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger("stakepool.monitor")
 
@@ -185,6 +186,8 @@ class MonitorService:
                     await save
                 self._tell(events, digest)
                 raise
+            except NotWriterError:
+                pass  # a standby monitors and alerts; the writer keeps the state
             except STORE_ERRORS as exc:
                 # The events are told below all the same; the keeper holds them for the outbox.
                 log.error(

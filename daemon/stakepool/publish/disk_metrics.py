@@ -51,6 +51,9 @@ async def watch_disk(
     """Runs until cancelled. A failure is logged and retried next time: watching the disk never
     stops the daemon (a full disk is when it matters most)."""
     while True:
+        if not db.is_file:  # ``:memory:`` or a PostgreSQL server: no file of ours to watch
+            await asyncio.sleep(interval)
+            continue
         try:
             await db.write(disk.reclaim)
         except STORE_ERRORS as exc:

@@ -32,7 +32,11 @@ SHUTDOWN_SECONDS = 2.0
 
 
 def build_app(
-    registry: CollectorRegistry, not_ready: NotReadyReason, *, api: LedgerApi | None = None
+    registry: CollectorRegistry,
+    not_ready: NotReadyReason,
+    *,
+    api: LedgerApi | None = None,
+    role: Callable[[], str] | None = None,
 ) -> web.Application:
     """``api``: the ledger HTTP API, mounted under ``/api/v1`` when given."""
     app = web.Application()
@@ -42,9 +46,11 @@ def build_app(
 
     async def readyz(_request: web.Request) -> web.Response:
         reason = not_ready()
+        # The ledger role (several instances on one PostgreSQL ledger): a standby is ready too.
+        extra = {} if role is None else {"role": role()}
         if reason is None:
-            return web.json_response({"status": "ready"})
-        return web.json_response({"status": "not ready", "reason": reason}, status=503)
+            return web.json_response({"status": "ready", **extra})
+        return web.json_response({"status": "not ready", "reason": reason, **extra}, status=503)
 
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
     app.router.add_get("/healthz", healthz)

@@ -34,6 +34,7 @@ from stakepool.ledger.pause import ROOM_TO_RESUME, SettlementPause
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.retention import Retention, RetentionPolicy
 from stakepool.ledger.service import LedgerService
+from stakepool.ledger.store.interface import LedgerError
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
@@ -44,6 +45,8 @@ from stakepool.service.clients import beacon_client
 from stakepool.service.event_sink import EventSink, implausible_event
 from stakepool.store import disk
 from stakepool.store.database import STORE_ERRORS, Database, OutOfSpace
+from stakepool.store.errors import DatabaseUnavailable
+from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +64,7 @@ class MoneyPath:
         *,
         outbox_max_rows: int | None,
         events: EventSink | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.events = events
@@ -68,6 +72,9 @@ class MoneyPath:
         self.before_finalize: Callable[[int], Awaitable[None]] | None = None
         """Told the finalized epoch before the ledger flips rows final (the witness settles its
         disagreements there, while the rows can still be corrected)."""
+        self.active = active
+        """``store/writer.py``: only the ledger's writer settles; a standby that takes over
+        resumes from the database (its next unsettled epoch)."""
         kwargs = {} if outbox_max_rows is None else {"outbox_max_rows": outbox_max_rows}
         store = SqliteLedgerStore(
             db,
@@ -151,7 +158,8 @@ class MoneyPath:
                 epochs_per_day=max(1, int(86400 // epoch_seconds)),
             ),
         )
-        await self.ledger.store.set_clock(spec.clock())
+        with contextlib.suppress(NotWriterError):  # a standby: the writer has set it
+            await self.ledger.store.set_clock(spec.clock())
         await self.ledger.refresh_totals()
 
     async def correct_epoch(
@@ -196,7 +204,7 @@ class MoneyPath:
 
     async def on_epoch_closed(self, epoch: int, finalized_epoch: int) -> list[int]:
         """Finality first (so a window settled now can be final at once), then settlement."""
-        if self.feed is None:
+        if self.feed is None or (self.active is not None and not self.active()):
             return []
         self.last_closed = (epoch, finalized_epoch)
         try:
@@ -207,6 +215,16 @@ class MoneyPath:
         except OutOfSpace as exc:
             # Rolled back whole; the next try settles from the ledger's last settled epoch.
             self.pause.refused(epoch, str(exc.__cause__ or exc))
+            return []
+        except NotWriterError as exc:
+            # Woken after losing the writer's lock (paused, cut off): the fence refused the
+            # write, nothing was written; the standby that took over settles this epoch.
+            log.warning("ledger_write_fenced", epoch=epoch, error=str(exc))
+            return []
+        except DatabaseUnavailable as exc:
+            # PostgreSQL's session was lost mid-epoch: nothing of it committed; the next close
+            # settles from the database's last committed epoch (or a standby does).
+            log.warning("ledger_database_unavailable", epoch=epoch, error=str(exc))
             return []
         self.pause.committed(epoch)
         self._retain()
@@ -225,16 +243,17 @@ class MoneyPath:
     async def _run_retention(self, retention: Retention) -> list[int]:
         try:
             return await retention.run()
-        except STORE_ERRORS as exc:
+        except (*STORE_ERRORS, LedgerError) as exc:
             log.warning("validator_retention_failed", error=str(exc), hint="tried again next epoch")
             return []
 
     async def room_to_resume(self) -> bool:
         """While paused: whether the database's filesystem has room for a try before the next
         epoch closes (``statvfs``, off the loop)."""
-        path = self.ledger.store.db.path
-        if path == ":memory:":
+        db = self.ledger.store.db
+        if not db.is_file:  # in memory, or a server's disk: the next try tells
             return True
+        path = db.path
         try:
             figures = await asyncio.to_thread(disk.figures, path)
         except OSError:
@@ -262,6 +281,7 @@ def open_ledger_service(settings: Settings, bus: EventBus | None = None) -> Ledg
         pool_id=settings.pool.id,
         policy=settings.pool.policy(),
         period_epochs=settings.ledger.statement_period_epochs,
+        password=settings.ledger.database_password(),
     )
     return LedgerService(
         store,

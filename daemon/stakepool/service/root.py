@@ -28,6 +28,7 @@ import structlog
 
 from stakepool.beacon.errors import WrongChain
 from stakepool.chain.bus import EventBus
+from stakepool.chain.redact import redact_url
 from stakepool.config import Settings
 from stakepool.monitor.tallies import DutyTallies
 from stakepool.publish import ledger_metrics, log_lines
@@ -45,8 +46,10 @@ from stakepool.service.logs import configure_logging
 from stakepool.service.money import MoneyPath
 from stakepool.service.supervisor import Supervisor
 from stakepool.service.witness import witness_running
+from stakepool.service.writer_role import hold_lease
 from stakepool.store.database import Database, DatabaseError, OutOfSpace
 from stakepool.store.outbox_queue import OutboxQueue
+from stakepool.store.writer import WriterLease, default_instance, store_session_settings
 
 log = structlog.get_logger("stakepool")
 
@@ -109,19 +112,21 @@ async def run_daemon(
         return EXIT_FATAL
 
 
-async def _open_when_room(path: str, stop: asyncio.Event) -> Database | None:
+async def _open_when_room(
+    path: str, stop: asyncio.Event, password: str | None
+) -> Database | None:
     """The database, opened; on a full disk (a restart while it is still full) the daemon waits
     for room instead of exiting into a restart loop: one critical line, a try every
     ``SPACE_RETRY_SECONDS``, None if stopped meanwhile."""
     waiting = False
     while True:
         try:
-            db = Database.open(path)
+            db = Database.open(path, password=password)
         except OutOfSpace as exc:
             if not waiting:
                 log.critical(
                     "database_waiting_for_space",
-                    path=path,
+                    path=redact_url(path),
                     error=str(exc),
                     hint="the ledger's disk is full: free space or grow the volume; the daemon"
                     " opens the database by itself once there is room",
@@ -129,7 +134,7 @@ async def _open_when_room(path: str, stop: asyncio.Event) -> Database | None:
                 waiting = True
         else:
             if waiting:
-                log.warning("database_space_returned", path=path)
+                log.warning("database_space_returned", path=redact_url(path))
             return db
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SPACE_RETRY_SECONDS):
@@ -164,19 +169,33 @@ async def _run(
     path = settings.ledger.resolved_database()
     uninstall = _install_signals(stop)  # a stop while it waits for room on a full disk
     try:
-        db = await _open_when_room(path, stop)
+        db = await _open_when_room(path, stop, settings.ledger.database_password())
     except DatabaseError as exc:
-        log.error("database_unusable", path=path, error=str(exc))
+        log.error("database_unusable", path=redact_url(path), error=str(exc))
         return 1
     finally:
         uninstall()
     if db is None:
         return 0  # stopped while waiting for room
+    lease: WriterLease | None = None
+    if db.dialect.advisory_locks:  # PostgreSQL: several instances, one fenced writer
+        lease = WriterLease(
+            path,
+            settings.ledger.database_password(),
+            instance=settings.ledger.instance or default_instance(),
+            lease_seconds=settings.ledger.writer_lease_seconds,
+        )
+        db.configure_session(store_session_settings(lease.lease_seconds))
+        db.fence = lease.check
+        await asyncio.to_thread(lease.step)  # a lone instance is the writer from the start
+        log.info("ledger_role", role=lease.role, instance=lease.instance, term=lease.seen.term)
     if outbox_max_rows is None and settings.mqtt.url:
         outbox_max_rows = settings.mqtt.outbox_max_rows  # events have a consumer: keep them
 
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(db.close)
+        if lease is not None:
+            stack.callback(lease.close)  # a clean stop hands the writer's role on at once
         stack.callback(log.info, "stopped")
 
         bus = EventBus()
@@ -194,7 +213,14 @@ async def _run(
         )
         ledger_metrics.subscribe(bus, metrics.ledger)
         events = EventSink(db, bus, pool_id=settings.pool.id, outbox_max_rows=outbox_max_rows)
-        money = MoneyPath(settings, db, bus, outbox_max_rows=outbox_max_rows, events=events)
+        money = MoneyPath(
+            settings,
+            db,
+            bus,
+            outbox_max_rows=outbox_max_rows,
+            events=events,
+            active=None if lease is None else lease.is_writer,
+        )
         stack.push_async_callback(money.close)
         client = beacon_client(settings, settings.beacon.urls)
         stack.push_async_callback(client.close)
@@ -208,7 +234,7 @@ async def _run(
             try:
                 publisher = build_publisher(
                     settings.mqtt,
-                    OutboxQueue(db),
+                    OutboxQueue(db, active=None if lease is None else lease.is_writer),
                     metrics.delivery,
                     pool_id=settings.pool.id,
                     redactor=settings.redactor(),
@@ -237,9 +263,19 @@ async def _run(
             outbox_max_rows=outbox_max_rows,
             max_epochs=max_epochs,
         )
+        if lease is not None:  # beside the group, like the witness: the writer's lock held
+            holding = asyncio.create_task(
+                hold_lease(lease, metrics.registry, publisher), name="writer_lease"
+            )
+            stack.callback(holding.cancel)
         if isinstance(supervisor, KeyedSupervisor):
             stack.push_async_callback(supervisor.keys.close)
-        app = build_app(metrics.registry, supervisor.not_ready_reason, api=money.api)
+        app = build_app(
+            metrics.registry,
+            supervisor.not_ready_reason,
+            api=money.api,
+            role=None if lease is None else lambda: lease.role,
+        )
         add_doppelganger_route(app, supervisor.check_doppelgangers, settings.http.token)
         add_duties_route(
             app,

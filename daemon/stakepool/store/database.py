@@ -1,13 +1,17 @@
-"""The SQLite database: durable settings, versioned migrations, one thread that owns the connection.
+"""The database: SQLite (a file) or PostgreSQL (a URL), versioned migrations, one thread that owns
+the connection.
 
 Why these settings: WAL lets readers (the HTTP API) run beside the one writer; ``synchronous=FULL``
 makes a committed epoch survive a power cut (the ledger holds money); STRICT tables refuse a value
-of the wrong type instead of storing it. Migrations are the ``migrations/NNNN_name.sql`` files of
-this package, applied in order, each in its own transaction and recorded in ``schema_migrations``;
-a database written by a newer stakepool (a version we do not know) is refused, never downgraded.
+of the wrong type instead of storing it. Opening applies the missing migrations (``schema.py``).
 
-sqlite3 blocks, so every call runs on the database's own single thread (``read``/``write`` from
-asyncio, ``read_sync``/``write_sync`` from plain code such as tests and benchmarks). One thread also
+PostgreSQL (``[ledger] database = "postgresql://…"``, ``store/pg.py``) has its own migration set of
+the same numbers and names, final rows immutable by triggers there too; its write transactions
+take one advisory lock, so writes stay totally ordered as on SQLite. SQL sites see either engine
+as an ``engine.Connection``.
+
+sqlite3 and psycopg block, so every call runs on the database's own single thread (``read``/
+``write`` from asyncio, ``read_sync``/``write_sync`` from plain code such as tests and benchmarks). One thread also
 means one connection and a total order of writes, which is what the single-writer ledger wants.
 """
 
@@ -15,68 +19,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-from stakepool.store import detail_migration, disk
+import psycopg
+
+from stakepool.store import disk, pg
+from stakepool.store.engine import SQLITE, Connection, Dialect, dialect_of, is_postgresql_url
+from stakepool.store.errors import STORE_ERRORS, DatabaseError, DatabaseUnavailable, OutOfSpace
+from stakepool.store.schema import (
+    Migration,
+    bundled_migrations,
+    migrate,
+    newer_schema_error,
+    schema_version,
+)
 from stakepool.store.space import SpaceState, is_out_of_space
 from stakepool.store.unit import UnitOfWork
 
 T = TypeVar("T")
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-
-
-_PYTHON_STEPS: dict[str, Callable[[sqlite3.Connection], None]] = {
-    "compact_detail": detail_migration.convert,
-}
-"""Data conversions SQL cannot do, run after a migration's SQL in its transaction (keyed by the
-migration's name, so renumbering a migration file moves its step with it)."""
-
-
-class DatabaseError(Exception):
-    """The database cannot be used as it is (unreadable, newer schema, failed migration)."""
-
-
-class OutOfSpace(DatabaseError):
-    """A write failed for lack of space on the database's filesystem; its transaction was rolled
-    back whole. Not fatal: the same write succeeds once there is room again (``store/space``)."""
-
-
-STORE_ERRORS: tuple[type[Exception], ...] = (DatabaseError, sqlite3.Error)
-"""What a call into the store may raise when the database fails (the disk, a lock, a closed
-database): callers outside ``store/`` catch these without knowing the engine."""
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-    step: Callable[[sqlite3.Connection], None] | None = None
-
-
-def bundled_migrations() -> tuple[Migration, ...]:
-    """The package's migrations, ordered; numbering gaps or duplicates are a packaging bug."""
-    found: list[Migration] = []
-    for entry in resources.files("stakepool.store.migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            version = int(match[1])
-            sql = entry.read_text(encoding="utf-8")
-            found.append(Migration(version, match[2], sql, _PYTHON_STEPS.get(match[2])))
-    found.sort(key=lambda m: m.version)
-    expected = list(range(1, len(found) + 1))
-    if [m.version for m in found] != expected:
-        raise DatabaseError(f"migrations are not numbered 1..n: {[m.version for m in found]}")
-    return tuple(found)
+__all__ = [
+    "STORE_ERRORS",
+    "Database",
+    "DatabaseError",
+    "Migration",
+    "OutOfSpace",
+    "bundled_migrations",
+    "migrate",
+    "schema_version",
+]
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -128,86 +104,38 @@ def _connect_read_only(path: str) -> sqlite3.Connection:
     return conn
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    ).fetchone()
-    if not exists:
-        return 0
-    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
-    return int(row[0])
-
-
-def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> int:
-    """Apply what is missing, each migration in one transaction; returns the resulting version."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) STRICT"
-    )
-    current = schema_version(conn)
-    known = migrations[-1].version if migrations else 0
-    if current > known:
-        raise DatabaseError(
-            f"the database has schema version {current}, this stakepool knows up to {known}: "
-            "it was written by a newer release; upgrade stakepool instead"
-        )
-    for migration in migrations:
-        if migration.version <= current:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(migration.sql):
-                conn.execute(statement)
-            if migration.step is not None:
-                migration.step(conn)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                (migration.version, migration.name),
-            )
-        except (sqlite3.Error, detail_migration.DetailMigrationError) as exc:
-            conn.execute("ROLLBACK")
-            raise DatabaseError(
-                f"migration {migration.version:04d}_{migration.name} failed: {exc}"
-            ) from exc
-        conn.execute("COMMIT")
-        current = migration.version
-    return current
-
-
-def _statements(sql: str) -> list[str]:
-    # executescript() would COMMIT our transaction first; split on complete statements instead.
-    out: list[str] = []
-    buffer = ""
-    for line in sql.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                out.append(buffer)
-            buffer = ""
-    if buffer.strip() and not all(
-        part.strip().startswith("--") or not part.strip() for part in buffer.splitlines()
-    ):
-        raise DatabaseError(f"incomplete SQL statement in a migration: {buffer.strip()[:80]!r}")
-    return out
-
-
 class Database:
-    """One SQLite file, migrated on open, used from one thread."""
+    """One database (a SQLite file or a PostgreSQL database), migrated on open, used from one
+    thread."""
 
-    def __init__(self, path: str, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, path: str, conn: Connection, executor: ThreadPoolExecutor) -> None:
         self.path = path
+        """The SQLite file, or the PostgreSQL URL without its password (fit for a log line)."""
         self._conn = conn
         self._executor = executor
         self._thread_id: int | None = None
         self._closed = False
+        self.dialect: Dialect = dialect_of(conn)
+        self.fence: Callable[[Connection], None] | None = None
+        """Run inside every write transaction, before its COMMIT (``store/writer.py``: the
+        writer's term); raising refuses the transaction."""
         self.space = SpaceState()
         """Whether the last write failed for lack of space (``/readyz``, metrics)."""
 
     @classmethod
-    def open(cls, path: str | Path, *, migrations: tuple[Migration, ...] | None = None) -> Database:
-        """Open (creating if needed) and migrate; ``DatabaseError`` names the file and the problem."""
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        migrations: tuple[Migration, ...] | None = None,
+        password: str | None = None,
+    ) -> Database:
+        """Open (creating if needed) and migrate; ``DatabaseError`` names the file and the problem.
+        ``path`` may be a ``postgresql://`` URL (``password``: the ``ledger_password`` credential;
+        without it libpq reads the URL, a service file or ``~/.pgpass``)."""
         target = str(path)
+        if is_postgresql_url(target):
+            return cls._open_postgresql(target, password, migrations, read_only=False)
         if target != ":memory:":
             parent = Path(target).parent
             if not parent.is_dir():
@@ -224,7 +152,7 @@ class Database:
         try:
             db.write_sync(lambda c: None)  # pins the worker thread id and proves the file writable
             db._call_sync(lambda c: migrate(c, migrations or bundled_migrations()))
-            db._call_sync(lambda c: disk.convert_if_cheap(c, target))
+            db._call_sync(lambda c: disk.convert_if_cheap(_sqlite(c), target))
         except DatabaseError as exc:
             db.close()
             if not isinstance(exc, OutOfSpace) and is_out_of_space(exc.__cause__ or exc):
@@ -236,10 +164,46 @@ class Database:
         return db
 
     @classmethod
-    def open_read_only(cls, path: str | Path) -> Database:
+    def _open_postgresql(
+        cls,
+        url: str,
+        password: str | None,
+        migrations: tuple[Migration, ...] | None,
+        *,
+        read_only: bool,
+    ) -> Database:
+        shown = pg.display(url)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stakepool-db")
+        try:
+            conn = executor.submit(pg.PgConnection, url, password).result()
+        except psycopg.Error as exc:
+            executor.shutdown(wait=False)
+            raise DatabaseError(f"{shown}: {pg.display(str(exc)).strip()}") from exc
+        db = cls(shown, conn, executor)
+        try:
+            if read_only:
+                db._call_sync(lambda c: pg.make_read_only(_pg(c)))
+                version, known = db.schema_version, bundled_migrations("postgresql")[-1].version
+                if version > known:
+                    raise newer_schema_error(version, known)
+            else:
+                found = migrations or bundled_migrations("postgresql")
+                db._call_sync(lambda c: migrate(c, found))
+        except psycopg.Error as exc:
+            db.close()
+            raise DatabaseError(f"{shown}: {pg.display(str(exc)).strip()}") from exc
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @classmethod
+    def open_read_only(cls, path: str | Path, *, password: str | None = None) -> Database:
         """Open an existing database to read it only (``ledger export``): no migration, no WAL
         switch, no write; works on read-only media. Writes through it fail."""
         target = str(path)
+        if is_postgresql_url(target):
+            return cls._open_postgresql(target, password, None, read_only=True)
         if not Path(target).is_file():
             raise DatabaseError(f"{target}: no such database file")
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stakepool-db-ro")
@@ -268,39 +232,61 @@ class Database:
     def schema_version(self) -> int:
         return self._call_sync(schema_version)
 
+    def configure_session(self, statements: tuple[str, ...]) -> None:
+        """PostgreSQL session settings for the store's connection, kept across reconnections."""
+        self._call_sync(lambda c: _pg(c).configure(statements))
+
+    @property
+    def is_file(self) -> bool:
+        """A SQLite file on this host's disk (not ``:memory:``, not a server)."""
+        return self.dialect is SQLITE and self.path != ":memory:"
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._executor.submit(self._conn.close).result()
+        close = getattr(self._conn, "close")  # noqa: B009 - both engines' connections have it
+        self._executor.submit(close).result()
         self._executor.shutdown(wait=True)
 
     # --- calls -----------------------------------------------------------------------------------
 
-    def _on_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _on_thread(self, fn: Callable[[Connection], T]) -> T:
         if self._thread_id is None:
             self._thread_id = threading.get_ident()
+        if isinstance(self._conn, pg.PgConnection):
+            self._conn.ensure_open()
+            try:
+                return fn(self._conn)
+            except psycopg.OperationalError as exc:
+                if not self._conn.lost:
+                    raise
+                raise DatabaseUnavailable(
+                    f"{self.path}: the session was lost ({pg.display(str(exc)).strip()});"
+                    " nothing of this call was committed, the next call opens a new one"
+                ) from exc
         return fn(self._conn)
 
-    def _in_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _in_transaction(self, fn: Callable[[Connection], T]) -> T:
         conn = self._conn
-        # IMMEDIATE takes the write lock up front: a second process (a standby host on the same
-        # file) waits for busy_timeout instead of failing half-way through an epoch.
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            for statement in self.dialect.begin_write:
+                conn.execute(statement)
             try:
                 result = fn(conn)
+                if self.fence is not None:
+                    # Last, still under the write lock: as safe as first (a takeover's new term
+                    # waits for this transaction), and what ``fn`` learnt stays known to a
+                    # standby (the monitor's verdicts, kept in memory for when it takes over).
+                    self.fence(conn)
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
             conn.execute("COMMIT")
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, psycopg.Error, OSError) as exc:
             # A failed COMMIT may leave the transaction open (SQLITE_FULL mid-commit): end it, or
             # every later BEGIN would fail although the disk has room again.
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
+            _rollback(conn)
             if not is_out_of_space(exc):
                 raise
             self.space.refused(str(exc))
@@ -308,21 +294,41 @@ class Database:
         self.space.committed()
         return result
 
-    def _call_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _call_sync(self, fn: Callable[[Connection], T]) -> T:
         if self._closed:
             raise DatabaseError(f"{self.path}: database is closed")
         if threading.get_ident() == self._thread_id:
             return fn(self._conn)
         return self._executor.submit(self._on_thread, fn).result()
 
-    def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def read_sync(self, fn: Callable[[Connection], T]) -> T:
         return self._call_sync(fn)
 
-    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def write_sync(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one transaction: all of it commits or none of it does."""
         return self._call_sync(lambda conn: self._in_transaction(fn))
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def snapshot_sync(self, fn: Callable[[Connection], T]) -> T:
+        """``fn`` on a second, read-only connection, in one snapshot (blocking: call it from a
+        worker thread): a long read that must not hold up the database's own thread."""
+        if not self.is_file and not isinstance(self._conn, pg.PgConnection):
+            return self.read_sync(fn)
+        if isinstance(self._conn, pg.PgConnection):
+            side: Connection = self._conn.sibling()
+            begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        else:
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            side = sqlite3.connect(uri, uri=True, isolation_level=None)
+            begin = "BEGIN"
+        try:
+            side.execute(begin)
+            result = fn(side)
+            side.execute("COMMIT")
+            return result
+        finally:
+            getattr(side, "close")()  # noqa: B009
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
         if self._closed:
             raise DatabaseError(f"{self.path}: database is closed")
         loop = asyncio.get_running_loop()
@@ -336,10 +342,27 @@ class Database:
         """``fn`` in one transaction: all of it commits or none of it does."""
         return await self.write(lambda conn: fn(UnitOfWork(conn)))
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[Connection], T]) -> T:
         if self._closed:
             raise DatabaseError(f"{self.path}: database is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, self._on_thread, lambda conn: self._in_transaction(fn)
         )
+
+
+def _sqlite(conn: Connection) -> sqlite3.Connection:
+    assert isinstance(conn, sqlite3.Connection)
+    return conn
+
+
+def _pg(conn: Connection) -> pg.PgConnection:
+    assert isinstance(conn, pg.PgConnection)
+    return conn
+
+
+def _rollback(conn: Connection) -> None:
+    """Undo the transaction; a connection already lost (the server went away) has nothing to
+    undo, and the error that ended the transaction is the one to raise, not this one."""
+    with contextlib.suppress(psycopg.Error, sqlite3.Error):  # sqlite3: none was open
+        conn.execute("ROLLBACK")

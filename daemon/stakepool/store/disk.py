@@ -17,6 +17,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from stakepool.store.engine import Connection
+
 INCREMENTAL = 2
 """``PRAGMA auto_vacuum`` value of incremental mode."""
 CONVERT_MAX_BYTES = 256 * 1024 * 1024
@@ -42,7 +44,7 @@ def convert_if_cheap(conn: sqlite3.Connection, path: str) -> bool:
     return int(conn.execute("PRAGMA auto_vacuum").fetchone()[0]) == INCREMENTAL
 
 
-def reclaim(conn: sqlite3.Connection, pages: int = RECLAIM_PAGES) -> int:
+def reclaim(conn: Connection, pages: int = RECLAIM_PAGES) -> int:
     """Return up to ``pages`` free pages to the filesystem; the number of free pages left."""
     conn.execute(f"PRAGMA incremental_vacuum({int(pages)})")
     return int(conn.execute("PRAGMA freelist_count").fetchone()[0])

@@ -10,18 +10,19 @@ not fill the disk) and the ``outbox_dropped`` counter, exported as a metric, say
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 
+from stakepool.store.engine import Connection
 from stakepool.store.outbox_event import OutboxEvent, OutboxRow
 
 DROPPED_COUNTER = "outbox_dropped"
 
 
-def enqueue(conn: sqlite3.Connection, events: Iterable[OutboxEvent], *, max_rows: int) -> int:
+def enqueue(conn: Connection, events: Iterable[OutboxEvent], *, max_rows: int) -> int:
     """Add events (an ``event_id`` already queued is ignored); returns rows dropped at the bound."""
     conn.executemany(
-        "INSERT OR IGNORE INTO outbox (event_id, kind, severity, payload) VALUES (?, ?, ?, ?)",
+        "INSERT INTO outbox (event_id, kind, severity, payload) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (event_id) DO NOTHING",
         [(e.event_id, e.kind, e.severity, e.payload) for e in events],
     )
     excess = depth(conn) - max_rows
@@ -34,7 +35,7 @@ def enqueue(conn: sqlite3.Connection, events: Iterable[OutboxEvent], *, max_rows
     return excess
 
 
-def pending(conn: sqlite3.Connection, limit: int) -> list[OutboxRow]:
+def pending(conn: Connection, limit: int) -> list[OutboxRow]:
     rows = conn.execute(
         "SELECT id, event_id, kind, severity, payload, created_at FROM outbox ORDER BY id LIMIT ?",
         (limit,),
@@ -42,26 +43,26 @@ def pending(conn: sqlite3.Connection, limit: int) -> list[OutboxRow]:
     return [OutboxRow(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
-def ack(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+def ack(conn: Connection, ids: Sequence[int]) -> None:
     conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
 
 
-def depth(conn: sqlite3.Connection) -> int:
+def depth(conn: Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
 
-def dropped_total(conn: sqlite3.Connection) -> int:
+def dropped_total(conn: Connection) -> int:
     return counter(conn, DROPPED_COUNTER)
 
 
-def add_counter(conn: sqlite3.Connection, name: str, amount: int) -> None:
+def add_counter(conn: Connection, name: str, amount: int) -> None:
     conn.execute(
         "INSERT INTO counters (name, value) VALUES (?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+        " ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
         (name, amount),
     )
 
 
-def counter(conn: sqlite3.Connection, name: str) -> int:
+def counter(conn: Connection, name: str) -> int:
     row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
     return int(row[0]) if row else 0

@@ -8,12 +8,12 @@ deleted as soon as the database can write.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stakepool.store import outbox
 from stakepool.store.database import Database, OutOfSpace
+from stakepool.store.engine import Connection
 from stakepool.store.outbox_event import OutboxRow
 
 
@@ -27,18 +27,23 @@ class OutboxSnapshot:
 
 
 class OutboxQueue:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, active: Callable[[], bool] | None = None) -> None:
         self._db = db
         self._acked: set[int] = set()
         """Acknowledged by the broker, not deleted yet (the disk was full)."""
+        self._active = active
+        """``store/writer.py``: only the ledger's writer drains the outbox (a standby's snapshot
+        holds no rows, so its publisher sends nothing twice)."""
 
     async def snapshot(self, limit: int) -> OutboxSnapshot:
-        if self._acked:
+        drain = self._active is None or self._active()
+        if self._acked and drain:  # a standby deletes nothing: its writes are fenced
             await self.ack(sorted(self._acked))
         acked = frozenset(self._acked)
 
-        def read(conn: sqlite3.Connection) -> OutboxSnapshot:
-            rows = [r for r in outbox.pending(conn, limit + len(acked)) if r.id not in acked]
+        def read(conn: Connection) -> OutboxSnapshot:
+            rows = outbox.pending(conn, limit + len(acked)) if drain else []
+            rows = [r for r in rows if r.id not in acked]
             depth = max(0, outbox.depth(conn) - len(acked))
             return OutboxSnapshot(rows[:limit], depth, outbox.dropped_total(conn))
 

@@ -4,7 +4,8 @@ A full disk is not a bug and not fatal: the write's transaction is rolled back w
 written), the caller gets ``OutOfSpace`` (a ``DatabaseError``, so it is one of ``STORE_ERRORS``)
 and decides what pauses; ``SpaceState`` says since when the database could not write, for
 ``/readyz`` and the metrics, until the next write commits. SQLite reports ENOSPC as
-``SQLITE_FULL`` ("database or disk is full"); a file written beside it raises ``OSError``.
+``SQLITE_FULL`` ("database or disk is full"), PostgreSQL as SQLSTATE 53100 (``DiskFull``); a file
+written beside it raises ``OSError``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+import psycopg
+
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -21,6 +24,8 @@ def is_out_of_space(exc: BaseException) -> bool:
     """True when ``exc`` says the filesystem (or the user's quota) has no room for the write."""
     if isinstance(exc, OSError):
         return exc.errno in _SPACE_ERRNOS
+    if isinstance(exc, psycopg.errors.DiskFull):  # SQLSTATE 53100: the server's disk
+        return True
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
         if code is not None:

@@ -8,19 +8,19 @@ whose SQL runs in the same transaction.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 from stakepool.store import kept_state, outbox
+from stakepool.store.engine import Connection
 from stakepool.store.outbox_event import OutboxEvent
 
 
 class UnitOfWork:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Connection:
         """For ``store/`` and ``ledger/store/`` only (the ledger's SQL in this transaction)."""
         return self._conn
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from functools import partial
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store import delegations_sql, detail_sql, ledger_write
 from stakepool.store.database import Database
+from stakepool.store.engine import Connection
 
 EPOCH_ROW = (
     "SELECT epoch, status, reward_cl_gwei, reward_el_gwei, reward_gwei, fee_gwei, bond_delta_gwei,"
@@ -21,7 +21,7 @@ VALIDATOR_TOTALS = "SELECT * FROM validator_totals ORDER BY validator_index"
 Rows = list[tuple[object, ...]]
 
 
-def totals_from_rows(conn: sqlite3.Connection, rows: Rows) -> Rows:
+def totals_from_rows(conn: Connection, rows: Rows) -> Rows:
     """The summary recomputed from the epoch rows: what validator_totals must always hold."""
     final = {
         int(r[0]) for r in conn.execute("SELECT epoch FROM ledger_epochs WHERE status = 'final'")
@@ -39,7 +39,7 @@ def totals_from_rows(conn: sqlite3.Connection, rows: Rows) -> Rows:
 def dump(db: Database) -> tuple[Rows, Rows, Rows]:
     """Every ledger row that carries money (timestamps left out)."""
 
-    def read(conn: sqlite3.Connection) -> tuple[Rows, Rows, Rows]:
+    def read(conn: Connection) -> tuple[Rows, Rows, Rows]:
         totals = [tuple(r) for r in conn.execute(VALIDATOR_TOTALS)]
         rows = detail_sql.row_tuples(conn)
         assert totals == totals_from_rows(conn, rows)

@@ -16,6 +16,7 @@ from stakepool.store.database import (
     Migration,
     bundled_migrations,
 )
+from stakepool.store.engine import Connection
 from stakepool.store.envelope import SCHEMA_VERSION, outbox_event
 from stakepool.store.outbox_event import OutboxEvent
 
@@ -90,10 +91,10 @@ def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
         Database.open(tmp_path / "nope" / "l.sqlite")
 
 
-def test_write_is_all_or_nothing(tmp_path: Path) -> None:
-    db = Database.open(tmp_path / "l.sqlite")
+def test_write_is_all_or_nothing(db_target: str) -> None:
+    db = Database.open(db_target)
 
-    def half_then_fail(conn: sqlite3.Connection) -> None:
+    def half_then_fail(conn: Connection) -> None:
         outbox.enqueue(conn, [_event(1)], max_rows=10)
         raise RuntimeError("crash after the first write")
 
@@ -105,8 +106,8 @@ def test_write_is_all_or_nothing(tmp_path: Path) -> None:
         db.close()
 
 
-async def test_async_calls_run_in_order_on_the_database_thread(tmp_path: Path) -> None:
-    db = Database.open(tmp_path / "l.sqlite")
+async def test_async_calls_run_in_order_on_the_database_thread(db_target: str) -> None:
+    db = Database.open(db_target)
     try:
         await asyncio.gather(
             *(
@@ -120,8 +121,8 @@ async def test_async_calls_run_in_order_on_the_database_thread(tmp_path: Path) -
         db.close()
 
 
-def test_outbox_dedupes_event_ids_and_acks_oldest_first(tmp_path: Path) -> None:
-    db = Database.open(tmp_path / "l.sqlite")
+def test_outbox_dedupes_event_ids_and_acks_oldest_first(db_target: str) -> None:
+    db = Database.open(db_target)
     try:
         db.write_sync(lambda c: outbox.enqueue(c, [_event(1), _event(2), _event(1)], max_rows=10))
         db.write_sync(lambda c: outbox.enqueue(c, [_event(2), _event(3, "critical")], max_rows=10))
@@ -134,8 +135,8 @@ def test_outbox_dedupes_event_ids_and_acks_oldest_first(tmp_path: Path) -> None:
         db.close()
 
 
-def test_outbox_bound_drops_oldest_and_counts_across_restarts(tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
+def test_outbox_bound_drops_oldest_and_counts_across_restarts(db_target: str) -> None:
+    path = db_target
     db = Database.open(path)
     try:
         dropped = db.write_sync(
@@ -156,8 +157,8 @@ def test_outbox_bound_drops_oldest_and_counts_across_restarts(tmp_path: Path) ->
         db.close()
 
 
-def test_kept_state_round_trips_and_survives_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
+def test_kept_state_round_trips_and_survives_reopen(db_target: str) -> None:
+    path = db_target
     db = Database.open(path)
     try:
         assert db.read_sync(lambda c: kept_state.load(c, "monitor")) is None

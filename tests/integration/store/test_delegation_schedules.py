@@ -7,7 +7,6 @@ from __future__ import annotations
 import tempfile
 from fractions import Fraction
 from functools import partial
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +15,7 @@ from stakepool.ledger.delegations import Delegation, DelegationSet, weight_at
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store import delegations_sql, ledger_read, ledger_write
+from tests.integration.conftest import NewTarget
 from tests.integration.store.ledgerkit import open_db
 
 EPOCHS = 12
@@ -42,18 +42,22 @@ def _fix(e: Delegation) -> Delegation:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(steps, results)
 def test_files_at_boundaries_settle_with_exactly_the_expected_weights(
-    plan: list[tuple[int, list[Delegation], bool]], rewards: list[int]
+    new_target: NewTarget, plan: list[tuple[int, list[Delegation], bool]], rewards: list[int]
 ) -> None:
     """``replace`` True: a file (unlisted delegators drop to 0); False: an API call (only the
     listed delegators' schedules change)."""
     policy = LedgerPolicy(fee_bps=300, fee_mode="per_epoch_positive")
     names = ["a", "b", "c", "d"]
     governing: dict[str, list[tuple[int, list[tuple[int, int]]]]] = {d: [] for d in names}
-    with tempfile.TemporaryDirectory() as tmp:
-        db = open_db(Path(tmp) / "l.sqlite")
+    with tempfile.TemporaryDirectory():
+        db = open_db(new_target())
         epoch = 0
         for settle_first, entries, replace in plan:
             for _ in range(settle_first):

@@ -45,8 +45,8 @@ def _write(path: Path, text: str, tick: int) -> str:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteLedgerStore]:
-    ledger = open_ledger(str(tmp_path / "l.sqlite"), pool_id="p", policy=LedgerPolicy())
+async def store(db_target: str) -> AsyncIterator[SqliteLedgerStore]:
+    ledger = open_ledger(db_target, pool_id="p", policy=LedgerPolicy())
     yield ledger
     ledger.db.close()
 

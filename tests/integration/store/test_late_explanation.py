@@ -4,7 +4,6 @@ the epoch's rows and is never taken for a finalized reorg; a real change of inpu
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -42,8 +41,8 @@ def _components(db: object, epoch: int) -> list[object]:
 
 
 @pytest.mark.parametrize("final", [True, False], ids=["final", "provisional"])
-def test_a_late_explanation_is_stored_not_called_a_reorg(tmp_path: Path, final: bool) -> None:
-    db = open_db(tmp_path / "l.sqlite")
+def test_a_late_explanation_is_stored_not_called_a_reorg(db_target: str, final: bool) -> None:
+    db = open_db(db_target)
     delegate(db, (Delegation("a", 3, 0),))
     policy = LedgerPolicy()
     inputs = [_unexplained(e) for e in range(4)]
@@ -75,8 +74,8 @@ def test_a_late_explanation_is_stored_not_called_a_reorg(tmp_path: Path, final: 
     db.close()
 
 
-def test_a_real_change_of_a_final_epoch_is_still_refused(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "l.sqlite")
+def test_a_real_change_of_a_final_epoch_is_still_refused(db_target: str) -> None:
+    db = open_db(db_target)
     delegate(db, (Delegation("a", 3, 0),))
     policy = LedgerPolicy()
     inputs = [_unexplained(e) for e in range(3)]
@@ -89,17 +88,17 @@ def test_a_real_change_of_a_final_epoch_is_still_refused(tmp_path: Path) -> None
     with pytest.raises(Exception, match="immutable"):  # the schema refuses money changes too
         db.write_sync(
             lambda c: c.execute(
-                "UPDATE validator_epoch_detail SET explanation = NULL, packed = X'00'"
-                " WHERE epoch = 0"
+                "UPDATE validator_epoch_detail SET explanation = NULL, packed = ? WHERE epoch = 0",
+                (b"\x00",),
             )
         )
     db.close()
 
 
-def test_an_unexplained_re_read_keeps_the_stored_explanation(tmp_path: Path) -> None:
+def test_an_unexplained_re_read_keeps_the_stored_explanation(db_target: str) -> None:
     """Read again once the node can no longer explain it (pruned states): the same money without
     the explanation is a replay, not a changed input to reverse."""
-    db = open_db(tmp_path / "l.sqlite")
+    db = open_db(db_target)
     delegate(db, (Delegation("a", 3, 0),))
     policy = LedgerPolicy()
     inputs = [_explained(_unexplained(e)) for e in range(3)]

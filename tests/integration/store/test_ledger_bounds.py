@@ -5,7 +5,6 @@ uint64) are refused whole with a ``LedgerError`` naming them: nothing written, n
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -32,8 +31,8 @@ def _settle(db: object, inp: EpochSettlementInput) -> None:
     db.write_sync(partial(ledger_write.settle, inp=inp, policy=POLICY))  # type: ignore[attr-defined]
 
 
-def test_a_balance_of_uint64_max_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "ledger.sqlite")
+def test_a_balance_of_uint64_max_is_refused_and_nothing_is_written(db_target: str) -> None:
+    db = open_db(db_target)
     delegate(db, (Delegation("alice", 32 * GWEI, 0),))
     settle_all(db, [_epoch(0, 10_000, 12_000)], POLICY)
     before = dump(db)
@@ -53,9 +52,9 @@ def test_a_balance_of_uint64_max_is_refused_and_nothing_is_written(tmp_path: Pat
     "reward", [MAX_VALIDATOR_EPOCH_GWEI + 1, -MAX_VALIDATOR_EPOCH_GWEI - 1, -UINT64_MAX]
 )
 def test_a_validator_epoch_past_the_bound_either_way_is_refused(
-    tmp_path: Path, reward: int
+    db_target: str, reward: int
 ) -> None:
-    db = open_db(tmp_path / "ledger.sqlite")
+    db = open_db(db_target)
     with pytest.raises(LedgerRangeError, match="validator 0's reward"):
         _settle(db, _epoch(0, reward))
     assert dump(db) == ([], [], [])
@@ -65,16 +64,16 @@ def test_a_validator_epoch_past_the_bound_either_way_is_refused(
     db.close()
 
 
-def test_an_el_reward_of_uint256_max_wei_is_refused(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "ledger.sqlite")
+def test_an_el_reward_of_uint256_max_wei_is_refused(db_target: str) -> None:
+    db = open_db(db_target)
     with pytest.raises(LedgerRangeError, match="the pool's reward_el_gwei"):
         _settle(db, _epoch(0, 5, el_wei=2**256 - 1))
     assert dump(db) == ([], [], [])
     db.close()
 
 
-def test_pool_sums_over_epochs_stay_within_what_sql_can_add(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "ledger.sqlite")
+def test_pool_sums_over_epochs_stay_within_what_sql_can_add(db_target: str) -> None:
+    db = open_db(db_target)
     big = 2**62 * GWEI  # wei: 2^62 Gwei of EL reward per epoch; two epochs reach 2^63
     settle_all(db, [_epoch(0, 1, el_wei=big)], POLICY)
     with pytest.raises(LedgerRangeError, match=r"Σ\|reward_el_gwei\|"):
@@ -82,15 +81,16 @@ def test_pool_sums_over_epochs_stay_within_what_sql_can_add(tmp_path: Path) -> N
     db.close()
 
 
-async def test_the_store_refuses_it_as_a_ledger_error_the_feed_survives(tmp_path: Path) -> None:
-    store = open_ledger(str(tmp_path / "ledger.sqlite"), pool_id="p", policy=POLICY)
+async def test_the_store_refuses_it_as_a_ledger_error_the_feed_survives(db_target: str) -> None:
+    store = open_ledger(db_target, pool_id="p", policy=POLICY)
     with pytest.raises(LedgerError):  # what LedgerFeed catches, logs and retries next epoch
         await store.settle(_epoch(0, UINT64_MAX))
     assert (await store.status()).last_settled_epoch is None
+    store.db.close()
 
 
-async def test_delegation_sets_that_add_up_past_the_bound_are_refused(tmp_path: Path) -> None:
-    store = open_ledger(str(tmp_path / "ledger.sqlite"), pool_id="p", policy=POLICY)
+async def test_delegation_sets_that_add_up_past_the_bound_are_refused(db_target: str) -> None:
+    store = open_ledger(db_target, pool_id="p", policy=POLICY)
     half = str(MAX_GWEI // 2 + 1)
     first = {"delegations": [{"delegator": "a", "amount_gwei": half, "from_epoch": 0}]}
     second = {"delegations": [{"delegator": "b", "amount_gwei": half, "from_epoch": 5}]}
@@ -98,10 +98,11 @@ async def test_delegation_sets_that_add_up_past_the_bound_are_refused(tmp_path: 
     with pytest.raises(LedgerError, match="would reach 9223372036854775808 Gwei at epoch 5"):
         await store.apply_delegations(parse_json(second), replace_all=False)
     assert [d.id for d in (await store.delegators()).items] == ["a"]
+    store.db.close()
 
 
-def test_a_validator_index_past_sqlite_integer_is_refused(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "ledger.sqlite")
+def test_a_validator_index_past_sqlite_integer_is_refused(db_target: str) -> None:
+    db = open_db(db_target)
     inp = EpochSettlementInput(
         0, 5, None, (ValidatorEpochRow(validator_index=2**63, reward_gwei=5),)
     )
@@ -111,10 +112,10 @@ def test_a_validator_index_past_sqlite_integer_is_refused(tmp_path: Path) -> Non
     db.close()
 
 
-def test_the_worst_real_epoch_is_accepted(tmp_path: Path) -> None:
+def test_the_worst_real_epoch_is_accepted(db_target: str) -> None:
     """A compounding validator (2,048 ETH) fully slashed in a correlated event loses its whole
     effective balance in one epoch: a real loss, far inside the bound."""
-    db = open_db(tmp_path / "ledger.sqlite")
+    db = open_db(db_target)
     settle_all(db, [_epoch(0, -2048 * GWEI, 40_000)], POLICY)
     assert dump(db)[1][0][2] == -2048 * GWEI
     db.close()

@@ -19,6 +19,7 @@ from stakepool.cli import main
 from stakepool.ledger.delegations import DelegationSet
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.store import delegations_sql, ledger_write
+from tests.integration import pgkit
 from tests.integration.store.ledgerkit import open_db, settle_all
 from tests.unit.ledger import worked_example as ex
 
@@ -155,3 +156,25 @@ def test_an_epoch_past_what_the_ledger_holds_is_a_usage_error(
     assert code == 2
     assert out == ""
     assert "is not a range of epochs" in err
+
+
+def test_a_postgresql_ledger_exports_what_the_sqlite_one_does(
+    ledger_file: Path, postgres_admin: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The export opens a ``postgresql://`` URL read-only, as it opens a file."""
+    with pgkit.fresh_database(postgres_admin) as url:
+        db = open_db(url)
+        db.write_sync(
+            lambda c: delegations_sql.apply_delegations(c, DelegationSet(ex.DELEGATIONS, "example"))
+        )
+        settle_all(db, ex.inputs(), LedgerPolicy(fee_bps=1000, fee_mode="per_epoch_positive"))
+        db.write_sync(lambda c: ledger_write.finalize(c, 1003))
+        db.close()
+        for kind in ("pool", "delegators", "validators"):
+            args = ("--from", "1000", "--to", "1005", "--kind", kind)
+            code, on_postgresql, err = _run(capsys, *args, "--database", url)
+            assert code == 0, err
+            code, on_sqlite, err = _run(capsys, *args, "--database", str(ledger_file))
+            assert code == 0, err
+            assert on_postgresql == on_sqlite, kind
+            assert len(on_sqlite.splitlines()) > 1

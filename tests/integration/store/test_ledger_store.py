@@ -1,16 +1,15 @@
-"""The ledger store on real SQLite files: the §9 example end to end, replay, reorg, finality,
-crashes, payouts, delegations and the outbox."""
+"""The ledger store on both engines (a SQLite file, a fresh PostgreSQL database): the §9 example
+end to end, replay, reorg, finality, crashes, payouts, delegations and the outbox — one contract,
+so neither engine can drift."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import tempfile
 from fractions import Fraction
 from functools import partial
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,16 +23,20 @@ from stakepool.ledger.store import ledger_read, ledger_write
 from stakepool.ledger.store.interface import FinalRowError, LedgerError, PayoutError
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.store import outbox
+from stakepool.store.database import STORE_ERRORS
 from stakepool.store.outbox_event import OutboxEvent
+from tests.integration.conftest import NewTarget
 from tests.integration.store.ledgerkit import delegate, dump, open_db, settle_all
 from tests.unit.ledger import worked_example as ex
 
+_SLOW_WITH_FIXTURE = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+"""Each example takes fresh databases from ``new_target`` (the fixture is only their factory)."""
 EXAMPLE_POLICY = LedgerPolicy(fee_bps=1000, fee_mode="per_epoch_positive")
 
 
 @pytest.fixture
-async def example(tmp_path: Path) -> SqliteLedgerStore:
-    store = open_ledger(str(tmp_path / "ledger.sqlite"), pool_id="alpha", policy=EXAMPLE_POLICY)
+async def example(db_target: str) -> SqliteLedgerStore:
+    store = open_ledger(db_target, pool_id="alpha", policy=EXAMPLE_POLICY)
     await store.apply_delegations(DelegationSet(ex.DELEGATIONS, "delegations.toml"))
     for inp in ex.inputs():
         await store.settle(inp)
@@ -122,15 +125,17 @@ def _inputs(results: list[int], first: int, salt: str = "") -> list[EpochSettlem
     ]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=_SLOW_WITH_FIXTURE)
 @given(
     st.lists(st.integers(-(10**9), 10**10), min_size=1, max_size=8),
     st.sampled_from(["high_water_mark", "per_epoch_positive", "period_net"]),
 )
-def test_replaying_epochs_writes_nothing(results: list[int], mode: str) -> None:
+def test_replaying_epochs_writes_nothing(
+    new_target: NewTarget, results: list[int], mode: str
+) -> None:
     policy = LedgerPolicy(fee_bps=500, fee_mode=mode, fee_period_epochs=2)  # type: ignore[arg-type]
-    with tempfile.TemporaryDirectory() as tmp:
-        db = open_db(Path(tmp) / "l.sqlite")
+    with tempfile.TemporaryDirectory():
+        db = open_db(new_target())
         delegate(db, (Delegation("a", 3, 0), Delegation("b", 5, 2)))
         inputs = _inputs(results, 0)
         settle_all(db, inputs, policy)
@@ -146,9 +151,11 @@ def test_replaying_epochs_writes_nothing(results: list[int], mode: str) -> None:
 settled = st.lists(st.integers(-(10**9), 10**10), min_size=2, max_size=8)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=_SLOW_WITH_FIXTURE)
 @given(settled, st.data())
-def test_a_reorg_recomputes_to_exactly_a_fresh_run(old: list[int], data: st.DataObject) -> None:
+def test_a_reorg_recomputes_to_exactly_a_fresh_run(
+    new_target: NewTarget, old: list[int], data: st.DataObject
+) -> None:
     common = data.draw(st.integers(1, len(old) - 1), label="common ancestor offset")
     new_tail = data.draw(st.lists(st.integers(-(10**9), 10**10), min_size=1, max_size=6))
     policy = data.draw(
@@ -161,8 +168,8 @@ def test_a_reorg_recomputes_to_exactly_a_fresh_run(old: list[int], data: st.Data
         )
     )
     entries = (Delegation("a", 3, 10), Delegation("b", 7, 12, 15), Delegation("c", 11, 13))
-    with tempfile.TemporaryDirectory() as tmp:
-        reorged, fresh = open_db(Path(tmp) / "r.sqlite"), open_db(Path(tmp) / "f.sqlite")
+    with tempfile.TemporaryDirectory():
+        reorged, fresh = open_db(new_target()), open_db(new_target())
         for db in (reorged, fresh):
             delegate(db, entries)
         settle_all(reorged, _inputs(old, 10, "old"), policy)
@@ -183,8 +190,8 @@ def test_a_reorg_recomputes_to_exactly_a_fresh_run(old: list[int], data: st.Data
         fresh.close()
 
 
-def test_final_rows_never_change(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "l.sqlite")
+def test_final_rows_never_change(db_target: str) -> None:
+    db = open_db(db_target)
     delegate(db, (Delegation("a", 3, 0),))
     settle_all(db, _inputs([5, 6, 7], 0), LedgerPolicy())
     db.write_sync(lambda c: ledger_write.finalize(c, 2))  # epochs 0 and 1 final
@@ -194,9 +201,9 @@ def test_final_rows_never_change(tmp_path: Path) -> None:
         db.write_sync(lambda c: ledger_write.settle(c, changed, LedgerPolicy()))
     with pytest.raises(FinalRowError, match="epoch 1 is final"):
         db.write_sync(lambda c: ledger_write.revert_from(c, 1, reason="test"))
-    with pytest.raises(sqlite3.IntegrityError, match="final epoch rows are immutable"):
+    with pytest.raises(STORE_ERRORS, match="final epoch rows are immutable"):
         db.write_sync(lambda c: c.execute("UPDATE ledger_epochs SET fee_gwei = 0 WHERE epoch = 0"))
-    with pytest.raises(sqlite3.IntegrityError, match="final validator rows are immutable"):
+    with pytest.raises(STORE_ERRORS, match="final validator rows are immutable"):
         db.write_sync(lambda c: c.execute("DELETE FROM validator_epoch_detail WHERE epoch = 1"))
     assert dump(db) == before
     # The provisional epoch 2 can still be reversed.
@@ -219,8 +226,8 @@ db.write_sync(crash)
 """
 
 
-def test_a_crash_mid_transaction_leaves_the_previous_epoch_intact(tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
+def test_a_crash_mid_transaction_leaves_the_previous_epoch_intact(db_target: str) -> None:
+    path = db_target
     db = open_db(path)
     delegate(db, (Delegation("a", 3, 0),))
     settle_all(db, _inputs([5, 6], 0), LedgerPolicy())
@@ -238,8 +245,8 @@ def test_a_crash_mid_transaction_leaves_the_previous_epoch_intact(tmp_path: Path
     db.close()
 
 
-def test_events_are_enqueued_with_the_epoch_or_not_at_all(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "l.sqlite")
+def test_events_are_enqueued_with_the_epoch_or_not_at_all(db_target: str) -> None:
+    db = open_db(db_target)
     delegate(db, (Delegation("a", 3, 0),))
 
     def events(s: EpochSettlement) -> list[OutboxEvent]:
@@ -262,9 +269,9 @@ def test_events_are_enqueued_with_the_epoch_or_not_at_all(tmp_path: Path) -> Non
 
 
 async def test_delegation_changes_take_effect_at_the_next_boundary_and_are_journaled(
-    tmp_path: Path,
+    db_target: str,
 ) -> None:
-    store = open_ledger(str(tmp_path / "l.sqlite"), pool_id="p", policy=LedgerPolicy())
+    store = open_ledger(db_target, pool_id="p", policy=LedgerPolicy())
     await store.apply_delegations(DelegationSet((Delegation("a", 10, 5),), "file.toml"))
     for inp in _inputs([100, 100], 5):
         await store.settle(inp)
@@ -315,8 +322,8 @@ async def test_delegation_changes_take_effect_at_the_next_boundary_and_are_journ
     store.db.close()
 
 
-def test_dust_and_shares_hold_through_the_store_with_many_changes(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "l.sqlite")
+def test_dust_and_shares_hold_through_the_store_with_many_changes(db_target: str) -> None:
+    db = open_db(db_target)
     entries = tuple(
         Delegation(f"d{i}", 10**9 + 7919 * i, i % 5, None if i % 3 else 8 + i % 4)
         for i in range(40)
@@ -343,8 +350,8 @@ def test_dust_and_shares_hold_through_the_store_with_many_changes(tmp_path: Path
     db.close()
 
 
-def test_epochs_settled_after_the_finalized_checkpoint_still_become_final(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "l.sqlite")
+def test_epochs_settled_after_the_finalized_checkpoint_still_become_final(db_target: str) -> None:
+    db = open_db(db_target)
     delegate(db, (Delegation("a", 3, 0),))
     settle_all(db, _inputs([5, 6], 0), LedgerPolicy())
     assert db.write_sync(lambda c: ledger_write.finalize(c, 10)) == [0, 1]

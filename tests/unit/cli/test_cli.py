@@ -47,6 +47,27 @@ def test_check_config_prints_effective_config_with_secrets_masked(
     ]
 
 
+def test_check_config_accepts_a_postgresql_url_and_masks_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[pool]\nid = "alpha"\nvalidators = [3]\n'
+        '[ledger]\ndatabase = "postgresql://pool:Inline-Pg-Pass@db:5432/ledger"\n'
+    )
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "ledger_password").write_text("Credential-Pg-Pass", encoding="utf-8")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert main(["check-config", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "Inline-Pg-Pass" not in out
+    assert "Credential-Pg-Pass" not in out
+    effective = json.loads(out)
+    assert effective["ledger"]["database"] == "postgresql://***@db:5432/ledger"
+    assert effective["ledger"]["password"] == "**********"
+
+
 def test_check_config_invalid_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

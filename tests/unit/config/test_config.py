@@ -164,11 +164,28 @@ def test_ledger_defaults_to_the_state_directory(monkeypatch: pytest.MonkeyPatch)
     assert load_settings().ledger.resolved_database() == "/var/lib/stakepool/ledger.sqlite"
 
 
-def test_a_database_url_is_refused_until_a_postgresql_backend_exists(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_postgresql_url_is_a_ledger_database_and_other_urls_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "postgresql://127.0.0.1/stakepool")
-    with pytest.raises(ConfigError, match=r"^ledger\.database: only a SQLite file path"):
+    url = "postgresql://stakepool@db.internal:5432/ledger"
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", url)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "ledger_password").write_text("Pg-pass-from-credential\n", encoding="utf-8")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    settings = load_settings()
+    assert settings.ledger.resolved_database() == url
+    assert settings.ledger.is_postgresql
+    assert settings.ledger.database_password() == "Pg-pass-from-credential"
+    assert "Pg-pass-from-credential" in settings.secrets()
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "mysql://db.internal/ledger")
+    with pytest.raises(ConfigError, match=r"^ledger\.database: .*mysql:// URL is not a ledger"):
         load_settings()
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "postgresql://db.internal:5432")
+    with pytest.raises(ConfigError, match=r"names no database"):
+        load_settings()
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "postgresql:///?service=stakepool")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    assert load_settings().ledger.database_password() is None  # libpq's service file has it
     monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "/var/lib/stakepool/ledger.sqlite")
     assert load_settings().ledger.resolved_database() == "/var/lib/stakepool/ledger.sqlite"

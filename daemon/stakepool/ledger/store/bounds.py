@@ -20,16 +20,17 @@ running and tries the epoch again at the next close, when the node may answer sa
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from operator import attrgetter
 
 from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store.interface import LedgerError
+from stakepool.store.engine import Connection
 
 MAX_INTEGER = 2**63 - 1
-"""SQLite INTEGER."""
+"""SQLite INTEGER, PostgreSQL ``bigint``: the same range (a SUM over them is exact on both:
+SQLite's integer sum, PostgreSQL's ``numeric``)."""
 MAX_VALIDATOR_EPOCH_GWEI = 2**44
 
 _POOL_COLUMNS = (
@@ -53,9 +54,7 @@ class LedgerRangeError(LedgerError):
     """An epoch whose figures the ledger cannot hold exactly: refused whole, nothing written."""
 
 
-def check_epoch(
-    conn: sqlite3.Connection, inp: EpochSettlementInput, settlement: EpochSettlement
-) -> None:
+def check_epoch(conn: Connection, inp: EpochSettlementInput, settlement: EpochSettlement) -> None:
     """Raise ``LedgerRangeError`` unless every value ``settle`` writes for ``inp`` fits."""
     hint = "refused, nothing written; what the nodes answered for this epoch is not credible"
     if not _validators_fit(inp.validators):
@@ -114,7 +113,7 @@ def _refuse_validators(inp: EpochSettlementInput, hint: str) -> None:
 
 
 def _check_pool(
-    conn: sqlite3.Connection, inp: EpochSettlementInput, settlement: EpochSettlement, hint: str
+    conn: Connection, inp: EpochSettlementInput, settlement: EpochSettlement, hint: str
 ) -> None:
     values = [getattr(settlement, c) for c in _POOL_COLUMNS]
     for column, value in zip(_POOL_COLUMNS, values, strict=True):
@@ -133,7 +132,7 @@ def _check_pool(
         )
 
 
-def _check_validator_totals(conn: sqlite3.Connection, inp: EpochSettlementInput, hint: str) -> None:
+def _check_validator_totals(conn: Connection, inp: EpochSettlementInput, hint: str) -> None:
     indices = [v.validator_index for v in inp.validators]
     totals: dict[int, int] = {}
     for chunk in _chunks(indices, 500):

@@ -8,13 +8,13 @@ every change is journaled with the epoch it takes effect.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from stakepool.ledger.delegations import MAX_GWEI, DelegationSet, weight_at
 from stakepool.ledger.queries import DelegationApplyResult, DelegationChange
 from stakepool.ledger.store.interface import LedgerError
 from stakepool.ledger.store.ledger_sql import next_epoch, schedule, totals_at
+from stakepool.store.engine import Connection
 
 
 def _tail(points: Sequence[tuple[int, int]], boundary: int, before: int) -> list[tuple[int, int]]:
@@ -41,11 +41,12 @@ def _contribute(
         current = weight
 
 
-def _flush_changes(conn: sqlite3.Connection, deltas: dict[int, list[int]]) -> None:
+def _flush_changes(conn: Connection, deltas: dict[int, list[int]]) -> None:
     conn.executemany(
         "INSERT INTO weight_changes (epoch, weight_delta, count_delta) VALUES (?, ?, ?)"
-        " ON CONFLICT (epoch) DO UPDATE SET weight_delta = weight_delta + excluded.weight_delta,"
-        " count_delta = count_delta + excluded.count_delta",
+        " ON CONFLICT (epoch) DO UPDATE SET"
+        " weight_delta = weight_changes.weight_delta + excluded.weight_delta,"
+        " count_delta = weight_changes.count_delta + excluded.count_delta",
         [(e, w, n) for e, (w, n) in sorted(deltas.items()) if w or n],
     )
     conn.execute("DELETE FROM weight_changes WHERE weight_delta = 0 AND count_delta = 0")
@@ -63,7 +64,7 @@ def _flush_changes(conn: sqlite3.Connection, deltas: dict[int, list[int]]) -> No
             )
 
 
-def last_set_by(conn: sqlite3.Connection, source: str) -> set[str]:
+def last_set_by(conn: Connection, source: str) -> set[str]:
     """Delegators whose latest journaled change came from ``source`` (e.g. ``"api"``)."""
     return {
         str(r[0])
@@ -76,7 +77,7 @@ def last_set_by(conn: sqlite3.Connection, source: str) -> set[str]:
     }
 
 
-def _schedules(conn: sqlite3.Connection) -> dict[str, list[tuple[int, int]]]:
+def _schedules(conn: Connection) -> dict[str, list[tuple[int, int]]]:
     out: dict[str, list[tuple[int, int]]] = {}
     for delegator, epoch, weight in conn.execute(
         "SELECT delegator, epoch, weight_gwei FROM delegator_weights ORDER BY delegator, epoch"
@@ -86,7 +87,7 @@ def _schedules(conn: sqlite3.Connection) -> dict[str, list[tuple[int, int]]]:
 
 
 def apply_delegations(
-    conn: sqlite3.Connection,
+    conn: Connection,
     delegations: DelegationSet,
     *,
     effective_epoch: int | None = None,
@@ -113,7 +114,9 @@ def apply_delegations(
     if replace_all and spare_source is not None:
         targets -= last_set_by(conn, spare_source) - set(desired)
     # ``schedules()`` gives its delegators sorted: sorting a million ids again costs a second each.
-    conn.executemany("INSERT OR IGNORE INTO delegators (id) VALUES (?)", [(d,) for d in desired])
+    conn.executemany(
+        "INSERT INTO delegators (id) VALUES (?) ON CONFLICT (id) DO NOTHING", [(d,) for d in desired]
+    )
     deltas: dict[int, list[int]] = {}
     removed: list[tuple[str, int]] = []
     added: list[tuple[str, int, int]] = []
@@ -193,7 +196,7 @@ class Preview(Exception):
 
 
 def preview_delegations(
-    conn: sqlite3.Connection,
+    conn: Connection,
     delegations: DelegationSet,
     *,
     effective_epoch: int | None = None,

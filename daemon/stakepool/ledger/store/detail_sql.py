@@ -7,14 +7,14 @@ decodes one blob per epoch and picks its position by bisection over the sorted i
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 
 from stakepool.ledger.settlement import ValidatorEpochRow
 from stakepool.store.detail_pack import DetailEpoch, DetailRow, split
+from stakepool.store.engine import Connection
 
 
-def write_epoch(conn: sqlite3.Connection, epoch: int, rows: Sequence[ValidatorEpochRow]) -> None:
+def write_epoch(conn: Connection, epoch: int, rows: Sequence[ValidatorEpochRow]) -> None:
     if not rows:
         return
     money, explanation = split(rows)  # read as they are: no copy of 100,000 rows
@@ -25,7 +25,7 @@ def write_epoch(conn: sqlite3.Connection, epoch: int, rows: Sequence[ValidatorEp
     )
 
 
-def epoch_detail(conn: sqlite3.Connection, epoch: int) -> DetailEpoch | None:
+def epoch_detail(conn: Connection, epoch: int) -> DetailEpoch | None:
     row = conn.execute(
         "SELECT packed, explanation FROM validator_epoch_detail WHERE epoch = ?", (epoch,)
     ).fetchone()
@@ -37,7 +37,7 @@ def _decoded(packed: bytes, explanation: bytes | None) -> DetailEpoch:
 
 
 def epochs_between(
-    conn: sqlite3.Connection, first: int, last: int, *, descending: bool = False
+    conn: Connection, first: int, last: int, *, descending: bool = False
 ) -> Iterator[tuple[int, DetailEpoch]]:
     order = "DESC" if descending else "ASC"
     rows = conn.execute(
@@ -49,7 +49,7 @@ def epochs_between(
         yield int(r[0]), _decoded(r[1], r[2])
 
 
-def reward_sums(conn: sqlite3.Connection, first: int, last: int) -> dict[int, int]:
+def reward_sums(conn: Connection, first: int, last: int) -> dict[int, int]:
     """Σ reward per validator over epochs ``first..last`` (exact, any size)."""
     sums: dict[int, int] = {}
     for _epoch, packed in epochs_between(conn, first, last):
@@ -79,11 +79,11 @@ def audit_rows(packed: DetailEpoch) -> list[list[object]]:
     return out
 
 
-def delete_epoch(conn: sqlite3.Connection, epoch: int) -> None:
+def delete_epoch(conn: Connection, epoch: int) -> None:
     conn.execute("DELETE FROM validator_epoch_detail WHERE epoch = ?", (epoch,))
 
 
-def last_seen_before(conn: sqlite3.Connection, indices: set[int], before: int) -> dict[int, int]:
+def last_seen_before(conn: Connection, indices: set[int], before: int) -> dict[int, int]:
     """The last epoch ``< before`` holding each of ``indices`` (absent: none), newest first;
     stops as soon as every index is found (a reorg reverses the newest epochs)."""
     found: dict[int, int] = {}
@@ -97,7 +97,7 @@ def last_seen_before(conn: sqlite3.Connection, indices: set[int], before: int) -
     return found
 
 
-def row_tuples(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+def row_tuples(conn: Connection) -> list[tuple[object, ...]]:
     """Every epoch's rows as the old ``validator_epochs`` table held them (epoch first, then
     ``audit_rows``' order), ordered by epoch and index: for tools and tests that compared
     tables."""
@@ -107,7 +107,7 @@ def row_tuples(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     return out
 
 
-def store_explanation(conn: sqlite3.Connection, epoch: int, rows: Sequence[DetailRow]) -> None:
+def store_explanation(conn: Connection, epoch: int, rows: Sequence[DetailRow]) -> None:
     """Replace the epoch's explanation (money untouched: the final-row trigger checks it)."""
     _money, explanation = split(rows)
     conn.execute(

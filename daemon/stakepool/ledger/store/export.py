@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
@@ -21,6 +20,7 @@ from stakepool.ledger.accumulator import accrued_scaled, to_gwei
 from stakepool.ledger.delegations import weight_at
 from stakepool.ledger.store import ledger_read, rollup_sql
 from stakepool.ledger.store.ledger_sql import acc_lookup, last_epochs, paid_gwei, schedule
+from stakepool.store.engine import Connection
 
 ExportKind = Literal["pool", "validators", "delegators"]
 ExportFormat = Literal["csv", "json"]
@@ -35,7 +35,7 @@ class Table:
     rows: Iterator[tuple[Cell, ...]]
 
 
-def pool_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+def pool_table(conn: Connection, first: int, last: int) -> Table:
     columns = (
         "epoch",
         "status",
@@ -72,7 +72,7 @@ def pool_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
     return Table(columns, rows)
 
 
-def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+def validators_table(conn: Connection, first: int, last: int) -> Table:
     """Per validator and epoch inside the detail's retention; per validator and statement period
     (``resolution`` ``day``: exact roll-ups, ``epoch``..``last_epoch``) beyond it. The pruned
     periods are the oldest, so their rows come first and the order stays by epoch."""
@@ -155,7 +155,7 @@ def validators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
     return Table(columns, chain(day_rows(), epoch_rows()))
 
 
-def delegators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
+def delegators_table(conn: Connection, first: int, last: int) -> Table:
     columns = (
         "delegator",
         "from_epoch",
@@ -194,7 +194,7 @@ def delegators_table(conn: sqlite3.Connection, first: int, last: int) -> Table:
     return Table(columns, rows())
 
 
-def table(conn: sqlite3.Connection, kind: ExportKind, first: int, last: int) -> Table:
+def table(conn: Connection, kind: ExportKind, first: int, last: int) -> Table:
     if kind == "pool":
         return pool_table(conn, first, last)
     if kind == "validators":

@@ -1,7 +1,7 @@
 """The ledger store interface: what the daemon, the HTTP API and the CLI use.
 
-SQLite implements it now (``sqlite_ledger.SqliteLedgerStore``); a PostgreSQL backend can follow
-behind the same Protocol. Every write is one transaction; the ``events`` hooks return outbox events
+``sqlite_ledger.SqliteLedgerStore`` implements it on the store's ``Database``, SQLite or PostgreSQL
+(the SQL is written once for both: ``store/engine.py``). Every write is one transaction; the ``events`` hooks return outbox events
 that are enqueued in that same transaction (``stakepool.store.outbox.enqueue``), so a
 settled epoch and its ``epoch_settled`` event are saved together or not at all.
 """

@@ -9,12 +9,12 @@ trigger admits a change of the explanation only, never of the money), and nothin
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store import detail_sql
+from stakepool.store.engine import Connection
 
 
 def unexplained(inp: EpochSettlementInput) -> EpochSettlementInput:
@@ -24,7 +24,7 @@ def unexplained(inp: EpochSettlementInput) -> EpochSettlementInput:
 
 
 def store_late_explanation(
-    conn: sqlite3.Connection, inp: EpochSettlementInput, settled_digest: str
+    conn: Connection, inp: EpochSettlementInput, settled_digest: str
 ) -> bool:
     """True if ``inp`` differs from the input settled (``settled_digest``) only by an explanation
     that was missing then (it is stored now, and a provisional row takes the explained digest: it

@@ -8,8 +8,8 @@ cache it per settled/final epoch (``SqliteLedgerStore`` does).
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from stakepool.ledger.accumulator import NUDGE, SCALE, accrued_scaled, to_gwei
 from stakepool.ledger.delegations import weight_at
@@ -44,13 +44,14 @@ from stakepool.ledger.store.ledger_sql import (
 )
 from stakepool.ledger.store.ledger_write import FINALIZED_KEY
 from stakepool.store.detail_pack import DetailRow
+from stakepool.store.engine import Connection
 
 
 def _status(text: object) -> Status:
     return "final" if text == "final" else "provisional"
 
 
-def status(conn: sqlite3.Connection) -> LedgerStatus:
+def status(conn: Connection) -> LedgerStatus:
     _first, last, last_final = last_epochs(conn)
     _w, count = totals_at(conn, last if last is not None else next_epoch(conn))
     reversed_count = int(conn.execute("SELECT COUNT(*) FROM ledger_epoch_reversals").fetchone()[0])
@@ -63,7 +64,7 @@ def status(conn: sqlite3.Connection) -> LedgerStatus:
     )
 
 
-def credited_gwei(conn: sqlite3.Connection) -> FinalTotal:
+def credited_gwei(conn: Connection) -> FinalTotal:
     """Σ over delegators of their floored accruals (final, total). O(delegators + changes).
 
     The one read that needs every delegator (for the pool's dust); a tight loop because it runs
@@ -109,9 +110,7 @@ def credited_gwei(conn: sqlite3.Connection) -> FinalTotal:
     return FinalTotal(sums[1] if last_final is not None else 0, sums[0])
 
 
-def pool_totals(
-    conn: sqlite3.Connection, pool_id: str, credited: FinalTotal | None = None
-) -> PoolTotals:
+def pool_totals(conn: Connection, pool_id: str, credited: FinalTotal | None = None) -> PoolTotals:
     _first, last, last_final = last_epochs(conn)
     sums = conn.execute(
         "SELECT"
@@ -162,7 +161,7 @@ def pool_totals(
     )
 
 
-def _pool_epoch(r: sqlite3.Row | tuple[object, ...]) -> PoolEpoch:
+def _pool_epoch(r: Sequence[Any]) -> PoolEpoch:
     v = list(r)
     return PoolEpoch(
         epoch=int(str(v[0])),
@@ -187,20 +186,20 @@ _POOL_EPOCH_SQL = (
 )
 
 
-def pool_epochs(conn: sqlite3.Connection, epochs: EpochRange) -> list[PoolEpoch]:
+def pool_epochs(conn: Connection, epochs: EpochRange) -> list[PoolEpoch]:
     bounds = epochs.resolve(last_epochs(conn)[1])
     if bounds is None:
         return []
     return [_pool_epoch(r) for r in conn.execute(_POOL_EPOCH_SQL, bounds)]
 
 
-def iter_pool_epochs(conn: sqlite3.Connection, first: int, last: int) -> Iterator[PoolEpoch]:
+def iter_pool_epochs(conn: Connection, first: int, last: int) -> Iterator[PoolEpoch]:
     """Unbounded, for the export command (streams rows)."""
     for r in conn.execute(_POOL_EPOCH_SQL, (first, last)):
         yield _pool_epoch(r)
 
 
-def validators(conn: sqlite3.Connection) -> list[ValidatorSummary]:
+def validators(conn: Connection) -> list[ValidatorSummary]:
     rows = conn.execute(
         "SELECT validator_index, first_epoch, last_epoch, reward_final_gwei, reward_total_gwei"
         " FROM validator_totals ORDER BY validator_index"
@@ -233,7 +232,7 @@ def _validator_epoch(
 
 
 def _statuses(
-    conn: sqlite3.Connection, first: int, last: int
+    conn: Connection, first: int, last: int
 ) -> dict[int, tuple[str, tuple[int, int] | None]]:
     """Each epoch's status and, for a share of a merged window, the window's span."""
     rows = conn.execute(
@@ -245,7 +244,7 @@ def _statuses(
 
 
 def validator_epochs(
-    conn: sqlite3.Connection, validator_index: int, epochs: EpochRange
+    conn: Connection, validator_index: int, epochs: EpochRange
 ) -> list[ValidatorEpoch]:
     bounds = epochs.resolve(last_epochs(conn)[1])
     if bounds is None:
@@ -267,21 +266,19 @@ def validator_epochs(
     return out
 
 
-def iter_validator_epochs(
-    conn: sqlite3.Connection, first: int, last: int
-) -> Iterator[ValidatorEpoch]:
+def iter_validator_epochs(conn: Connection, first: int, last: int) -> Iterator[ValidatorEpoch]:
     statuses = _statuses(conn, first, last)
     for epoch, packed in detail_sql.epochs_between(conn, first, last):
         for r in packed.rows():
             yield _validator_epoch(epoch, statuses[epoch], r)
 
 
-def _principal(sched: list[tuple[int, int]], conn: sqlite3.Connection) -> int:
+def _principal(sched: list[tuple[int, int]], conn: Connection) -> int:
     return weight_at(sched, next_epoch(conn))
 
 
 def delegators(
-    conn: sqlite3.Connection, *, cursor: str | None = None, limit: int = 100
+    conn: Connection, *, cursor: str | None = None, limit: int = 100
 ) -> Page[DelegatorSummary]:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise QueryError(f"limit must be in 1..{MAX_PAGE_SIZE}, got {limit}")
@@ -315,7 +312,7 @@ def delegators(
     return Page(items, ids[-1] if len(rows) > limit else None)
 
 
-def delegator(conn: sqlite3.Connection, delegator_id: str) -> DelegatorDetail | None:
+def delegator(conn: Connection, delegator_id: str) -> DelegatorDetail | None:
     if not delegator_exists(conn, delegator_id):
         return None
     _first, last, last_final = last_epochs(conn)
@@ -335,7 +332,7 @@ def delegator(conn: sqlite3.Connection, delegator_id: str) -> DelegatorDetail | 
 
 
 def delegator_epochs(
-    conn: sqlite3.Connection, delegator_id: str, epochs: EpochRange
+    conn: Connection, delegator_id: str, epochs: EpochRange
 ) -> list[DelegatorEpoch] | None:
     if not delegator_exists(conn, delegator_id):
         return None
@@ -367,7 +364,7 @@ def delegator_epochs(
 
 
 def delegation_journal(
-    conn: sqlite3.Connection, *, delegator_id: str | None = None, limit: int = 100
+    conn: Connection, *, delegator_id: str | None = None, limit: int = 100
 ) -> list[DelegationChange]:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise QueryError(f"limit must be in 1..{MAX_PAGE_SIZE}, got {limit}")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from stakepool.ledger.accumulator import accrued_scaled, to_gwei
+from stakepool.store.engine import Connection
 from stakepool.store.unit import UnitOfWork
 
 
-def last_epochs(conn: sqlite3.Connection) -> tuple[int | None, int | None, int | None]:
+def last_epochs(conn: Connection) -> tuple[int | None, int | None, int | None]:
     """``(first settled, last settled, last final)`` epoch, ``None`` where there is none."""
     row = conn.execute(
         "SELECT MIN(epoch), MAX(epoch), MAX(CASE WHEN status = 'final' THEN epoch END)"
@@ -22,7 +22,7 @@ def last_epochs(conn: sqlite3.Connection) -> tuple[int | None, int | None, int |
     )
 
 
-def acc_lookup(conn: sqlite3.Connection) -> Callable[[int], int]:
+def acc_lookup(conn: Connection) -> Callable[[int], int]:
     """``acc_after(k)``: the accumulator after epoch ``k`` (0 before the first settled epoch)."""
     cache: dict[int, int] = {}
 
@@ -38,7 +38,7 @@ def acc_lookup(conn: sqlite3.Connection) -> Callable[[int], int]:
     return acc_after
 
 
-def schedule(conn: sqlite3.Connection, delegator: str) -> list[tuple[int, int]]:
+def schedule(conn: Connection, delegator: str) -> list[tuple[int, int]]:
     rows = conn.execute(
         "SELECT epoch, weight_gwei FROM delegator_weights WHERE delegator = ? ORDER BY epoch",
         (delegator,),
@@ -46,14 +46,14 @@ def schedule(conn: sqlite3.Connection, delegator: str) -> list[tuple[int, int]]:
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
-def delegator_exists(conn: sqlite3.Connection, delegator: str) -> bool:
+def delegator_exists(conn: Connection, delegator: str) -> bool:
     return (
         conn.execute("SELECT 1 FROM delegators WHERE id = ?", (delegator,)).fetchone() is not None
     )
 
 
 def accrued_gwei(
-    conn: sqlite3.Connection,
+    conn: Connection,
     sched: list[tuple[int, int]],
     up_to_epoch: int | None,
     acc_after: Callable[[int], int] | None = None,
@@ -65,14 +65,14 @@ def accrued_gwei(
     return to_gwei(accrued_scaled(sched, lookup, sched[0][0], up_to_epoch))
 
 
-def paid_gwei(conn: sqlite3.Connection, delegator: str) -> int:
+def paid_gwei(conn: Connection, delegator: str) -> int:
     row = conn.execute(
         "SELECT COALESCE(SUM(amount_gwei), 0) FROM payouts WHERE delegator = ?", (delegator,)
     ).fetchone()
     return int(row[0])
 
 
-def totals_at(conn: sqlite3.Connection, epoch: int) -> tuple[int, int]:
+def totals_at(conn: Connection, epoch: int) -> tuple[int, int]:
     """``(total weight, delegators with weight)`` in effect at ``epoch``: running sums of changes."""
     row = conn.execute(
         "SELECT COALESCE(SUM(weight_delta), 0), COALESCE(SUM(count_delta), 0)"
@@ -82,12 +82,12 @@ def totals_at(conn: sqlite3.Connection, epoch: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def meta(conn: sqlite3.Connection, key: str) -> int | None:
+def meta(conn: Connection, key: str) -> int | None:
     row = conn.execute("SELECT value FROM ledger_meta WHERE key = ?", (key,)).fetchone()
     return None if row is None else int(row[0])
 
 
-def set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
+def set_meta(conn: Connection, key: str, value: int) -> None:
     conn.execute(
         "INSERT INTO ledger_meta (key, value) VALUES (?, ?)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -95,7 +95,7 @@ def set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
     )
 
 
-def next_epoch(conn: sqlite3.Connection) -> int:
+def next_epoch(conn: Connection) -> int:
     """The first epoch not settled yet: the earliest a delegation change can take effect."""
     _first, last, _final = last_epochs(conn)
     if last is not None:

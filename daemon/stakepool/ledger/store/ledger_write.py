@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 
 from stakepool.ledger.policy import LedgerPolicy
@@ -49,6 +48,7 @@ from stakepool.ledger.store.ledger_sql import (
     totals_at,
 )
 from stakepool.store import outbox
+from stakepool.store.engine import Connection, dialect_of
 
 DEFAULT_OUTBOX_MAX_ROWS = 100_000
 FINALIZED_KEY = "finalized_epoch"
@@ -70,7 +70,7 @@ def _opt_int(value: object) -> int | None:
     return None if value is None else _int(value)
 
 
-def _settlement_from_row(conn: sqlite3.Connection, r: Sequence[object]) -> EpochSettlement:
+def _settlement_from_row(conn: Connection, r: Sequence[object]) -> EpochSettlement:
     """A stored epoch row (``_EPOCH_COLUMNS`` order) as the settlement it recorded."""
     before = _state_before(conn, _int(r[0]))
     return EpochSettlement(
@@ -89,7 +89,7 @@ def _settlement_from_row(conn: sqlite3.Connection, r: Sequence[object]) -> Epoch
     )
 
 
-def _state_before(conn: sqlite3.Connection, epoch: int) -> LedgerState:
+def _state_before(conn: Connection, epoch: int) -> LedgerState:
     row = conn.execute(
         "SELECT state_json FROM ledger_epochs WHERE epoch = ?", (epoch - 1,)
     ).fetchone()
@@ -97,7 +97,7 @@ def _state_before(conn: sqlite3.Connection, epoch: int) -> LedgerState:
 
 
 def settle(
-    conn: sqlite3.Connection,
+    conn: Connection,
     inp: EpochSettlementInput,
     policy: LedgerPolicy,
     *,
@@ -138,7 +138,7 @@ def settle(
     conn.execute(
         f"INSERT INTO ledger_epochs ({_EPOCH_COLUMNS}, merged_from, merged_to) VALUES"  # noqa: S608
         " (?, 'provisional', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, ?, ?)",
+        f" {dialect_of(conn).now}, NULL, ?, ?)",
         (
             inp.epoch,
             settlement.reward_cl_gwei,
@@ -163,9 +163,11 @@ def settle(
         "INSERT INTO validator_totals (validator_index, first_epoch, last_epoch,"
         " reward_total_gwei, reward_final_gwei) VALUES (?, ?, ?, ?, 0)"
         " ON CONFLICT (validator_index) DO UPDATE SET"
-        " first_epoch = MIN(first_epoch, excluded.first_epoch),"
-        " last_epoch = MAX(last_epoch, excluded.last_epoch),"
-        " reward_total_gwei = reward_total_gwei + excluded.reward_total_gwei",
+        " first_epoch = CASE WHEN excluded.first_epoch < validator_totals.first_epoch"
+        " THEN excluded.first_epoch ELSE validator_totals.first_epoch END,"
+        " last_epoch = CASE WHEN excluded.last_epoch > validator_totals.last_epoch"
+        " THEN excluded.last_epoch ELSE validator_totals.last_epoch END,"
+        " reward_total_gwei = validator_totals.reward_total_gwei + excluded.reward_total_gwei",
         [(v.validator_index, inp.epoch, inp.epoch, v.reward_gwei) for v in inp.validators],
     )
     if events is not None:
@@ -174,7 +176,7 @@ def settle(
 
 
 def finalize(
-    conn: sqlite3.Connection,
+    conn: Connection,
     finalized_epoch: int,
     *,
     events: FinalizedHook | None = None,
@@ -188,8 +190,8 @@ def finalize(
         # Never backwards; but epochs settled since (a ledger catching up) still become final.
         finalized_epoch = seen
     rows = conn.execute(
-        "UPDATE ledger_epochs SET status = 'final',"
-        " finalized_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+        "UPDATE ledger_epochs SET status = 'final',"  # noqa: S608 - the dialect's constant
+        f" finalized_at = {dialect_of(conn).now}"
         " WHERE status = 'provisional' AND epoch <= ? RETURNING epoch",
         (finalized_epoch - 1,),
     ).fetchall()
@@ -207,7 +209,7 @@ def finalize(
 
 
 def revert_from(
-    conn: sqlite3.Connection,
+    conn: Connection,
     epoch: int,
     *,
     reason: str,
@@ -278,7 +280,7 @@ def revert_from(
 
 
 def record_payout(
-    conn: sqlite3.Connection, delegator: str, amount_gwei: int, *, reference: str | None = None
+    conn: Connection, delegator: str, amount_gwei: int, *, reference: str | None = None
 ) -> PayoutRecord:
     if isinstance(amount_gwei, bool) or not isinstance(amount_gwei, int) or amount_gwei <= 0:
         raise PayoutError(f"payout amount must be a positive number of Gwei, got {amount_gwei!r}")

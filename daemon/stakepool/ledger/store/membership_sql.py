@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 from stakepool.ledger.membership import MembershipChange
+from stakepool.store.engine import Connection
 
 
-def record(conn: sqlite3.Connection, changes: Iterable[MembershipChange]) -> int:
+def record(conn: Connection, changes: Iterable[MembershipChange]) -> int:
     rows = [
         (c.validator_index, c.pubkey, c.change, c.effective_epoch, ",".join(c.sources))
         for c in changes
@@ -21,7 +21,7 @@ def record(conn: sqlite3.Connection, changes: Iterable[MembershipChange]) -> int
     return len(rows)
 
 
-def journal(conn: sqlite3.Connection) -> list[MembershipChange]:
+def journal(conn: Connection) -> list[MembershipChange]:
     """Every entry, oldest first."""
     cursor = conn.execute(
         "SELECT validator_index, pubkey, change, effective_epoch, sources"

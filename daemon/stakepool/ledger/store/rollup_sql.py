@@ -9,16 +9,23 @@ lock for long, so settlement and the API are not kept waiting.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stakepool.ledger.rollup import DayRow, DaySum
+from stakepool.ledger.store.interface import LedgerError
+from stakepool.store.engine import Connection
 
 _COLUMNS = (
     "validator_index, first_epoch, last_epoch, epochs, reward_gwei, attestations_included,"
     " attestations_missed, proposals, proposals_missed, residual_gwei, components_json"
 )
+
+
+_REPLACE = ", ".join(
+    f"{c.strip()} = excluded.{c.strip()}" for c in _COLUMNS.split(",")[1:]
+)
+"""A first try cut short is written again whole: every column but the key from the new row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +38,12 @@ class CheckedPeriod:
     reward_gwei: int
 
 
-def oldest_detail_epoch(conn: sqlite3.Connection) -> int | None:
+def oldest_detail_epoch(conn: Connection) -> int | None:
     row = conn.execute("SELECT MIN(epoch) FROM validator_epoch_detail").fetchone()
     return None if row[0] is None else int(row[0])
 
 
-def detail_epochs(conn: sqlite3.Connection, first: int, last: int) -> list[int]:
+def detail_epochs(conn: Connection, first: int, last: int) -> list[int]:
     rows = conn.execute(
         "SELECT epoch FROM validator_epoch_detail WHERE epoch BETWEEN ? AND ? ORDER BY epoch",
         (first, last),
@@ -45,7 +52,7 @@ def detail_epochs(conn: sqlite3.Connection, first: int, last: int) -> list[int]:
 
 
 def detail_blobs(
-    conn: sqlite3.Connection, epochs: Sequence[int]
+    conn: Connection, epochs: Sequence[int]
 ) -> list[tuple[int, bytes, bytes | None]]:
     """The raw blobs of ``epochs`` (decoded by the caller, off this thread)."""
     out = []
@@ -58,7 +65,7 @@ def detail_blobs(
     return out
 
 
-def non_final_between(conn: sqlite3.Connection, first: int, last: int) -> int:
+def non_final_between(conn: Connection, first: int, last: int) -> int:
     row = conn.execute(
         "SELECT COUNT(*) FROM ledger_epochs WHERE epoch BETWEEN ? AND ? AND status != 'final'",
         (first, last),
@@ -66,7 +73,7 @@ def non_final_between(conn: sqlite3.Connection, first: int, last: int) -> int:
     return int(row[0])
 
 
-def checked(conn: sqlite3.Connection, period: int) -> CheckedPeriod | None:
+def checked(conn: Connection, period: int) -> CheckedPeriod | None:
     row = conn.execute(
         "SELECT period, first_epoch, last_epoch, epochs, validators, reward_gwei"
         " FROM validator_rollups WHERE period = ?",
@@ -77,13 +84,14 @@ def checked(conn: sqlite3.Connection, period: int) -> CheckedPeriod | None:
     return CheckedPeriod(*(int(x) for x in row))
 
 
-def write_sums(conn: sqlite3.Connection, period: int, sums: Sequence[DaySum]) -> None:
+def write_sums(conn: Connection, period: int, sums: Sequence[DaySum]) -> None:
     """One chunk of a period's sums (written again whole if a first try was cut short)."""
     if checked(conn, period) is not None:
-        raise sqlite3.IntegrityError(f"period {period}'s roll-up is checked: immutable")
+        raise LedgerError(f"period {period}'s roll-up is checked: immutable")
     conn.executemany(
-        f"INSERT OR REPLACE INTO validator_daily (period, {_COLUMNS})"  # noqa: S608 - constant
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO validator_daily (period, {_COLUMNS})"  # noqa: S608 - constant
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f" ON CONFLICT (period, validator_index) DO UPDATE SET {_REPLACE}",
         [
             (
                 period,
@@ -126,7 +134,7 @@ def _day(row: Sequence[object]) -> DaySum:
 
 
 def stored_sums(
-    conn: sqlite3.Connection, period: int, after_index: int, limit: int
+    conn: Connection, period: int, after_index: int, limit: int
 ) -> dict[int, DaySum]:
     """A chunk of a period's stored sums: validators after ``after_index``, in index order."""
     rows = conn.execute(
@@ -137,7 +145,7 @@ def stored_sums(
     return {int(r[0]): _day(r) for r in rows}
 
 
-def stored_totals(conn: sqlite3.Connection, period: int) -> tuple[int, int]:
+def stored_totals(conn: Connection, period: int) -> tuple[int, int]:
     """(rows, Σ reward) of a period's stored sums, by SQL: the last check before it is marked."""
     row = conn.execute(
         "SELECT COUNT(*), COALESCE(SUM(reward_gwei), 0) FROM validator_daily WHERE period = ?",
@@ -146,7 +154,7 @@ def stored_totals(conn: sqlite3.Connection, period: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def mark_checked(conn: sqlite3.Connection, p: CheckedPeriod) -> None:
+def mark_checked(conn: Connection, p: CheckedPeriod) -> None:
     """In the transaction that found the stored sums equal to the detail: from now on the
     period's final detail may be deleted (the delete trigger asks for this row)."""
     conn.execute(
@@ -157,7 +165,7 @@ def mark_checked(conn: sqlite3.Connection, p: CheckedPeriod) -> None:
     )
 
 
-def delete_detail(conn: sqlite3.Connection, epochs: Sequence[int]) -> int:
+def delete_detail(conn: Connection, epochs: Sequence[int]) -> int:
     """Delete rolled-up detail (the trigger refuses an epoch whose period is not checked)."""
     conn.executemany(
         "DELETE FROM validator_epoch_detail WHERE epoch = ?", [(epoch,) for epoch in epochs]
@@ -165,7 +173,7 @@ def delete_detail(conn: sqlite3.Connection, epochs: Sequence[int]) -> int:
     return len(epochs)
 
 
-def prune_sums(conn: sqlite3.Connection, before_epoch: int, limit: int) -> int:
+def prune_sums(conn: Connection, before_epoch: int, limit: int) -> int:
     """Up to ``limit`` roll-up rows of periods that ended before ``before_epoch``
     (``[ledger] validator_daily_days``); the number deleted."""
     cur = conn.execute(
@@ -178,7 +186,7 @@ def prune_sums(conn: sqlite3.Connection, before_epoch: int, limit: int) -> int:
 
 
 def day_rows(
-    conn: sqlite3.Connection, validator_index: int | None, first: int, last: int
+    conn: Connection, validator_index: int | None, first: int, last: int
 ) -> list[DayRow]:
     """Roll-ups overlapping epochs ``first..last`` whose detail is (being) deleted (one
     validator, or all: ``None``), oldest first. Such a period answers at day resolution only; one
@@ -200,7 +208,7 @@ def day_rows(
 
 
 def check_and_mark(
-    conn: sqlite3.Connection, *, mark: CheckedPeriod, epochs: Sequence[int]
+    conn: Connection, *, mark: CheckedPeriod, epochs: Sequence[int]
 ) -> str | None:
     """The last check, in the transaction that marks the period (None: marked; else why not)."""
     if stored_totals(conn, mark.period) != (mark.validators, mark.reward_gwei):
@@ -211,7 +219,7 @@ def check_and_mark(
     return None
 
 
-def last_seen_before(conn: sqlite3.Connection, indices: set[int], before: int) -> dict[int, int]:
+def last_seen_before(conn: Connection, indices: set[int], before: int) -> dict[int, int]:
     """The last epoch ``< before`` of each of ``indices`` in the roll-ups (a reorg's search for a
     validator's last row falls back here once the detail it looks in was pruned)."""
     found: dict[int, int] = {}

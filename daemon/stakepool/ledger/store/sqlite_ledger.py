@@ -1,19 +1,18 @@
-"""``LedgerStore`` on SQLite: the async face of ``ledger_write``/``ledger_read`` over ``Database``.
+"""``LedgerStore`` on the store's ``Database`` (SQLite or PostgreSQL; the name stayed): the async face of ``ledger_write``/``ledger_read`` over ``Database``.
 
 Every write is one ``Database.write`` transaction (BEGIN IMMEDIATE … COMMIT): a crash in the
 middle leaves the previous epoch intact. The pool's dust needs a pass over every delegator, so it
 is computed at most once per (settled, final, delegations) version, cached here, and from
 ``pool_totals()`` on a separate read-only connection in a worker thread (WAL lets it read a
-consistent snapshot beside the writer), so the pass (about 2.5 s for 1M delegators) never holds
+consistent snapshot beside the writer; on PostgreSQL a second session in one REPEATABLE READ
+snapshot), so the pass (about 2.5 s for 1M delegators) never holds
 up the database thread that settles epochs and answers the other queries.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
 
 from stakepool.chain.clock import ChainClock
 from stakepool.ledger.delegations import DelegationSet
@@ -59,13 +58,14 @@ from stakepool.ledger.store.interface import (
 from stakepool.ledger.store.ledger_sql import delegator_exists, last_epochs
 from stakepool.store import outbox
 from stakepool.store.database import Database
+from stakepool.store.engine import Connection
 from stakepool.store.outbox_event import OutboxEvent
 
 DEFAULT_PERIOD_EPOCHS = 225
 """``[ledger] statement_period_epochs``: one mainnet day."""
 
 
-def _version(conn: sqlite3.Connection) -> tuple[object, ...]:
+def _version(conn: Connection) -> tuple[object, ...]:
     _first, last, last_final = last_epochs(conn)
     journal = conn.execute("SELECT COALESCE(MAX(id), 0) FROM delegation_journal").fetchone()[0]
     reversals = conn.execute("SELECT COALESCE(MAX(id), 0) FROM ledger_epoch_reversals").fetchone()
@@ -73,7 +73,7 @@ def _version(conn: sqlite3.Connection) -> tuple[object, ...]:
 
 
 class SqliteLedgerStore:
-    """The ledger on one SQLite ``Database`` (see ``interface.LedgerStore``)."""
+    """The ledger on one ``Database``, either engine (see ``interface.LedgerStore``)."""
 
     def __init__(
         self,
@@ -113,7 +113,7 @@ class SqliteLedgerStore:
         """A merged window's epochs in one transaction, with its warning events: a kill leaves
         the span settled whole or not at all."""
 
-        def write(c: sqlite3.Connection) -> list[SettleResult]:
+        def write(c: Connection) -> list[SettleResult]:
             results = [
                 ledger_write.settle(
                     c, inp, self.policy, events=events, outbox_max_rows=self.outbox_max_rows
@@ -133,7 +133,7 @@ class SqliteLedgerStore:
         events: FinalizedHook | None = None,
         commitments: CommittedHook | None = None,
     ) -> list[int]:
-        def run(c: sqlite3.Connection) -> list[int]:
+        def run(c: Connection) -> list[int]:
             epochs = ledger_write.finalize(
                 c, finalized_epoch, events=events, outbox_max_rows=self.outbox_max_rows
             )
@@ -209,22 +209,15 @@ class SqliteLedgerStore:
     async def status(self) -> LedgerStatus:
         return await self.db.read(ledger_read.status)
 
-    def _pool_totals(self, conn: sqlite3.Connection) -> PoolTotals:
+    def _pool_totals(self, conn: Connection) -> PoolTotals:
         version = _version(conn)
         if self._credited is None or self._credited[0] != version:
             self._credited = (version, ledger_read.credited_gwei(conn))
         return ledger_read.pool_totals(conn, self.pool_id, self._credited[1])
 
     def _credited_on_side_connection(self) -> tuple[tuple[object, ...], FinalTotal]:
-        uri = Path(self.db.path).resolve().as_uri() + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-        try:
-            conn.execute("BEGIN")  # one snapshot for the version and the sums
-            result = (_version(conn), ledger_read.credited_gwei(conn))
-            conn.execute("COMMIT")
-            return result
-        finally:
-            conn.close()
+        # One snapshot for the version and the sums.
+        return self.db.snapshot_sync(lambda c: (_version(c), ledger_read.credited_gwei(c)))
 
     async def pool_totals(self) -> PoolTotals:
         if self.db.path != ":memory:":
@@ -254,7 +247,7 @@ class SqliteLedgerStore:
         """Roll-ups (day resolution) overlapping ``epochs`` whose per-epoch detail was pruned
         (``ledger/retention``); one validator, or every one (``None``)."""
 
-        def read(conn: sqlite3.Connection) -> list[DayRow]:
+        def read(conn: Connection) -> list[DayRow]:
             bounds = epochs.resolve(last_epochs(conn)[1])
             return [] if bounds is None else rollup_sql.day_rows(conn, validator_index, *bounds)
 
@@ -285,7 +278,7 @@ class SqliteLedgerStore:
     async def statements(
         self, delegator_id: str, from_period: int | None, to_period: int | None
     ) -> list[DelegatorStatement] | None:
-        def run(c: sqlite3.Connection) -> list[DelegatorStatement] | None:
+        def run(c: Connection) -> list[DelegatorStatement] | None:
             if not delegator_exists(c, delegator_id):
                 return None
             return statements_sql.delegator_statements(
@@ -320,10 +313,14 @@ def open_ledger(
     pool_id: str,
     policy: LedgerPolicy,
     period_epochs: int = DEFAULT_PERIOD_EPOCHS,
+    password: str | None = None,
 ) -> SqliteLedgerStore:
-    """Open (and migrate) the SQLite ledger at ``path``."""
+    """Open (and migrate) the ledger at ``path``: a SQLite file or a ``postgresql://`` URL."""
     return SqliteLedgerStore(
-        Database.open(path), pool_id=pool_id, policy=policy, period_epochs=period_epochs
+        Database.open(path, password=password),
+        pool_id=pool_id,
+        policy=policy,
+        period_epochs=period_epochs,
     )
 
 

@@ -9,7 +9,6 @@ statement of the period once, stores the leaves' hashes and the root, and enqueu
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from stakepool.chain.clock import ChainClock
@@ -35,6 +34,7 @@ from stakepool.ledger.statements import (
 )
 from stakepool.ledger.store.ledger_sql import acc_lookup, last_epochs, schedule
 from stakepool.store import outbox
+from stakepool.store.engine import Connection
 
 _ROW_SQL = (
     "SELECT epoch, status, total_weight_gwei, reward_cl_gwei, reward_el_gwei, reward_gwei,"
@@ -43,7 +43,7 @@ _ROW_SQL = (
 )
 
 
-def set_clock(conn: sqlite3.Connection, clock: ChainClock) -> None:
+def set_clock(conn: Connection, clock: ChainClock) -> None:
     conn.execute(
         "INSERT INTO ledger_clock (id, genesis_time, slot_duration_ms, slots_per_epoch)"
         " VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET genesis_time = excluded.genesis_time,"
@@ -52,14 +52,14 @@ def set_clock(conn: sqlite3.Connection, clock: ChainClock) -> None:
     )
 
 
-def get_clock(conn: sqlite3.Connection) -> ChainClock | None:
+def get_clock(conn: Connection) -> ChainClock | None:
     row = conn.execute(
         "SELECT genesis_time, slot_duration_ms, slots_per_epoch FROM ledger_clock WHERE id = 1"
     ).fetchone()
     return None if row is None else ChainClock(int(row[0]), int(row[1]), int(row[2]))
 
 
-def pool_rows(conn: sqlite3.Connection, first: int, last: int) -> list[PoolRow]:
+def pool_rows(conn: Connection, first: int, last: int) -> list[PoolRow]:
     return [
         PoolRow(
             epoch=int(r[0]),
@@ -77,7 +77,7 @@ def pool_rows(conn: sqlite3.Connection, first: int, last: int) -> list[PoolRow]:
     ]
 
 
-def closed_range(conn: sqlite3.Connection, first: int, last: int) -> tuple[int, int] | None:
+def closed_range(conn: Connection, first: int, last: int) -> tuple[int, int] | None:
     """The settled part of ``[first, last]`` when its last epoch is settled (the range is closed),
     else ``None``."""
     first_settled, last_settled, _final = last_epochs(conn)
@@ -107,7 +107,7 @@ def _view(
 
 
 def delegator_statements(
-    conn: sqlite3.Connection,
+    conn: Connection,
     delegator: str,
     period_epochs: int,
     from_period: int | None,
@@ -138,7 +138,7 @@ def delegator_statements(
 
 
 def month_statement(
-    conn: sqlite3.Connection, delegator: str, period_epochs: int, year: int, month: int
+    conn: Connection, delegator: str, period_epochs: int, year: int, month: int
 ) -> DelegatorStatement | None:
     """The roll-up of the epochs starting in that UTC month; ``None`` when the month is not
     closed yet or the delegator took no part in it. ``StatementError`` without a chain clock."""
@@ -159,7 +159,7 @@ def month_statement(
 
 
 def period_statements(
-    conn: sqlite3.Connection, first: int, last: int
+    conn: Connection, first: int, last: int
 ) -> tuple[list[PoolRow], RangeFigures, list[Statement]]:
     """Every delegator's statement over a closed range (one pass over every schedule)."""
     rows = pool_rows(conn, first, last)
@@ -198,7 +198,7 @@ _COMMITMENT_SQL = f"SELECT {_COMMITMENT_COLUMNS} FROM period_commitments"  # noq
 
 
 def commit_final_periods(
-    conn: sqlite3.Connection,
+    conn: Connection,
     period_epochs: int,
     *,
     events: CommittedHook | None = None,
@@ -239,9 +239,7 @@ def commit_final_periods(
     return done
 
 
-def commitment(
-    conn: sqlite3.Connection, period_epochs: int, period: int
-) -> PeriodCommitment | None:
+def commitment(conn: Connection, period_epochs: int, period: int) -> PeriodCommitment | None:
     row = conn.execute(
         _COMMITMENT_SQL + " WHERE period_epochs = ? AND period = ?", (period_epochs, period)
     ).fetchone()
@@ -249,7 +247,7 @@ def commitment(
 
 
 def commitments(
-    conn: sqlite3.Connection, period_epochs: int, from_period: int, to_period: int
+    conn: Connection, period_epochs: int, from_period: int, to_period: int
 ) -> list[PeriodCommitment]:
     rows = conn.execute(
         _COMMITMENT_SQL + " WHERE period_epochs = ? AND period BETWEEN ? AND ? ORDER BY period",
@@ -263,7 +261,7 @@ class CommitmentMismatch(Exception):
 
 
 def proof(
-    conn: sqlite3.Connection, delegator: str, period_epochs: int, period: int
+    conn: Connection, delegator: str, period_epochs: int, period: int
 ) -> DelegatorProof | None:
     """``None``: the period is not committed or the delegator has no leaf in it."""
     found = commitment(conn, period_epochs, period)

@@ -9,15 +9,15 @@ first attempts fail, instead of wherever the first success happens to be.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from stakepool.ledger.store.ledger_sql import meta, set_meta
 from stakepool.store.database import Database
+from stakepool.store.engine import Connection
 
 ORIGIN_KEY = "origin_epoch"
 
 
-def _origin(conn: sqlite3.Connection, proposed: int) -> int:
+def _origin(conn: Connection, proposed: int) -> int:
     kept = meta(conn, ORIGIN_KEY)
     if kept is not None:
         return kept
@@ -25,7 +25,7 @@ def _origin(conn: sqlite3.Connection, proposed: int) -> int:
     return proposed
 
 
-def _keep(conn: sqlite3.Connection, epoch: int, roots: tuple[str, ...], body: str) -> None:
+def _keep(conn: Connection, epoch: int, roots: tuple[str, ...], body: str) -> None:
     conn.execute(
         "INSERT INTO ledger_windows (epoch, block_roots, body_json) VALUES (?, ?, ?)"
         " ON CONFLICT (epoch) DO UPDATE SET block_roots = excluded.block_roots,"
@@ -34,12 +34,12 @@ def _keep(conn: sqlite3.Connection, epoch: int, roots: tuple[str, ...], body: st
     )
 
 
-def _get(conn: sqlite3.Connection, epoch: int) -> str | None:
+def _get(conn: Connection, epoch: int) -> str | None:
     row = conn.execute("SELECT body_json FROM ledger_windows WHERE epoch = ?", (epoch,)).fetchone()
     return None if row is None else str(row[0])
 
 
-def _drop(conn: sqlite3.Connection, first: int | None, last: int | None) -> int:
+def _drop(conn: Connection, first: int | None, last: int | None) -> int:
     """Delete kept windows in ``[first, last]`` (``None``: unbounded on that side)."""
     lo = -1 if first is None else first
     hi = 2**63 - 1 if last is None else last
@@ -47,7 +47,7 @@ def _drop(conn: sqlite3.Connection, first: int | None, last: int | None) -> int:
     return int(cur.rowcount)
 
 
-def _epochs(conn: sqlite3.Connection) -> list[int]:
+def _epochs(conn: Connection) -> list[int]:
     return [int(r[0]) for r in conn.execute("SELECT epoch FROM ledger_windows ORDER BY epoch")]
 
 

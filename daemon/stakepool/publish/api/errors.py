@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from stakepool.store.database import DatabaseError
+from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 {"Allow": allowed},
             )
         return error_answer(exc.status, exc.reason)
+    except NotWriterError as exc:
+        # A standby (several instances on one PostgreSQL ledger): the writer takes writes.
+        return error_answer(409, str(exc))
     except DatabaseError as exc:
         log.error("api_database_error", path=request.path, error=str(exc))
         return error_answer(503, "the ledger database is unavailable")

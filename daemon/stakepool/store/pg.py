@@ -1,0 +1,144 @@
+"""PostgreSQL through psycopg 3: the connection the SQL sites see, and its migrations.
+
+Why psycopg 3 (synchronous) and not asyncpg: the store's call shape is a plain function of one
+connection run on the database's own thread (``Database.read``/``write``), the same for SQLite;
+psycopg 3 is a DB-API driver with that shape (``execute``/``executemany``/cursors, ``bytes`` for
+``bytea``, exact ``int``/``Decimal``), so every SQL site runs unchanged on both engines. asyncpg is
+asyncio-only: each site would need an ``async`` twin (or a loop per thread), and the one
+transaction per epoch that spans the monitor's state, the ledger and the outbox would have to be
+rewritten as coroutines on one engine only.
+
+The connection is in autocommit mode: ``Database`` issues BEGIN/COMMIT itself, exactly as on
+SQLite, so a transaction is what ``Database.write`` says it is. A connection the server dropped is
+opened again at the next call (never inside a transaction: the call that saw it fail raised).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from typing import Any
+
+import psycopg
+
+from stakepool.chain.redact import redact_text
+from stakepool.store.engine import POSTGRESQL, Cursor
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\?|%")
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+@functools.lru_cache(maxsize=2048)
+def render(sql: str) -> str:
+    """A site's SQL for psycopg: ``?`` → ``%s`` outside literals and identifiers, every ``%``
+    doubled (psycopg reads ``%`` as its own placeholder marker everywhere in the text)."""
+
+    def one(match: re.Match[str]) -> str:
+        found = match[0]
+        if found == "?":
+            return "%s"
+        return found.replace("%", "%%")
+
+    return _TOKEN.sub(one, sql)
+
+
+def display(url: str) -> str:
+    """The URL as logs and errors may show it: no password, no credential parameter."""
+    return redact_text(url)
+
+
+class PgConnection:
+    """A psycopg connection speaking the store's SQL (``engine.Connection``)."""
+
+    dialect = POSTGRESQL
+
+    def __init__(self, url: str, password: str | None) -> None:
+        self.url = url
+        self._password = password
+        self.setup: tuple[str, ...] = ()
+        """Session settings run again on every (re)connection."""
+        self._raw = self._open()
+
+    def _open(self) -> psycopg.Connection[Any]:
+        extra: dict[str, Any] = {}
+        if self._password:
+            extra["password"] = self._password  # else libpq: the URL, a service file or pgpass
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name="stakepool",
+            **extra,
+        )
+
+    def configure(self, statements: tuple[str, ...]) -> None:
+        """Session settings, now and after every reconnection."""
+        self.setup = statements
+        for statement in statements:
+            self._raw.execute(statement)
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        return self._raw.execute(render(sql), tuple(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        cursor = self._raw.cursor()
+        rows = [tuple(p) for p in parameters]
+        if rows:
+            cursor.executemany(render(sql), rows)
+        return cursor
+
+    def run_script(self, script: str) -> None:
+        """A migration file as it is (several statements, function bodies): no placeholders."""
+        self._raw.execute(script.encode("utf-8"))
+
+    def ensure_open(self) -> None:
+        """Before a call: a connection lost since the last one (a server restart) is reopened."""
+        if self._raw.closed:
+            self._raw = self._open()
+            for statement in self.setup:
+                self._raw.execute(statement)
+
+    def sibling(self) -> PgConnection:
+        """A second connection to the same database (a long read beside this one)."""
+        return PgConnection(self.url, self._password)
+
+    @property
+    def lost(self) -> bool:
+        """The session is gone (psycopg closes a connection whose server went away)."""
+        return self._raw.closed
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def make_read_only(conn: PgConnection) -> None:
+    """Every transaction of this session refuses to write (``ledger export``)."""
+    conn.execute("SET default_transaction_read_only = on")
+
+
+def schema_version(conn: PgConnection) -> int:
+    exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0]
+    if exists is None:
+        return 0
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0])
+
+
+SCHEMA_MIGRATIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version bigint PRIMARY KEY, name text NOT NULL,"
+    " applied_at text NOT NULL DEFAULT (" + POSTGRESQL.now + "))"
+)
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """``(file name, SQL)`` of the PostgreSQL set (``migrations/postgresql/``)."""
+    folder = resources.files("stakepool.store.migrations").joinpath("postgresql")
+    return [(e.name, e.read_text(encoding="utf-8")) for e in folder.iterdir() if e.is_file()]
