@@ -82,7 +82,7 @@ class Retention:
                 break
             done.append(period)
         await self.prune_rollups()
-        if done:
+        if done and self.db.is_file:  # PostgreSQL: its autovacuum makes the room reusable
             for _ in range(RECLAIM_CALLS):
                 if await self.db.write(disk.reclaim) == 0:
                     break

@@ -50,6 +50,9 @@ from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger(__name__)
 
+RETENTION_ERRORS: tuple[type[Exception], ...] = (*STORE_ERRORS, LedgerError)
+"""A roll-up run that failed is logged and tried again at the next close."""
+
 TOP_DELEGATORS = 5
 _TOP_SCAN_LIMIT = 1000
 """The console's top-N table reads one page; a pool with more delegators shows the first page's top."""
@@ -243,7 +246,7 @@ class MoneyPath:
     async def _run_retention(self, retention: Retention) -> list[int]:
         try:
             return await retention.run()
-        except (*STORE_ERRORS, LedgerError) as exc:
+        except RETENTION_ERRORS as exc:
             log.warning("validator_retention_failed", error=str(exc), hint="tried again next epoch")
             return []
 

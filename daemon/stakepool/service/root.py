@@ -112,9 +112,7 @@ async def run_daemon(
         return EXIT_FATAL
 
 
-async def _open_when_room(
-    path: str, stop: asyncio.Event, password: str | None
-) -> Database | None:
+async def _open_when_room(path: str, stop: asyncio.Event, password: str | None) -> Database | None:
     """The database, opened; on a full disk (a restart while it is still full) the daemon waits
     for room instead of exiting into a restart loop: one critical line, a try every
     ``SPACE_RETRY_SECONDS``, None if stopped meanwhile."""

@@ -1,13 +1,11 @@
 """The retention deletes nothing it could not prove: a stored roll-up that differs from the detail
 (a row nobody summed) refuses the period with a critical line, and the database itself refuses to
 delete final detail of a period that was never checked. A reorg after a prune still finds a
-returning validator's last epoch (in the roll-ups)."""
+returning validator's last epoch (in the roll-ups). Each on both engines."""
 
 from __future__ import annotations
 
-import sqlite3
 from functools import partial
-from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -16,13 +14,13 @@ from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.retention import Retention, RetentionPolicy
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store import ledger_write
-from stakepool.store.database import Database
+from stakepool.store.database import STORE_ERRORS, Database
 from tests.integration.store.test_disk import _input
 
 PERIOD = 4
 
 
-def _ledger(path: Path, epochs: int) -> Database:
+def _ledger(path: str, epochs: int) -> Database:
     db = Database.open(path)
     for epoch in range(epochs):
         db.write_sync(partial(ledger_write.settle, inp=_input(epoch, 50), policy=LedgerPolicy()))
@@ -36,8 +34,8 @@ def _detail_epochs(db: Database) -> list[int]:
     )
 
 
-async def test_a_roll_up_that_differs_from_the_detail_deletes_nothing(tmp_path: Path) -> None:
-    db = _ledger(tmp_path / "l.sqlite", 12)
+async def test_a_roll_up_that_differs_from_the_detail_deletes_nothing(db_target: str) -> None:
+    db = _ledger(db_target, 12)
     try:
         # A stray row for period 0 (a validator the detail does not hold): the sums stored for the
         # period would no longer be the detail's.
@@ -74,10 +72,10 @@ async def test_a_roll_up_that_differs_from_the_detail_deletes_nothing(tmp_path: 
         db.close()
 
 
-def test_final_detail_of_an_unchecked_period_cannot_be_deleted(tmp_path: Path) -> None:
-    db = _ledger(tmp_path / "l.sqlite", 6)
+def test_final_detail_of_an_unchecked_period_cannot_be_deleted(db_target: str) -> None:
+    db = _ledger(db_target, 6)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        with pytest.raises(STORE_ERRORS, match="immutable"):
             db.write_sync(lambda c: c.execute("DELETE FROM validator_epoch_detail WHERE epoch = 1"))
         assert _detail_epochs(db) == list(range(6))
     finally:
@@ -89,11 +87,11 @@ def _with(epoch: int, indices: list[int]) -> EpochSettlementInput:
     return EpochSettlementInput(epoch, sum(r.reward_gwei for r in rows), None, rows)
 
 
-async def test_a_reorg_after_a_prune_keeps_a_returning_validators_totals(tmp_path: Path) -> None:
+async def test_a_reorg_after_a_prune_keeps_a_returning_validators_totals(db_target: str) -> None:
     """Validator 7 earns in period 0, leaves the pool, and comes back at epoch 10; the reorg of
     epoch 10 must leave its totals ending at epoch 3 (found in the roll-up, its detail pruned),
     not drop them."""
-    db = Database.open(tmp_path / "l.sqlite")
+    db = Database.open(db_target)
     try:
         for epoch in range(11):
             pool = [1, 2, 7] if epoch < PERIOD or epoch == 10 else [1, 2]
@@ -115,10 +113,10 @@ async def test_a_reorg_after_a_prune_keeps_a_returning_validators_totals(tmp_pat
         db.close()
 
 
-async def test_validator_daily_days_deletes_only_old_roll_ups(tmp_path: Path) -> None:
+async def test_validator_daily_days_deletes_only_old_roll_ups(db_target: str) -> None:
     """``[ledger] validator_daily_days``: roll-ups that ended that many days (here: "days" of 4
     epochs) before the detail's window are deleted; newer ones and the pool's ledger stay."""
-    db = _ledger(tmp_path / "l.sqlite", 12)
+    db = _ledger(db_target, 12)
     try:
         policy = RetentionPolicy(
             period_epochs=PERIOD, detail_epochs=2, daily_days=1, epochs_per_day=4

@@ -115,7 +115,8 @@ def apply_delegations(
         targets -= last_set_by(conn, spare_source) - set(desired)
     # ``schedules()`` gives its delegators sorted: sorting a million ids again costs a second each.
     conn.executemany(
-        "INSERT INTO delegators (id) VALUES (?) ON CONFLICT (id) DO NOTHING", [(d,) for d in desired]
+        "INSERT INTO delegators (id) VALUES (?) ON CONFLICT (id) DO NOTHING",
+        [(d,) for d in desired],
     )
     deltas: dict[int, list[int]] = {}
     removed: list[tuple[str, int]] = []

@@ -22,9 +22,7 @@ _COLUMNS = (
 )
 
 
-_REPLACE = ", ".join(
-    f"{c.strip()} = excluded.{c.strip()}" for c in _COLUMNS.split(",")[1:]
-)
+_REPLACE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _COLUMNS.split(",")[1:])
 """A first try cut short is written again whole: every column but the key from the new row."""
 
 
@@ -51,9 +49,7 @@ def detail_epochs(conn: Connection, first: int, last: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def detail_blobs(
-    conn: Connection, epochs: Sequence[int]
-) -> list[tuple[int, bytes, bytes | None]]:
+def detail_blobs(conn: Connection, epochs: Sequence[int]) -> list[tuple[int, bytes, bytes | None]]:
     """The raw blobs of ``epochs`` (decoded by the caller, off this thread)."""
     out = []
     for epoch in epochs:
@@ -133,9 +129,7 @@ def _day(row: Sequence[object]) -> DaySum:
     )
 
 
-def stored_sums(
-    conn: Connection, period: int, after_index: int, limit: int
-) -> dict[int, DaySum]:
+def stored_sums(conn: Connection, period: int, after_index: int, limit: int) -> dict[int, DaySum]:
     """A chunk of a period's stored sums: validators after ``after_index``, in index order."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM validator_daily"  # noqa: S608 - constant
@@ -185,9 +179,7 @@ def prune_sums(conn: Connection, before_epoch: int, limit: int) -> int:
     return int(cur.rowcount)
 
 
-def day_rows(
-    conn: Connection, validator_index: int | None, first: int, last: int
-) -> list[DayRow]:
+def day_rows(conn: Connection, validator_index: int | None, first: int, last: int) -> list[DayRow]:
     """Roll-ups overlapping epochs ``first..last`` whose detail is (being) deleted (one
     validator, or all: ``None``), oldest first. Such a period answers at day resolution only; one
     whose detail is all there answers at epoch resolution."""
@@ -207,9 +199,7 @@ def day_rows(
     return [DayRow(int(r[0]), _day(r[1:])) for r in rows]
 
 
-def check_and_mark(
-    conn: Connection, *, mark: CheckedPeriod, epochs: Sequence[int]
-) -> str | None:
+def check_and_mark(conn: Connection, *, mark: CheckedPeriod, epochs: Sequence[int]) -> str | None:
     """The last check, in the transaction that marks the period (None: marked; else why not)."""
     if stored_totals(conn, mark.period) != (mark.validators, mark.reward_gwei):
         return "the stored roll-up's count or total differs from the detail's"
