@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+RESOLUTIONS = ("confirmed", "corrected", "unresolved")
+
 
 class CrossCheckMetrics:
     def __init__(self, registry: CollectorRegistry, primary: str, witness: str) -> None:
@@ -28,10 +30,20 @@ class CrossCheckMetrics:
             labels,
             registry=registry,
         )
+        self.resolutions = Counter(
+            "stakepool_cross_check_resolutions",
+            "Disagreements taken to finality, by outcome: confirmed (the primary was right),"
+            " corrected (the ledger settled the epoch again from the witness), unresolved"
+            " (neither node shown wrong, or the rows were final already: an operator decides).",
+            [*labels, "outcome"],
+            registry=registry,
+        )
         self.disagreements.labels(*self._labels)
         self.last_disagreement.labels(*self._labels).set(-1)
         for outcome in ("agree", "disagree", "unchecked"):
             self.epochs.labels(*self._labels, outcome)
+        for outcome in RESOLUTIONS:
+            self.resolutions.labels(*self._labels, outcome)
 
     def checked(self, epoch: int, *, agree: bool | None) -> None:
         outcome = "unchecked" if agree is None else "agree" if agree else "disagree"
@@ -39,3 +51,7 @@ class CrossCheckMetrics:
         if agree is False:
             self.disagreements.labels(*self._labels).inc()
             self.last_disagreement.labels(*self._labels).set(epoch)
+
+    def resolved(self, outcome: str) -> None:
+        """A disagreement taken to finality: ``confirmed``, ``corrected`` or ``unresolved``."""
+        self.resolutions.labels(*self._labels, outcome).inc()

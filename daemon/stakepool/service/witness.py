@@ -72,7 +72,11 @@ class Witness:
         """Epochs a disagreement was raised about: never checked again (a correction settles
         them again; that is not a new fact)."""
         self.judge = FinalityJudge(
-            (self.primary_url, self.primary), (self.witness_url, self.witness), events, correct
+            (self.primary_url, self.primary),
+            (self.witness_url, self.witness),
+            events,
+            correct,
+            self.metrics.resolved,
         )
         bus.subscribe(EpochInputSettled, self.on_settled)
 

@@ -97,10 +97,13 @@ class FinalityJudge:
         witness: tuple[str, BeaconClient],
         events: EventSink,
         correct: Correct,
+        resolved: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         (self.primary_url, self.primary), (self.witness_url, self.witness) = primary, witness
         self.events = events
         self.correct = correct
+        self.resolved = resolved
+        """Told each outcome (``confirmed``, ``corrected``, ``unresolved``): the metric."""
         self.pending: dict[int, Pending] = {}
 
     async def restore(self) -> None:
@@ -173,6 +176,7 @@ class FinalityJudge:
             validators=p.differ,
         )
         await self._settled(epoch, event)
+        self.resolved("confirmed")
 
     async def _correct(self, epoch: int, p: Pending, final: Deltas) -> None:
         try:
@@ -190,6 +194,7 @@ class FinalityJudge:
             final_delta_gwei=tuple(_gwei(final.get(v)) for v in p.differ),
         )
         await self._settled(epoch, event)
+        self.resolved("corrected")
 
     async def _unresolved(self, epoch: int, p: Pending, reason: str) -> None:
         event = CrossCheckUnresolved(
@@ -200,3 +205,4 @@ class FinalityJudge:
             reason=reason,
         )
         await self._settled(epoch, event)
+        self.resolved("unresolved")

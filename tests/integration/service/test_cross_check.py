@@ -157,6 +157,15 @@ async def test_the_witness_names_the_one_epoch_and_validator_it_disagrees_about(
                 await asyncio.sleep(0.2)
             assert [(e.epoch, e.validators) for e in unresolved] == [(EPOCH, (OVERPAID,))]
             assert "neither state contradicts its chain" in unresolved[0].reason
+            for outcome, count in (("unresolved", 1), ("confirmed", 0), ("corrected", 0)):
+                resolutions = await _metric(
+                    session,
+                    base,
+                    "stakepool_cross_check_resolutions_total",
+                    outcome=outcome,
+                    **labels,
+                )
+                assert resolutions == count, (outcome, resolutions)
     finally:
         stop.set()
         assert await asyncio.wait_for(task, timeout=20) == 0
