@@ -7,7 +7,9 @@ Two kinds of protection, because neither is enough alone:
   query parameters (``?token=…``), ``Authorization``-style values (``Bearer …``) and values under
   a sensitive key (``password``, ``token``, ``auth``…); these need no knowledge of the secrets;
 * **known secrets**: the exact values the configuration holds (``Redactor(secrets)``), replaced
-  wherever they appear, however they got there (an exception's text, a library's message).
+  wherever they appear, however they got there (an exception's text, a library's message) — even
+  inside another word: a password that is also a host name hides the host too (a line that says
+  less than it could, never one that says the password).
 
 Pure: no I/O; the composition root hands each face a ``Redactor`` built from the settings.
 """
