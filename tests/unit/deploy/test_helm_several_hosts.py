@@ -202,3 +202,22 @@ def test_the_several_hosts_example_and_notes() -> None:
     text = notes(values_of(SEVERAL))
     assert '"role": "writer" or "standby"' in text
     assert "emptyDir" not in text
+
+
+def test_the_password_from_an_existing_secret_reaches_every_pod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = on_postgresql(2, existingSecret="stakepool-credentials")
+    del values["secrets"]
+    objects = render(values)
+    assert "Secret" not in kinds(objects)
+    assert pod_volume(objects, "credentials")["secret"]["secretName"] == "stakepool-credentials"
+    settings = as_the_pod_sees_it(
+        objects,
+        tmp_path,
+        monkeypatch,
+        existing_secrets={"stakepool-credentials": {"ledger_password": b"from the operator"}},
+        pod_name="sp-stakepool-7c9-fghij",
+    )
+    assert settings.ledger.database_password() == "from the operator"
+    assert settings.ledger.instance == "sp-stakepool-7c9-fghij"
