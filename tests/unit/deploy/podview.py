@@ -78,11 +78,13 @@ def as_the_pod_sees_it(
     root: Path,
     monkeypatch: pytest.MonkeyPatch,
     existing_secrets: dict[str, dict[str, bytes]] | None = None,
+    pod_name: str = "sp-stakepool-5d9c7f6b8-x2k4q",
 ) -> Settings:
     """Lay the pod's mounts out under ``root`` and load the settings as ``stakepool run`` does:
     the ConfigMap at /etc/stakepool, the chart's Secret at $CREDENTIALS_DIRECTORY, the Secrets
     the operator manages (``existing_secrets``: name → key → bytes) where the pod mounts them,
-    and the container's env. Absolute paths into a mount in config.toml follow it under ``root``."""
+    and the container's env (the downward API's pod name is ``pod_name``; ``$(VAR)`` expands as
+    the kubelet does). Absolute paths into a mount in config.toml follow it under ``root``."""
 
     def mapped(path: str) -> Path:
         return root / path.lstrip("/")
@@ -102,8 +104,13 @@ def as_the_pod_sees_it(
             "STATE_DIRECTORY",
         ):
             monkeypatch.delenv(name)
-    for name, value in pod_env(objects).items():
-        assert isinstance(value, str), f"{name} comes from elsewhere"
+    seen: dict[str, str] = {}
+    for name, given in pod_env(objects).items():
+        raw = pod_name if given == {"fieldRef": {"fieldPath": "metadata.name"}} else given
+        assert isinstance(raw, str), f"{name} comes from elsewhere"
+        # The kubelet expands $(VAR) of a variable defined earlier in the list.
+        value = re.sub(r"\$\((\w+)\)", lambda m: seen.get(m[1], m[0]), raw)
+        seen[name] = value
         is_path = name.endswith("_DIRECTORY")
         monkeypatch.setenv(name, str(mapped(value)) if is_path else value)
     contents = {

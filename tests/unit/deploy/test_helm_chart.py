@@ -97,7 +97,8 @@ def test_kubernetes_validate_catches_a_broken_object() -> None:
         ({"config": {"pool": {"validators": [1, "not-a-validator"]}}}, "/config/pool/validators/1"),
         ({"config": {"log": {"level": "verbose"}}}, "/config/log/level"),
         ({"secrets": {"mqtt_pasword": "x"}}, "''"),
-        ({"replicaCount": 2}, "''"),
+        ({"replicaCount": 0}, "/replicaCount"),
+        ({"replica_count": 2}, "''"),
         ({"containerPort": 70000}, "/containerPort"),
     ],
 )
@@ -252,7 +253,9 @@ def test_every_values_file_gives_a_config_the_daemon_accepts(
     settings = as_the_pod_sees_it(render_file(values_file), tmp_path, monkeypatch)
     assert settings.http.host == "0.0.0.0"
     assert settings.http.port == 9464
-    assert settings.ledger.resolved_database() == str(tmp_path / "var/lib/stakepool/ledger.sqlite")
+    charted = values_of(values_file).get("config", {}).get("ledger", {}).get("database")
+    sqlite = str(tmp_path / "var/lib/stakepool/ledger.sqlite")
+    assert settings.ledger.resolved_database() == (charted or sqlite)
 
 
 def test_values_reach_the_daemon_typed_and_secrets_only_through_the_secret(

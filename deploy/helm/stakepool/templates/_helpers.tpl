@@ -171,3 +171,44 @@ timeout_seconds = {{ toJson . }}
 {{- end }}
 {{- end }}
 {{ end -}}
+
+{{/*
+"true" when the ledger is a PostgreSQL database (config.ledger.database, or a literal
+STAKEPOOL_LEDGER__DATABASE in extraEnv), else "". A URL from a secretKeyRef cannot be seen at
+render time: such a release is charted as SQLite (one replica, a volume).
+*/}}
+{{- define "stakepool.ledgerIsPostgresql" -}}
+{{- $database := dig "ledger" "database" "" .Values.config | toString -}}
+{{- range .Values.extraEnv -}}
+{{- if and (eq .name "STAKEPOOL_LEDGER__DATABASE") .value -}}
+{{- $database = .value -}}
+{{- end -}}
+{{- end -}}
+{{- if or (hasPrefix "postgresql://" $database) (hasPrefix "postgres://" $database) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+The Deployment's replicas: several only on a PostgreSQL ledger, where one fenced writer settles
+and the others stand by. On SQLite a second pod would be a second writer of one file.
+*/}}
+{{- define "stakepool.replicas" -}}
+{{- $replicas := int .Values.replicaCount -}}
+{{- if and (gt $replicas 1) (not (include "stakepool.ledgerIsPostgresql" .)) -}}
+{{- fail (printf "replicaCount %d needs a PostgreSQL ledger: SQLite has one writer, one pod. Set config.ledger.database to a postgresql:// URL (its password in secrets.ledger_password; docs/several-hosts.md), or replicaCount to 1" $replicas) -}}
+{{- end -}}
+{{- $replicas -}}
+{{- end -}}
+
+{{/* Whether the chart creates a PodDisruptionBudget: podDisruptionBudget.enabled, or by default
+when there are several replicas (with one, a budget would block every node drain). */}}
+{{- define "stakepool.pdbEnabled" -}}
+{{- $enabled := .Values.podDisruptionBudget.enabled -}}
+{{- if kindIs "invalid" $enabled -}}
+{{- $enabled = gt (int (include "stakepool.replicas" .)) 1 -}}
+{{- end -}}
+{{- if $enabled -}}
+true
+{{- end -}}
+{{- end -}}
