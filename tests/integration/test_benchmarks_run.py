@@ -32,6 +32,11 @@ CASES = {
         ["--sizes", "100,1000", "--epochs", "3", "--queries", "20", "--size-epochs", "20"],
         "db size",
     ),
+    # Both engines in one run; the PostgreSQL side on the tests' server (``postgres_admin``).
+    "bench_ledger_engines.py": (
+        ["--sizes", "100,1000", "--epochs", "3", "--queries", "20", "--size-epochs", "20"],
+        "| figure | sqlite | postgresql |",
+    ),
     "bench_ledger_size.py": (
         ["--validators", "300", "--epochs", "2", "--repeat", "1"],
         "bytes/validator-epoch",
@@ -57,8 +62,10 @@ def test_every_benchmark_is_covered() -> None:
 
 
 @pytest.mark.parametrize("script", sorted(CASES))
-def test_benchmark_runs_at_a_toy_size(script: str) -> None:
+def test_benchmark_runs_at_a_toy_size(script: str, request: pytest.FixtureRequest) -> None:
     args, expected = CASES[script]
+    if script == "bench_ledger_engines.py":
+        args = [*args, "--pg-admin-url", request.getfixturevalue("postgres_admin")]
     done = subprocess.run(
         [sys.executable, str(BENCH / script), *args],
         capture_output=True,
