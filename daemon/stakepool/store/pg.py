@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -101,6 +101,14 @@ class PgConnection:
         with self._raw.cursor().copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def stream(self, sql: str, batch: int) -> Iterator[Any]:
+        """Rows of a long read fetched ``batch`` at a time by a server-side cursor (inside the
+        caller's transaction): a table of any size read back without holding it in memory."""
+        with self._raw.cursor(name="stakepool_stream") as cursor:
+            cursor.itersize = batch
+            cursor.execute(render(sql))
+            yield from cursor
 
     def run_script(self, script: str) -> None:
         """A migration file as it is (several statements, function bodies): no placeholders."""

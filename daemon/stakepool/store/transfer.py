@@ -254,8 +254,9 @@ def _target_digest(conn: pg.PgConnection, table: _Table) -> tuple[int, str]:
     order = ", ".join(f'"{k}" COLLATE "C"' if k in table.text else f'"{k}"' for k in table.key)
     digest = hashlib.sha256()
     count = 0
-    for row in conn.execute(
-        f'SELECT {_quoted(table.columns)} FROM "{table.name}" ORDER BY {order}'  # noqa: S608 - checked catalogue names
+    for row in conn.stream(
+        f'SELECT {_quoted(table.columns)} FROM "{table.name}" ORDER BY {order}',  # noqa: S608 - checked catalogue names
+        BATCH_ROWS,
     ):
         digest.update(_canonical(row))
         count += 1
@@ -341,6 +342,9 @@ def migrate_ledger(source_path: str, url: str, password: str | None) -> list[Tab
             probe.close()
         target = Database.open(url, password=password)
         try:
+            # One read transaction on the source: every table is read from the same snapshot
+            # (WAL), even if a daemon forgotten on the file settles an epoch meanwhile.
+            source.execute("BEGIN")
             return target.write_sync(lambda conn: copy_all(source, _pg(conn)))
         except psycopg.Error as exc:
             raise DatabaseError(f"{target.path}: {pg.display(str(exc)).strip()}") from exc
