@@ -80,11 +80,15 @@ def open_source(path: str) -> sqlite3.Connection:
     uri = Path(path).resolve().as_uri() + "?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise MigrateRefused(f"{path}: cannot be opened read-only ({exc})") from exc
+    try:
         has = conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'"
             " AND name IN ('schema_migrations', 'ledger_epochs')"
         ).fetchall()
     except sqlite3.DatabaseError as exc:
+        conn.close()
         raise MigrateRefused(f"{path}: not a stakepool ledger ({exc})") from exc
     if len(has) != 2:
         conn.close()
