@@ -37,6 +37,10 @@ CASES = {
         ["--sizes", "100,1000", "--epochs", "3", "--queries", "20", "--size-epochs", "20"],
         "| figure | sqlite | postgresql |",
     ),
+    "bench_ledger_migrate.py": (
+        ["--delegators", "500", "--epochs", "5", "--validators", "16"],
+        "copied and verified",
+    ),
     "bench_ledger_size.py": (
         ["--validators", "300", "--epochs", "2", "--repeat", "1"],
         "bytes/validator-epoch",
@@ -66,6 +70,8 @@ def test_benchmark_runs_at_a_toy_size(script: str, request: pytest.FixtureReques
     args, expected = CASES[script]
     if script == "bench_ledger_engines.py":
         args = [*args, "--pg-admin-url", request.getfixturevalue("postgres_admin")]
+    if script == "bench_ledger_migrate.py":  # a PostgreSQL server: the tests' own
+        args = [*args, "--admin", request.getfixturevalue("postgres_admin")]
     done = subprocess.run(
         [sys.executable, str(BENCH / script), *args],
         capture_output=True,

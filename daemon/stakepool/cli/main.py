@@ -91,6 +91,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from stakepool.cli.statement import run_statement  # noqa: PLC0415
 
         return run_statement(args, settings)
+    if command == "ledger" and args.ledger_command == "migrate":
+        from stakepool.cli.ledger_migrate import run_migrate  # noqa: PLC0415
+
+        return run_migrate(args, settings)
     if command == "ledger":
         from stakepool.cli.ledger_export import run_export  # noqa: PLC0415
 

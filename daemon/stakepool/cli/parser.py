@@ -15,6 +15,7 @@ from pathlib import Path
 from stakepool import __version__
 from stakepool.cli.assets import add_assets_parser
 from stakepool.cli.duties_args import add_parser as add_duties_parser
+from stakepool.cli.migrate_args import add_parser as add_migrate_parser
 from stakepool.cli.options import (
     index_range,
     index_ranges,
@@ -97,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_assets_parser(sub)
 
     ledger = sub.add_parser(
-        "ledger", help="ledger tools (export for accountants, delegator statements)"
+        "ledger",
+        help="ledger tools (export for accountants, delegator statements, move to PostgreSQL)",
     )
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
     export = ledger_sub.add_parser(
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     option(export, "--output", env="STAKEPOOL_EXPORT_OUTPUT", convert=Path, metavar="FILE",
             help="write here", shown="stdout")  # fmt: skip
     add_statement_parser(ledger_sub, common)
+    add_migrate_parser(ledger_sub, common)
     add_verify_parser(sub)
     add_duties_parser(sub, common)
     return parser
