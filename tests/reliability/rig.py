@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stakepool.sim.chain import SimChain, SimConfig
-from tests.integration.money.moneykit import SCENARIO, SPE, VALIDATORS, dump_ledger
+from tests.integration.money.moneykit import (
+    GWEI,
+    SCENARIO,
+    SPE,
+    VALIDATORS,
+    delegations_toml,
+    dump_ledger,
+)
 from tests.integration.mqtt.broker import Mosquitto
 from tests.integration.mqtt.kit import Gate, Subscriber
 from tests.integration.processes import free_port
@@ -42,23 +49,11 @@ MQTT_BATCH = 256
 """The publisher's batch (``publish/mqtt.py``): at most this many events in flight at once, so
 a disturbance may deliver at most this many twice."""
 CHAIN_SEED = 11
-DELEGATIONS = """
-[[delegation]]
-delegator = "alice"
-amount_gwei = 32_000_000_000
-from_epoch = 0
-
-[[delegation]]
-delegator = "bob"
-amount_gwei = 16_000_000_000
-from_epoch = 0
-to_epoch = 7
-
-[[delegation]]
-delegator = "carol"
-amount_gwei = 8_000_000_000
-from_epoch = 4
-"""
+DELEGATIONS = delegations_toml(
+    ("alice", 32 * GWEI, 0, None),
+    ("bob", 16 * GWEI, 0, 7),
+    ("carol", 8 * GWEI, 4, None),
+)
 
 
 @dataclass

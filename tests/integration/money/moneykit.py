@@ -18,6 +18,24 @@ from stakepool.store.detail_pack import pack, unpack
 
 SPE = 8
 GWEI = 10**9
+
+
+Delegation = tuple[str, int, int, int | None]
+"""``(delegator, amount_gwei, from_epoch, to_epoch)`` of one ``[[delegation]]`` (to: None, open)."""
+
+
+def delegations_toml(*entries: Delegation) -> str:
+    """A delegations file holding ``entries``, as the scenarios of the money tests write it."""
+    tables = []
+    for delegator, amount, first, last in entries:
+        lines = ["[[delegation]]", f'delegator = "{delegator}"', f"amount_gwei = {amount}"]
+        lines.append(f"from_epoch = {first}")
+        if last is not None:
+            lines.append(f"to_epoch = {last}")
+        tables.append("\n".join(lines) + "\n")
+    return "\n".join(tables)
+
+
 VALIDATORS = 64
 POOL = list(range(16))
 SLASHED, TOPPED_UP, EXITING = 4, 5, 9

@@ -26,10 +26,12 @@ import pytest
 
 from stakepool.sim.chain import SimChain, SimConfig
 from tests.integration.money.moneykit import (
+    GWEI,
     POOL,
     SCENARIO,
     SPE,
     VALIDATORS,
+    delegations_toml,
     dump_ledger,
     settled,
 )
@@ -41,28 +43,12 @@ SLOT_MS = 250
 HALT_EPOCH = 15
 """The chain stops at the first slot of this epoch: ``HALT_EPOCH − 1`` closes, the ledger settles
 up to ``HALT_EPOCH − 2``."""
-DELEGATIONS = """
-[[delegation]]
-delegator = "alice"
-amount_gwei = 32_000_000_000
-from_epoch = 0
-
-[[delegation]]
-delegator = "bob"
-amount_gwei = 16_000_000_000
-from_epoch = 0
-to_epoch = 7
-
-[[delegation]]
-delegator = "carol"
-amount_gwei = 8_000_000_000
-from_epoch = 4
-
-[[delegation]]
-delegator = "carol"
-amount_gwei = 1_000_000_000
-from_epoch = 9
-"""
+DELEGATIONS = delegations_toml(
+    ("alice", 32 * GWEI, 0, None),
+    ("bob", 16 * GWEI, 0, 7),
+    ("carol", 8 * GWEI, 4, None),
+    ("carol", 1 * GWEI, 9, None),
+)
 
 
 def _env() -> dict[str, str]:

@@ -22,28 +22,23 @@ from stakepool.sim.server import SimServer
 from stakepool.store.database import Database
 from stakepool.store.engine import Connection
 from tests.integration import pgkit
-from tests.integration.money.moneykit import LEDGER_TABLES, POOL, SCENARIO, VALIDATORS
+from tests.integration.money.moneykit import (
+    GWEI,
+    LEDGER_TABLES,
+    POOL,
+    SCENARIO,
+    VALIDATORS,
+    delegations_toml,
+)
 
 POOL_ID = "sim-pool"
 SETTLED = 9
 FINAL = 5
-DELEGATIONS = """
-[[delegation]]
-delegator = "alice"
-amount_gwei = 32_000_000_000
-from_epoch = 0
-
-[[delegation]]
-delegator = "bob"
-amount_gwei = 16_000_000_000
-from_epoch = 0
-to_epoch = 4
-
-[[delegation]]
-delegator = "carol"
-amount_gwei = 8_000_000_000
-from_epoch = 3
-"""
+DELEGATIONS = delegations_toml(
+    ("alice", 32 * GWEI, 0, None),
+    ("bob", 16 * GWEI, 0, 4),
+    ("carol", 8 * GWEI, 3, None),
+)
 Rows = list[tuple[object, ...]]
 
 

@@ -34,7 +34,15 @@ from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from stakepool.store.database import Database
 from tests.integration.api.conftest import ApiClient
-from tests.integration.money.moneykit import POOL, SCENARIO, VALIDATORS, detail_rows, dump_ledger
+from tests.integration.money.moneykit import (
+    GWEI,
+    POOL,
+    SCENARIO,
+    VALIDATORS,
+    delegations_toml,
+    detail_rows,
+    dump_ledger,
+)
 
 POOL_ID = "retained"
 PERIOD = 16
@@ -42,18 +50,10 @@ PERIOD = 16
 KEEP = 3
 """Epochs of per-validator detail kept behind the newest settled one."""
 LAST_FINAL = 2 * PERIOD + 1
-DELEGATIONS = """
-[[delegation]]
-delegator = "alice"
-amount_gwei = 32_000_000_000
-from_epoch = 0
-
-[[delegation]]
-delegator = "bob"
-amount_gwei = 16_000_000_000
-from_epoch = 0
-to_epoch = 20
-"""
+DELEGATIONS = delegations_toml(
+    ("alice", 32 * GWEI, 0, None),
+    ("bob", 16 * GWEI, 0, 20),
+)
 
 
 def _settings(url: str, tmp: Path, **ledger: int) -> Settings:

@@ -30,11 +30,13 @@ from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from stakepool.store.database import Database
 from tests.integration.money.moneykit import (
+    GWEI,
     POOL,
     SCENARIO,
     SLASHED,
     VALIDATORS,
     alter_reward,
+    delegations_toml,
     detail_rows,
 )
 from tests.integration.processes import clean_env
@@ -43,28 +45,12 @@ POOL_ID = "sim-pool"
 PERIOD = 3
 LAST_FINAL = 11  # periods 0..3 final
 POLICY = "fee_bps=1000,fee_mode=high_water_mark,loss_policy=socialized"
-DELEGATIONS = """
-[[delegation]]
-delegator = "alice"
-amount_gwei = 32_000_000_000
-from_epoch = 0
-
-[[delegation]]
-delegator = "bob"
-amount_gwei = 16_000_000_000
-from_epoch = 0
-to_epoch = 6
-
-[[delegation]]
-delegator = "carol"
-amount_gwei = 8_000_000_000
-from_epoch = 5
-
-[[delegation]]
-delegator = "dave"
-amount_gwei = 10_000_000_000
-from_epoch = 7
-"""
+DELEGATIONS = delegations_toml(
+    ("alice", 32 * GWEI, 0, None),
+    ("bob", 16 * GWEI, 0, 6),
+    ("carol", 8 * GWEI, 5, None),
+    ("dave", 10 * GWEI, 7, None),
+)
 
 
 def _settings(url: str, tmp: Path) -> Settings:

@@ -27,30 +27,18 @@ from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
 from stakepool.store.database import Database
 from tests.integration import pgkit
-from tests.integration.money.moneykit import POOL, SCENARIO, VALIDATORS
+from tests.integration.money.moneykit import GWEI, POOL, SCENARIO, VALIDATORS, delegations_toml
 
 SETTLED = 6
 FINAL = 3
 MORE = 2
 """Epochs the daemon on PostgreSQL must settle after the copied ones."""
 PASSWORD = "never-print-me-7f3a"
-DELEGATIONS = """
-[[delegation]]
-delegator = "alice"
-amount_gwei = 32_000_000_000
-from_epoch = 0
-
-[[delegation]]
-delegator = "bob"
-amount_gwei = 16_000_000_000
-from_epoch = 0
-to_epoch = 4
-
-[[delegation]]
-delegator = "carol"
-amount_gwei = 8_000_000_000
-from_epoch = 3
-"""
+DELEGATIONS = delegations_toml(
+    ("alice", 32 * GWEI, 0, None),
+    ("bob", 16 * GWEI, 0, 4),
+    ("carol", 8 * GWEI, 3, None),
+)
 
 
 async def _settle(sim: SimServer, database: str, delegations: Path, settled: int) -> int:

@@ -16,7 +16,7 @@ from stakepool.config import Settings, parse_validator_ref
 from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from stakepool.sim.server import SimServer
-from tests.integration.money.moneykit import POOL, SCENARIO, VALIDATORS
+from tests.integration.money.moneykit import GWEI, POOL, SCENARIO, VALIDATORS, delegations_toml
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
@@ -32,23 +32,11 @@ LAUNCH_ARGS = [
 POOL_ID = "sim-pool"
 PERIOD = 3
 LAST_FINAL = 8
-DELEGATIONS = """
-[[delegation]]
-delegator = "alice"
-amount_gwei = 32_000_000_000
-from_epoch = 0
-
-[[delegation]]
-delegator = "bob"
-amount_gwei = 16_000_000_000
-from_epoch = 0
-to_epoch = 5
-
-[[delegation]]
-delegator = "carol"
-amount_gwei = 8_000_000_000
-from_epoch = 4
-"""
+DELEGATIONS = delegations_toml(
+    ("alice", 32 * GWEI, 0, None),
+    ("bob", 16 * GWEI, 0, 5),
+    ("carol", 8 * GWEI, 4, None),
+)
 
 
 def artifacts_dir(tmp_path: Path) -> Path:
