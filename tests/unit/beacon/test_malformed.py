@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -77,6 +78,25 @@ def test_malformed_validators_name_endpoint_and_field(mutate: Any, field: str, r
     assert reason in err.reason
     assert "validators" in str(err)
     assert field in str(err)
+
+
+def test_a_typed_routes_undecoded_body_reads_through_a_generic_parser() -> None:
+    """A typed route keeps its body undecoded for the column decoder; a generic parser of the
+    same route (the web page's validator set) still reads it, and refuses bytes that are not
+    JSON as malformed."""
+    body = load("state_validators").body
+    raw = json.dumps(body).encode()
+    answer = HttpAnswer(200, None, "", {}, True, raw=raw)
+    parsed = envelope_parser(routes.VALIDATORS_GET, Envelope[tuple[ValidatorInfo, ...]])(
+        answer, "http://bn"
+    )
+    assert [v.index for v in parsed.data] == [int(v["index"]) for v in body["data"]]
+    broken = HttpAnswer(200, None, "", {}, True, raw=raw[:-3])
+    with pytest.raises(MalformedResponse) as caught:
+        envelope_parser(routes.VALIDATORS_GET, Envelope[tuple[ValidatorInfo, ...]])(
+            broken, "http://bn"
+        )
+    assert caught.value.field == "<body>"
 
 
 def test_a_body_that_is_not_json_is_malformed() -> None:
