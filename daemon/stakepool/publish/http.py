@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from stakepool.publish.api import API_PREFIX, LedgerApi
 from stakepool.publish.api.auth import bearer_matches, writer_token
+from stakepool.publish.api.errors import add_only_route
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +94,8 @@ def add_doppelganger_route(
             )
         return web.json_response(result, status=502 if "error" in result else 200)
 
-    app.router.add_post("/api/v1/doppelganger/check", handler)
+    # Other methods: 405 (the path exists), not the ledger sub-app's 404 for a path it lacks.
+    add_only_route(app, "POST", "/api/v1/doppelganger/check", handler)
 
 
 class HttpServer:

@@ -80,14 +80,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def add_read_route(app: web.Application, path: str, handler: Handler) -> None:
-    """``GET path`` on the main app, beside the ledger's sub-app at the same prefix.
+    """``GET path`` on the main app, beside the ledger's sub-app at the same prefix."""
+    add_only_route(app, "GET", path, handler)
+
+
+def add_only_route(app: web.Application, method: str, path: str, handler: Handler) -> None:
+    """``method path`` on the main app, beside the ledger's sub-app at the same prefix.
 
     Any other method is refused with 405 here: otherwise aiohttp asks the sub-app next, whose
     answer for a path it does not know is 404 — wrong for a path that exists.
     """
 
     async def refuse(request: web.Request) -> web.StreamResponse:
-        raise web.HTTPMethodNotAllowed(request.method, ["GET"])
+        raise web.HTTPMethodNotAllowed(request.method, [method])
 
-    app.router.add_get(path, handler, allow_head=False)
+    if method == "GET":
+        app.router.add_get(path, handler, allow_head=False)
+    else:
+        app.router.add_route(method, path, handler)
     app.router.add_route("*", path, refuse)
