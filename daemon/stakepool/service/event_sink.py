@@ -22,6 +22,7 @@ from stakepool.monitor.keeper import to_outbox
 from stakepool.rewards.plausibility_check import ImplausibleSettlement
 from stakepool.store.database import Database
 from stakepool.store.unit import UnitOfWork
+from stakepool.store.writer import NotWriterError
 
 
 class EventSink:
@@ -55,7 +56,12 @@ class EventSink:
                 unit.enqueue(rows, max_rows=max_rows)
 
         if write is not None or rows:
-            await self.db.transaction(transaction)
+            try:
+                await self.db.transaction(transaction)
+            except NotWriterError:
+                # A standby (several instances on one PostgreSQL ledger): the writer keeps the
+                # state and sends the MQTT events; this instance still logs and shows them.
+                rows = []
         for event in events:
             self.bus.publish(event)
         if rows:

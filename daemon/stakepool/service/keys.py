@@ -18,6 +18,7 @@ about again at every poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from stakepool.publish.vc_metrics import ValidatorClientMetrics
 from stakepool.service.event_sink import EventSink
 from stakepool.store.database import STORE_ERRORS, Database
 from stakepool.store.unit import UnitOfWork
+from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger("stakepool.keys")
 
@@ -175,7 +177,8 @@ class PoolKeys:
             document = json.dumps(
                 {s.name: sorted(s.keys) for s in self.sources if s.keys is not None}
             )
-            await self.db.transaction(lambda unit: unit.keep(KEPT_KEY, document))
+            with contextlib.suppress(NotWriterError):  # a standby: the writer keeps them
+                await self.db.transaction(lambda unit: unit.keep(KEPT_KEY, document))
 
     async def _resolve(self) -> tuple[tuple[PoolMember, ...], dict[int, tuple[str, ...]]]:
         """The union of every source, as the chain knows it now; who vouches for whom."""
@@ -228,7 +231,12 @@ class PoolKeys:
             membership_sql.record(conn, changes)
             return changes
 
-        changes = await self.db.transaction(write)
+        try:
+            changes = await self.db.transaction(write)
+        except NotWriterError:
+            # A standby follows the same sources to the same pool; the writer journals it.
+            log.info("pool_members_not_journaled", role="standby", members=len(members))
+            return ()
         for c in changes:
             log.info(
                 "pool_member_added" if c.change == "added" else "pool_member_retired",
