@@ -75,6 +75,7 @@ class MonitorContext:
         run: Callable[[], Awaitable[T]],
         *,
         idempotent: bool = False,
+        warn: bool = True,
     ) -> T | None:
         """Run one part of an epoch's work; a failure is retried within the epoch (a few times,
         with a backoff tied to the slot) while the failed attempt has raised no event yet, so a
@@ -82,7 +83,9 @@ class MonitorContext:
         ``idempotent``: the part raises nothing twice for what it has seen (a proposal verdict is
         told once, a cached block is not scanned again), so it is retried even after an attempt
         that raised events before failing — else one bad answer after the first duty's verdict
-        would leave the others to the next close, and the last epoch before a halt to none."""
+        would leave the others to the next close, and the last epoch before a halt to none.
+        ``warn=False``: a failure is logged at info only (a retry between closes: the close that
+        failed has warned already, and the next close warns again if the node is still down)."""
         slot = self.spec.slot_duration_ms / 1000
         for attempt in range(PART_ATTEMPTS):
             emitted = len(self.unsaved)
@@ -94,7 +97,10 @@ class MonitorContext:
                     log.info("monitor_part_retry", part=name, epoch=epoch, error=str(exc))
                     await asyncio.sleep(slot / 8 * 2**attempt)
                     continue
-                log.warning("monitor_part_failed", part=name, epoch=epoch, error=str(exc))
+                if not warn:
+                    log.info("monitor_part_still_failing", part=name, epoch=epoch, error=str(exc))
+                else:
+                    log.warning("monitor_part_failed", part=name, epoch=epoch, error=str(exc))
                 failed.append(name)
                 return None
         return None  # unreachable: the last attempt returns

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stakepool.beacon.models import ChainReorgEvent
 from stakepool.beacon.models.state import ValidatorStatus
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.monitor.daemon_events import DAEMON_EVENT_TYPES
@@ -307,6 +308,18 @@ class ChainReorged(MonitorEvent):
     depth: int
     old_head_block: str
     new_head_block: str
+
+    @classmethod
+    def of(cls, reorg: ChainReorgEvent) -> ChainReorged:
+        """Its id depends only on the node's report: the same reorg told by another node or
+        after a restart has the same id."""
+        return cls(
+            epoch=reorg.epoch,
+            slot=reorg.slot,
+            depth=int(reorg.depth),
+            old_head_block=str(reorg.old_head_block),
+            new_head_block=str(reorg.new_head_block),
+        )
 
 
 EVENT_TYPES: tuple[type[MonitorEvent], ...] = (

@@ -11,7 +11,8 @@ proposer than the duties name (which the protocol forbids for the same duties) i
 its root; an index past the registry limit, or a re-read that disagrees, leaves the verdict as it
 was and not final, and the finality re-check is tried again at the next epoch. An epoch whose
 judgement failed (the node failed every retry within the close) is judged again at the next
-closes, oldest first, up to ``PROPOSAL_ATTEMPTS`` closes in all.
+closes, oldest first, up to ``PROPOSAL_ATTEMPTS`` closes in all, and between closes too
+(``owed``: the service asks, with a backoff, while an epoch is owed).
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from collections.abc import Sequence
 
 import structlog
 
+from stakepool.beacon.models import ChainReorgEvent
 from stakepool.beacon.models.blocks import HeaderInfo
 from stakepool.chain.types import Epoch, Slot, ValidatorIndex
-from stakepool.monitor.context import MonitorContext, drop_if_dependent_root_changed
+from stakepool.monitor.context import (
+    PART_ERRORS,
+    MonitorContext,
+    drop_if_dependent_root_changed,
+)
 from stakepool.monitor.proposals import (
     ProposalTracker,
     ProposerDutyRef,
@@ -70,11 +76,8 @@ class ProposalsPart:
         untold for good (no ``block_proposed``/``block_missed`` event, no miss in the ledger)."""
         done: list[tuple[Epoch, Verdicts]] = []
         for k in [*sorted(e for e in self.retries if e < c), c]:
-            verdicts = await self.ctx.part(
-                "proposals", k, failed, functools.partial(self.judge, k, head_slot), idempotent=True
-            )
+            verdicts = await self._judge_owed(k, head_slot, failed)
             if verdicts is not None:
-                self.retries.pop(k, None)
                 done.append((k, verdicts))
                 continue
             attempts = self.retries.get(k, 0) + 1
@@ -84,6 +87,28 @@ class ProposalsPart:
                 continue
             self.retries[k] = attempts
         return done
+
+    async def owed(self, head_slot: int) -> list[tuple[Epoch, Verdicts]]:
+        """Between closes: the epochs whose judgement failed, tried once more each; the verdicts
+        of those judged now. A failure here is not counted against ``PROPOSAL_ATTEMPTS`` (the
+        closes count): why tried between closes at all, the last close before the chain halts
+        (or before a long stop) would otherwise leave its epoch untold until a close that may
+        never come."""
+        done: list[tuple[Epoch, Verdicts]] = []
+        for k in sorted(self.retries):
+            verdicts = await self._judge_owed(k, head_slot, [], warn=False)
+            if verdicts is not None:
+                done.append((k, verdicts))
+        return done
+
+    async def _judge_owed(
+        self, k: Epoch, head_slot: int, failed: list[str], *, warn: bool = True
+    ) -> Verdicts | None:
+        judge = functools.partial(self.judge, k, head_slot)
+        verdicts = await self.ctx.part("proposals", k, failed, judge, idempotent=True, warn=warn)
+        if verdicts is not None:
+            self.retries.pop(k, None)
+        return verdicts
 
     def on_dependent_root(self, epoch: Epoch, root: str | None) -> None:
         drop_if_dependent_root_changed(self.duty_cache, epoch, root)
@@ -136,6 +161,19 @@ class ProposalsPart:
             if headers is not None:
                 self.ctx.emit(self.tracker.update(duty, headers, head_slot))
         return len(slots)
+
+    async def after_reorg(self, reorg: ChainReorgEvent) -> None:
+        """Our proposals from the common ancestor on are judged again now, not at the next epoch:
+        a block of ours that the reorg dropped is told ``orphaned`` at once."""
+        try:
+            n = await self.rejudge_from(reorg.slot - reorg.depth, reorg.slot)
+        except PART_ERRORS as exc:  # the epoch's own judgement and finality re-check remain
+            log.warning(
+                "monitor_part_failed", part="reorg_rejudge", slot=reorg.slot, error=str(exc)
+            )
+            return
+        if n:
+            log.info("proposals_rejudged_after_reorg", slot=reorg.slot, depth=reorg.depth, slots=n)
 
     async def recheck_final(self, finalized: Epoch, head_slot: int) -> bool:
         """Verdicts of slots before the finalized checkpoint are judged once more and frozen;

@@ -23,6 +23,8 @@ The supervisor calls it at these points:
   only then told (published on the event bus: log lines, metrics, the console, the ledger). The
   digest carries the verdicts of retried epochs too, and the epochs still ``pending`` a retry:
   the ledger waits for those rather than settle rows without their verdicts;
+* ``judge_owed(head_slot)`` between closes while ``owed``: the proposals of a closed epoch whose
+  judgement failed, tried again before the next close (which may never come: a halted chain);
 * ``check_doppelgangers()`` on demand (the HTTP API).
 
 The work is done by composed parts, each a small object with its own state over a shared
@@ -49,7 +51,7 @@ from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, ValidatorIndex
-from stakepool.monitor.context import PART_ERRORS, MonitorContext
+from stakepool.monitor.context import MonitorContext
 from stakepool.monitor.digest import EpochDuties
 from stakepool.monitor.doppelganger_watch import (
     DoppelgangerKeys,
@@ -168,12 +170,13 @@ class MonitorService:
         log.info("monitor_state_restored", epoch=s.epoch)
         return s.epoch
 
-    async def _commit(self, digest: EpochDuties | None = None) -> None:
+    async def _commit(self, digest: EpochDuties | None = None, *, tell_digest: bool = True) -> None:
         """Save the state, the tallies and the unsaved events in one transaction, then tell the
-        events (and the epoch's digest). A database failure is logged and the events are told
-        anyway (an alert must not wait for the disk); the next commit saves the state again.
-        A stop (cancellation) during the write lets the transaction finish and its events be
-        told before it takes effect: what is stored was told."""
+        events (and the epoch's digest, unless ``tell_digest`` is False: late verdicts only). A
+        database failure is logged and the events are told anyway (an alert must not wait for
+        the disk); the next commit saves the state again. A stop (cancellation) during the write
+        lets the transaction finish and its events be told before it takes effect: what is
+        stored was told."""
         events, self.ctx.unsaved = self.ctx.unsaved, []
         if self.keeper is not None:
             save = asyncio.ensure_future(
@@ -184,7 +187,7 @@ class MonitorService:
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await save
-                self._tell(events, digest)
+                self._tell(events, digest if tell_digest else None)
                 raise
             except NotWriterError:
                 pass  # a standby monitors and alerts; the writer keeps the state
@@ -196,7 +199,7 @@ class MonitorService:
             else:
                 if save.result():
                     log.warning("outbox_full", dropped=save.result())
-        self._tell(events, digest)
+        self._tell(events, digest if tell_digest else None)
 
     def _tell(self, events: list[MonitorEvent], digest: EpochDuties | None) -> None:
         for event in events:
@@ -218,24 +221,11 @@ class MonitorService:
         elif isinstance(data, ChainReorgEvent):
             # Blocks from the common ancestor on are refetched (slashings in them are idempotent).
             self.ctx.blocks.evict_from(data.slot - data.depth)  # one slot more than needed: cheap
-            self.ctx.emit([_reorg_event(data)])
-            await self._after_reorg(data)
+            self.ctx.emit([ChainReorged.of(data)])
+            await self.proposals.after_reorg(data)
         else:
             self.operations.on_stream(data, self._head_epoch)
         await self._commit_if_idle()
-
-    async def _after_reorg(self, reorg: ChainReorgEvent) -> None:
-        """Our proposals from the common ancestor on are judged again now, not at the next epoch:
-        a block of ours that the reorg dropped is told ``orphaned`` at once."""
-        try:
-            n = await self.proposals.rejudge_from(reorg.slot - reorg.depth, reorg.slot)
-        except PART_ERRORS as exc:  # the epoch's own judgement and finality re-check remain
-            log.warning(
-                "monitor_part_failed", part="reorg_rejudge", slot=reorg.slot, error=str(exc)
-            )
-            return
-        if n:
-            log.info("proposals_rejudged_after_reorg", slot=reorg.slot, depth=reorg.depth, slots=n)
 
     def _on_head(self, head: HeadEvent) -> None:
         epoch = Epoch(head.slot // self.ctx.spe)
@@ -294,6 +284,36 @@ class MonitorService:
         if failed:
             body["error"] = "the beacon node did not answer the liveness request"
         return body
+
+    # --- verdicts owed between closes -----------------------------------------------------------
+
+    @property
+    def owed(self) -> bool:
+        """Some closed epoch's proposals could not be judged yet (a retry is due)."""
+        return bool(self.proposals.retries)
+
+    async def judge_owed(self, head_slot: int) -> int:
+        """Between closes: the owed proposal judgements tried once more; their events and
+        verdicts saved in one transaction as a close's are (the ledger's duty outcomes get the
+        verdicts, the faces the events); the number of epochs judged now."""
+        async with self._lock:
+            if not self.proposals.retries or self._processed is None:
+                return 0
+            judged = await self.proposals.owed(head_slot)
+            if judged or self.ctx.unsaved:
+                # A digest of late verdicts only: it names the last closed epoch but carries
+                # nothing of it (its proposals were told at its close), so it is written for the
+                # ledger and not shown again.
+                late = EpochDuties(
+                    self._processed,
+                    proposals_judged=False,
+                    earlier_proposals=tuple((k, tuple(v)) for k, v in judged),
+                    pending=tuple(sorted({*self.attestations.retries, *self.proposals.retries})),
+                )
+                await self._commit(late if judged else None, tell_digest=False)
+        if judged:
+            log.info("proposals_judged_late", epochs=[int(k) for k, _ in judged])
+        return len(judged)
 
     # --- the epoch -----------------------------------------------------------------------------
 
@@ -363,15 +383,3 @@ class MonitorService:
             proposals_judged=proposals is not None,
             pending=tuple(sorted({*self.attestations.retries, *self.proposals.retries})),
         )
-
-
-def _reorg_event(reorg: ChainReorgEvent) -> ChainReorged:
-    """The chain-level ``reorg`` event: its id depends only on the node's report (same reorg from
-    another node or after a restart → same id)."""
-    return ChainReorged(
-        epoch=reorg.epoch,
-        slot=reorg.slot,
-        depth=int(reorg.depth),
-        old_head_block=str(reorg.old_head_block),
-        new_head_block=str(reorg.new_head_block),
-    )

@@ -13,7 +13,7 @@ the faces subscribed. The sd_notify task runs in the same task group; the MQTT p
 it, so a stop can deliver what the producers committed before it says ``offline``.
 Each loop retries its own transient errors (a beacon node down, a malformed answer: retried within
 the epoch, then logged once and carried on, ``epoch_steps``; a full disk pauses settlement only,
-``service/paused``); only a fatal error (no such chain, the database cannot be opened, the HTTP
+``service/between_closes``); only a fatal error (no such chain, the database cannot be opened, the HTTP
 port cannot be bound) escapes and stops the daemon with exit code 1.
 """
 
@@ -46,11 +46,11 @@ from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import EventPublisher
 from stakepool.publish.sdnotify import SystemdReporter
 from stakepool.service import collector
+from stakepool.service.between_closes import BetweenCloses
 from stakepool.service.doppelganger_keys import doppelganger_keys
 from stakepool.service.epoch_steps import EpochSteps, slot_backoff
 from stakepool.service.group_end import Done, first_fatal, raise_when_set
 from stakepool.service.money import MoneyPath
-from stakepool.service.paused import next_closed
 from stakepool.store.database import Database, OutOfSpace
 
 log = structlog.get_logger("stakepool")
@@ -217,8 +217,16 @@ class Supervisor:
         slot_seconds = spec.slot_duration_ms / 1000
         errors = (BeaconError, LedgerError, ValueError, OutOfSpace)
         steps = EpochSteps(slot_backoff(slot_seconds), errors)
+        waiting = BetweenCloses(
+            self.money,
+            self.monitor,
+            steps,
+            slot_seconds=slot_seconds,
+            notify=self._notify,
+            head_slot=self._head_slot,
+        )
         while True:
-            epoch = await next_closed(self._closed, self.money, steps, slot_seconds, self._notify)
+            epoch = await waiting.next_closed(self._closed)
             with collector.without_full_collection():
                 await self._close_epoch(spec, epoch, steps)
             self._notify()  # this epoch's events are committed: send them now
@@ -332,6 +340,10 @@ class Supervisor:
     def _notify(self) -> None:
         if self.publisher is not None:
             self.publisher.notify()
+
+    def _head_slot(self) -> int | None:
+        head = None if self.tracker is None else self.tracker.head
+        return None if head is None else int(head.slot)
 
     def _next_boundary(self) -> int | None:
         """The epoch a delegation change read now takes effect at: the next one to start."""

@@ -12,6 +12,7 @@ import asyncio
 
 from stakepool.config import Settings, parse_validator_ref
 from stakepool.monitor.digest import EpochDuties
+from stakepool.monitor.eventbase import MonitorEvent
 from stakepool.monitor.events import (
     AttestationMissed,
     AttestationStreak,
@@ -25,6 +26,7 @@ from stakepool.sim.scenario import Offline, SimScenario
 from stakepool.sim.server import SimServer
 from tests.integration.listening import listen
 from tests.integration.monitor.test_service import Recorder
+from tests.integration.simkit import HaltingSimServer
 
 POOL = range(8)
 OFFLINE = 1
@@ -41,6 +43,13 @@ class FaultSwitch(Recorder):
         self.sim = sim
         self.failing = failing
         self.routes = routes
+
+        self.digests_told_before: dict[int, int | None] = {}
+        """Event (by id) → the epoch of the last digest told before it."""
+
+    def monitor_event(self, event: MonitorEvent) -> None:
+        super().monitor_event(event)
+        self.digests_told_before[id(event)] = self.digests[-1].epoch if self.digests else None
 
     def duties(self, report: EpochDuties) -> None:
         super().duties(report)
@@ -129,18 +138,71 @@ async def test_an_epoch_failing_too_long_is_given_up_and_breaks_the_streak() -> 
     assert streak_epochs == [k for k, n in before + after if n == 2]
 
 
-async def test_proposals_a_close_could_not_judge_are_judged_and_told_at_the_next() -> None:
-    """``headers?slot=`` fails while epoch 3 closes (a stalled node): its proposals are judged at
-    the close of 4, their events told then and their verdicts handed to the ledger, instead of
-    never (before the fix: no block_proposed/block_missed event, no miss on the ledger row)."""
+async def test_proposals_a_close_could_not_judge_are_told_before_the_next_close() -> None:
+    """``headers?slot=`` fails while epoch 3 closes (a stalled node): its proposals are judged
+    again a slot after that close, once the node answers, and told then (before the fix: never,
+    no block_proposed/block_missed event and no miss on the ledger row; then: at the next close,
+    an epoch later)."""
     rec = await _run(range(3, 4), 6, routes=("getBlockHeaders",))
     by_epoch = {int(d.epoch): d for d in rec.digests}
     assert "proposals" in by_epoch[3].failed
     assert not by_epoch[3].proposals_judged
     assert by_epoch[3].pending == (3,)
     assert by_epoch[4].pending == ()
-    [(epoch, verdicts)] = by_epoch[4].earlier_proposals
-    assert epoch == 3
-    assert verdicts  # the scenario gives the pool a proposal in epoch 3
-    told = {e.slot for e in rec.events if isinstance(e, (BlockProposed, BlockMissed))}
-    assert {slot for slot, _, _ in verdicts} <= told
+    assert by_epoch[4].earlier_proposals == ()  # judged already, between the closes
+    slots = range(3 * 8, 4 * 8)
+    told = [
+        e for e in rec.events if isinstance(e, (BlockProposed, BlockMissed)) and e.slot in slots
+    ]
+    assert told  # the scenario gives the pool a proposal in epoch 3
+    # Told while the digest of epoch 3 was the last one out, not with epoch 4's.
+    assert {rec.digests_told_before[id(e)] for e in told} == {3}
+
+
+async def test_the_last_close_before_the_chain_halts_is_judged_when_the_node_answers() -> None:
+    """The chain halts right after epoch 3 closes, and that close could not judge its proposals
+    (the node failed ``headers?slot=`` throughout): no close will ever come again, yet the
+    pool's block of epoch 3 is told once the node answers (the reliability suite lost such a
+    ``block_proposed`` event about one run in three before)."""
+    chain = SimChain(
+        SimConfig(
+            validators=64,
+            preset="minimal",
+            slot_duration_ms=100,
+            seed=11,
+            scenario=SimScenario(offline=(Offline((OFFLINE, OFFLINE)),)),
+        )
+    )
+    async with HaltingSimServer(chain, halt_slot=4 * 8) as sim:
+        rec = FaultSwitch(sim, range(3, 4), ("getBlockHeaders",))
+        settings = Settings(
+            beacon={"urls": [sim.url], "timeout_seconds": 2, "retries": 0},
+            pool={"validators": [parse_validator_ref(v) for v in POOL]},
+            http={"port": 0},
+        )
+        stop = asyncio.Event()
+        daemon = asyncio.create_task(
+            run_daemon(settings, stop=stop, listeners=[listen(rec)], configure_logs=False)
+        )
+        slots = range(3 * 8, 4 * 8)
+
+        def told() -> list[int]:
+            return sorted(
+                e.slot
+                for e in rec.events
+                if isinstance(e, (BlockProposed, BlockMissed)) and e.slot in slots
+            )
+
+        try:
+            for _ in range(300):  # 30 s at most: the halt comes at 3.2 s, the retry a slot later
+                if told() or daemon.done():
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            code = await asyncio.wait_for(daemon, 20)
+    assert code == 0
+    by_epoch = {int(d.epoch): d for d in rec.digests}
+    assert max(by_epoch) == 3  # no close after the halt
+    assert "proposals" in by_epoch[3].failed
+    assert told(), "the proposals of the last epoch before the halt were never told"
