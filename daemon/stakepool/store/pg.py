@@ -56,9 +56,13 @@ class PgConnection:
 
     dialect = POSTGRESQL
 
-    def __init__(self, url: str, password: str | None) -> None:
+    def __init__(
+        self, url: str, password: str | None, *, application_name: str = "stakepool"
+    ) -> None:
         self.url = url
         self._password = password
+        self.application_name = application_name
+        """What ``pg_stat_activity`` shows (``stakepool-reads``: a read replica's sessions)."""
         self.setup: tuple[str, ...] = ()
         """Session settings run again on every (re)connection."""
         self._raw = self._open()
@@ -71,7 +75,7 @@ class PgConnection:
             self.url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name="stakepool",
+            application_name=self.application_name,
             **extra,
         )
 
@@ -123,7 +127,7 @@ class PgConnection:
 
     def sibling(self) -> PgConnection:
         """A second connection to the same database (a long read beside this one)."""
-        return PgConnection(self.url, self._password)
+        return PgConnection(self.url, self._password, application_name=self.application_name)
 
     @property
     def lost(self) -> bool:
@@ -139,8 +143,9 @@ class PgConnection:
 
 
 def make_read_only(conn: PgConnection) -> None:
-    """Every transaction of this session refuses to write (``ledger export``)."""
-    conn.execute("SET default_transaction_read_only = on")
+    """Every transaction of this session refuses to write (``ledger export``, a read replica),
+    after a reconnection too."""
+    conn.configure((*conn.setup, "SET default_transaction_read_only = on"))
 
 
 def schema_version(conn: PgConnection) -> int:
