@@ -172,11 +172,15 @@ class Database:
         migrations: tuple[Migration, ...] | None,
         *,
         read_only: bool,
-        application_name: str = "stakepool",
+        replica: bool = False,
     ) -> Database:
         shown = pg.display(url)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stakepool-db")
-        connect = functools.partial(pg.PgConnection, application_name=application_name)
+        connect = functools.partial(
+            pg.PgConnection,
+            application_name="stakepool-reads" if replica else "stakepool",
+            libpq=pg.REPLICA_LIBPQ if replica else None,
+        )
         try:
             conn = executor.submit(connect, url, password).result()
         except psycopg.Error as exc:
@@ -234,10 +238,9 @@ class Database:
     @classmethod
     def open_replica(cls, url: str, *, password: str | None = None) -> Database:
         """A PostgreSQL streaming replica of the ledger, read only (``store/replicas.py``): no
-        migration, every transaction read-only, its sessions named ``stakepool-reads``."""
-        return cls._open_postgresql(
-            url, password, None, read_only=True, application_name="stakepool-reads"
-        )
+        migration, every transaction read-only, its sessions named ``stakepool-reads``, shorter
+        timeouts (``pg.REPLICA_LIBPQ``)."""
+        return cls._open_postgresql(url, password, None, read_only=True, replica=True)
 
     @property
     def schema_version(self) -> int:
