@@ -187,6 +187,11 @@ async def _scenario(
 
     # Replay paused: the primary settles on, the API shows what the replica has.
     _one(replica, "SELECT pg_wal_replay_pause()")
+
+    async def paused() -> bool:  # a pause is requested, then replay stops at a record boundary
+        return bool(_one(replica, "SELECT pg_get_wal_replay_pause_state() = 'paused'"))
+
+    await daemon.wait(paused, "the replica's replay paused", 10)
     held = _settled(replica)
     await daemon.wait(lambda: settled(held + 2), "two more epochs on the primary", 60)
     assert (await status())["last_settled_epoch"] == held == _settled(replica)
