@@ -76,6 +76,7 @@ class MonitorContext:
         *,
         idempotent: bool = False,
         warn: bool = True,
+        attempts: int | None = None,
     ) -> T | None:
         """Run one part of an epoch's work; a failure is retried within the epoch (a few times,
         with a backoff tied to the slot) while the failed attempt has raised no event yet, so a
@@ -84,16 +85,18 @@ class MonitorContext:
         told once, a cached block is not scanned again), so it is retried even after an attempt
         that raised events before failing — else one bad answer after the first duty's verdict
         would leave the others to the next close, and the last epoch before a halt to none.
-        ``warn=False``: a failure is logged at info only (a retry between closes: the close that
-        failed has warned already, and the next close warns again if the node is still down)."""
+        ``attempts``: tries in all (default ``PART_ATTEMPTS``). ``warn=False``: a failure is
+        logged at info only (a retry between closes: the close that failed has warned already,
+        and the next close warns again if the node is still down)."""
         slot = self.spec.slot_duration_ms / 1000
-        for attempt in range(PART_ATTEMPTS):
+        tries = PART_ATTEMPTS if attempts is None else max(1, attempts)
+        for attempt in range(tries):
             emitted = len(self.unsaved)
             try:
                 return await run()
             except PART_ERRORS as exc:
                 quiet = idempotent or len(self.unsaved) == emitted
-                if attempt + 1 < PART_ATTEMPTS and quiet:
+                if attempt + 1 < tries and quiet:
                     log.info("monitor_part_retry", part=name, epoch=epoch, error=str(exc))
                     await asyncio.sleep(slot / 8 * 2**attempt)
                     continue

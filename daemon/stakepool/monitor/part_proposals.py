@@ -9,7 +9,9 @@ One answer never overturns what was seen or freezes a contradiction: an empty an
 block was seen is checked by asking for that block by its root, and a canonical block by another
 proposer than the duties name (which the protocol forbids for the same duties) is read again by
 its root; an index past the registry limit, or a re-read that disagrees, leaves the verdict as it
-was and not final, and the finality re-check is tried again at the next epoch. An epoch whose
+was and not final, and the finality re-check is tried again at the next epoch; a duty judged for
+the first time that gets such an answer fails its epoch's judgement (asked again, as below),
+since it has no verdict to keep. An epoch whose
 judgement failed (the node failed every retry within the close) is judged again at the next
 closes, oldest first, up to ``PROPOSAL_ATTEMPTS`` closes in all, and between closes too
 (``owed``: the service asks, with a backoff, while an epoch is owed).
@@ -18,10 +20,11 @@ closes, oldest first, up to ``PROPOSAL_ATTEMPTS`` closes in all, and between clo
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
+from stakepool.beacon.errors import InconsistentAnswer
 from stakepool.beacon.models import ChainReorgEvent
 from stakepool.beacon.models.blocks import HeaderInfo
 from stakepool.chain.types import VALIDATOR_REGISTRY_LIMIT, Epoch, Slot, ValidatorIndex
@@ -86,7 +89,9 @@ class ProposalsPart:
             self.retries[k] = attempts
         return done
 
-    async def owed(self, head_slot: int) -> list[tuple[Epoch, Verdicts]]:
+    async def owed(
+        self, head_slot: int, give_way: Callable[[], bool]
+    ) -> list[tuple[Epoch, Verdicts]]:
         """Between closes: the epochs whose judgement failed, tried once more each; the verdicts
         of those judged now. A failure here is not counted against ``PROPOSAL_ATTEMPTS`` (the
         closes count): why tried between closes at all, the last close before the chain halts
@@ -94,16 +99,26 @@ class ProposalsPart:
         never come."""
         done: list[tuple[Epoch, Verdicts]] = []
         for k in sorted(self.retries):
-            verdicts = await self._judge_owed(k, head_slot, [], warn=False)
+            if give_way():
+                break  # a close is waiting: it tries the rest
+            verdicts = await self._judge_owed(k, head_slot, [], between_closes=True)
             if verdicts is not None:
                 done.append((k, verdicts))
         return done
 
     async def _judge_owed(
-        self, k: Epoch, head_slot: int, failed: list[str], *, warn: bool = True
+        self, k: Epoch, head_slot: int, failed: list[str], *, between_closes: bool = False
     ) -> Verdicts | None:
         judge = functools.partial(self.judge, k, head_slot)
-        verdicts = await self.ctx.part("proposals", k, failed, judge, idempotent=True, warn=warn)
+        verdicts = await self.ctx.part(
+            "proposals",
+            k,
+            failed,
+            judge,
+            idempotent=True,
+            warn=not between_closes,
+            attempts=1 if between_closes else None,
+        )
         if verdicts is not None:
             self.retries.pop(k, None)
         return verdicts
@@ -135,8 +150,13 @@ class ProposalsPart:
             if duty.slot == 0:
                 continue  # the genesis block is nobody's proposal (its proposer field is 0)
             headers = await self._look(duty)
-            if headers is not None:
-                self.ctx.emit(self.tracker.update(duty, headers, head_slot))
+            if headers is None:
+                # Nothing to rely on for this duty yet: the epoch is judged again (within the
+                # close, then between closes) rather than left without its verdict for good.
+                raise InconsistentAnswer(
+                    "headers", f"slot {duty.slot}: the node's answers about our duty disagree"
+                )
+            self.ctx.emit(self.tracker.update(duty, headers, head_slot))
             verdict = self.tracker.verdict(duty.slot)
             if verdict is not None:
                 out.append((duty.slot, duty.validator_index, verdict))

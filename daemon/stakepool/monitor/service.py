@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import structlog
 
@@ -292,14 +292,17 @@ class MonitorService:
         """Some closed epoch's proposals could not be judged yet (a retry is due)."""
         return bool(self.proposals.retries)
 
-    async def judge_owed(self, head_slot: int) -> int:
-        """Between closes: the owed proposal judgements tried once more; their events and
-        verdicts saved in one transaction as a close's are (the ledger's duty outcomes get the
-        verdicts, the faces the events); the number of epochs judged now."""
+    async def judge_owed(
+        self, head_slot: int, *, give_way: Callable[[], bool] = lambda: False
+    ) -> int:
+        """Between closes: the owed proposal judgements tried once more (one request each, none
+        once ``give_way()`` says a close is waiting); their events and verdicts saved in one
+        transaction as a close's are (the ledger's duty outcomes get the verdicts, the faces the
+        events); the number of epochs judged now."""
         async with self._lock:
             if not self.proposals.retries or self._processed is None:
                 return 0
-            judged = await self.proposals.owed(head_slot)
+            judged = await self.proposals.owed(head_slot, give_way)
             if judged or self.ctx.unsaved:
                 # A digest of late verdicts only: it names the last closed epoch but carries
                 # nothing of it (its proposals were told at its close), so it is written for the

@@ -9,6 +9,9 @@ Most work waits for its epoch's close. Two things do not, because the next close
 * proposals the monitor owes (a close whose judgement failed, ``MonitorService.owed``): tried
   again 1, 2, 4, 8… slots after the close (a node that stays down is not asked every slot, nor
   is the log flooded), so a block of ours is told within slots of the node answering again.
+  Never at the cost of a close: one request per owed epoch, no retry within, not in the last
+  two slots before an epoch boundary, and not while a close is waiting (a close held back can
+  cost more than the retry wins: nodes serve an epoch's duties only while it is recent).
 
 Every other step waits for its epoch as before.
 """
@@ -16,8 +19,10 @@ Every other step waits for its epoch as before.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
+from stakepool.chain.clock import ChainClock
 from stakepool.chain.types import Epoch
 from stakepool.monitor.service import MonitorService
 from stakepool.service.epoch_steps import EpochSteps
@@ -34,16 +39,19 @@ class BetweenCloses:
         monitor: MonitorService | None,
         steps: EpochSteps,
         *,
-        slot_seconds: float,
+        clock: ChainClock,
         notify: Callable[[], None],
         head_slot: Callable[[], int | None],
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self.money = money
         self.monitor = monitor
         self.steps = steps
-        self.slot_seconds = slot_seconds
+        self.clock = clock
+        self.slot_seconds = clock.slot_duration_ms / 1000
         self.notify = notify
         self.head_slot = head_slot
+        self.now_ms = now_ms
 
     def _money_owed(self) -> bool:
         return self.money.pause.paused and self.money.last_closed is not None
@@ -62,10 +70,17 @@ class BetweenCloses:
             slots += 1
             if self._money_owed():
                 await self._resume_money()
-            if self._verdicts_owed() and slots >= next_try:
+            if self._verdicts_owed() and slots >= next_try and self._room_before_close(closed):
                 next_try *= 2
-                await self._judge_owed()
+                await self._judge_owed(closed)
         return await closed.get()
+
+    def _room_before_close(self, closed: asyncio.Queue[Epoch]) -> bool:
+        """No close waiting, and none due within two slots by the wall clock."""
+        now = self.now_ms()
+        return closed.empty() and self.clock.next_epoch_start_ms(now) - now > 2 * (
+            self.clock.slot_duration_ms
+        )
 
     async def _resume_money(self) -> None:
         money = self.money
@@ -79,13 +94,13 @@ class BetweenCloses:
         await self.steps.run("money", epoch, retry, attempts=1)
         self.notify()
 
-    async def _judge_owed(self) -> None:
+    async def _judge_owed(self, closed: asyncio.Queue[Epoch]) -> None:
         monitor, head = self.monitor, self.head_slot()
         if monitor is None or head is None:
             return
 
         async def judge() -> int:
-            return await monitor.judge_owed(head)
+            return await monitor.judge_owed(head, give_way=lambda: not closed.empty())
 
         await self.steps.run("monitor_owed", head // monitor.ctx.spe, judge, attempts=1)
         self.notify()

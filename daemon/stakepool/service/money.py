@@ -222,6 +222,13 @@ class MoneyPath:
                 await self.before_finalize(finalized_epoch)
             await self.feed.on_finalized(finalized_epoch)
             written = await self.feed.on_epoch_closed(epoch)
+            if any(e <= finalized_epoch for e in written):
+                # Settled only now although finality covers them (their window failed at an
+                # earlier close): final now, not at a next close that may never come (a halt).
+                if self.before_finalize is not None:
+                    await self.before_finalize(finalized_epoch)
+                await self.feed.on_finalized(finalized_epoch)
+                await self.feed.ledger.refresh_totals()
         except OutOfSpace as exc:
             # Rolled back whole; the next try settles from the ledger's last settled epoch.
             self.pause.refused(epoch, str(exc.__cause__ or exc))

@@ -221,7 +221,7 @@ class Supervisor:
             self.money,
             self.monitor,
             steps,
-            slot_seconds=slot_seconds,
+            clock=spec.clock(),
             notify=self._notify,
             head_slot=self._head_slot,
         )

@@ -74,7 +74,8 @@ async def test_a_bad_answer_at_the_finality_recheck_never_changes_a_verdict() ->
         pool={"validators": [parse_validator_ref(v) for v in POOL]},
         http={"port": 0},
     )
-    async with LyingAfterFirstLook(chain) as sim:
+    sim = LyingAfterFirstLook(chain)
+    async with sim:
         beacon = settings.beacon.model_copy(update={"urls": [sim.url]})
         settings = settings.model_copy(update={"beacon": beacon})
         with structlog.testing.capture_logs() as logs:
@@ -100,3 +101,60 @@ async def test_a_bad_answer_at_the_finality_recheck_never_changes_a_verdict() ->
     assert changed == []  # no slot judged proposed was turned into anything else
     assert sim.by_root > 0  # the blocks were read again by their root
     assert any(e["event"] == "proposal_answer_distrusted" for e in logs)
+
+
+class LyingAtFirstLook(InterceptingSimServer):
+    """The first ``headers?slot=`` answer about each slot names a proposer past the registry."""
+
+    def __init__(self, chain: SimChain) -> None:
+        super().__init__(chain, auto_advance=True)
+        self.looks: Counter[int] = Counter()
+        self.lied: set[int] = set()
+
+    async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.path != "/eth/v1/beacon/headers" or "slot" not in request.query:
+            return response
+        slot = int(request.query["slot"])
+        self.looks[slot] += 1
+        assert isinstance(response, web.Response)
+        assert response.body is not None
+        body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        if self.looks[slot] > 1 or not body["data"]:
+            return response
+        body["data"][0]["header"]["message"]["proposer_index"] = str(2**64 - 1)
+        self.lied.add(slot)
+        return web.json_response(body)
+
+
+async def test_a_bad_first_answer_about_our_block_is_asked_again_not_left_untold() -> None:
+    """Before the fix the duty got no verdict at all (nothing tracked, so the finality re-check
+    had nothing to read again): no ``block_proposed`` event, ever, and no proposal on the row —
+    the reliability suite's corrupting proxy lost such an event about one run in three."""
+    chain = SimChain(SimConfig(validators=64, preset="minimal", slot_duration_ms=100, seed=3))
+    rec = Events()
+    stop = asyncio.Event()
+    sim = LyingAtFirstLook(chain)
+    async with sim:
+        settings = Settings(
+            beacon={"urls": [sim.url], "timeout_seconds": 2, "retries": 0},
+            pool={"validators": [parse_validator_ref(v) for v in POOL]},
+            http={"port": 0},
+        )
+        daemon = asyncio.create_task(
+            run_daemon(settings, stop=stop, listeners=[listen(rec)], configure_logs=False)
+        )
+        deadline = time.monotonic() + 30
+
+        def told() -> set[int]:
+            return {e.slot for e in rec.events if isinstance(e, BlockProposed)}
+
+        # Until three slots of ours were lied about at their first look and then judged.
+        while len(sim.lied & told()) < 3:
+            assert time.monotonic() < deadline, f"lied about {sim.lied}, told {told()}"
+            assert not daemon.done(), daemon
+            await asyncio.sleep(0.05)
+        stop.set()
+        assert await asyncio.wait_for(daemon, 10) == 0
+    missed = [e for e in rec.events if e.kind.value in ("block_missed", "proposer_mismatch")]
+    assert missed == []
