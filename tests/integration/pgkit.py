@@ -16,8 +16,9 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -50,35 +51,93 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Clusters:
+    """Clusters in one temp dir, owned by the ``postgres`` user when root (initdb refuses root)."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="stakepool-pg-"))
+        self.as_postgres: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+            self.as_postgres = ["runuser", "-u", "postgres", "--"]
+        self.started: list[Path] = []
+
+    def run(self, *argv: str) -> None:
+        subprocess.run(
+            [*self.as_postgres, *argv],
+            check=True,
+            capture_output=True,
+            timeout=START_TIMEOUT_SECONDS,
+        )
+
+    def initdb(self, name: str) -> Path:
+        data = self.root / name
+        self.run(_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+        return data
+
+    def start(self, data: Path, *settings: str) -> str:
+        """Starts the cluster in ``data`` on a free port; its admin URL."""
+        port = _free_port()
+        options = [f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"]
+        options += [f"-c {s}" for s in settings]
+        self.run(
+            _bin("pg_ctl"), "-D", str(data), "-l", f"{data}.log", "-o", " ".join(options),
+            "-w", "-t", str(START_TIMEOUT_SECONDS), "start",
+        )  # fmt: skip
+        self.started.append(data)
+        return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def stop(self, data: Path) -> None:
+        subprocess.run(
+            [*self.as_postgres, _bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def close(self) -> None:
+        for data in reversed(self.started):
+            self.stop(data)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextmanager
 def private_cluster() -> Iterator[str]:
     """A throwaway cluster on a free port; yields its admin URL, stops and removes it after."""
-    root = Path(tempfile.mkdtemp(prefix="stakepool-pg-"))
-    data = root / "data"
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to the postgres user
-        shutil.chown(root, "postgres", "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run(
-        [*as_postgres, _bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-        timeout=START_TIMEOUT_SECONDS,
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    ctl = [*as_postgres, _bin("pg_ctl"), "-D", str(data), "-l", str(root / "log")]
-    subprocess.run(
-        [*ctl, "-o", options, "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
-        check=True,
-        capture_output=True,
-        timeout=START_TIMEOUT_SECONDS + 10,
-    )
+    clusters = _Clusters()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield clusters.start(clusters.initdb("data"))
     finally:
-        subprocess.run([*ctl, "-m", "fast", "stop"], check=False, capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+        clusters.close()
+
+
+@dataclass(frozen=True)
+class StreamingPair:
+    primary: str
+    """The primary's admin URL."""
+    replica: str
+    """Its hot standby's admin URL (the same databases, read-only, replayed from the primary)."""
+    stop_replica: Callable[[], None]
+
+
+@contextmanager
+def streaming_pair() -> Iterator[StreamingPair]:
+    """A private primary (``wal_level=replica``) and a hot standby cloned from it by
+    ``pg_basebackup -R``, streaming; both stopped and removed after."""
+    clusters = _Clusters()
+    try:
+        primary_data = clusters.initdb("primary")
+        primary = clusters.start(primary_data, "wal_level=replica", "max_wal_senders=4")
+        port = primary.rsplit(":", 1)[1].split("/")[0]
+        standby_data = clusters.root / "standby"
+        clusters.run(
+            _bin("pg_basebackup"), "-D", str(standby_data), "-h", "127.0.0.1", "-p", port,
+            "-U", "postgres", "-R", "-X", "stream", "-c", "fast",
+        )  # fmt: skip
+        replica = clusters.start(standby_data, "hot_standby=on", "hot_standby_feedback=on")
+        yield StreamingPair(primary, replica, lambda: clusters.stop(standby_data))
+    finally:
+        clusters.close()
 
 
 @contextmanager

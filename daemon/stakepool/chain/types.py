@@ -19,5 +19,7 @@ BLSPubkey = NewType("BLSPubkey", str)
 """A 48-byte BLS public key as ``0x`` + 96 lowercase hex characters."""
 
 FAR_FUTURE_EPOCH = Epoch(2**64 - 1)
+VALIDATOR_REGISTRY_LIMIT = 2**40
+"""The spec's bound on the registry: no validator index reaches it."""
 """The protocol's "never" epoch (``FAR_FUTURE_EPOCH``); a node's spec may restate it."""
 ZERO_ROOT = Root("0x" + "00" * 32)

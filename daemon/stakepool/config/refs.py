@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, model_validator
 
+from stakepool.chain.types import VALIDATOR_REGISTRY_LIMIT
 from stakepool.config.base import _LABEL, _PUBKEY, ConfigError, _Section
 
 
@@ -59,10 +60,6 @@ def parse_validator_ref(raw: Any) -> ValidatorRef:
         if _PUBKEY.match(text.lower()):
             return ValidatorRef(pubkey=text.lower(), label=label)
     raise ValueError(f"{raw!r} is not a validator index or a 0x-prefixed 48-byte pubkey")
-
-
-VALIDATOR_REGISTRY_LIMIT = 2**40
-"""The spec's bound on the validator registry: no index reaches it on any network."""
 
 
 def _index(value: int) -> int:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
+from stakepool.chain.redact import redact_text
 from stakepool.config.base import (
     _POOL_ID,
     _ROOT,
@@ -209,6 +210,9 @@ class LedgerSettings(_Section):
     """PostgreSQL, several instances: a writer silent this long (dead, paused, cut off) loses the
     writer's lock, and a standby takes over within a quarter of it more (default: within 7.5 s,
     under one mainnet slot; keep it under two slots)."""
+    read_urls: list[str] = Field(default_factory=list, max_length=16)
+    """PostgreSQL only: streaming replicas of ``database`` that serve the HTTP API's and the web
+    pages' reads (in turn; the primary when none answers). Same password as ``database``."""
     statement_period_epochs: int = Field(default=225, ge=1, le=1_000_000)
     """Delegator statements and their commitments cover periods of this many epochs, aligned on
     epoch 0 (225 = one mainnet day)."""
@@ -230,13 +234,29 @@ class LedgerSettings(_Section):
                 " postgresql:// URL"
             )
         if value is not None and is_postgresql_url(value):
-            parts = urlsplit(value)
-            if not parts.path.strip("/") and "service=" not in parts.query:
-                raise ValueError(
-                    "the postgresql:// URL names no database: postgresql://user@host:5432/dbname"
-                    " (or ?service=NAME from pg_service.conf)"
-                )
+            _names_a_database(value)
         return value
+
+    @field_validator("read_urls")
+    @classmethod
+    def _read_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not is_postgresql_url(url):
+                raise ValueError(
+                    f"{redact_text(url)!r} is not a postgresql:// URL: read_urls name streaming"
+                    " replicas of a PostgreSQL ledger"
+                )
+            _names_a_database(url)
+        return urls
+
+    @model_validator(mode="after")
+    def _replicas_need_postgresql(self) -> LedgerSettings:
+        if self.read_urls and not self.is_postgresql:
+            raise ValueError(
+                'read_urls needs a PostgreSQL ledger (database = "postgresql://…"): they name'
+                " its streaming replicas, and a SQLite ledger has none; remove read_urls"
+            )
+        return self
 
     @property
     def is_postgresql(self) -> bool:
@@ -251,6 +271,15 @@ class LedgerSettings(_Section):
             return self.database
         state_dir = os.environ.get("STATE_DIRECTORY", "").split(":")[0] or "."
         return str(Path(state_dir) / "ledger.sqlite")
+
+
+def _names_a_database(url: str) -> None:
+    parts = urlsplit(url)
+    if not parts.path.strip("/") and "service=" not in parts.query:
+        raise ValueError(
+            "the postgresql:// URL names no database: postgresql://user@host:5432/dbname"
+            " (or ?service=NAME from pg_service.conf)"
+        )
 
 
 class HttpSettings(_Section):

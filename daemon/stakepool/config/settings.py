@@ -86,6 +86,7 @@ class Settings(BaseSettings):
                         found += secrets_of(field.get_secret_value())
         vc_urls = [vc.url for vc in self.validator_client]
         urls = (*self.beacon.urls, self.execution.url, self.mqtt.url, self.ledger.database)
+        urls += tuple(self.ledger.read_urls)
         for url in (*urls, *vc_urls):
             found += secrets_in_url(url)
         return found

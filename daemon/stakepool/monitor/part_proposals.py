@@ -24,7 +24,7 @@ import structlog
 
 from stakepool.beacon.models import ChainReorgEvent
 from stakepool.beacon.models.blocks import HeaderInfo
-from stakepool.chain.types import Epoch, Slot, ValidatorIndex
+from stakepool.chain.types import VALIDATOR_REGISTRY_LIMIT, Epoch, Slot, ValidatorIndex
 from stakepool.monitor.context import (
     PART_ERRORS,
     MonitorContext,
@@ -41,8 +41,6 @@ from stakepool.monitor.verdicts import ProposalVerdict
 
 log = structlog.get_logger(__name__)
 
-VALIDATOR_REGISTRY_LIMIT = 2**40
-"""The spec's bound on the registry: no validator index reaches it."""
 PROPOSAL_ATTEMPTS = 3
 """An epoch whose proposals cannot be judged (the node failed every retry within the close) is
 tried again at this many epoch closes in all, then given up: bounded work, bounded memory."""

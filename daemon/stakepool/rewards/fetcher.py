@@ -40,7 +40,7 @@ from stakepool.rewards.plausibility_check import ImplausibleSettlement, Plausibi
 from stakepool.rewards.settlement_reader import SettlementReader
 from stakepool.rewards.settling import last_slot, settled_rows
 from stakepool.rewards.state_reader import StateReader
-from stakepool.rewards.types import EpochRewards
+from stakepool.rewards.types import EpochRewards, ValidatorEpochReward
 from stakepool.rewards.window_cache import KeptWindow, WindowCache
 
 log = structlog.get_logger(__name__)
@@ -156,20 +156,29 @@ class RewardsFetcher:
     async def explain(self, settled: EpochRewards) -> EpochRewards:
         """``settled`` with each validator's explanation, residual and missed reward — or, when
         the node cannot tell (yet), ``settled`` with ``explanation_reason`` saying why."""
-        k = settled.epoch
         indices = [v.validator for v in settled.validators]
         try:
             window = await self._window(settled, indices)
             if window is None:
                 return _unexplained(settled, "the window's blocks changed (reorg): settle it again")
-            figures = await self.endpoints.figures(window, k, indices)
+            rows = await self._explained(settled, window, indices)
+            if any(r.residual_gwei for r in rows):
+                rows = await self._confirmed(settled, window, indices, rows)
         except Unexplained as exc:
             return _unexplained(settled, str(exc))
         except Unsupported as exc:
             return _unexplained(settled, f"the node lacks a rewards endpoint: {exc}", never=True)
         except BeaconError as exc:
             return _unexplained(settled, f"rewards failed: {exc}")
-        rows = await asyncio.to_thread(  # pure and per validator: off the loop, as settled_rows
+        return replace(
+            settled, validators=rows, explanation_available=True, explanation_reason=None
+        )
+
+    async def _explained(
+        self, settled: EpochRewards, window: KeptWindow, indices: Sequence[int]
+    ) -> tuple[ValidatorEpochReward, ...]:
+        figures = await self.endpoints.figures(window, settled.epoch, indices)
+        return await asyncio.to_thread(  # pure and per validator: off the loop, as settled_rows
             explained_rows,
             settled.validators,
             figures,
@@ -177,9 +186,26 @@ class RewardsFetcher:
             slashing_quotient=self.slashing_quotient,
             slashings_vector=self.slashings_vector,
         )
-        return replace(
-            settled, validators=rows, explanation_available=True, explanation_reason=None
-        )
+
+    async def _confirmed(
+        self,
+        settled: EpochRewards,
+        window: KeptWindow,
+        indices: Sequence[int],
+        rows: tuple[ValidatorEpochReward, ...],
+    ) -> tuple[ValidatorEpochReward, ...]:
+        """An explanation that leaves a residual, read again until two reads agree (at most
+        three reads). Why: a damaged answer that still parses (one figure turned to -1) shows only
+        as a residual, like a client's rounding, and would be stored as the node's word (final
+        rows keep it); a rounding node says the same twice, a damaged answer does not repeat.
+        Raises ``Unexplained`` when no two reads agree (the window is asked again later)."""
+        reads = [rows]
+        for _ in range(2):
+            again = await self._explained(settled, window, indices)
+            if any(again == earlier for earlier in reads):
+                return again
+            reads.append(again)
+        raise Unexplained("the node's rewards answers differ from one read to the next")
 
     async def _window(self, settled: EpochRewards, indices: Sequence[int]) -> KeptWindow | None:
         """The window as settled, from memory or read again; ``None`` if its blocks changed."""

@@ -35,6 +35,7 @@ from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.retention import Retention, RetentionPolicy
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.store.interface import LedgerError
+from stakepool.ledger.store.ledger_write import DEFAULT_OUTBOX_MAX_ROWS
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
@@ -46,6 +47,7 @@ from stakepool.service.event_sink import EventSink, implausible_event
 from stakepool.store import disk
 from stakepool.store.database import STORE_ERRORS, Database, OutOfSpace
 from stakepool.store.errors import DatabaseUnavailable
+from stakepool.store.replicas import Reads
 from stakepool.store.writer import NotWriterError
 
 log = structlog.get_logger(__name__)
@@ -68,6 +70,7 @@ class MoneyPath:
         outbox_max_rows: int | None,
         events: EventSink | None = None,
         active: Callable[[], bool] | None = None,
+        reads: Reads | None = None,
     ) -> None:
         self.settings = settings
         self.events = events
@@ -78,13 +81,12 @@ class MoneyPath:
         self.active = active
         """``store/writer.py``: only the ledger's writer settles; a standby that takes over
         resumes from the database (its next unsettled epoch)."""
-        kwargs = {} if outbox_max_rows is None else {"outbox_max_rows": outbox_max_rows}
         store = SqliteLedgerStore(
             db,
             pool_id=settings.pool.id,
             policy=settings.pool.policy(),
             period_epochs=settings.ledger.statement_period_epochs,
-            **kwargs,
+            outbox_max_rows=DEFAULT_OUTBOX_MAX_ROWS if outbox_max_rows is None else outbox_max_rows,
         )
         self.bus = bus
         self.ledger = LedgerService(
@@ -94,8 +96,13 @@ class MoneyPath:
             delegations_guard=settings.pool.delegations_guard(),
             events=outbox_max_rows is not None,
         )
+        # The API and the web pages read from the replicas when there are some; everything this
+        # path writes (and reads to write) goes through ``store``, on the primary.
         self.api = LedgerApi(
-            store, pool_id=settings.pool.id, token=settings.http.token, gate=self.ledger.gate
+            store if reads is None else store.reading_from(reads),
+            pool_id=settings.pool.id,
+            token=settings.http.token,
+            gate=self.ledger.gate,
         )
         self.feed: LedgerFeed | None = None
         self.duties = DutyMemory()

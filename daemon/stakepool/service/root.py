@@ -36,6 +36,7 @@ from stakepool.publish.api.duties import add_duties_route
 from stakepool.publish.http import HttpServer, add_doppelganger_route, build_app
 from stakepool.publish.metrics import Metrics
 from stakepool.publish.mqtt import BrokerConfigError, MqttPublisher, build_publisher
+from stakepool.publish.replica_metrics import ReplicaMetrics
 from stakepool.publish.sdnotify import SystemdReporter
 from stakepool.publish.web import mount_web
 from stakepool.service.clients import beacon_client
@@ -49,6 +50,7 @@ from stakepool.service.witness import witness_running
 from stakepool.service.writer_role import hold_lease
 from stakepool.store.database import Database, DatabaseError, OutOfSpace
 from stakepool.store.outbox_queue import OutboxQueue
+from stakepool.store.replicas import ReadReplicas
 from stakepool.store.writer import WriterLease, default_instance, store_session_settings
 
 log = structlog.get_logger("stakepool")
@@ -196,6 +198,14 @@ async def _run(
             stack.callback(lease.close)  # a clean stop hands the writer's role on at once
         stack.callback(log.info, "stopped")
 
+        replicas: ReadReplicas | None = None
+        if settings.ledger.read_urls:  # PostgreSQL (the settings refuse them on SQLite)
+            replicas = ReadReplicas(
+                db, settings.ledger.read_urls, password=settings.ledger.database_password()
+            )
+            stack.callback(replicas.close)
+            log.info("ledger_read_replicas", replicas=list(replicas.lags()))
+
         bus = EventBus()
         log_lines.subscribe(bus)  # first: a fact is logged before any other face shows it
         systemd = SystemdReporter.from_env()  # a no-op unless systemd started us (Type=notify)
@@ -218,7 +228,10 @@ async def _run(
             outbox_max_rows=outbox_max_rows,
             events=events,
             active=None if lease is None else lease.is_writer,
+            reads=replicas,
         )
+        if replicas is not None:
+            ReplicaMetrics(replicas, metrics.registry)
         stack.push_async_callback(money.close)
         client = beacon_client(settings, settings.beacon.urls)
         stack.push_async_callback(client.close)
@@ -290,7 +303,7 @@ async def _run(
         mount_web(
             app,
             settings,
-            money.ledger.store,
+            money.api.store,  # the API's: on the read replicas when there are some
             bus,
             client=client,
             spec=lambda: supervisor.spec,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -171,11 +172,17 @@ class Database:
         migrations: tuple[Migration, ...] | None,
         *,
         read_only: bool,
+        replica: bool = False,
     ) -> Database:
         shown = pg.display(url)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stakepool-db")
+        connect = functools.partial(
+            pg.PgConnection,
+            application_name="stakepool-reads" if replica else "stakepool",
+            libpq=pg.REPLICA_LIBPQ if replica else None,
+        )
         try:
-            conn = executor.submit(pg.PgConnection, url, password).result()
+            conn = executor.submit(connect, url, password).result()
         except psycopg.Error as exc:
             executor.shutdown(wait=False)
             raise DatabaseError(f"{shown}: {pg.display(str(exc)).strip()}") from exc
@@ -227,6 +234,13 @@ class Database:
             db.close()
             raise
         return db
+
+    @classmethod
+    def open_replica(cls, url: str, *, password: str | None = None) -> Database:
+        """A PostgreSQL streaming replica of the ledger, read only (``store/replicas.py``): no
+        migration, every transaction read-only, its sessions named ``stakepool-reads``, shorter
+        timeouts (``pg.REPLICA_LIBPQ``)."""
+        return cls._open_postgresql(url, password, None, read_only=True, replica=True)
 
     @property
     def schema_version(self) -> int:

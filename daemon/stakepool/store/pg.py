@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -30,6 +30,18 @@ from stakepool.store.engine import POSTGRESQL, Cursor
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\?|%")
 
 CONNECT_TIMEOUT_SECONDS = 10
+
+REPLICA_LIBPQ: Mapping[str, Any] = {
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 9000,
+}
+"""A read replica cut off mid-read is given up within about 9 s (TCP keepalives) instead of the
+kernel's many minutes, and one that does not answer within 3 s at all: its reads then go to
+another replica or to the primary, which a request can wait for, not a hang."""
 
 
 @functools.lru_cache(maxsize=2048)
@@ -56,22 +68,32 @@ class PgConnection:
 
     dialect = POSTGRESQL
 
-    def __init__(self, url: str, password: str | None) -> None:
+    def __init__(
+        self,
+        url: str,
+        password: str | None,
+        *,
+        application_name: str = "stakepool",
+        libpq: Mapping[str, Any] | None = None,
+    ) -> None:
         self.url = url
         self._password = password
+        self.application_name = application_name
+        """What ``pg_stat_activity`` shows (``stakepool-reads``: a read replica's sessions)."""
+        self._libpq = dict(libpq or {})
+        """Connection parameters over the defaults (a read replica's shorter timeouts)."""
         self.setup: tuple[str, ...] = ()
         """Session settings run again on every (re)connection."""
         self._raw = self._open()
 
     def _open(self) -> psycopg.Connection[Any]:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **self._libpq}
         if self._password:
             extra["password"] = self._password  # else libpq: the URL, a service file or pgpass
         return psycopg.connect(
             self.url,
             autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name="stakepool",
+            application_name=self.application_name,
             **extra,
         )
 
@@ -123,7 +145,9 @@ class PgConnection:
 
     def sibling(self) -> PgConnection:
         """A second connection to the same database (a long read beside this one)."""
-        return PgConnection(self.url, self._password)
+        return PgConnection(
+            self.url, self._password, application_name=self.application_name, libpq=self._libpq
+        )
 
     @property
     def lost(self) -> bool:
@@ -139,8 +163,9 @@ class PgConnection:
 
 
 def make_read_only(conn: PgConnection) -> None:
-    """Every transaction of this session refuses to write (``ledger export``)."""
-    conn.execute("SET default_transaction_read_only = on")
+    """Every transaction of this session refuses to write (``ledger export``, a read replica),
+    after a reconnection too."""
+    conn.configure((*conn.setup, "SET default_transaction_read_only = on"))
 
 
 def schema_version(conn: PgConnection) -> int:

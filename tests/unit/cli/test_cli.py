@@ -54,6 +54,7 @@ def test_check_config_accepts_a_postgresql_url_and_masks_its_password(
     cfg.write_text(
         '[pool]\nid = "alpha"\nvalidators = [3]\n'
         '[ledger]\ndatabase = "postgresql://pool:Inline-Pg-Pass@db:5432/ledger"\n'
+        'read_urls = ["postgresql://pool:Replica-Pg-Pass@db-replica:5432/ledger"]\n'
     )
     creds = tmp_path / "creds"
     creds.mkdir()
@@ -65,6 +66,8 @@ def test_check_config_accepts_a_postgresql_url_and_masks_its_password(
     assert "Credential-Pg-Pass" not in out
     effective = json.loads(out)
     assert effective["ledger"]["database"] == "postgresql://***@db:5432/ledger"
+    assert "Replica-Pg-Pass" not in out
+    assert effective["ledger"]["read_urls"] == ["postgresql://***@db-replica:5432/ledger"]
     assert effective["ledger"]["password"] == "**********"
 
 

@@ -189,3 +189,27 @@ def test_a_postgresql_url_is_a_ledger_database_and_other_urls_are_refused(
     assert load_settings().ledger.database_password() is None  # libpq's service file has it
     monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "/var/lib/stakepool/ledger.sqlite")
     assert load_settings().ledger.resolved_database() == "/var/lib/stakepool/ledger.sqlite"
+
+
+def test_read_urls_are_replicas_of_a_postgresql_ledger_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    primary = "postgresql://stakepool@db-a:5432/ledger"
+    replicas = '["postgresql://stakepool:Replica-Pw@db-b:5432/ledger", "postgresql://db-c/ledger"]'
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", primary)
+    monkeypatch.setenv("STAKEPOOL_LEDGER__READ_URLS", replicas)
+    settings = load_settings()
+    assert settings.ledger.read_urls[1] == "postgresql://db-c/ledger"
+    assert "Replica-Pw" in settings.secrets()  # kept out of every log line and error
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", "/var/lib/stakepool/ledger.sqlite")
+    with pytest.raises(ConfigError, match=r"read_urls needs a PostgreSQL ledger") as refused:
+        load_settings()
+    assert "Replica-Pw" not in str(refused.value)
+    monkeypatch.setenv("STAKEPOOL_LEDGER__DATABASE", primary)
+    monkeypatch.setenv("STAKEPOOL_LEDGER__READ_URLS", '["mysql://u:Other-Pw@db-b/ledger"]')
+    with pytest.raises(ConfigError, match=r"not a postgresql:// URL") as refused:
+        load_settings()
+    assert "Other-Pw" not in str(refused.value)
+    monkeypatch.setenv("STAKEPOOL_LEDGER__READ_URLS", '["postgresql://db-b:5432"]')
+    with pytest.raises(ConfigError, match=r"names no database"):
+        load_settings()

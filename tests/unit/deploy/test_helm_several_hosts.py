@@ -221,3 +221,23 @@ def test_the_password_from_an_existing_secret_reaches_every_pod(
     )
     assert settings.ledger.database_password() == "from the operator"
     assert settings.ledger.instance == "sp-stakepool-7c9-fghij"
+
+
+def test_read_replicas_reach_every_pod_and_the_schema_wants_postgresql_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = render_file(SEVERAL)
+    settings = as_the_pod_sees_it(objects, tmp_path, monkeypatch, pod_name="sp-stakepool-1")
+    assert settings.ledger.read_urls == [
+        "postgresql://stakepool@postgres-replica.db.svc:5432/stakepool"
+    ]
+    values = on_postgresql(2)
+    values["config"]["ledger"]["read_urls"] = ["/var/lib/replica.sqlite"]
+    with pytest.raises(helm_python.HelmValuesError, match="read_urls"):
+        render(values)
+
+
+def test_read_replicas_of_a_sqlite_ledger_are_refused() -> None:
+    values = {"config": {"ledger": {"read_urls": ["postgresql://replica.db.svc/stakepool"]}}}
+    with pytest.raises(helm_python.HelmRenderError, match="read_urls needs a PostgreSQL ledger"):
+        render(values)

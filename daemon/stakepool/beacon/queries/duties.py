@@ -28,6 +28,7 @@ from stakepool.beacon.models.duty_columns import AttesterDutyColumns, decode_att
 from stakepool.beacon.parsing import raw_parser
 from stakepool.beacon.queries.node import NodeQueries
 from stakepool.beacon.requester import Chunked, Requester
+from stakepool.chain.types import VALIDATOR_REGISTRY_LIMIT
 
 
 class DutyQueries:
@@ -54,6 +55,7 @@ class DutyQueries:
                 routes.PROPOSER_DUTIES.name,
                 f"duties for epoch {epoch} list slots of another epoch: {stray[:4]}",
             )
+        _check_one_proposer_per_slot(epoch, spe, answer.data)
         return answer
 
     async def attester(
@@ -139,3 +141,26 @@ class DutyQueries:
             return await self._req.batched(wanted, self._req.batch_size, post)
         except Unsupported:
             return await self._req.batched(wanted, self._req.get_batch_size, legacy)
+
+
+def _check_one_proposer_per_slot(epoch: int, spe: int, duties: Sequence[ProposerDuty]) -> None:
+    """The protocol names exactly one proposer for every slot of an epoch: an answer that lists
+    fewer (an empty or cut list), a slot twice, or an index past the registry is not a node's
+    view of the chain but a damaged answer, and taken as it is it would silently drop one of our
+    proposals (no verdict, no event, no miss in the ledger). Slot 0 may be absent: the genesis
+    block has no proposer."""
+    slots = [int(d.slot) for d in duties]
+    expected = set(range(max(epoch * spe, 1), (epoch + 1) * spe))
+    if len(slots) != len(set(slots)) or not expected <= set(slots):
+        missing = sorted(expected - set(slots))
+        raise InconsistentAnswer(
+            routes.PROPOSER_DUTIES.name,
+            f"duties for epoch {epoch} do not name one proposer per slot"
+            f" ({len(slots)} duties; slots missing: {missing[:4]})",
+        )
+    past = [int(d.validator_index) for d in duties if d.validator_index >= VALIDATOR_REGISTRY_LIMIT]
+    if past:
+        raise InconsistentAnswer(
+            routes.PROPOSER_DUTIES.name,
+            f"duties for epoch {epoch} name validator indices past the registry: {past[:4]}",
+        )

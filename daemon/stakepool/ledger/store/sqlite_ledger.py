@@ -60,6 +60,7 @@ from stakepool.store import outbox
 from stakepool.store.database import Database
 from stakepool.store.engine import Connection
 from stakepool.store.outbox_event import OutboxEvent
+from stakepool.store.replicas import Reads
 
 DEFAULT_PERIOD_EPOCHS = 225
 """``[ledger] statement_period_epochs``: one mainnet day."""
@@ -83,14 +84,30 @@ class SqliteLedgerStore:
         policy: LedgerPolicy,
         outbox_max_rows: int = ledger_write.DEFAULT_OUTBOX_MAX_ROWS,
         period_epochs: int = DEFAULT_PERIOD_EPOCHS,
+        reads: Reads | None = None,
     ) -> None:
         self.db = db
+        self.reads: Reads = db if reads is None else reads
+        """Where the read methods go: ``db``, or its replicas for the HTTP API
+        (``reading_from``); writes, and every read inside one, always go to ``db``."""
         self.pool_id = pool_id
         self.policy = policy
         self.period_epochs = period_epochs
         self.outbox_max_rows = outbox_max_rows
         self._credited: tuple[tuple[object, ...], FinalTotal] | None = None
         self._credited_lock = asyncio.Lock()
+
+    def reading_from(self, reads: Reads) -> SqliteLedgerStore:
+        """The same ledger, its reads served by ``reads`` (``store/replicas.ReadReplicas``): the
+        HTTP API's and web pages' store. Its writes still go to this store's database."""
+        return SqliteLedgerStore(
+            self.db,
+            pool_id=self.pool_id,
+            policy=self.policy,
+            outbox_max_rows=self.outbox_max_rows,
+            period_epochs=self.period_epochs,
+            reads=reads,
+        )
 
     # --- writes ----------------------------------------------------------------------------------
 
@@ -207,7 +224,7 @@ class SqliteLedgerStore:
     # --- reads -----------------------------------------------------------------------------------
 
     async def status(self) -> LedgerStatus:
-        return await self.db.read(ledger_read.status)
+        return await self.reads.read(ledger_read.status)
 
     def _pool_totals(self, conn: Connection) -> PoolTotals:
         version = _version(conn)
@@ -217,29 +234,29 @@ class SqliteLedgerStore:
 
     def _credited_on_side_connection(self) -> tuple[tuple[object, ...], FinalTotal]:
         # One snapshot for the version and the sums.
-        return self.db.snapshot_sync(lambda c: (_version(c), ledger_read.credited_gwei(c)))
+        return self.reads.snapshot_sync(lambda c: (_version(c), ledger_read.credited_gwei(c)))
 
     async def pool_totals(self) -> PoolTotals:
         if self.db.path != ":memory:":
             async with self._credited_lock:
-                version = await self.db.read(_version)
+                version = await self.reads.read(_version)
                 if self._credited is None or self._credited[0] != version:
                     self._credited = await asyncio.to_thread(self._credited_on_side_connection)
-        return await self.db.read(self._pool_totals)
+        return await self.reads.read(self._pool_totals)
 
     def pool_totals_sync(self) -> PoolTotals:
         return self.db.read_sync(self._pool_totals)
 
     async def pool_epochs(self, epochs: EpochRange) -> list[PoolEpoch]:
-        return await self.db.read(lambda c: ledger_read.pool_epochs(c, epochs))
+        return await self.reads.read(lambda c: ledger_read.pool_epochs(c, epochs))
 
     async def validators(self) -> list[ValidatorSummary]:
-        return await self.db.read(ledger_read.validators)
+        return await self.reads.read(ledger_read.validators)
 
     async def validator_epochs(
         self, validator_index: int, epochs: EpochRange
     ) -> list[ValidatorEpoch]:
-        return await self.db.read(
+        return await self.reads.read(
             lambda c: ledger_read.validator_epochs(c, validator_index, epochs)
         )
 
@@ -251,25 +268,29 @@ class SqliteLedgerStore:
             bounds = epochs.resolve(last_epochs(conn)[1])
             return [] if bounds is None else rollup_sql.day_rows(conn, validator_index, *bounds)
 
-        return await self.db.read(read)
+        return await self.reads.read(read)
 
     async def delegators(
         self, *, cursor: str | None = None, limit: int = 100
     ) -> Page[DelegatorSummary]:
-        return await self.db.read(lambda c: ledger_read.delegators(c, cursor=cursor, limit=limit))
+        return await self.reads.read(
+            lambda c: ledger_read.delegators(c, cursor=cursor, limit=limit)
+        )
 
     async def delegator(self, delegator_id: str) -> DelegatorDetail | None:
-        return await self.db.read(lambda c: ledger_read.delegator(c, delegator_id))
+        return await self.reads.read(lambda c: ledger_read.delegator(c, delegator_id))
 
     async def delegator_epochs(
         self, delegator_id: str, epochs: EpochRange
     ) -> list[DelegatorEpoch] | None:
-        return await self.db.read(lambda c: ledger_read.delegator_epochs(c, delegator_id, epochs))
+        return await self.reads.read(
+            lambda c: ledger_read.delegator_epochs(c, delegator_id, epochs)
+        )
 
     async def delegation_journal(
         self, *, delegator_id: str | None = None, limit: int = 100
     ) -> list[DelegationChange]:
-        return await self.db.read(
+        return await self.reads.read(
             lambda c: ledger_read.delegation_journal(c, delegator_id=delegator_id, limit=limit)
         )
 
@@ -285,24 +306,24 @@ class SqliteLedgerStore:
                 c, delegator_id, self.period_epochs, from_period, to_period
             )
 
-        return await self.db.read(run)
+        return await self.reads.read(run)
 
     async def month_statement(
         self, delegator_id: str, year: int, month: int
     ) -> DelegatorStatement | None:
-        return await self.db.read(
+        return await self.reads.read(
             lambda c: statements_sql.month_statement(
                 c, delegator_id, self.period_epochs, year, month
             )
         )
 
     async def commitments(self, from_period: int, to_period: int) -> list[PeriodCommitment]:
-        return await self.db.read(
+        return await self.reads.read(
             lambda c: statements_sql.commitments(c, self.period_epochs, from_period, to_period)
         )
 
     async def proof(self, delegator_id: str, period: int) -> DelegatorProof | None:
-        return await self.db.read(
+        return await self.reads.read(
             lambda c: statements_sql.proof(c, delegator_id, self.period_epochs, period)
         )
 

@@ -195,6 +195,9 @@ and the others stand by. On SQLite a second pod would be a second writer of one 
 */}}
 {{- define "stakepool.replicas" -}}
 {{- $replicas := int .Values.replicaCount -}}
+{{- if and (dig "ledger" "read_urls" list .Values.config) (not (include "stakepool.ledgerIsPostgresql" .)) -}}
+{{- fail "config.ledger.read_urls needs a PostgreSQL ledger: they name streaming replicas of config.ledger.database (a postgresql:// URL); a SQLite ledger has none" -}}
+{{- end -}}
 {{- if and (gt $replicas 1) (not (include "stakepool.ledgerIsPostgresql" .)) -}}
 {{- fail (printf "replicaCount %d needs a PostgreSQL ledger: SQLite has one writer, one pod. Set config.ledger.database to a postgresql:// URL (its password in secrets.ledger_password; docs/several-hosts.md), or replicaCount to 1" $replicas) -}}
 {{- end -}}
