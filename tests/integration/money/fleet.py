@@ -40,6 +40,7 @@ def config(
     lease_seconds: float | None = None,
     mqtt_port: int | None = None,
     topic_prefix: str = "stakepool",
+    keepalive_seconds: int = 30,
 ) -> Path:
     """A daemon's config: the money pool, ``tmp/delegations.toml``, its database; on a
     PostgreSQL ledger (``lease_seconds``) its instance name is ``name``."""
@@ -56,6 +57,7 @@ def config(
         text += f'instance = "{name}"\nwriter_lease_seconds = {lease_seconds}\n'
     if mqtt_port is not None:
         text += f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\ntopic_prefix = "{topic_prefix}"\n'
+        text += f"keepalive_seconds = {keepalive_seconds}\n"
         # Takeovers and kills keep a ledger from progressing for a while: catch up, never skip.
         text += "[monitor]\ncatch_up_epochs = 1024\n"
     path.write_text(text + '[log]\nformat = "json"\n')

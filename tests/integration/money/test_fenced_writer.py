@@ -1,7 +1,9 @@
 """Two ``stakepool run`` on one PostgreSQL ledger: one writes, the other stands by; the writer is
 SIGSTOPped, the standby takes over within two slots, and the old writer, SIGCONTed, writes
 nothing (its term is fenced). The ledger then equals, row for row, that of a single instance on
-SQLite that followed the same chain without interruption.
+SQLite that followed the same chain without interruption. The paused writer's MQTT will fires
+late (past the keepalive, after the new writer said ``online``): the new writer answers it, and
+the pool's retained status is ``online`` again.
 
 One simulated chain (the money scenario), served in-process and halted at ``HALT_EPOCH`` so every
 daemon settles the same epochs; the moment of the SIGSTOP is seeded.
@@ -23,6 +25,8 @@ from tests.integration.money import fleet
 from tests.integration.money.fleet import http, settled, start, wait_for, writer
 from tests.integration.money.moneykit import SCENARIO, SPE, VALIDATORS, dump_ledger
 from tests.integration.money.test_money_kill import DELEGATIONS
+from tests.integration.mqtt.broker import Mosquitto
+from tests.integration.mqtt.kit import Subscriber, retained_status
 from tests.integration.processes import free_port
 from tests.integration.simkit import HaltingSimServer
 
@@ -34,15 +38,22 @@ takes at most 1.25 s, under two slots of 750 ms."""
 HALT_EPOCH = 11
 
 
-def _config(tmp: Path, name: str, url: str, database: str, port: int) -> Path:
-    lease = None if database.endswith(".sqlite") else LEASE_SECONDS
+KEEPALIVE = 5
+"""MQTT keepalive of the instances: the broker fires a silent session's will after 1.5 × this."""
+STATUS = "pool/fenced/status"
+
+
+def _config(tmp: Path, name: str, url: str, database: str, port: int, mqtt_port: int) -> Path:
+    if database.endswith(".sqlite"):
+        return fleet.config(tmp, name, url, database, pool_id="fenced", http_port=port)
     return fleet.config(
-        tmp, name, url, database, pool_id="fenced", http_port=port, lease_seconds=lease
-    )
+        tmp, name, url, database, pool_id="fenced", http_port=port, lease_seconds=LEASE_SECONDS,
+        mqtt_port=mqtt_port, topic_prefix="pool", keepalive_seconds=KEEPALIVE,
+    )  # fmt: skip
 
 
 async def test_a_paused_writer_is_fenced_and_the_standby_takes_over(
-    tmp_path: Path, postgres_admin: str
+    tmp_path: Path, postgres_admin: str, broker: Mosquitto
 ) -> None:
     rng = random.Random(SEED)
     (tmp_path / "delegations.toml").write_text(DELEGATIONS)
@@ -63,16 +74,25 @@ async def test_a_paused_writer_is_fenced_and_the_standby_takes_over(
     ports = {name: free_port() for name in ("a", "b", "single")}
     procs: list[subprocess.Popen[bytes]] = []
     with pgkit.fresh_database(postgres_admin) as url:
-        async with HaltingSimServer(chain, HALT_EPOCH * SPE) as sim:
+        async with (
+            HaltingSimServer(chain, HALT_EPOCH * SPE) as sim,
+            Subscriber(broker.port, STATUS) as status,
+        ):
             try:
                 single = start(
-                    _config(tmp_path, "single", sim.url, reference, ports["single"]),
+                    _config(tmp_path, "single", sim.url, reference, ports["single"], broker.port),
                     tmp_path / "single.log",
                 )
-                a = start(_config(tmp_path, "a", sim.url, url, ports["a"]), tmp_path / "a.log")
+                a = start(
+                    _config(tmp_path, "a", sim.url, url, ports["a"], broker.port),
+                    tmp_path / "a.log",
+                )
                 procs = [single, a]
                 await wait_for(lambda: writer(url)[1] == "a", "a is the writer", procs, 60)
-                b = start(_config(tmp_path, "b", sim.url, url, ports["b"]), tmp_path / "b.log")
+                b = start(
+                    _config(tmp_path, "b", sim.url, url, ports["b"], broker.port),
+                    tmp_path / "b.log",
+                )
                 procs = [single, a, b]
                 await wait_for(lambda: settled(url) >= 1, "a's first settled epoch", procs, 60)
                 # The standby answers reads, says its role, and refuses writes naming the writer.
@@ -102,7 +122,12 @@ async def test_a_paused_writer_is_fenced_and_the_standby_takes_over(
                 )
                 assert takeover < 2 * SLOT_MS / 1000
                 assert writer(url)[0] == term_before + 1
-                await asyncio.sleep(epoch_seconds)  # b settles while a sleeps
+                # b settles while a sleeps, past the keepalive: the broker fires a's will late,
+                # after b said `online`, and b answers it.
+                await asyncio.sleep(max(epoch_seconds, 1.5 * KEEPALIVE + 2))
+                said = [m.payload for m in status.messages if m.topic == STATUS]
+                assert said[-2:] == ["offline", "online"], said
+                assert await retained_status(broker.port, STATUS) == "online"
                 a.send_signal(signal.SIGCONT)
                 await wait_for(
                     lambda: http(ports["a"], "/readyz")[1].get("role") == "standby",
