@@ -11,7 +11,8 @@ The retained ``<prefix>/<pool>/status`` is ``online`` while connected. The broke
 retained ``offline`` will when the connection dies without a DISCONNECT (SIGKILL, power cut,
 network partition after ~1.5× keepalive). aiomqtt 2.x always sends a clean DISCONNECT when its
 context exits, even on an exception, and a clean DISCONNECT discards the will, so every exit from
-a connection publishes the retained ``offline`` itself first (``finally``).
+a connection publishes the retained ``offline`` itself first (``finally``). With several instances
+on one PostgreSQL ledger only the writer's session speaks on that topic (``mqtt_claim``).
 
 aiomqtt 2.x has no reconnect of its own: ``run`` is the documented outer loop (a fresh client per
 attempt, exponential backoff with jitter). No error here stops the daemon: a refused login, a
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import aiomqtt
@@ -41,7 +42,8 @@ from stakepool.publish.mqtt_broker import (
     refusal_hint,
     tls_context,
 )
-from stakepool.publish.mqtt_topics import OFFLINE, ONLINE, Topics
+from stakepool.publish.mqtt_claim import RoleChanged, StatusClaim
+from stakepool.publish.mqtt_topics import Topics
 from stakepool.store.database import STORE_ERRORS
 from stakepool.store.outbox_event import OutboxRow
 from stakepool.store.outbox_queue import OutboxQueue
@@ -80,13 +82,17 @@ class MqttPublisher:
         operation_timeout: float = 10.0,
         backoff: Backoff = RECONNECT,
         redactor: Redactor | None = None,
+        writer: Callable[[], bool] | None = None,
+        instance: str | None = None,
     ) -> None:
         # Payloads are built from chain data, never from settings; the redactor is the last line
         # of defence should a secret ever reach one (an error text carried into an event).
         self._redactor = redactor or Redactor()
-        self.options: BrokerOptions = broker_options(settings, pool_id)
+        self.options: BrokerOptions = broker_options(settings, pool_id, instance=instance)
         self._tls = tls_context(settings) if self.options.tls else None
         self.topics = Topics(settings.topic_prefix, pool_id)
+        self._claim = StatusClaim(self.topics, writer)
+        """``writer``: the ledger role (several instances); only the writer speaks for the pool."""
         self._outbox = outbox
         self._metrics = metrics
         self._batch_size = batch_size
@@ -148,6 +154,11 @@ class MqttPublisher:
             broker_trouble = False
             try:
                 await self._connection()
+            except RoleChanged as exc:
+                # Not trouble: a session that fits the new role, at once.
+                log.info("mqtt_role_changed", role=str(exc), claims_status=self._claim.wanted())
+                attempt = 0
+                continue
             except aiomqtt.MqttError as exc:
                 broker_trouble = True
                 self._log_mqtt_error(exc, attempt)
@@ -200,7 +211,7 @@ class MqttPublisher:
             password=o.password,
             identifier=o.client_id,
             keepalive=o.keepalive,
-            will=aiomqtt.Will(self.topics.status, OFFLINE, qos=1, retain=True),
+            will=self._claim.will(),
             tls_context=self._tls,
             timeout=self._timeout,
             clean_session=True,
@@ -214,7 +225,7 @@ class MqttPublisher:
             log.info("mqtt_connected", broker=o.address, client_id=o.client_id)
             try:
                 _raise_if_cancelling()
-                await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+                await self._claim.announce(client)
                 _raise_if_cancelling()
                 await self._serve(client)
             finally:
@@ -226,7 +237,7 @@ class MqttPublisher:
         Plain tasks, not a TaskGroup: on Python 3.11 a TaskGroup whose child fails while the
         group is already exiting leaves the parent task's cancel request counted (fixed in 3.12),
         and ``_raise_if_cancelling`` would then stop a publisher nobody asked to stop."""
-        watch = asyncio.create_task(_until_disconnected(client), name="mqtt_watch")
+        watch = asyncio.create_task(self._claim.watch(client), name="mqtt_watch")
         drain = asyncio.create_task(self._drain(client), name="mqtt_drain")
         try:
             done, _ = await asyncio.wait((watch, drain), return_when=asyncio.FIRST_COMPLETED)
@@ -242,13 +253,11 @@ class MqttPublisher:
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         # Runs on clean shutdown (cancelled) and on failures alike: the clean DISCONNECT that
-        # follows suppresses the will, so `offline` must be published by us. Shielded so the
-        # supervisor's cancellation cannot cut it short; bounded so a dead broker cannot hold
-        # the shutdown (then the broker fires the will when it notices the dead connection).
-        with contextlib.suppress(aiomqtt.MqttError, TimeoutError, asyncio.CancelledError):
-            await asyncio.shield(
-                client.publish(self.topics.status, OFFLINE, qos=1, retain=True, timeout=2.0)
-            )
+        # follows suppresses the will, so `offline` must be published by us.
+        await self._claim.say_offline(client)
+        # The DISCONNECT that follows waits `timeout` for the broker; on the way out 2 s will do
+        # (SIGTERM must stop the daemon within a few seconds). `timeout` is aiomqtt's public knob.
+        client.timeout = min(client.timeout, 2.0)
         # The DISCONNECT that follows waits `timeout` for the broker; on the way out 2 s will do
         # (SIGTERM must stop the daemon within a few seconds). `timeout` is aiomqtt's public knob.
         client.timeout = min(client.timeout, 2.0)
@@ -285,6 +294,7 @@ class MqttPublisher:
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
             _raise_if_cancelling()
+            self._claim.check()  # hold_lease notifies a role change: the loop wakes for it
             # Cleared before reading: a notify() during the read or the publishes wakes the next
             # round at once instead of waiting for the poll.
             self._wake.clear()
@@ -342,14 +352,6 @@ def _raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
-async def _until_disconnected(client: aiomqtt.Client) -> None:
-    """Raises ``MqttError`` when the connection drops: we subscribe to nothing, so the message
-    iterator only ever ends that way. It stops the drain's publishes from waiting out their
-    timeouts on a connection that is already gone."""
-    async for _message in client.messages:
-        pass
-
-
 def _reason_value(exc: aiomqtt.MqttError) -> int | None:
     rc = getattr(exc, "rc", None)
     if rc is None:
@@ -370,11 +372,22 @@ def build_publisher(
     *,
     pool_id: str,
     redactor: Redactor | None = None,
+    writer: Callable[[], bool] | None = None,
+    instance: str | None = None,
 ) -> MqttPublisher | None:
-    """The publisher when ``[mqtt] url`` is set, else None; ``BrokerConfigError`` if unusable."""
+    """The publisher when ``[mqtt] url`` is set, else None; ``BrokerConfigError`` if unusable.
+    ``writer`` and ``instance``: one of several instances on a PostgreSQL ledger."""
     if settings.url is None:
         return None
-    return MqttPublisher(settings, outbox, metrics, pool_id=pool_id, redactor=redactor)
+    return MqttPublisher(
+        settings,
+        outbox,
+        metrics,
+        pool_id=pool_id,
+        redactor=redactor,
+        writer=writer,
+        instance=instance,
+    )
 
 
 __all__ = [

@@ -34,7 +34,11 @@ class BrokerOptions:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
-def broker_options(settings: MqttSettings, pool_id: str) -> BrokerOptions:
+def broker_options(
+    settings: MqttSettings, pool_id: str, *, instance: str | None = None
+) -> BrokerOptions:
+    """``instance``: one of several instances of the pool (a PostgreSQL ledger), whose default
+    client id must differ from its siblings' (the broker kicks off a second client of one id)."""
     if settings.url is None:
         raise BrokerConfigError("[mqtt] url is not set")
     parts = urlsplit(settings.url)
@@ -59,7 +63,8 @@ def broker_options(settings: MqttSettings, pool_id: str) -> BrokerOptions:
         tls=parts.scheme == "mqtts",
         username=username,
         password=password,
-        client_id=settings.client_id or f"stakepool-{pool_id}",
+        client_id=settings.client_id
+        or (f"stakepool-{pool_id}-{instance}" if instance else f"stakepool-{pool_id}"),
         keepalive=settings.keepalive_seconds,
     )
 

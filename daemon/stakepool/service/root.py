@@ -249,6 +249,8 @@ async def _run(
                     metrics.delivery,
                     pool_id=settings.pool.id,
                     redactor=settings.redactor(),
+                    writer=None if lease is None else lease.is_writer,
+                    instance=None if lease is None else lease.instance,
                 )
             except BrokerConfigError as exc:
                 log.error("mqtt_setup_failed", error=str(exc))

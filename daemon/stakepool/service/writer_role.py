@@ -41,6 +41,8 @@ async def hold_lease(
                 error=lease.last_error,
             )
             role = now
-            if now == "writer" and publisher is not None:
-                publisher.notify()  # what the last writer left in the outbox goes out now
+            if publisher is not None:
+                # A new writer sends what the last one left in the outbox now; either way the
+                # publisher's session changes whether it speaks for the pool (``mqtt_claim``).
+                publisher.notify()
         await asyncio.sleep(lease.lease_seconds / 4)

@@ -13,21 +13,18 @@ compared (timestamps left out: see ``moneykit.LEDGER_TABLES``).
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from stakepool.sim.chain import SimChain, SimConfig
+from tests.integration.money.fleet import config, start, wait_for
 from tests.integration.money.moneykit import (
     GWEI,
-    POOL,
     SCENARIO,
     SPE,
     VALIDATORS,
@@ -37,7 +34,6 @@ from tests.integration.money.moneykit import (
 )
 from tests.integration.simkit import HaltingSimServer
 
-STAKEPOOL = [sys.executable, "-m", "stakepool"]
 SEED = 20261124
 SLOT_MS = 250
 HALT_EPOCH = 15
@@ -51,42 +47,8 @@ DELEGATIONS = delegations_toml(
 )
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("STAKEPOOL_")}
-
-
 def _config(tmp: Path, name: str, url: str) -> Path:
-    path = tmp / f"{name}.toml"
-    path.write_text(
-        f'[beacon]\nurls = ["{url}"]\n'
-        f'[pool]\nid = "kill"\nvalidators = {POOL}\nfee_bps = 500\n'
-        f'delegations_file = "{tmp / "delegations.toml"}"\n'
-        "delegations_stable_seconds = 0\n"  # written whole before the start
-        f'[http]\nport = 0\n[ledger]\ndatabase = "{tmp / name}.sqlite"\n'
-        '[log]\nformat = "json"\n'
-    )
-    return path
-
-
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [*STAKEPOOL, "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=_env(),
-        )
-
-
-async def _wait_for(
-    check: Callable[[], bool], what: str, procs: list[subprocess.Popen[bytes]], s: float
-) -> None:
-    deadline = time.monotonic() + s
-    while not check():
-        for p in procs:
-            assert p.poll() is None, f"{p.args!r} exited with {p.returncode} waiting for {what}"
-        assert time.monotonic() < deadline, f"not within {s} s: {what}"
-        await asyncio.sleep(0.05)
+    return config(tmp, name, url, tmp / f"{name}.sqlite", pool_id="kill")
 
 
 def _duties_told(log: Path) -> int:
@@ -119,31 +81,31 @@ async def test_sigkill_then_restart_gives_the_same_ledger(tmp_path: Path, moment
     codes: list[int] = []
     async with HaltingSimServer(chain, HALT_EPOCH * SPE) as sim:
         try:
-            a = _start(_config(tmp_path, "a", sim.url), tmp_path / "a.log")
-            b = _start(_config(tmp_path, "b", sim.url), tmp_path / "b1.log")
+            a = start(_config(tmp_path, "a", sim.url), tmp_path / "a.log")
+            b = start(_config(tmp_path, "b", sim.url), tmp_path / "b1.log")
             procs = [a, b]
-            await _wait_for(lambda: settled(db_b)[0] >= 1, "B's first settled epoch", procs, 60)
+            await wait_for(lambda: settled(db_b)[0] >= 1, "B's first settled epoch", procs, 60)
             if moment == "random":  # within the next three epochs: any part of the work
                 await asyncio.sleep(rng.uniform(0.0, 3 * epoch_seconds))
             else:
                 told = _duties_told(tmp_path / "b1.log")
-                await _wait_for(
+                await wait_for(
                     lambda: _duties_told(tmp_path / "b1.log") > told, "B's next epoch", procs, 30
                 )
             b.send_signal(signal.SIGKILL)
             assert b.wait(timeout=10) == -signal.SIGKILL
             killed_at = settled(db_b)
             await asyncio.sleep(rng.uniform(0.0, 2 * epoch_seconds))  # down for a while
-            b = _start(_config(tmp_path, "b", sim.url), tmp_path / "b2.log")
+            b = start(_config(tmp_path, "b", sim.url), tmp_path / "b2.log")
             procs = [a, b]
-            await _wait_for(
+            await wait_for(
                 lambda: settled(db_a)[0] >= last and settled(db_b)[0] >= last,
                 f"epoch {last} settled by both",
                 procs,
                 120,
             )
             # The finalized checkpoint both saw last: give the slower one a moment to apply it.
-            await _wait_for(
+            await wait_for(
                 lambda: settled(db_a)[1] == settled(db_b)[1], "the same finality", procs, 30
             )
         finally:
