@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import PayoutRecord
@@ -47,7 +47,9 @@ from stakepool.ledger.store.ledger_sql import (
     set_meta,
     totals_at,
 )
+from stakepool.ledger.store.settle_digest import settle_digest
 from stakepool.store import outbox
+from stakepool.store.detail_columns import DetailColumns, read_columns
 from stakepool.store.engine import Connection, dialect_of
 
 DEFAULT_OUTBOX_MAX_ROWS = 100_000
@@ -104,7 +106,10 @@ def settle(
     events: SettledHook | None = None,
     outbox_max_rows: int = DEFAULT_OUTBOX_MAX_ROWS,
 ) -> SettleResult:
-    digest = inp.digest()
+    # Each row's attributes read once (None: an irregular epoch, digested, checked and packed
+    # from its rows).
+    columns = read_columns(inp.validators)
+    digest = settle_digest(inp, columns)
     existing = conn.execute(
         f"SELECT {_EPOCH_COLUMNS} FROM ledger_epochs WHERE epoch = ?",  # noqa: S608 - constant
         (inp.epoch,),
@@ -134,7 +139,7 @@ def settle(
     settlement, after = settle_epoch(
         state, inp, total_weight_gwei=weight, delegators=count, policy=policy
     )
-    check_epoch(conn, inp, settlement)  # before any row: a value past the columns is refused
+    check_epoch(conn, inp, settlement, columns)  # before any row: a value past them is refused
     conn.execute(
         f"INSERT INTO ledger_epochs ({_EPOCH_COLUMNS}, merged_from, merged_to) VALUES"  # noqa: S608
         " (?, 'provisional', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
@@ -158,7 +163,7 @@ def settle(
             None if inp.merged is None else inp.merged[1],
         ),
     )
-    detail_sql.write_epoch(conn, inp.epoch, inp.validators)
+    detail_sql.write_epoch(conn, inp.epoch, inp.validators, columns)
     conn.executemany(
         "INSERT INTO validator_totals (validator_index, first_epoch, last_epoch,"
         " reward_total_gwei, reward_final_gwei) VALUES (?, ?, ?, ?, 0)"
@@ -168,11 +173,22 @@ def settle(
         " last_epoch = CASE WHEN excluded.last_epoch > validator_totals.last_epoch"
         " THEN excluded.last_epoch ELSE validator_totals.last_epoch END,"
         " reward_total_gwei = validator_totals.reward_total_gwei + excluded.reward_total_gwei",
-        [(v.validator_index, inp.epoch, inp.epoch, v.reward_gwei) for v in inp.validators],
+        _totals_rows(inp, columns),
     )
     if events is not None:
         outbox.enqueue(conn, events(settlement), max_rows=outbox_max_rows)
     return SettleResult(settlement, replayed=False, reversed_epochs=tuple(reversed_epochs))
+
+
+def _totals_rows(
+    inp: EpochSettlementInput, columns: DetailColumns | None
+) -> Iterable[tuple[int, int, int, int]]:
+    """The totals upsert's parameters: from the columns when read (in index order), else from
+    the rows."""
+    if columns is None:
+        return [(v.validator_index, inp.epoch, inp.epoch, v.reward_gwei) for v in inp.validators]
+    epochs = [inp.epoch] * columns.count
+    return zip(columns.index.tolist(), epochs, epochs, columns.reward.tolist(), strict=True)
 
 
 def finalize(
