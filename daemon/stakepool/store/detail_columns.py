@@ -8,8 +8,8 @@ instead of truncating it), each value's type checked exactly; numpy then checks 
 widths and narrows the columns.
 
 The blobs are byte for byte what ``detail_pack.pack`` writes for the same rows (a unit test holds
-the two together). Only the regular epoch takes this path: every validator with its attestation
-(a ``bool``), every figure an ``int``, and either every validator or none with an explanation
+the two together). Only the regular epoch takes this path: every attestation outcome a ``bool`` or
+``None`` (not judged), every figure an ``int``, and either every validator or none with an explanation
 (the same component names, a residual). Anything else (a ``None`` among values, a component
 missing for some validator, a value past 64 bits, a ``bool`` for a figure) gives ``None`` and the caller packs the rows as before, which keeps every
 such value exactly or refuses it with its message.
@@ -42,6 +42,9 @@ class DetailColumns:
     index: Ints
     reward: Ints
     att: Ints
+    """1: included, 0: not included, or not judged where ``judged`` says 0."""
+    judged: Ints | None
+    """``None``: every validator's attestation was judged (the presence mask is then left out)."""
     proposals: Ints
     missed: Ints
     residual: Ints | None
@@ -70,6 +73,16 @@ def _ints(values: Sequence[object], kind: type = int) -> Ints | None:
     return np.frombuffer(data, dtype=np.int64)
 
 
+def _attestations(values: list[bool | None]) -> tuple[Ints | None, Ints | None]:
+    """The outcomes and, when some validator was not judged (``None``: an exited or slashed
+    one has no duty), their presence mask."""
+    if None not in values:
+        return _ints(values, bool), None
+    if not set(map(type, values)) <= {bool, type(None)}:
+        return None, None
+    return _ints([bool(v) for v in values], bool), _ints([v is not None for v in values], bool)
+
+
 def read_columns(rows: Sequence[DetailLike]) -> DetailColumns | None:
     """The rows' columns (sorted by validator index), or ``None`` when the epoch is not regular
     (see the module's note): the caller then uses ``detail_pack`` on the rows."""
@@ -77,7 +90,7 @@ def read_columns(rows: Sequence[DetailLike]) -> DetailColumns | None:
         return None
     index = _ints(list(map(attrgetter("validator_index"), rows)))
     reward = _ints(list(map(attrgetter("reward_gwei"), rows)))
-    att = _ints(list(map(attrgetter("attestation_included"), rows)), bool)
+    att, judged = _attestations(list(map(attrgetter("attestation_included"), rows)))
     proposals = _ints(list(map(attrgetter("proposals"), rows)))
     missed = _ints(list(map(attrgetter("proposals_missed"), rows)))
     if index is None or reward is None or att is None or proposals is None or missed is None:
@@ -109,7 +122,7 @@ def read_columns(rows: Sequence[DetailLike]) -> DetailColumns | None:
     order: npt.NDArray[np.intp] | None = None
     if len(index) > 1 and not bool((index[1:] > index[:-1]).all()):
         order = np.argsort(index, kind="stable")
-    cols = DetailColumns(index, reward, att, proposals, missed, residual, components)
+    cols = DetailColumns(index, reward, att, judged, proposals, missed, residual, components)
     return cols if order is None else _reordered(cols, order)
 
 
@@ -121,6 +134,7 @@ def _reordered(cols: DetailColumns, order: npt.NDArray[np.intp]) -> DetailColumn
         take(cols.index),
         take(cols.reward),
         take(cols.att),
+        None if cols.judged is None else take(cols.judged),
         take(cols.proposals),
         take(cols.missed),
         None if cols.residual is None else take(cols.residual),
@@ -154,6 +168,8 @@ def pack_columns(cols: DetailColumns, *, part: Part, level: int = LEVEL) -> byte
         columns += [("proposals", zeros), ("missed", zeros)]
     else:
         columns += [("reward", cols.reward), ("att", cols.att)]
+        if cols.judged is not None:
+            columns.append(("att?", cols.judged))
         columns += [("proposals", cols.proposals), ("missed", cols.missed)]
     if part == "money":
         columns += [("residual", zeros), ("residual?", zeros), ("comp?", zeros)]

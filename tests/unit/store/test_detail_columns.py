@@ -38,7 +38,7 @@ def inputs(draw: st.DrawFn) -> EpochSettlementInput:
                 components_gwei=dict.fromkeys(names, draw(figure)) if has else None,
                 residual_gwei=draw(figure) if has else None,
                 attestation_included=draw(
-                    st.booleans() if regular else st.none() | st.booleans() | st.just(1)
+                    st.none() | st.booleans() if regular else st.none() | st.booleans() | st.just(1)
                 ),
                 proposals=draw(st.integers(0, 32)),
                 proposals_missed=draw(st.integers(0, 32)),
@@ -62,11 +62,13 @@ def test_a_regular_epoch_takes_the_fast_path_in_any_order() -> None:
     rows = [
         ValidatorEpochRow(i, 10 * i - 40, {"source": i, "head": -i}, i % 3, i % 2 == 0, i % 2, 0)
         for i in (9, 2, 7, 0, 4)
+    ] + [
+        ValidatorEpochRow(5, -6, {"source": 0, "head": 0}, 0, None, 0, 0)  # exited: not judged
     ]
     inp = EpochSettlementInput(5, 1, None, tuple(rows))
     columns = read_columns(rows)
     assert columns is not None
-    assert columns.index.tolist() == [0, 2, 4, 7, 9]
+    assert columns.index.tolist() == [0, 2, 4, 5, 7, 9]
     assert split_columns(columns) == split(rows)
     assert settle_digest(inp, columns) == inp.digest()
 
@@ -78,7 +80,6 @@ def test_what_the_columns_cannot_say_exactly_takes_the_rows_path() -> None:
     for odd in (
         replace(other, reward_gwei=2**64 - 1),  # past 64 bits
         replace(other, proposals=True),  # a bool where the digest has a number
-        replace(other, attestation_included=None),  # not judged: a presence mask
         replace(other, attestation_included=1),  # not a bool: the digest says 1, not true
         replace(other, components_gwei=None, residual_gwei=None),  # explained in part
         replace(other, components_gwei={"target": 6}),  # other names

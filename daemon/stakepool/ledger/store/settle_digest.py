@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
+
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.store.detail_columns import DetailColumns
 
-_ATT = ("false", "true")
+_ATT = ("false", "true", "null")
 
 
 def _key(name: str) -> str:
@@ -54,7 +56,8 @@ def settle_digest(inp: EpochSettlementInput, columns: DetailColumns | None) -> s
         + tail
         + '"reward_gwei":%d,"validator_index":%d}'
     )
-    att = [_ATT[a] for a in columns.att.tolist()]
+    outcome = columns.att if columns.judged is None else np.where(columns.judged, columns.att, 2)
+    att = [_ATT[a] for a in outcome.tolist()]
     middle = [columns.proposals.tolist(), columns.missed.tolist()]
     if columns.residual is not None:
         middle.append(columns.residual.tolist())
