@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import PayoutRecord
@@ -25,7 +25,7 @@ from stakepool.ledger.settlement import (
     LedgerState,
     settle_epoch,
 )
-from stakepool.ledger.store import detail_sql, rollup_sql
+from stakepool.ledger.store import detail_sql, rollup_sql, totals_sql
 from stakepool.ledger.store.bounds import check_epoch
 from stakepool.ledger.store.interface import (
     FinalizedHook,
@@ -49,7 +49,7 @@ from stakepool.ledger.store.ledger_sql import (
 )
 from stakepool.ledger.store.settle_digest import settle_digest
 from stakepool.store import outbox
-from stakepool.store.detail_columns import DetailColumns, read_columns
+from stakepool.store.detail_columns import read_columns
 from stakepool.store.engine import Connection, dialect_of
 
 DEFAULT_OUTBOX_MAX_ROWS = 100_000
@@ -164,31 +164,10 @@ def settle(
         ),
     )
     detail_sql.write_epoch(conn, inp.epoch, inp.validators, columns)
-    conn.executemany(
-        "INSERT INTO validator_totals (validator_index, first_epoch, last_epoch,"
-        " reward_total_gwei, reward_final_gwei) VALUES (?, ?, ?, ?, 0)"
-        " ON CONFLICT (validator_index) DO UPDATE SET"
-        " first_epoch = CASE WHEN excluded.first_epoch < validator_totals.first_epoch"
-        " THEN excluded.first_epoch ELSE validator_totals.first_epoch END,"
-        " last_epoch = CASE WHEN excluded.last_epoch > validator_totals.last_epoch"
-        " THEN excluded.last_epoch ELSE validator_totals.last_epoch END,"
-        " reward_total_gwei = validator_totals.reward_total_gwei + excluded.reward_total_gwei",
-        _totals_rows(inp, columns),
-    )
+    totals_sql.add_epoch(conn, inp, columns)
     if events is not None:
         outbox.enqueue(conn, events(settlement), max_rows=outbox_max_rows)
     return SettleResult(settlement, replayed=False, reversed_epochs=tuple(reversed_epochs))
-
-
-def _totals_rows(
-    inp: EpochSettlementInput, columns: DetailColumns | None
-) -> Iterable[tuple[int, int, int, int]]:
-    """The totals upsert's parameters: from the columns when read (in index order), else from
-    the rows."""
-    if columns is None:
-        return [(v.validator_index, inp.epoch, inp.epoch, v.reward_gwei) for v in inp.validators]
-    epochs = [inp.epoch] * columns.count
-    return zip(columns.index.tolist(), epochs, epochs, columns.reward.tolist(), strict=True)
 
 
 def finalize(
