@@ -62,6 +62,9 @@ def reward_sums(conn: Connection, first: int, last: int) -> dict[int, int]:
     """Σ reward per validator over epochs ``first..last`` (exact, any size)."""
     sums: dict[int, int] = {}
     for _epoch, packed in epochs_between(conn, first, last):
+        if not sums:  # the first (in steady state the only) epoch: no per-row Python
+            sums = dict(zip(packed.indices, map(int, packed.rewards), strict=True))
+            continue
         for index, reward in zip(packed.indices, packed.rewards, strict=True):
             sums[index] = sums.get(index, 0) + reward
     return sums

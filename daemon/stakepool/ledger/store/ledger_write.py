@@ -193,11 +193,7 @@ def finalize(
     epochs = sorted(int(r[0]) for r in rows)
     if epochs:
         moved = detail_sql.reward_sums(conn, epochs[0], epochs[-1])
-        conn.executemany(
-            "UPDATE validator_totals SET reward_final_gwei = reward_final_gwei + ?"
-            " WHERE validator_index = ?",
-            [(amount, index) for index, amount in moved.items()],
-        )
+        totals_sql.add_final(conn, moved)
     if epochs and events is not None:
         outbox.enqueue(conn, events(epochs), max_rows=outbox_max_rows)
     return epochs

@@ -10,6 +10,8 @@ PostgreSQL ``unnest``s. Values are integers either way (each within ±2⁴⁴, t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.store.detail_columns import DetailColumns
 from stakepool.store.engine import Connection, dialect_of
@@ -55,3 +57,23 @@ def add_epoch(conn: Connection, inp: EpochSettlementInput, columns: DetailColumn
     pairs = map('"%d":%d'.__mod__, zip(indices, rewards, strict=True))
     rewards_by_index = "{" + ",".join(pairs) + "}"
     conn.execute(_SQLITE_BULK, (epoch, epoch, rewards_by_index))
+
+
+def add_final(conn: Connection, moved: Mapping[int, int]) -> None:
+    """Add ``moved`` (validator index → reward of the epochs just finalized) to the validators'
+    final totals, by one statement as ``add_epoch`` (an index without totals is left alone)."""
+    if not moved:
+        return
+    if dialect_of(conn).name == "postgresql":
+        conn.execute(
+            "UPDATE validator_totals SET reward_final_gwei = reward_final_gwei + t.r"
+            " FROM unnest(?::bigint[], ?::bigint[]) AS t (i, r) WHERE validator_index = t.i",
+            (list(moved), list(moved.values())),
+        )
+        return
+    pairs = map('"%d":%d'.__mod__, moved.items())
+    conn.execute(
+        "UPDATE validator_totals SET reward_final_gwei = reward_final_gwei + j.value"
+        " FROM json_each(?) AS j WHERE validator_index = CAST(j.key AS INTEGER)",
+        ("{" + ",".join(pairs) + "}",),
+    )
