@@ -118,7 +118,7 @@ def settle(
     if existing is not None:
         if existing[14] == digest:
             return SettleResult(_settlement_from_row(conn, existing), replayed=True)
-        if store_late_explanation(conn, inp, str(existing[14])):
+        if store_late_explanation(conn, inp, str(existing[14]), digest):
             # Money unchanged: a late explanation is stored, never taken for a reorg.
             return SettleResult(_settlement_from_row(conn, existing), replayed=True, explained=True)
         if existing[1] == "final":
