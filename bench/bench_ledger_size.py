@@ -17,7 +17,8 @@ part the layout changes. For ``packed`` the whole ``ledger_write.settle`` is tim
 its own transaction as the daemon runs it: ``settle`` with the input's digest given, and
 ``settle+digest`` without one, as the feed's inputs come (the digest of the figures themselves is
 then part of the write: ``settle_digest``), the pool row, the bounds, the validator totals and the
-detail; ``finalize`` is the next transaction of each epoch (``ledger_write.finalize``: the epoch
+detail; ``settle tx`` the same settlement's transaction alone, what needs no database (columns,
+digest, blobs: ``prepared_epoch``) done before it as ``SqliteLedger.settle`` does; ``finalize`` is the next transaction of each epoch (``ledger_write.finalize``: the epoch
 made final, its rewards moved to the validators' final totals).
 
 Bytes are the table's (and its indexes') pages from ``dbstat``, so the database's other tables do
@@ -48,6 +49,7 @@ from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store import detail_sql, ledger_read, ledger_write
+from stakepool.ledger.store.prepared_epoch import prepare
 from stakepool.store.database import Database
 
 POLICY = LedgerPolicy(fee_bps=1000)
@@ -211,15 +213,21 @@ def _run_packed(
 
 
 def _run_settle(
-    path: Path, inputs: list[EpochSettlementInput], *, finalize: bool = False
+    path: Path,
+    inputs: list[EpochSettlementInput],
+    *,
+    finalize: bool = False,
+    prepared: bool = False,
 ) -> tuple[float, list[float], float | None]:
     """The ledger's own write path: bytes of its detail table, time of the whole settlement (or,
-    ``finalize``, of the finalization that follows each)."""
+    ``finalize``, of the finalization that follows each; ``prepared``: of its transaction alone,
+    the epoch prepared before it as ``SqliteLedger.settle`` does)."""
     db = Database.open(path)
     times = []
     for inp in inputs:
+        ready = prepare(inp) if prepared else None
         start = time.perf_counter()
-        db.write_sync(partial(ledger_write.settle, inp=inp, policy=POLICY))
+        db.write_sync(partial(ledger_write.settle, inp=inp, policy=POLICY, prepared=ready))
         settled = time.perf_counter()
         db.write_sync(partial(ledger_write.finalize, finalized_epoch=inp.epoch + 1))
         done = time.perf_counter()
@@ -250,6 +258,7 @@ def main() -> None:
     )
     print("(settle = packed through the whole ledger_write.settle: pool row, totals, detail;")
     print(" settle+digest = the same, the digest of the figures computed as for the feed's input;")
+    print(" settle tx = settle+digest's transaction alone, the epoch prepared before it;")
     print(" finalize = the finalization of each settled epoch;")
     print(" read = one validator's history, per epoch read: the API's per-validator history)")
     layouts: list[tuple[str, Callable[[Path], tuple[float, list[float], float | None]]]] = [
@@ -258,6 +267,7 @@ def main() -> None:
         ("packed", lambda p: _run_packed(p, inputs)),
         ("settle", lambda p: _run_settle(p, inputs)),
         ("settle+digest", lambda p: _run_settle(p, own)),
+        ("settle tx", lambda p: _run_settle(p, own, prepared=True)),
         ("finalize", lambda p: _run_settle(p, inputs, finalize=True)),
     ]
     for name, run in layouts:

@@ -20,13 +20,17 @@ def write_epoch(
     epoch: int,
     rows: Sequence[ValidatorEpochRow],
     columns: DetailColumns | None = None,
+    blobs: tuple[bytes, bytes | None] | None = None,
 ) -> None:
-    """``columns``: the rows already read into columns (``detail_columns.read_columns``), packed
-    from them; ``None``: packed from the rows (an irregular epoch, or a caller without them)."""
+    """``blobs``: the rows already packed (``prepared_epoch``); else ``columns``: the rows already
+    read into columns (``detail_columns.read_columns``), packed from them; else packed from the
+    rows (an irregular epoch, or a caller without them)."""
     if not rows:
         return
-    # Either way the same bytes; the rows are read as they are (no copy of 100,000 rows).
-    money, explanation = split(rows) if columns is None else split_columns(columns)
+    # Any way the same bytes; the rows are read as they are (no copy of 100,000 rows).
+    if blobs is None:
+        blobs = split(rows) if columns is None else split_columns(columns)
+    money, explanation = blobs
     conn.execute(
         "INSERT INTO validator_epoch_detail (epoch, validators, packed, explanation)"
         " VALUES (?, ?, ?, ?)",

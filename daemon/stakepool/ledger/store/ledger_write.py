@@ -47,9 +47,8 @@ from stakepool.ledger.store.ledger_sql import (
     set_meta,
     totals_at,
 )
-from stakepool.ledger.store.settle_digest import settle_digest
+from stakepool.ledger.store.prepared_epoch import PreparedEpoch, prepare
 from stakepool.store import outbox
-from stakepool.store.detail_columns import read_columns
 from stakepool.store.engine import Connection, dialect_of
 
 DEFAULT_OUTBOX_MAX_ROWS = 100_000
@@ -105,11 +104,12 @@ def settle(
     *,
     events: SettledHook | None = None,
     outbox_max_rows: int = DEFAULT_OUTBOX_MAX_ROWS,
+    prepared: PreparedEpoch | None = None,
 ) -> SettleResult:
-    # Each row's attributes read once (None: an irregular epoch, digested, checked and packed
-    # from its rows).
-    columns = read_columns(inp.validators)
-    digest = settle_digest(inp, columns)
+    """``prepared``: ``prepare(inp)`` done before the transaction (else done here)."""
+    if prepared is None or prepared.input is not inp:
+        prepared = prepare(inp)
+    columns, digest = prepared.columns, prepared.digest
     existing = conn.execute(
         f"SELECT {_EPOCH_COLUMNS} FROM ledger_epochs WHERE epoch = ?",  # noqa: S608 - constant
         (inp.epoch,),
@@ -163,7 +163,7 @@ def settle(
             None if inp.merged is None else inp.merged[1],
         ),
     )
-    detail_sql.write_epoch(conn, inp.epoch, inp.validators, columns)
+    detail_sql.write_epoch(conn, inp.epoch, inp.validators, columns, prepared.blobs)
     totals_sql.add_epoch(conn, inp, columns)
     if events is not None:
         outbox.enqueue(conn, events(settlement), max_rows=outbox_max_rows)
