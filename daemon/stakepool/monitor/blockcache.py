@@ -9,6 +9,10 @@ Roots come from the blocks themselves: a canonical block's ``parent_root`` is th
 canonical block before it, so one window of blocks yields every root but the newest one's, which
 costs one header request only when a vote could name it.
 
+A block that looks damaged (no attestation, no sync aggregate, an attestation no chain could
+include) is read a second time and kept only if both reads agree; otherwise the load fails and the
+epoch's part is retried.
+
 A ``chain_reorg`` evicts the slots it replaced (``evict_from``); a reorg the node never announces
 (polling mode) is not noticed once a slot is cached.
 """
@@ -19,6 +23,7 @@ import itertools
 from collections.abc import Callable, Iterator
 
 from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import InconsistentAnswer
 from stakepool.beacon.models.blocks import SignedBeaconBlock
 from stakepool.chain.types import Root, Slot
 from stakepool.monitor.attestations import CanonicalChain
@@ -37,13 +42,26 @@ class BlockCache:
         for slot in range(max(first, 0), last + 1):
             if Slot(slot) in self._by_slot:
                 continue
-            answer = await self._client.blocks.block(slot)
-            block = None if answer is None else answer.data
-            if block is not None and block.slot != slot:
-                block = None  # a node that answers an empty slot with an earlier block
+            block = await self._read(slot)
+            if block is not None and _odd(block):
+                # Read once more: a damaged answer that still parses (a list emptied, a field
+                # dropped to its default, a slot no chain could include) would cost members
+                # their verdicts; an honest node says the same twice.
+                again = await self._read(slot)
+                if again != block:
+                    raise InconsistentAnswer(
+                        "block", f"slot {slot}: two reads of an unusual block disagree"
+                    )
             self._by_slot[Slot(slot)] = block
             if block is not None:
                 on_new(block)
+
+    async def _read(self, slot: int) -> SignedBeaconBlock | None:
+        answer = await self._client.blocks.block(slot)
+        block = None if answer is None else answer.data
+        if block is not None and block.slot != slot:
+            return None  # a node that answers an empty slot with an earlier block
+        return block
 
     def has(self, first: int, last: int) -> bool:
         return all(Slot(s) in self._by_slot for s in range(max(first, 0), last + 1))
@@ -83,3 +101,19 @@ class BlockCache:
                 if header is not None:
                     roots[newest.slot] = header.data.root
         return CanonicalChain(roots, Slot(first))
+
+
+MAX_COMMITTEES_PER_SLOT = 64
+
+
+def _odd(block: SignedBeaconBlock) -> bool:
+    """A block a live chain rarely or never holds: no attestation (after the first slots), no
+    sync aggregate (Altair on), or an attestation for its own slot or later, or for a committee
+    past the protocol's 64."""
+    body = block.message.body
+    if block.slot > 1 and (not body.attestations or body.sync_aggregate is None):
+        return True
+    return any(
+        a.data.slot >= block.slot or a.data.index >= MAX_COMMITTEES_PER_SLOT
+        for a in body.attestations
+    )

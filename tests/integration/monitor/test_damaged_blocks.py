@@ -1,0 +1,87 @@
+"""A block answer damaged in a way that still parses is read again, never taken as the chain.
+
+The reliability suite's corrupting proxy once emptied a block's ``attestations`` (``wrong_type``:
+``[]``); the monitor took it as a block without attestations and told a member's attestation
+``missed`` where the undisturbed run had it included (a final ledger row differed). Such a block
+is now read a second time: two reads that disagree fail the load (the epoch's part is retried),
+two that agree are the node's word.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from aiohttp import web
+
+from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import InconsistentAnswer
+from stakepool.beacon.models.blocks import SignedBeaconBlock
+from stakepool.monitor.blockcache import BlockCache
+from stakepool.sim.chain import SimChain, SimConfig
+from tests.integration.simkit import Handler, InterceptingSimServer
+
+SLOT = 12
+
+
+class Emptying(InterceptingSimServer):
+    """Empties the attestations of block ``SLOT`` in the first ``times`` answers about it."""
+
+    def __init__(self, chain: SimChain, times: int) -> None:
+        super().__init__(chain)
+        self.times = times
+        self.reads: Counter[int] = Counter()
+
+    async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.match_info.route.name != "getBlockV2":
+            return response
+        slot = int(request.match_info["block_id"])
+        self.reads[slot] += 1
+        if slot != SLOT or self.reads[slot] > self.times:
+            return response
+        assert isinstance(response, web.Response)
+        assert response.body is not None
+        body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        body["data"]["message"]["body"]["attestations"] = []
+        return web.json_response(body, headers={"Eth-Consensus-Version": body.get("version", "")})
+
+
+async def _load(times: int) -> tuple[list[SignedBeaconBlock], Counter[int], Exception | None]:
+    chain = SimChain(SimConfig(validators=64, preset="minimal", seed=3, genesis_time=1_700_000_000))
+    chain.advance_to(3 * 8)
+    server = Emptying(chain, times)
+    seen: list[SignedBeaconBlock] = []
+    failed: Exception | None = None
+    async with server, BeaconClient([server.url]) as client:
+        cache = BlockCache(client)
+        try:
+            await cache.load(8, 15, seen.append)
+        except InconsistentAnswer as exc:
+            failed = exc
+            await cache.load(8, 15, seen.append)  # the part's retry
+        return list(cache.blocks(8, 15)), server.reads, failed
+
+
+async def test_a_block_emptied_once_is_refused_then_read_whole() -> None:
+    blocks, reads, failed = await _load(times=1)
+    assert failed is not None
+    assert f"slot {SLOT}" in str(failed)
+    block = next(b for b in blocks if b.slot == SLOT)
+    assert block.message.body.attestations  # the real block, not the emptied answer
+    assert reads[SLOT] == 3  # emptied, whole (disagree), whole again at the retry
+
+
+async def test_a_node_that_says_the_same_twice_is_believed() -> None:
+    blocks, reads, failed = await _load(times=2)
+    assert failed is None
+    block = next(b for b in blocks if b.slot == SLOT)
+    assert block.message.body.attestations == ()
+    assert reads[SLOT] == 2
+    assert all(reads[s] == 1 for s in range(8, 16) if s != SLOT)  # ordinary blocks: one read
+
+
+async def test_ordinary_blocks_are_read_once() -> None:
+    _, reads, failed = await _load(times=0)
+    assert failed is None
+    assert all(reads[s] == 1 for s in range(8, 16))
