@@ -330,6 +330,11 @@ class LedgerFeed:
         last = (await self.ledger.store.status()).last_settled_epoch
         self.ledger.set_lag(closed - (0 if last is None else last))
 
+    def explanation_pending(self) -> list[int]:
+        """Epochs settled without their explanation that are still asked for it: a late
+        explanation changes their rows' digest, which only a provisional row takes."""
+        return sorted(self.windows.tracker.waiting)
+
     async def on_finalized(self, finalized_epoch: int) -> None:
         """Flip final rows; the gauges follow at the ``on_epoch_closed`` that comes next."""
         epochs = await self.ledger.finalize(finalized_epoch, refresh_totals=False)

@@ -222,12 +222,14 @@ class MoneyPath:
                 await self.before_finalize(finalized_epoch)
             await self.feed.on_finalized(finalized_epoch)
             written = await self.feed.on_epoch_closed(epoch)
-            if any(e <= finalized_epoch for e in written):
-                # Settled only now although finality covers them (their window failed at an
-                # earlier close): final now, not at a next close that may never come (a halt).
+            # Settled only now although finality covers them (their window failed at an earlier
+            # close): final now, not at a next close that may never come (a halt) — except from
+            # the first one still waiting for its explanation, whose digest that may change.
+            upto = min([finalized_epoch, *self.feed.explanation_pending()])
+            if any(e < upto for e in written):  # epoch k is final once finalized >= k + 1
                 if self.before_finalize is not None:
-                    await self.before_finalize(finalized_epoch)
-                await self.feed.on_finalized(finalized_epoch)
+                    await self.before_finalize(upto)
+                await self.feed.on_finalized(upto)
                 await self.feed.ledger.refresh_totals()
         except OutOfSpace as exc:
             # Rolled back whole; the next try settles from the ledger's last settled epoch.
