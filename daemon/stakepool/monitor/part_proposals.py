@@ -229,6 +229,15 @@ class ProposalsPart:
                 return None
             return headers
         seen = None if tracked is None else tracked.outcome.root
+        if not at_slot and seen is None:
+            # Nothing at our slot, said once, would be told "missed" for good: asked again, as a
+            # damaged answer (an emptied list) does not repeat; two reads that disagree fail the
+            # judgement, which is retried.
+            reread = (await blocks.headers_at_slot(duty.slot)).data
+            if any(h.slot == duty.slot for h in reread):
+                raise InconsistentAnswer(
+                    "headers", f"slot {duty.slot}: two reads disagree about our block"
+                )
         if not at_slot and seen is not None:
             # Empty where our block was seen: the block itself says whether it is still there
             # (a node that no longer knows it at all is an answer too: it was dropped).

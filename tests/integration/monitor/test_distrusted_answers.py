@@ -13,6 +13,7 @@ import json
 import time
 from collections import Counter
 
+import pytest
 import structlog
 from aiohttp import web
 
@@ -104,12 +105,14 @@ async def test_a_bad_answer_at_the_finality_recheck_never_changes_a_verdict() ->
 
 
 class LyingAtFirstLook(InterceptingSimServer):
-    """The first ``headers?slot=`` answer about each slot names a proposer past the registry."""
+    """The first ``headers?slot=`` answer about each slot names a proposer past the registry, or
+    (``empty``) says there is no block."""
 
-    def __init__(self, chain: SimChain) -> None:
+    def __init__(self, chain: SimChain, *, empty: bool = False) -> None:
         super().__init__(chain, auto_advance=True)
         self.looks: Counter[int] = Counter()
         self.lied: set[int] = set()
+        self.empty = empty
 
     async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
@@ -122,19 +125,26 @@ class LyingAtFirstLook(InterceptingSimServer):
         body = json.loads(bytes(response.body))  # type: ignore[arg-type]
         if self.looks[slot] > 1 or not body["data"]:
             return response
-        body["data"][0]["header"]["message"]["proposer_index"] = str(2**64 - 1)
+        if self.empty:
+            body["data"] = []
+        else:
+            body["data"][0]["header"]["message"]["proposer_index"] = str(2**64 - 1)
         self.lied.add(slot)
         return web.json_response(body)
 
 
-async def test_a_bad_first_answer_about_our_block_is_asked_again_not_left_untold() -> None:
+@pytest.mark.parametrize("empty", [False, True], ids=["past the registry", "emptied"])
+async def test_a_bad_first_answer_about_our_block_is_asked_again_not_left_untold(
+    empty: bool,
+) -> None:
     """Before the fix the duty got no verdict at all (nothing tracked, so the finality re-check
     had nothing to read again): no ``block_proposed`` event, ever, and no proposal on the row —
-    the reliability suite's corrupting proxy lost such an event about one run in three."""
+    the reliability suite's corrupting proxy lost such an event about one run in three. An
+    emptied first answer was told ``block_missed`` for good."""
     chain = SimChain(SimConfig(validators=64, preset="minimal", slot_duration_ms=100, seed=3))
     rec = Events()
     stop = asyncio.Event()
-    sim = LyingAtFirstLook(chain)
+    sim = LyingAtFirstLook(chain, empty=empty)
     async with sim:
         settings = Settings(
             beacon={"urls": [sim.url], "timeout_seconds": 2, "retries": 0},
