@@ -42,12 +42,12 @@ class BlockCache:
         for slot in range(max(first, 0), last + 1):
             if Slot(slot) in self._by_slot:
                 continue
-            block = await self._read(slot)
-            if block is not None and _odd(block):
+            block, version = await self._read(slot)
+            if block is not None and _odd(block, version):
                 # Read once more: a damaged answer that still parses (a list emptied, a field
                 # dropped to its default, a slot no chain could include) would cost members
                 # their verdicts; an honest node says the same twice.
-                again = await self._read(slot)
+                again, _ = await self._read(slot)
                 if again != block:
                     raise InconsistentAnswer(
                         "block", f"slot {slot}: two reads of an unusual block disagree"
@@ -56,12 +56,12 @@ class BlockCache:
             if block is not None:
                 on_new(block)
 
-    async def _read(self, slot: int) -> SignedBeaconBlock | None:
+    async def _read(self, slot: int) -> tuple[SignedBeaconBlock | None, str | None]:
+        """The block at ``slot`` (None: empty) and the fork the node named for it."""
         answer = await self._client.blocks.block(slot)
-        block = None if answer is None else answer.data
-        if block is not None and block.slot != slot:
-            return None  # a node that answers an empty slot with an earlier block
-        return block
+        if answer is None or answer.data.slot != slot:
+            return None, None  # a node that answers an empty slot with an earlier block
+        return answer.data, answer.version
 
     def has(self, first: int, last: int) -> bool:
         return all(Slot(s) in self._by_slot for s in range(max(first, 0), last + 1))
@@ -106,14 +106,21 @@ class BlockCache:
 MAX_COMMITTEES_PER_SLOT = 64
 
 
-def _odd(block: SignedBeaconBlock) -> bool:
+BEFORE_ELECTRA = frozenset({"phase0", "altair", "bellatrix", "capella", "deneb"})
+
+
+def _odd(block: SignedBeaconBlock, version: str | None) -> bool:
     """A block a live chain rarely or never holds: no attestation (after the first slots), no
-    sync aggregate (Altair on), or an attestation for its own slot or later, or for a committee
-    past the protocol's 64."""
+    sync aggregate (Altair on), or an attestation for its own slot or later, for a committee past
+    the protocol's 64, or (Electra on) without its committee bits — read without them, its
+    attesters would be looked for in the wrong committee."""
     body = block.message.body
     if block.slot > 1 and (not body.attestations or body.sync_aggregate is None):
         return True
+    electra = version is not None and version.lower() not in BEFORE_ELECTRA
     return any(
-        a.data.slot >= block.slot or a.data.index >= MAX_COMMITTEES_PER_SLOT
+        a.data.slot >= block.slot
+        or a.data.index >= MAX_COMMITTEES_PER_SLOT
+        or (electra and a.committee_bits is None)
         for a in body.attestations
     )

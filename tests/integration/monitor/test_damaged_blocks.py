@@ -25,11 +25,13 @@ SLOT = 12
 
 
 class Emptying(InterceptingSimServer):
-    """Empties the attestations of block ``SLOT`` in the first ``times`` answers about it."""
+    """Empties the attestations of block ``SLOT`` in the first ``times`` answers about it (or,
+    ``bits``, drops the first attestation's Electra ``committee_bits``)."""
 
-    def __init__(self, chain: SimChain, times: int) -> None:
+    def __init__(self, chain: SimChain, times: int, *, bits: bool = False) -> None:
         super().__init__(chain)
         self.times = times
+        self.bits = bits
         self.reads: Counter[int] = Counter()
 
     async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -43,14 +45,20 @@ class Emptying(InterceptingSimServer):
         assert isinstance(response, web.Response)
         assert response.body is not None
         body = json.loads(bytes(response.body))  # type: ignore[arg-type]
-        body["data"]["message"]["body"]["attestations"] = []
+        attestations = body["data"]["message"]["body"]["attestations"]
+        if self.bits:
+            del attestations[0]["committee_bits"]
+        else:
+            attestations.clear()
         return web.json_response(body, headers={"Eth-Consensus-Version": body.get("version", "")})
 
 
-async def _load(times: int) -> tuple[list[SignedBeaconBlock], Counter[int], Exception | None]:
+async def _load(
+    times: int, *, bits: bool = False
+) -> tuple[list[SignedBeaconBlock], Counter[int], Exception | None]:
     chain = SimChain(SimConfig(validators=64, preset="minimal", seed=3, genesis_time=1_700_000_000))
     chain.advance_to(3 * 8)
-    server = Emptying(chain, times)
+    server = Emptying(chain, times, bits=bits)
     seen: list[SignedBeaconBlock] = []
     failed: Exception | None = None
     async with server, BeaconClient([server.url]) as client:
@@ -85,3 +93,13 @@ async def test_ordinary_blocks_are_read_once() -> None:
     _, reads, failed = await _load(times=0)
     assert failed is None
     assert all(reads[s] == 1 for s in range(8, 16))
+
+
+async def test_an_electra_attestation_without_its_committee_bits_is_refused_then_read_whole() -> (
+    None
+):
+    blocks, reads, failed = await _load(times=1, bits=True)
+    assert failed is not None
+    block = next(b for b in blocks if b.slot == SLOT)
+    assert all(a.committee_bits is not None for a in block.message.body.attestations)
+    assert reads[SLOT] == 3
