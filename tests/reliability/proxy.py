@@ -69,8 +69,11 @@ def _mutate_json(doc: Any, rng: random.Random, fault: str) -> bool:
         container[key] = rng.choice(["-1", "-18446744073709551615"])
     elif fault == "missing_field":
         del container[key]
-    else:  # wrong_type
-        container[key] = rng.choice([None, True, [], {}, 1.5, "not a number", 7])
+    else:  # wrong_type: a value of another JSON type than the one it replaces (an empty list
+        # for a list is no wrong type but a plausible lie, which no single node's answer reveals)
+        was = type(container[key])
+        values: tuple[object, ...] = (None, True, [], {}, 1.5, "not a number", 7)
+        container[key] = rng.choice([v for v in values if type(v) is not was])
     return True
 
 
