@@ -26,9 +26,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stakepool.sim.chain import SimChain, SimConfig
 from tests.integration import pgkit
+from tests.integration.money import fleet
 from tests.integration.money.moneykit import GWEI, POOL, SCENARIO, SPE, VALIDATORS
 from tests.integration.money.test_money_kill import DELEGATIONS
-from tests.integration.processes import STAKEPOOL, clean_env, free_port
+from tests.integration.processes import free_port
 from tests.integration.simkit import HaltingSimServer
 
 SLOT_MS = 300
@@ -52,16 +53,6 @@ def _config(tmp: Path, sim: str, database: str, replica: str, port: int) -> Path
         '[log]\nformat = "json"\n'
     )
     return path
-
-
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [*STAKEPOOL, "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=clean_env(),
-        )
 
 
 def _one(url: str, sql: str) -> Any:
@@ -148,7 +139,7 @@ async def test_api_reads_come_from_the_replica_and_fall_back_to_the_primary(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
         ):
             config = _config(tmp_path, sim.url, primary, shown_replica, port)
-            proc = _start(config, log)
+            proc = fleet.start(config, log)
             daemon = Daemon(session, port, proc)
             try:
                 await _scenario(daemon, primary, replica, pair, epoch_seconds)
