@@ -25,6 +25,16 @@ _PROTOCOL_CONSTANTS: dict[str, int] = {
     "WEIGHT_DENOMINATOR": 64,
 }
 
+# consensus-specs: the initial slashing penalty is ``EB // quotient``, the quotient set by the fork in
+# force (newest first; mainnet preset values, a node that states them wins). An Altair devnet slashes
+# 1/64 of the balance at once, Electra 1/4096.
+_SLASHING_QUOTIENTS = (
+    ("electra", "MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA", 4096),
+    ("bellatrix", "MIN_SLASHING_PENALTY_QUOTIENT_BELLATRIX", 32),
+    ("altair", "MIN_SLASHING_PENALTY_QUOTIENT_ALTAIR", 64),
+    ("phase0", "MIN_SLASHING_PENALTY_QUOTIENT", 128),
+)
+
 # Fork order for ties (several forks at epoch 0 on devnets); unknown future forks sort after.
 _FORK_ORDER = ("PHASE0", "ALTAIR", "BELLATRIX", "CAPELLA", "DENEB", "ELECTRA", "FULU", "GLOAS")
 _FORK_EPOCH_KEY = re.compile(r"^([A-Z][A-Z0-9]*)_FORK_EPOCH$")
@@ -110,7 +120,7 @@ class ChainSpec:
             spec, "MAX_EFFECTIVE_BALANCE_ELECTRA", _uint(spec, "MAX_EFFECTIVE_BALANCE")
         )
         weights = {k: _optional_uint(spec, k, v) for k, v in _PROTOCOL_CONSTANTS.items()}
-        return cls(
+        built = cls(
             genesis_time=genesis_time,
             genesis_validators_root=Root(genesis_validators_root.lower()),
             slots_per_epoch=slots_per_epoch,
@@ -137,6 +147,9 @@ class ChainSpec:
             weights=weights,
             raw=dict(spec),
         )
+        for epoch in forks.values():  # a garbled quotient is refused at start, not mid-epoch
+            built.min_slashing_penalty_quotient(epoch)
+        return built
 
     def clock(self) -> ChainClock:
         return ChainClock(self.genesis_time, self.slot_duration_ms, self.slots_per_epoch)
@@ -157,6 +170,16 @@ class ChainSpec:
     def is_active(self, fork: str, epoch: int) -> bool:
         start = self.fork_epochs.get(fork.lower())
         return start is not None and start != self.far_future_epoch and start <= epoch
+
+    def min_slashing_penalty_quotient(self, epoch: int) -> int:
+        """The quotient of the initial slashing penalty for a slashing included in ``epoch``."""
+        for fork, key, default in _SLASHING_QUOTIENTS:
+            if fork == "phase0" or self.is_active(fork, epoch):
+                quotient = _optional_uint(self.raw, key, default)
+                if quotient <= 0:
+                    raise SpecError(key, "must be positive")
+                return quotient
+        raise AssertionError("phase0 is always in force")  # pragma: no cover
 
     def sync_period(self, epoch: int) -> int:
         return epoch // self.epochs_per_sync_committee_period

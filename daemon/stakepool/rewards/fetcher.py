@@ -35,7 +35,6 @@ from stakepool.rewards.block_reader import BlockReader
 from stakepool.rewards.el_reader import ElRewardsReader
 from stakepool.rewards.explaining import explained_rows
 from stakepool.rewards.explanation_reader import ExplanationReader, Unexplained
-from stakepool.rewards.maths import MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA
 from stakepool.rewards.plausibility_check import ImplausibleSettlement, PlausibilityCheck
 from stakepool.rewards.settlement_reader import SettlementReader
 from stakepool.rewards.settling import last_slot, settled_rows
@@ -85,9 +84,6 @@ class RewardsFetcher:
         """Told of each refused reading (the node set aside, or None: the window is held); it
         raises the ``rewards_implausible`` event. Without it the refusal is a warning line."""
         raw = spec.raw
-        self.slashing_quotient = int(
-            raw.get("MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA", MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA)
-        )
         self.slashings_vector = int(raw.get("EPOCHS_PER_SLASHINGS_VECTOR", 8192))
 
     def last_slot(self, epoch: int) -> int:
@@ -183,7 +179,7 @@ class RewardsFetcher:
             settled.validators,
             figures,
             window.start,
-            slashing_quotient=self.slashing_quotient,
+            slashing_quotient=self.spec.min_slashing_penalty_quotient(settled.epoch),
             slashings_vector=self.slashings_vector,
         )
 

@@ -87,6 +87,7 @@ class PlausibilityCheck:
             sync_committee_size=spec.sync_committee_size,
             total_active_min=max(spec.effective_balance_increment, active),
             total_active_max=TOTAL_ETHER_MAX,
+            slashing_quotient=spec.min_slashing_penalty_quotient(epoch),
         )
         proposers = {b.proposer for b in facts.blocks}
         # Pure, one check per pool validator: in a thread, so the event loop keeps its turns.

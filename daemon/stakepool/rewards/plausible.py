@@ -13,8 +13,8 @@ spans one epoch transition (into ``k``) and the blocks of ``k``. With ``I = EB /
   ``base_reward·40/64`` (source + target; a missed head costs nothing);
 * a sync seat pays or costs ``T·2 // 64 // S // n`` per slot with a block: ``≤ ⌈2T / (64·n)⌉``
   per epoch per seat (a validator may hold several seats);
-* a slashing included in ``k`` costs ``EB // 4096`` at once (possible in any window, so always
-  allowed for); a validator already slashed may pay the correlation penalty (up to its EB):
+* a slashing included in ``k`` costs ``EB // Q`` at once, ``Q`` the fork's quotient (Altair 64,
+  Bellatrix to Deneb 32, Electra 4096; possible in any window, so always allowed for); a validator already slashed may pay the correlation penalty (up to its EB):
   no lower bound then;
 * inactivity penalties ``EB·score // (4·2²⁴)`` need the score, which the API does not give: while
   the chain leaks or recovers from a leak (``leak_possible``) there is no lower bound;
@@ -32,7 +32,6 @@ from math import isqrt
 SOURCE_TARGET_WEIGHT = 14 + 26
 WEIGHT_DENOMINATOR = 64
 SYNC_REWARD_WEIGHT = 2
-MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +46,8 @@ class ChainScale:
     """A sound lower bound of TAB (e.g. the pool's own active effective balance)."""
     total_active_max: int
     """A sound upper bound of TAB (e.g. all the ether there is)."""
+    slashing_quotient: int
+    """The fork's ``MIN_SLASHING_PENALTY_QUOTIENT`` in window ``k``."""
 
     def brpi_max(self) -> int:
         ebi = self.effective_balance_increment
@@ -93,7 +94,7 @@ def settlement_bounds(
     loss = (
         _ceil_div(base * SOURCE_TARGET_WEIGHT, WEIGHT_DENOMINATOR)
         + sync
-        + effective_balance // MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA
+        + effective_balance // scale.slashing_quotient
     )
     return Bounds(-loss, high)
 

@@ -104,6 +104,24 @@ def test_node_stated_weight_wins() -> None:
     assert spec.weights["TIMELY_HEAD_WEIGHT"] == 15
 
 
+def test_the_slashing_penalty_follows_the_fork_of_the_window() -> None:
+    # A slashing on an Altair chain costs 1/64 of the balance at once, not Electra's 1/4096:
+    # bounding it by Electra's refused a real Lodestar devnet's slashing window (the e2e test).
+    spec = ChainSpec.from_api(_spec(), 0, ROOT)
+    assert spec.min_slashing_penalty_quotient(0) == 128
+    assert spec.min_slashing_penalty_quotient(74240) == 64
+    assert spec.min_slashing_penalty_quotient(144896) == 32
+    assert spec.min_slashing_penalty_quotient(364031) == 32
+    assert spec.min_slashing_penalty_quotient(364032) == 4096
+    assert spec.min_slashing_penalty_quotient(411392) == 4096  # Fulu keeps Electra's
+    stated = ChainSpec.from_api(
+        _spec(ELECTRA_FORK_EPOCH=str(2**64 - 1), MIN_SLASHING_PENALTY_QUOTIENT_BELLATRIX="16"),
+        0,
+        ROOT,
+    )
+    assert stated.min_slashing_penalty_quotient(10**7) == 16
+
+
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
@@ -114,6 +132,10 @@ def test_node_stated_weight_wins() -> None:
         ({"SECONDS_PER_SLOT": "12.5"}, "SECONDS_PER_SLOT"),
         ({"BASE_REWARD_FACTOR": 64.0}, "BASE_REWARD_FACTOR"),
         ({"ELECTRA_FORK_EPOCH": True}, "ELECTRA_FORK_EPOCH"),
+        (
+            {"MIN_SLASHING_PENALTY_QUOTIENT_ALTAIR": "0"},
+            "MIN_SLASHING_PENALTY_QUOTIENT_ALTAIR",
+        ),
     ],
 )
 def test_garbled_spec_names_the_key(overrides: dict[str, Any], key: str) -> None:

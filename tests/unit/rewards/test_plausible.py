@@ -27,7 +27,8 @@ def chains(draw: st.DrawFn) -> tuple[ChainScale, int]:
     hi = draw(st.integers(tab, 2**27 * EBI))
     spe = draw(st.sampled_from([8, 32]))
     size = draw(st.sampled_from([32, 512]))
-    return ChainScale(spe, EBI, 64, size, lo, hi), tab
+    quotient = draw(st.sampled_from([128, 64, 32, 4096]))  # phase0, Altair, Bellatrix+, Electra
+    return ChainScale(spe, EBI, 64, size, lo, hi, quotient), tab
 
 
 def spec_settlement(
@@ -57,7 +58,7 @@ def spec_settlement(
         if block:
             total += seats * participant if bit else -seats * participant
     if slashed_now:
-        total -= eb // 4096
+        total -= eb // scale.slashing_quotient
     return total
 
 
@@ -124,7 +125,7 @@ def test_the_bounds_only_widen_with_what_is_unknown(
 def test_a_stray_million_gwei_on_a_quiet_mainnet_validator_is_refused() -> None:
     # 34 M ETH staked (accounting.md's reference), a 32-ETH validator outside the sync committee:
     # a perfect epoch pays ~9,261 Gwei; the bound is a little above the base reward.
-    scale = ChainScale(32, EBI, 64, 512, 30_000_000 * EBI, 2**27 * EBI)
+    scale = ChainScale(32, EBI, 64, 512, 30_000_000 * EBI, 2**27 * EBI, 4096)
     bounds = settlement_bounds(
         scale,
         effective_balance=32 * EBI,
@@ -137,3 +138,18 @@ def test_a_stray_million_gwei_on_a_quiet_mainnet_validator_is_refused() -> None:
     assert bounds.admits(-6_940 - 7_812_500)  # missed everything and slashed in the window
     assert not bounds.admits(9_261 + 1_000_000)
     assert not bounds.admits(-10_000_000)
+
+
+def test_a_slashing_before_electra_is_admitted_at_its_forks_size() -> None:
+    # Altair slashes 32 ETH // 64 = 0.5 ETH at once: a window with it is the protocol's doing.
+    altair = ChainScale(8, EBI, 64, 32, 56 * 32 * EBI, 2**27 * EBI, 64)
+    electra = ChainScale(8, EBI, 64, 32, 56 * 32 * EBI, 2**27 * EBI, 4096)
+    quiet = {
+        "effective_balance": 32 * EBI,
+        "sync_seats": 0,
+        "proposed": False,
+        "slashed": False,
+        "leak_possible": False,
+    }
+    assert settlement_bounds(altair, **quiet).admits(-500_894_420)  # seen on Lodestar v1.5.1
+    assert not settlement_bounds(electra, **quiet).admits(-500_894_420)
