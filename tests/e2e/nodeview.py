@@ -23,9 +23,19 @@ class NodeError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Seat:
+    slot: int
+    committee: int
+    position: int
+    """The validator's bit in its committee's aggregation bits."""
+
+
 @dataclass
 class BeaconView:
     url: str
+    _attestations: dict[int, list[Any]] = field(default_factory=dict, repr=False)
+    """slot → its block's attestations (blocks are final once the test reads them)."""
 
     def get(self, path: str) -> Any | None:
         """The JSON body; None on 404."""
@@ -63,10 +73,32 @@ class BeaconView:
         """``headers/{slot}``: 404 for a slot without a block (``blocks/{slot}/root`` lies)."""
         return self.get(f"/eth/v1/beacon/headers/{slot}") is not None
 
-    def attester_duties(self, epoch: int, indices: list[int]) -> dict[int, int]:
-        """validator → duty slot (each active validator attests once per epoch)."""
+    def attester_duties(self, epoch: int, indices: list[int]) -> dict[int, Seat]:
+        """validator → its seat (each active validator attests once per epoch)."""
         body = self.post(f"/eth/v1/validator/duties/attester/{epoch}", [str(i) for i in indices])
-        return {int(d["validator_index"]): int(d["slot"]) for d in body["data"]}
+        return {
+            int(d["validator_index"]): Seat(
+                int(d["slot"]), int(d["committee_index"]), int(d["validator_committee_index"])
+            )
+            for d in body["data"]
+        }
+
+    def included(self, seat: Seat) -> bool:
+        """Whether a block in the seat's inclusion range (Altair: the next ``SLOTS_PER_EPOCH``
+        slots) carries an attestation with the seat's bit set, read from the blocks themselves."""
+        for slot in range(seat.slot + 1, seat.slot + SLOTS_PER_EPOCH + 1):
+            if slot not in self._attestations:
+                body = self.get(f"/eth/v1/beacon/blocks/{slot}/attestations")
+                self._attestations[slot] = [] if body is None else body["data"]
+            for att in self._attestations[slot]:
+                data = att["data"]
+                if int(data["slot"]) != seat.slot or int(data["index"]) != seat.committee:
+                    continue
+                bits = bytes.fromhex(att["aggregation_bits"].removeprefix("0x"))
+                byte = seat.position // 8
+                if byte < len(bits) and bits[byte] >> (seat.position % 8) & 1:
+                    return True
+        return False
 
     def proposer_duties(self, epoch: int) -> dict[int, int]:
         """slot → proposer, for the *current* epoch (the node's only reliable answer)."""
@@ -100,8 +132,8 @@ class NodeRecorder:
     pool: list[int]
     genesis_time: int
     seconds_per_slot: int = 2
-    attester: dict[int, dict[int, int]] = field(default_factory=dict)
-    """epoch → validator → slot."""
+    attester: dict[int, dict[int, Seat]] = field(default_factory=dict)
+    """epoch → validator → its seat."""
     proposer: dict[int, dict[int, int]] = field(default_factory=dict)
     """epoch → slot → proposer (all proposers of the epoch, not only the pool's)."""
     balances: dict[int, dict[int, int]] = field(default_factory=dict)

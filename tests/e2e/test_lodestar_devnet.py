@@ -3,8 +3,9 @@
 64 interop validators, 0..55 online. The pool is 48..63: 48..55 do their duties, 56..63 never do.
 A real attester slashing (62) and proposer slashing (63) go in around epoch 3. The daemon's log
 events and ``/metrics`` are held against what the test reads from the node itself, as it goes
-(``nodeview.NodeRecorder``): every duty of 56..63 missed and none of 48..55, each missed proposal
-a slot without a block, exactly one critical alert per slashed validator, and the pool's balance
+(``nodeview.NodeRecorder``): every duty of 56..63 missed, and of 48..55 exactly the votes the
+blocks lack (a loaded machine may make the client miss one), each missed proposal a slot without a
+block, exactly one critical alert per slashed validator, and the pool's balance
 at each closed epoch equal to the node's.
 """
 
@@ -202,7 +203,7 @@ def test_stakepool_on_lodestar(devnet: Devnet, broker: Mosquitto, tmp_path: Path
     assert by_kind.get("ledger_window_unavailable", []) == []
     assert by_kind.get("rewards_unexplained", []) == []
 
-    _assert_attestations(by_kind, recorder)
+    _assert_attestations(by_kind, recorder, view)
     _assert_proposals(by_kind, recorder, view)
     _assert_slashings(events, metrics, injected)
     # The daemon followed the node's finality and the validators' statuses.
@@ -218,21 +219,32 @@ def test_stakepool_on_lodestar(devnet: Devnet, broker: Mosquitto, tmp_path: Path
     _assert_money(rows, pool, recorder)
 
 
-def _assert_attestations(by_kind: dict[str, list[dict[str, Any]]], recorder: NodeRecorder) -> None:
+def _assert_attestations(
+    by_kind: dict[str, list[dict[str, Any]]], recorder: NodeRecorder, view: BeaconView
+) -> None:
     missed = {
         (e["validator_index"], e["epoch"], e["slot"]) for e in by_kind.get("attestation_missed", [])
     }
-    assert {v for v, _, _ in missed} <= set(OFFLINE), "an online validator reported missing"
+    assert {v for v, _, _ in missed} <= set(POOL), "a validator outside the pool reported"
     expected: set[tuple[int, int, int]] = set()
     for epoch in range(FIRST_EPOCH, LAST_EPOCH):
         assert epoch in recorder.attester, f"duties of epoch {epoch} unread: {recorder.errors}"
         duties = recorder.attester[epoch]
         assert set(ONLINE) <= set(duties), f"epoch {epoch}: online validators without duties"
-        expected |= {(v, epoch, slot) for v, slot in duties.items() if v in OFFLINE}
+        for v, seat in duties.items():
+            # An online client may miss a vote on a loaded machine: the verdict must follow the
+            # chain, read here from the blocks themselves, either way.
+            on_chain = view.included(seat)
+            assert not (v in OFFLINE and on_chain), f"offline {v}'s vote of {epoch} on chain"
+            if not on_chain:
+                expected.add((v, epoch, seat.slot))
     judged = {m for m in missed if FIRST_EPOCH <= m[1] < LAST_EPOCH}
     assert judged == expected
     # Every offline validator had duties until it was slashed and exited, and missed each one.
-    assert {v for v, _, _ in expected} == set(OFFLINE)
+    assert {v for v, _, _ in expected if v in OFFLINE} == set(OFFLINE)
+    # The online validators' client did attest: most of their votes are on chain.
+    online = [m for m in expected if m[0] in ONLINE]
+    assert len(online) <= len(ONLINE) * (LAST_EPOCH - FIRST_EPOCH) // 4, sorted(online)
 
 
 def _assert_proposals(
