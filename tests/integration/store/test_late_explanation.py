@@ -62,9 +62,10 @@ def test_a_late_explanation_is_stored_not_called_a_reorg(db_target: str, final: 
     assert getattr(result, "explained", None) is True
     assert _components(db, 2) == [(7, None, None), (8, None, None)]  # others untouched
     epochs, validators, totals = dump(db)
-    # Money unchanged; a provisional row takes the explained input's digest (as if at once).
+    # Money unchanged; the row, final or not, takes the explained input's digest: it ends as the
+    # row of an instance whose explanation came at once (the corruption soak compares the two).
     assert [r[:14] for r in epochs] == [r[:14] for r in money_before[0]]
-    assert (epochs[1][14] == late.digest()) is (not final)
+    assert epochs[1][14] == late.digest()
     assert totals == money_before[2]
     strip = [(r[0], r[1], r[2], r[5], r[6], r[7]) for r in validators]
     assert strip == [(r[0], r[1], r[2], r[5], r[6], r[7]) for r in money_before[1]]
@@ -85,6 +86,12 @@ def test_a_real_change_of_a_final_epoch_is_still_refused(db_target: str) -> None
     changed = replace(changed, validators=(replace(changed.validators[0], reward_gwei=21),))
     with pytest.raises(FinalRowError, match="epoch 0 is final"):
         db.write_sync(lambda c: ledger_write.settle(c, changed, policy))
+    with pytest.raises(Exception, match="immutable"):  # a final epoch row: its digest alone moves
+        db.write_sync(
+            lambda c: c.execute(
+                "UPDATE ledger_epochs SET state_json = '{}', input_digest = 'x' WHERE epoch = 0"
+            )
+        )
     with pytest.raises(Exception, match="immutable"):  # the schema refuses money changes too
         db.write_sync(
             lambda c: c.execute(

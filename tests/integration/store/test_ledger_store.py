@@ -202,7 +202,12 @@ def test_final_rows_never_change(db_target: str) -> None:
     with pytest.raises(FinalRowError, match="epoch 1 is final"):
         db.write_sync(lambda c: ledger_write.revert_from(c, 1, reason="test"))
     with pytest.raises(STORE_ERRORS, match="final epoch rows are immutable"):
-        db.write_sync(lambda c: c.execute("UPDATE ledger_epochs SET fee_gwei = 0 WHERE epoch = 0"))
+        db.write_sync(
+            lambda c: c.execute(
+                "UPDATE ledger_epochs SET fee_gwei = fee_gwei + 1,"
+                " distributed_gwei = distributed_gwei - 1 WHERE epoch = 0"
+            )
+        )
     with pytest.raises(STORE_ERRORS, match="final validator rows are immutable"):
         db.write_sync(lambda c: c.execute("DELETE FROM validator_epoch_detail WHERE epoch = 1"))
     assert dump(db) == before

@@ -27,9 +27,9 @@ def store_late_explanation(
     conn: Connection, inp: EpochSettlementInput, settled_digest: str
 ) -> bool:
     """True if ``inp`` differs from the input settled (``settled_digest``) only by an explanation
-    that was missing then (it is stored now, and a provisional row takes the explained digest: it
-    ends as if explained at once) or only by lacking the explanation stored (nothing to do).
-    False: a real change of input."""
+    that was missing then (it is stored now, and the row, final or not, takes the explained
+    digest: it ends as if explained at once, the row an instance explained in time holds) or only
+    by lacking the explanation stored (nothing to do). False: a real change of input."""
     if any(v.components_gwei is not None for v in inp.validators):
         if unexplained(inp).digest() != settled_digest:
             return False
@@ -47,7 +47,9 @@ def store_late_explanation(
                     merged.append(r)
             detail_sql.store_explanation(conn, inp.epoch, merged)
         conn.execute(
-            "UPDATE ledger_epochs SET input_digest = ? WHERE epoch = ? AND status = 'provisional'",
+            # A final row admits this one change (migration 0010): the digest is the replay key,
+            # not money, and two instances must not differ by when the rewards endpoints answered.
+            "UPDATE ledger_epochs SET input_digest = ? WHERE epoch = ?",
             (inp.digest(), inp.epoch),
         )
         return True
