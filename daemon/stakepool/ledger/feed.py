@@ -232,6 +232,9 @@ class LedgerFeed:
         )
         self._inputs: dict[int, EpochSettlementInput] = {}
         self._dirty_from: int | None = None
+        self.behind = False
+        """The last pass ended short of its target (a window unread, a write refused): the
+        service tries it again between closes, since the next close may never come (a halt)."""
 
     def on_reorg(self, first_changed_epoch: int) -> None:
         if self._dirty_from is None or first_changed_epoch < self._dirty_from:
@@ -328,6 +331,7 @@ class LedgerFeed:
 
     async def _report_lag(self, closed: int) -> None:
         last = (await self.ledger.store.status()).last_settled_epoch
+        self.behind = last is None or last < closed - 1
         self.ledger.set_lag(closed - (0 if last is None else last))
 
     def explanation_pending(self) -> list[int]:

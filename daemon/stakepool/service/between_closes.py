@@ -1,11 +1,15 @@
 """The epoch worker's wait for the next closed epoch, and the work that cannot wait for it.
 
-Most work waits for its epoch's close. Two things do not, because the next close may come late
+Most work waits for its epoch's close. Three things do not, because the next close may come late
 (an epoch is 6.4 minutes on mainnet) or never (a halted chain, a node that stopped following):
 
 * a ledger paused by a full disk (``ledger/pause``): the money path is tried again at most once a
   slot and only once the database's filesystem has room (``MoneyPath.room_to_resume``), so the
   ledger resumes by itself minutes before the next close would have tried;
+* a close that left the ledger behind (a window no read of that close could get, its retries
+  spent within a slot): the money path is tried again 1, 2, 4… slots after the close, under the
+  same limits as owed verdicts below, so a window is settled while its node still serves it and
+  the last close before a halt is not the ledger's last word;
 * proposals the monitor owes (a close whose judgement failed, ``MonitorService.owed``): tried
   again 1, 2, 4, 8… slots after the close (a node that stays down is not asked every slot, nor
   is the log flooded), so a block of ours is told within slots of the node answering again.
@@ -53,7 +57,7 @@ class BetweenCloses:
         self.head_slot = head_slot
         self.now_ms = now_ms
 
-    def _money_owed(self) -> bool:
+    def _money_paused(self) -> bool:
         return self.money.pause.paused and self.money.last_closed is not None
 
     def _verdicts_owed(self) -> bool:
@@ -62,13 +66,17 @@ class BetweenCloses:
     async def next_closed(self, closed: asyncio.Queue[Epoch]) -> Epoch:
         slots = 0
         next_try = 1  # slots after the close at which owed verdicts are tried next (doubling)
-        while self._money_owed() or self._verdicts_owed():
+        next_money = 1  # the same for a ledger left behind
+        while self._money_paused() or self.money.behind or self._verdicts_owed():
             try:
                 return await asyncio.wait_for(closed.get(), timeout=self.slot_seconds)
             except TimeoutError:
                 pass
             slots += 1
-            if self._money_owed():
+            if self._money_paused():
+                await self._resume_money()
+            elif self.money.behind and slots >= next_money and self._room_before_close(closed):
+                next_money *= 2
                 await self._resume_money()
             if self._verdicts_owed() and slots >= next_try and self._room_before_close(closed):
                 next_try *= 2

@@ -266,6 +266,17 @@ class MoneyPath:
             log.warning("validator_retention_failed", error=str(exc), hint="tried again next epoch")
             return []
 
+    @property
+    def behind(self) -> bool:
+        """The last close (or try) left epochs it should have settled unsettled: worth another
+        try before the next close, which may never come (a halted chain)."""
+        return (
+            self.feed is not None
+            and self.feed.behind
+            and self.last_closed is not None
+            and (self.active is None or self.active())
+        )
+
     async def room_to_resume(self) -> bool:
         """While paused: whether the database's filesystem has room for a try before the next
         epoch closes (``statvfs``, off the loop)."""
