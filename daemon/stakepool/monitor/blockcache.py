@@ -11,7 +11,7 @@ costs one header request only when a vote could name it.
 
 A block that looks damaged (no attestation, no sync aggregate, an attestation no chain could
 include) is read a second time and kept only if both reads agree; otherwise the load fails and the
-epoch's part is retried.
+epoch's part is retried. An answer naming a later slot than asked is refused outright.
 
 A ``chain_reorg`` evicts the slots it replaced (``evict_from``); a reorg the node never announces
 (polling mode) is not noticed once a slot is cached.
@@ -30,8 +30,9 @@ from stakepool.monitor.attestations import CanonicalChain
 
 
 class BlockCache:
-    def __init__(self, client: BeaconClient) -> None:
+    def __init__(self, client: BeaconClient, slots_per_epoch: int) -> None:
         self._client = client
+        self._spe = slots_per_epoch
         self._by_slot: dict[Slot, SignedBeaconBlock | None] = {}
 
     async def load(
@@ -43,7 +44,7 @@ class BlockCache:
             if Slot(slot) in self._by_slot:
                 continue
             block, version = await self._read(slot)
-            if block is not None and _odd(block, version):
+            if block is not None and _odd(block, version, self._spe):
                 # Read once more: a damaged answer that still parses (a list emptied, a field
                 # dropped to its default, a slot no chain could include) would cost members
                 # their verdicts; an honest node says the same twice.
@@ -59,6 +60,12 @@ class BlockCache:
     async def _read(self, slot: int) -> tuple[SignedBeaconBlock | None, str | None]:
         """The block at ``slot`` (None: empty) and the fork the node named for it."""
         answer = await self._client.blocks.block(slot)
+        if answer is not None and answer.data.slot > slot:
+            # No node has a block of a later slot at this one: a damaged number (2⁶⁴−1 parses),
+            # which taken as "empty" would drop the block's attestations from the window.
+            raise InconsistentAnswer(
+                "block", f"slot {slot}: the answer names slot {answer.data.slot}, a later one"
+            )
         if answer is None or answer.data.slot != slot:
             return None, None  # a node that answers an empty slot with an earlier block
         return answer.data, answer.version
@@ -109,11 +116,13 @@ MAX_COMMITTEES_PER_SLOT = 64
 BEFORE_ELECTRA = frozenset({"phase0", "altair", "bellatrix", "capella", "deneb"})
 
 
-def _odd(block: SignedBeaconBlock, version: str | None) -> bool:
+def _odd(block: SignedBeaconBlock, version: str | None, spe: int) -> bool:
     """A block a live chain rarely or never holds: no attestation (after the first slots), no
     sync aggregate (Altair on), or an attestation for its own slot or later, for a committee past
-    the protocol's 64, or (Electra on) without its committee bits — read without them, its
-    attesters would be looked for in the wrong committee."""
+    the protocol's 64, (Electra on) without its committee bits — read without them, its
+    attesters would be looked for in the wrong committee — or whose target is not its slot's
+    epoch, or whose source comes after its target (the protocol includes neither: taken as they
+    are, the vote would count for no one)."""
     body = block.message.body
     if block.slot > 1 and (not body.attestations or body.sync_aggregate is None):
         return True
@@ -122,5 +131,7 @@ def _odd(block: SignedBeaconBlock, version: str | None) -> bool:
         a.data.slot >= block.slot
         or a.data.index >= MAX_COMMITTEES_PER_SLOT
         or (electra and a.committee_bits is None)
+        or a.data.target.epoch != a.data.slot // spe
+        or a.data.source.epoch > a.data.target.epoch
         for a in body.attestations
     )

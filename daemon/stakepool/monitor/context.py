@@ -51,7 +51,7 @@ class MonitorContext:
         self.ours = tuple(sorted({ValidatorIndex(i) for i in ours}))
         self.tallies = tallies
         self.thresholds = thresholds
-        self.blocks = BlockCache(client)
+        self.blocks = BlockCache(client, self.spe)
         self.unsaved: list[MonitorEvent] = []
         """Counted, not yet stored nor told (``MonitorService._commit`` does both)."""
 

@@ -80,3 +80,66 @@ async def test_genesis_duties_may_leave_slot_0_out(nodes: Nodes, make_client: Ma
     node.ok("GET", "/eth/v1/validator/duties/proposer/0", duties(range(1, 8)))
     client = make_client(node.url)
     assert [d.slot for d in (await client.duties.proposer(0)).data] == list(range(1, 8))
+
+
+def attester(**spoiled: str) -> dict[str, object]:
+    """Two attester duties of epoch 4 (slots 32..39) for validators 40 and 41; ``spoiled``
+    replaces fields of the second."""
+    good = {
+        "pubkey": PUBKEY,
+        "committee_index": "3",
+        "committee_length": "128",
+        "committees_at_slot": "4",
+        "validator_committee_index": "17",
+    }
+    return {
+        "dependent_root": ROOT,
+        "execution_optimistic": False,
+        "data": [
+            {**good, "validator_index": "40", "slot": "33"},
+            {**good, "validator_index": "41", "slot": "35", **spoiled},
+        ],
+    }
+
+
+U64_MAX = str(2**64 - 1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        pytest.param(attester(slot=U64_MAX), "list other slots", id="a slot of no epoch"),
+        pytest.param(attester(slot="40"), "list other slots: [40]", id="a slot of epoch 5"),
+        pytest.param(attester(committee_index=U64_MAX), "past the slot's", id="a committee"),
+        pytest.param(attester(committees_at_slot=U64_MAX), "outside 1..64", id="committees"),
+        pytest.param(attester(committee_length=U64_MAX), "outside 1..2048", id="a length"),
+        pytest.param(
+            attester(validator_committee_index=U64_MAX), "past its committee", id="a position"
+        ),
+        pytest.param(attester(validator_index=U64_MAX), "not asked for", id="a stranger"),
+    ],
+)
+async def test_attester_duties_outside_the_protocols_bounds_are_refused(
+    nodes: Nodes, make_client: MakeClient, answer: dict[str, object], why: str
+) -> None:
+    """A uint64 that parses but no chain can hold (the corrupting proxy's 2⁶⁴−1) in a duty would
+    judge a member against the wrong committee or bit and tell a miss that never happened:
+    refused, so the monitor asks again."""
+    node = await nodes()
+    node.ok("GET", "/eth/v1/config/spec", {"data": {"SLOTS_PER_EPOCH": "8"}})
+    node.ok("POST", "/eth/v1/validator/duties/attester/4", answer)
+    client = make_client(node.url)
+    with pytest.raises(InconsistentAnswer) as caught:
+        await client.duties.attester(4, [40, 41])
+    assert why in str(caught.value)
+
+
+async def test_attester_duties_within_the_bounds_are_taken(
+    nodes: Nodes, make_client: MakeClient
+) -> None:
+    node = await nodes()
+    node.ok("GET", "/eth/v1/config/spec", {"data": {"SLOTS_PER_EPOCH": "8"}})
+    node.ok("POST", "/eth/v1/validator/duties/attester/4", attester())
+    client = make_client(node.url)
+    answer = await client.duties.attester(4, [40, 41, 42])  # 42 has no duty: not active
+    assert [(d.validator_index, d.slot) for d in answer.data] == [(40, 33), (41, 35)]

@@ -109,6 +109,7 @@ async def test_duties_refetched_when_chunks_straddle_a_reorg(
     nodes: Nodes, make_client: MakeClient
 ) -> None:
     node = await nodes()
+    node.ok("GET", "/eth/v1/config/spec", {"data": {"SLOTS_PER_EPOCH": "32"}})
     body = load("attester_duties").body
     path = f"/eth/v1/validator/duties/attester/{EPOCH}"
     root_a = {**body, "dependent_root": "0x" + "aa" * 32}

@@ -9,6 +9,7 @@ POST liveness → the legacy ``GET ?indices=&epoch=`` form (≤ 64 per request),
 
 from __future__ import annotations
 
+import operator
 from array import array
 from collections.abc import Iterable, Sequence
 
@@ -85,7 +86,11 @@ class DutyQueries:
             empty = AttesterDutyColumns([], *(array("Q") for _ in range(6)))
             return merge_envelopes_with(parts, AttesterDutyColumns.concat, empty)
 
-        return await self._req.batched_with(wanted, self._req.batch_size, post, merge)
+        answer = await self._req.batched_with(wanted, self._req.batch_size, post, merge)
+        if len(answer.data.slot):  # nothing to check (nor a spec to ask) for no duty
+            spe = await self._node.slots_per_epoch()
+            _check_attester_duties(epoch, spe, {int(i) for i in wanted}, answer.data)
+        return answer
 
     async def sync(
         self, epoch: int, indices: Iterable[int], *, request_timeout: float | None = None
@@ -163,4 +168,48 @@ def _check_one_proposer_per_slot(epoch: int, spe: int, duties: Sequence[Proposer
         raise InconsistentAnswer(
             routes.PROPOSER_DUTIES.name,
             f"duties for epoch {epoch} name validator indices past the registry: {past[:4]}",
+        )
+
+
+MAX_COMMITTEES_PER_SLOT = 64
+"""The protocol's committees per slot (64 on every network so far)."""
+MAX_VALIDATORS_PER_COMMITTEE = 2048
+"""The protocol's largest committee (2,048 on every network so far)."""
+
+
+def _check_attester_duties(
+    epoch: int, spe: int, asked: set[int], duties: AttesterDutyColumns
+) -> None:
+    """Every attester duty within the protocol's bounds: a slot of ``epoch``, a committee the
+    slot has, a position the committee has, a validator we asked about. A damaged answer
+    that still parses (a uint64 such as 2⁶⁴−1 in any of these) would otherwise judge a member's
+    vote against the wrong committee or bit, and tell a miss that never happened."""
+    where = routes.ATTESTER_DUTIES.name
+    if min(duties.slot) < epoch * spe or max(duties.slot) >= (epoch + 1) * spe:
+        stray = [s for s in duties.slot if s // spe != epoch]
+        raise InconsistentAnswer(where, f"duties for epoch {epoch} list other slots: {stray[:4]}")
+    if min(duties.committees_at_slot) < 1 or max(duties.committees_at_slot) > (
+        MAX_COMMITTEES_PER_SLOT
+    ):
+        raise InconsistentAnswer(
+            where, f"duties for epoch {epoch} give committees per slot outside 1..64"
+        )
+    if any(map(operator.ge, duties.committee_index, duties.committees_at_slot)):
+        raise InconsistentAnswer(
+            where, f"duties for epoch {epoch} name a committee past the slot's committees"
+        )
+    if min(duties.committee_length) < 1 or max(duties.committee_length) > (
+        MAX_VALIDATORS_PER_COMMITTEE
+    ):
+        raise InconsistentAnswer(
+            where, f"duties for epoch {epoch} give committee lengths outside 1..2048"
+        )
+    if any(map(operator.ge, duties.validator_committee_index, duties.committee_length)):
+        raise InconsistentAnswer(
+            where, f"duties for epoch {epoch} place a validator past its committee's length"
+        )
+    stray = sorted(set(duties.validator_index) - asked)
+    if stray:
+        raise InconsistentAnswer(
+            where, f"duties for epoch {epoch} name validators not asked for: {stray[:4]}"
         )
