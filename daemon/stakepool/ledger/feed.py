@@ -27,45 +27,24 @@ are retried each epoch (money is never skipped silently).
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import structlog
 
 from stakepool.beacon.errors import BeaconError
+from stakepool.ledger.duty_memory import DutyMemory, EpochOutcomes
 from stakepool.ledger.merge import WindowMerger
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store.interface import LedgerError
-from stakepool.ledger.store.ledger_sql import unsettled_from
 from stakepool.ledger.store.windows_sql import KeptWindows
 from stakepool.ledger.windows import DEFAULT_DELAYS, WindowSource
-from stakepool.monitor.digest import EpochDuties
-from stakepool.monitor.verdicts import ProposalVerdict
 from stakepool.rewards.fetcher import WindowNotReady
 from stakepool.rewards.span_reader import SpanReader
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.rewards.types import EpochRewards, ValidatorEpochReward
-from stakepool.store.unit import UnitOfWork
 
 log = structlog.get_logger(__name__)
-
-_KEEP_EPOCHS = 16
-"""Duty outcomes kept per epoch: enough for a settlement that is retried for a while."""
-DUTIES_KEY = "ledger_duty_outcomes"
-"""``kept_state`` key of the outcomes the ledger has not settled yet (see ``DutyMemory.write``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class EpochOutcomes:
-    """The monitor's verdicts that a ledger row of epoch ``epoch`` carries."""
-
-    epoch: int
-    attestation_included: Mapping[int, bool]
-    """Validators with an attestation duty in ``epoch`` → included on chain (None: not judged)."""
-    proposals_missed: Mapping[int, int]
-    """Validators → proposals of ``epoch`` missed or orphaned."""
 
 
 def components(reward: ValidatorEpochReward) -> dict[str, int] | None:
@@ -112,97 +91,6 @@ def settlement_input(window: EpochRewards, outcomes: EpochOutcomes | None) -> Ep
         el_reward_wei=window.el_wei,
         validators=tuple(rows),
     )
-
-
-class DutyMemory:
-    """Collects ``EpochDuties`` (an observer hook) into per-epoch outcomes for ledger rows.
-
-    Kept across restarts: the monitor saves its state for epoch ``c`` before the ledger settles
-    ``c − 1``, and after a restart it resumes at ``c + 1``; the outcomes of the epochs the ledger
-    has not settled yet must therefore be saved in the monitor's own transaction (``write``, a
-    ``MonitorKeeper`` hook) or the rows settled after a kill would lack them."""
-
-    def __init__(self) -> None:
-        self._included: dict[int, dict[int, bool]] = {}
-        self._missed: dict[int, dict[int, int]] = {}
-        self._pending: set[int] = set()
-        """Epochs whose verdicts the monitor failed to make and tries again at the next close."""
-
-    def write(self, unit: UnitOfWork, report: EpochDuties) -> None:
-        """In the monitor's save transaction: record ``report`` and keep what is unsettled."""
-        self.record(report)
-        unit.keep(DUTIES_KEY, self.to_text(since=unsettled_from(unit)))
-
-    def to_text(self, *, since: int) -> str:
-        known = set(self._included) | set(self._missed) | self._pending
-        doc = [
-            {
-                "epoch": e,
-                "included": sorted(v for v, ok in self._included.get(e, {}).items() if ok),
-                "missed": sorted(v for v, ok in self._included.get(e, {}).items() if not ok),
-                "judged": e in self._included,
-                "proposals_missed": sorted(self._missed.get(e, {}).items()),
-                "proposals_judged": e in self._missed,
-                "pending": e in self._pending,
-            }
-            for e in sorted(e for e in known if e >= since)
-        ]
-        return json.dumps(doc, separators=(",", ":"))
-
-    def restore(self, text: str) -> None:
-        """Load what ``to_text`` saved (a restart); unreadable text is ignored with a warning."""
-        try:
-            for item in json.loads(text):
-                epoch = int(item["epoch"])
-                if item["judged"]:
-                    verdicts = dict.fromkeys((int(v) for v in item["included"]), True)
-                    verdicts.update(dict.fromkeys((int(v) for v in item["missed"]), False))
-                    self._included[epoch] = verdicts
-                if item.get("proposals_judged", True):  # absent: saved before it was written
-                    self._missed[epoch] = {int(v): int(n) for v, n in item["proposals_missed"]}
-                if item.get("pending", False):
-                    self._pending.add(epoch)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("ledger_duty_outcomes_unreadable", error=str(exc))
-
-    def record(self, report: EpochDuties) -> None:
-        for digest in (*report.earlier_attestations, report.attestations):
-            if digest is None:
-                continue
-            verdicts = dict.fromkeys(digest.included, True)
-            verdicts.update(dict.fromkeys(digest.missed, False))
-            self._included[int(digest.epoch)] = {int(k): v for k, v in verdicts.items()}
-        for epoch, proposals in report.earlier_proposals:
-            self._missed[int(epoch)] = _missed_counts(proposals)
-        if report.proposals_judged:
-            self._missed[int(report.epoch)] = _missed_counts(report.proposals)
-        # The monitor says, each close, which verdicts are still to come (its retries).
-        self._pending = {int(e) for e in report.pending}
-        self._trim(int(report.epoch))
-
-    def first_pending(self, since: int = 0) -> int | None:
-        """The oldest epoch from ``since`` on whose verdicts the monitor is still trying to make
-        (None: none)."""
-        return min((e for e in self._pending if e >= since), default=None)
-
-    def outcomes(self, epoch: int) -> EpochOutcomes | None:
-        if epoch not in self._included and epoch not in self._missed:
-            return None
-        return EpochOutcomes(epoch, self._included.get(epoch, {}), self._missed.get(epoch, {}))
-
-    def _trim(self, newest: int) -> None:
-        for table in (self._included, self._missed):
-            for epoch in [e for e in table if e < newest - _KEEP_EPOCHS]:
-                del table[epoch]
-
-
-def _missed_counts(proposals: Sequence[tuple[int, int, ProposalVerdict]]) -> dict[int, int]:
-    """Validators → proposals missed or orphaned."""
-    missed: dict[int, int] = {}
-    for _slot, validator, verdict in proposals:
-        if verdict in (ProposalVerdict.MISSED, ProposalVerdict.ORPHANED):
-            missed[int(validator)] = missed.get(int(validator), 0) + 1
-    return missed
 
 
 class LedgerFeed:
@@ -333,6 +221,28 @@ class LedgerFeed:
         last = (await self.ledger.store.status()).last_settled_epoch
         self.behind = last is None or last < closed - 1
         self.ledger.set_lag(closed - (0 if last is None else last))
+
+    async def explain_pending(self) -> list[int]:
+        """Between closes: each settled window still waiting for its explanation asked once
+        more; one explained now is stored on its rows (a late explanation: final rows take it
+        too, and their digest becomes the explained input's). Why not wait for the next close:
+        it may never come (a halt), and the row would stay unlike an undisturbed run's. Returns
+        the epochs explained now."""
+        tracker = self.windows.tracker
+        last = (await self.ledger.store.status()).last_settled_epoch
+        explained: list[int] = []
+        for epoch in sorted(k for k in tracker.waiting if last is not None and k <= last):
+            again = await tracker.fetcher.explain(tracker.waiting[epoch])
+            if again.explanation_never:
+                tracker.waiting.pop(epoch, None)
+            if not again.explanation_available:
+                continue
+            tracker.waiting.pop(epoch, None)
+            await self._settle(again, fetched_through=epoch)
+            explained.append(epoch)
+        if explained:
+            log.info("ledger_windows_explained_between_closes", epochs=explained)
+        return explained
 
     def explanation_pending(self) -> list[int]:
         """Epochs settled without their explanation that are still asked for it: a late

@@ -7,9 +7,10 @@ Most work waits for its epoch's close. Three things do not, because the next clo
   slot and only once the database's filesystem has room (``MoneyPath.room_to_resume``), so the
   ledger resumes by itself minutes before the next close would have tried;
 * a close that left the ledger behind (a window no read of that close could get, its retries
-  spent within a slot): the money path is tried again 1, 2, 4… slots after the close, under the
-  same limits as owed verdicts below, so a window is settled while its node still serves it and
-  the last close before a halt is not the ledger's last word;
+  spent within a slot), or settled rows whose explanation no read could get: the money path is
+  tried again 1, 2, 4… slots after the close, under the same limits as owed verdicts below, so a
+  window is settled and explained while its node still serves it and the last close before a
+  halt is not the ledger's last word;
 * proposals the monitor owes (a close whose judgement failed, ``MonitorService.owed``): tried
   again 1, 2, 4, 8… slots after the close (a node that stays down is not asked every slot, nor
   is the log flooded), so a block of ours is told within slots of the node answering again.
@@ -77,7 +78,7 @@ class BetweenCloses:
                 await self._resume_money()
             elif self.money.behind and slots >= next_money and self._room_before_close(closed):
                 next_money *= 2
-                await self._resume_money()
+                await self._catch_up_money()
             if self._verdicts_owed() and slots >= next_try and self._room_before_close(closed):
                 next_try *= 2
                 await self._judge_owed(closed)
@@ -100,6 +101,13 @@ class BetweenCloses:
             return await money.on_epoch_closed(epoch, finalized)
 
         await self.steps.run("money", epoch, retry, attempts=1)
+        self.notify()
+
+    async def _catch_up_money(self) -> None:
+        money = self.money
+        if money.last_closed is None:
+            return
+        await self.steps.run("money", money.last_closed[0], money.retry_between_closes, attempts=1)
         self.notify()
 
     async def _judge_owed(self, closed: asyncio.Queue[Epoch]) -> None:

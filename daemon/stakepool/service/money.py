@@ -28,8 +28,9 @@ from stakepool.chain.bus import EventBus
 from stakepool.chain.spec import ChainSpec
 from stakepool.config import Settings
 from stakepool.execution.client import ExecutionClient, execution_client
+from stakepool.ledger.duty_memory import DUTIES_KEY, DutyMemory
 from stakepool.ledger.facts import LedgerReport
-from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, LedgerFeed
+from stakepool.ledger.feed import LedgerFeed
 from stakepool.ledger.pause import ROOM_TO_RESUME, SettlementPause
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.retention import Retention, RetentionPolicy
@@ -268,14 +269,28 @@ class MoneyPath:
 
     @property
     def behind(self) -> bool:
-        """The last close (or try) left epochs it should have settled unsettled: worth another
-        try before the next close, which may never come (a halted chain)."""
+        """The last close (or try) left epochs it should have settled unsettled, or settled
+        rows still waiting for their explanation: worth another try before the next close, which
+        may never come (a halted chain)."""
         return (
             self.feed is not None
-            and self.feed.behind
+            and (self.feed.behind or bool(self.feed.explanation_pending()))
             and self.last_closed is not None
             and (self.active is None or self.active())
         )
+
+    async def retry_between_closes(self) -> list[int]:
+        """The close's settlement tried again when it fell short, else the explanations still
+        owed asked once more; the epochs written."""
+        assert self.feed is not None
+        if self.feed.behind and self.last_closed is not None:
+            return await self.on_epoch_closed(*self.last_closed)
+        try:
+            await self.feed.explain_pending()
+        except (OutOfSpace, NotWriterError, DatabaseUnavailable, LedgerError) as exc:
+            # Nothing of it committed; the next try or the next close asks again.
+            log.warning("ledger_late_explanation_failed", error=str(exc))
+        return []
 
     async def room_to_resume(self) -> bool:
         """While paused: whether the database's filesystem has room for a try before the next

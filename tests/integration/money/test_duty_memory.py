@@ -8,7 +8,7 @@ from functools import partial
 import structlog
 
 from stakepool.chain.types import Epoch, Slot, ValidatorIndex
-from stakepool.ledger.feed import DUTIES_KEY, DutyMemory, EpochOutcomes
+from stakepool.ledger.duty_memory import DUTIES_KEY, DutyMemory, EpochOutcomes
 from stakepool.monitor.digest import AttestationDigest, EpochDuties
 from stakepool.monitor.summary import AttestationSummary
 from stakepool.monitor.verdicts import ProposalVerdict
