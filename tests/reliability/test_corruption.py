@@ -5,21 +5,10 @@ to the undisturbed run's and no MQTT event is lost."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.reliability.conftest import MakeRig
 from tests.reliability.proxy import FAULTS, FaultyNode
 from tests.reliability.rig import SOAK
 from tests.reliability.tally import TALLY
-
-pytestmark = pytest.mark.skipif(
-    not SOAK,
-    reason=(
-        "quarantined from the default run while issue 12 is open: answers damaged into values "
-        "that still parse (an unexplained window finalized, an attestation verdict, a settlement "
-        "after the halt) still make the ledger differ in about 1 run of 4; STAKEPOOL_SOAK=1 runs it"
-    ),
-)
 
 SHARE = 0.05
 """About the share the probe of issue 12 spoiled (419 of 10,497 answers, 4 %)."""
