@@ -8,12 +8,18 @@ daemon opens it), ``--validators`` pool validators over ``--epochs`` epochs:
 * ``int-columns`` — candidate (a): one row per validator and epoch, every figure an integer
   column (components as fixed columns), ``WITHOUT ROWID``, no JSON;
 * ``packed`` — candidate (b), the layout the ledger uses: one row per epoch holding packed,
-  zlib-compressed integer columns over the pool's sorted indices (``detail_sql.write_epoch``).
+  zlib-compressed integer columns over the pool's sorted indices (``detail_sql.write_epoch``,
+  packed from the rows: the path an irregular epoch takes; ``settle`` packs a regular one from
+  its columns, ``store/detail_columns.py``).
 
 "write ms" is the detail table's write alone (building its rows or blobs + INSERT + COMMIT), the
-part the layout changes. For ``packed`` the whole ``ledger_write.settle`` is timed too ("settle
-ms", with the input's digest given, as the feed's digest of the windows is outside the ledger):
-the pool row, the validator totals (an upsert per validator) and the detail.
+part the layout changes. For ``packed`` the whole ``ledger_write.settle`` is timed too, each in
+its own transaction as the daemon runs it: ``settle`` with the input's digest given, and
+``settle+digest`` without one, as the feed's inputs come (the digest of the figures themselves is
+then part of the write: ``settle_digest``), the pool row, the bounds, the validator totals and the
+detail; ``settle tx`` the same settlement's transaction alone, what needs no database (columns,
+digest, blobs: ``prepared_epoch``) done before it as ``SqliteLedger.settle`` does; ``finalize`` is the next transaction of each epoch (``ledger_write.finalize``: the epoch
+made final, its rewards moved to the validators' final totals).
 
 Bytes are the table's (and its indexes') pages from ``dbstat``, so the database's other tables do
 not count. Figures are medians of ``--repeat`` runs; they are printed, never asserted.
@@ -35,6 +41,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -42,6 +49,7 @@ from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store import detail_sql, ledger_read, ledger_write
+from stakepool.ledger.store.prepared_epoch import prepare
 from stakepool.store.database import Database
 
 POLICY = LedgerPolicy(fee_bps=1000)
@@ -205,15 +213,28 @@ def _run_packed(
 
 
 def _run_settle(
-    path: Path, inputs: list[EpochSettlementInput]
+    path: Path,
+    inputs: list[EpochSettlementInput],
+    *,
+    finalize: bool = False,
+    prepared: bool = False,
 ) -> tuple[float, list[float], float | None]:
-    """The ledger's own write path: bytes of its detail table, time of the whole settlement."""
+    """The ledger's own write path: bytes of its detail table, time of the whole settlement (or,
+    ``finalize``, of the finalization that follows each; ``prepared``: of its transaction alone,
+    the epoch prepared before it as ``SqliteLedger.settle`` does)."""
     db = Database.open(path)
     times = []
     for inp in inputs:
+        # Only when asked: the bench also runs against an older daemon/ (before/after figures).
+        write = partial(ledger_write.settle, inp=inp, policy=POLICY)
+        if prepared:
+            write = partial(write, prepared=prepare(inp))
         start = time.perf_counter()
-        db.write_sync(partial(ledger_write.settle, inp=inp, policy=POLICY))
-        times.append(time.perf_counter() - start)
+        db.write_sync(write)
+        settled = time.perf_counter()
+        db.write_sync(partial(ledger_write.finalize, finalized_epoch=inp.epoch + 1))
+        done = time.perf_counter()
+        times.append(done - settled if finalize else settled - start)
     start = time.perf_counter()
     db.read_sync(lambda c: ledger_read.validator_epochs(c, LOOKUP, EpochRange()))
     read = (time.perf_counter() - start) / len(inputs)
@@ -232,18 +253,25 @@ def main() -> None:
     args = parser.parse_args()
     n, epochs = args.validators, args.epochs
     inputs = [_input(k, n) for k in range(epochs)]
+    own = [replace(inp, input_digest="") for inp in inputs]  # as the feed gives them
     cells = n * epochs
     print(f"{n} validators x {epochs} epochs, median of {args.repeat} runs")
     print(
-        f"{'layout':<12} {'bytes/validator-epoch':>22} {'write ms/epoch':>15} {'read ms/epoch':>14}"
+        f"{'layout':<13} {'bytes/validator-epoch':>21} {'write ms/epoch':>15} {'read ms/epoch':>14}"
     )
     print("(settle = packed through the whole ledger_write.settle: pool row, totals, detail;")
+    print(" settle+digest = the same, the digest of the figures computed as for the feed's input;")
+    print(" settle tx = settle+digest's transaction alone, the epoch prepared before it;")
+    print(" finalize = the finalization of each settled epoch;")
     print(" read = one validator's history, per epoch read: the API's per-validator history)")
     layouts: list[tuple[str, Callable[[Path], tuple[float, list[float], float | None]]]] = [
         ("rows+json", lambda p: _run_sql(p, _OLD, _old_rows, inputs)),
         ("int-columns", lambda p: _run_sql(p, _COLS, _col_rows, inputs)),
         ("packed", lambda p: _run_packed(p, inputs)),
         ("settle", lambda p: _run_settle(p, inputs)),
+        ("settle+digest", lambda p: _run_settle(p, own)),
+        ("settle tx", lambda p: _run_settle(p, own, prepared=True)),
+        ("finalize", lambda p: _run_settle(p, inputs, finalize=True)),
     ]
     for name, run in layouts:
         sizes, writes, reads = [], [], []
@@ -256,7 +284,7 @@ def main() -> None:
                 reads.append(read * 1000)
         shown = f"{statistics.median(reads):>14.2f}" if reads else f"{'-':>14}"
         print(
-            f"{name:<12} {statistics.median(sizes):>22.1f} {statistics.median(writes):>15.1f}"
+            f"{name:<13} {statistics.median(sizes):>21.1f} {statistics.median(writes):>15.1f}"
             f" {shown}"
         )
 

@@ -119,3 +119,51 @@ def test_the_worst_real_epoch_is_accepted(db_target: str) -> None:
     settle_all(db, [_epoch(0, -2048 * GWEI, 40_000)], POLICY)
     assert dump(db)[1][0][2] == -2048 * GWEI
     db.close()
+
+
+def _judged(epoch: int, *rewards: int) -> EpochSettlementInput:
+    """A regular epoch (every validator judged): digested, checked and packed from columns."""
+    rows = tuple(
+        ValidatorEpochRow(validator_index=i, reward_gwei=r, attestation_included=True)
+        for i, r in enumerate(rewards)
+    )
+    return EpochSettlementInput(epoch, sum(rewards), None, rows)
+
+
+@pytest.mark.parametrize("reward", [MAX_VALIDATOR_EPOCH_GWEI + 1, -MAX_VALIDATOR_EPOCH_GWEI - 1])
+def test_a_regular_epoch_past_the_bound_is_refused_too(db_target: str, reward: int) -> None:
+    db = open_db(db_target)
+    with pytest.raises(LedgerRangeError, match="validator 1's reward"):
+        _settle(db, _judged(0, 5, reward))
+    assert dump(db) == ([], [], [])
+    settle_all(db, [_judged(0, 5, MAX_VALIDATOR_EPOCH_GWEI)], POLICY)
+    db.close()
+
+
+def test_a_running_total_that_would_overflow_is_refused(db_target: str) -> None:
+    """Reachable only after ~2¹⁹ extreme epochs, so the total is set by hand: the one aggregate
+    that clears the common case must hand a total this close to the exact check."""
+    db = open_db(db_target)
+    settle_all(db, [_judged(0, 5, 7)], POLICY)
+    near = 2**63 - 1 - 10
+    db.write_sync(
+        lambda c: c.execute(
+            "UPDATE validator_totals SET reward_total_gwei = ? WHERE validator_index = 1", (near,)
+        )
+    )
+
+    def state() -> tuple[list[tuple[object, ...]], ...]:
+        return db.read_sync(
+            lambda c: (
+                [tuple(r) for r in c.execute("SELECT epoch FROM ledger_epochs")],
+                [tuple(r) for r in c.execute("SELECT * FROM validator_totals")],
+            )
+        )
+
+    before = state()
+    with pytest.raises(LedgerRangeError, match="validator 1's running total"):
+        _settle(db, _judged(1, 5, 11))
+    assert state() == before
+    _settle(db, _judged(1, 5, 10))  # exactly at the bound: kept
+    assert state()[1][1][3] == 2**63 - 1
+    db.close()

@@ -26,6 +26,7 @@ from operator import attrgetter
 
 from stakepool.ledger.settlement import EpochSettlement, EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store.interface import LedgerError
+from stakepool.store.detail_columns import DetailColumns
 from stakepool.store.engine import Connection
 
 MAX_INTEGER = 2**63 - 1
@@ -54,12 +55,22 @@ class LedgerRangeError(LedgerError):
     """An epoch whose figures the ledger cannot hold exactly: refused whole, nothing written."""
 
 
-def check_epoch(conn: Connection, inp: EpochSettlementInput, settlement: EpochSettlement) -> None:
-    """Raise ``LedgerRangeError`` unless every value ``settle`` writes for ``inp`` fits."""
+def check_epoch(
+    conn: Connection,
+    inp: EpochSettlementInput,
+    settlement: EpochSettlement,
+    columns: DetailColumns | None = None,
+) -> None:
+    """Raise ``LedgerRangeError`` unless every value ``settle`` writes for ``inp`` fits.
+
+    ``columns``: ``inp.validators`` read into columns (``detail_columns.read_columns``), checked
+    by numpy's min/max instead of passes over the rows."""
     hint = "refused, nothing written; what the nodes answered for this epoch is not credible"
-    if not _validators_fit(inp.validators):
+    fits = _validators_fit(inp.validators) if columns is None else _columns_fit(columns)
+    if not fits:
         _refuse_validators(inp, hint)
-    _check_validator_totals(conn, inp, hint)
+    if not _totals_far_from_bounds(conn):
+        _check_validator_totals(conn, inp, hint)
     _check_pool(conn, inp, settlement, hint)
 
 
@@ -80,6 +91,37 @@ def _validators_fit(rows: Sequence[ValidatorEpochRow]) -> bool:
         c.values() for c in map(attrgetter("components_gwei"), rows) if c
     )
     return max(map(abs, components), default=0) <= MAX_INTEGER
+
+
+def _columns_fit(cols: DetailColumns) -> bool:
+    """``_validators_fit`` of the same rows. An int64 column already holds every value within
+    ±2⁶³ (``-2⁶³`` itself is past ``MAX_INTEGER``'s symmetric bound, hence the minima)."""
+    if cols.count == 0:
+        return True
+    if int(cols.index.min()) < 0:
+        return False
+    reward = cols.reward
+    if (
+        int(reward.min()) < -MAX_VALIDATOR_EPOCH_GWEI
+        or int(reward.max()) > MAX_VALIDATOR_EPOCH_GWEI
+    ):
+        return False
+    explained = [] if cols.residual is None else [cols.residual, *cols.components.values()]
+    return all(int(a.min()) >= -MAX_INTEGER for a in explained if len(a))
+
+
+def _totals_far_from_bounds(conn: Connection) -> bool:
+    """Whether no validator's running total can leave ±``MAX_INTEGER`` by one more epoch: every
+    stored total within ``MAX_VALIDATOR_EPOCH_GWEI`` of the bound's inside, and every reward of
+    the epoch within it (checked first). One aggregate over the table instead of reading 100,000
+    totals back; the exact per-validator check runs only when a total is that close."""
+    low, high = conn.execute(
+        "SELECT MIN(reward_total_gwei), MAX(reward_total_gwei) FROM validator_totals"
+    ).fetchone()
+    if low is None:
+        return True  # no totals yet
+    margin = MAX_INTEGER - MAX_VALIDATOR_EPOCH_GWEI
+    return -margin <= int(low) and int(high) <= margin
 
 
 def _refuse_validators(inp: EpochSettlementInput, hint: str) -> None:

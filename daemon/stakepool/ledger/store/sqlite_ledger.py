@@ -56,6 +56,7 @@ from stakepool.ledger.store.interface import (
     SettleResult,
 )
 from stakepool.ledger.store.ledger_sql import delegator_exists, last_epochs
+from stakepool.ledger.store.prepared_epoch import prepare
 from stakepool.store import outbox
 from stakepool.store.database import Database
 from stakepool.store.engine import Connection
@@ -114,9 +115,16 @@ class SqliteLedgerStore:
     async def settle(
         self, inp: EpochSettlementInput, *, events: SettledHook | None = None
     ) -> SettleResult:
+        # The CPU that needs no database off the writer (and off the event loop).
+        prepared = await asyncio.to_thread(prepare, inp)
         return await self.db.write(
             lambda c: ledger_write.settle(
-                c, inp, self.policy, events=events, outbox_max_rows=self.outbox_max_rows
+                c,
+                inp,
+                self.policy,
+                events=events,
+                outbox_max_rows=self.outbox_max_rows,
+                prepared=prepared,
             )
         )
 
@@ -129,13 +137,19 @@ class SqliteLedgerStore:
     ) -> list[SettleResult]:
         """A merged window's epochs in one transaction, with its warning events: a kill leaves
         the span settled whole or not at all."""
+        prepared = await asyncio.to_thread(lambda: [prepare(inp) for inp in inputs])
 
         def write(c: Connection) -> list[SettleResult]:
             results = [
                 ledger_write.settle(
-                    c, inp, self.policy, events=events, outbox_max_rows=self.outbox_max_rows
+                    c,
+                    p.input,
+                    self.policy,
+                    events=events,
+                    outbox_max_rows=self.outbox_max_rows,
+                    prepared=p,
                 )
-                for inp in inputs
+                for p in prepared
             ]
             if span_events:
                 outbox.enqueue(c, span_events, max_rows=self.outbox_max_rows)
