@@ -167,3 +167,26 @@ def test_a_running_total_that_would_overflow_is_refused(db_target: str) -> None:
     _settle(db, _judged(1, 5, 10))  # exactly at the bound: kept
     assert state()[1][1][3] == 2**63 - 1
     db.close()
+
+
+def test_a_running_total_near_the_negative_bound_is_checked_too(db_target: str) -> None:
+    """The totals' statement leaves a total near either bound to the exact check (the guard's
+    lower side: a fully slashed validator's losses, summed)."""
+    db = open_db(db_target)
+    settle_all(db, [_judged(0, 5, -7)], POLICY)
+    near = -(2**63 - 1) + 10
+    db.write_sync(
+        lambda c: c.execute(
+            "UPDATE validator_totals SET reward_total_gwei = ? WHERE validator_index = 1", (near,)
+        )
+    )
+    with pytest.raises(
+        LedgerRangeError, match="validator 1's running total of -9223372036854775808"
+    ):
+        _settle(db, _judged(1, 5, -11))
+    _settle(db, _judged(1, 5, -10))  # exactly at the bound: kept, the other total moved too
+    totals = db.read_sync(
+        lambda c: [tuple(r) for r in c.execute("SELECT * FROM validator_totals ORDER BY 1")]
+    )
+    assert totals == [(0, 0, 1, 10, 0), (1, 0, 1, -(2**63 - 1), 0)]
+    db.close()

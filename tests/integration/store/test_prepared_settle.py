@@ -8,6 +8,7 @@ from functools import partial
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store import ledger_write
+from stakepool.ledger.store.prepared_epoch import prepare
 from stakepool.ledger.store.sqlite_ledger import open_ledger
 from tests.integration.conftest import NewTarget
 from tests.integration.store.ledgerkit import dump, open_db
@@ -50,3 +51,15 @@ async def test_a_prepared_settle_writes_what_an_unprepared_one_writes(
         other.write_sync(partial(ledger_write.settle, inp=inp, policy=POLICY))
     assert dump(other) == prepared
     other.close()
+
+    # Prepared for the other engine (a replica's store, a test's default): the totals'
+    # parameter is built again for this one, the rest taken as prepared.
+    third = open_db(new_target())
+    engine = third.dialect.name
+    foreign = "sqlite" if engine == "postgresql" else "postgresql"
+    for inp in inputs:
+        third.write_sync(
+            partial(ledger_write.settle, inp=inp, policy=POLICY, prepared=prepare(inp, foreign))
+        )
+    assert dump(third) == prepared
+    third.close()

@@ -55,23 +55,33 @@ class LedgerRangeError(LedgerError):
     """An epoch whose figures the ledger cannot hold exactly: refused whole, nothing written."""
 
 
+HINT = "refused, nothing written; what the nodes answered for this epoch is not credible"
+
+TOTAL_MARGIN = MAX_INTEGER - MAX_VALIDATOR_EPOCH_GWEI
+"""A running total within ±this cannot leave ±``MAX_INTEGER`` by one more epoch's reward (each
+within ±``MAX_VALIDATOR_EPOCH_GWEI``, checked first)."""
+
+
 def check_epoch(
     conn: Connection,
     inp: EpochSettlementInput,
     settlement: EpochSettlement,
     columns: DetailColumns | None = None,
+    *,
+    running_totals: bool = True,
 ) -> None:
     """Raise ``LedgerRangeError`` unless every value ``settle`` writes for ``inp`` fits.
 
     ``columns``: ``inp.validators`` read into columns (``detail_columns.read_columns``), checked
-    by numpy's min/max instead of passes over the rows."""
-    hint = "refused, nothing written; what the nodes answered for this epoch is not credible"
+    by numpy's min/max instead of passes over the rows. ``running_totals=False``: the caller
+    moves the totals by a statement that checks them itself (``totals_sql.add_epoch``'s guard,
+    which then calls ``check_validator_totals``), so the aggregate over every total is left out."""
     fits = _validators_fit(inp.validators) if columns is None else _columns_fit(columns)
     if not fits:
-        _refuse_validators(inp, hint)
-    if not _totals_far_from_bounds(conn):
-        _check_validator_totals(conn, inp, hint)
-    _check_pool(conn, inp, settlement, hint)
+        _refuse_validators(inp, HINT)
+    if running_totals and not _totals_far_from_bounds(conn):
+        check_validator_totals(conn, inp)
+    _check_pool(conn, inp, settlement, HINT)
 
 
 def _validators_fit(rows: Sequence[ValidatorEpochRow]) -> bool:
@@ -120,8 +130,7 @@ def _totals_far_from_bounds(conn: Connection) -> bool:
     ).fetchone()
     if low is None:
         return True  # no totals yet
-    margin = MAX_INTEGER - MAX_VALIDATOR_EPOCH_GWEI
-    return -margin <= int(low) and int(high) <= margin
+    return int(low) >= -TOTAL_MARGIN and int(high) <= TOTAL_MARGIN
 
 
 def _refuse_validators(inp: EpochSettlementInput, hint: str) -> None:
@@ -174,7 +183,9 @@ def _check_pool(
         )
 
 
-def _check_validator_totals(conn: Connection, inp: EpochSettlementInput, hint: str) -> None:
+def check_validator_totals(conn: Connection, inp: EpochSettlementInput) -> None:
+    """Raise ``LedgerRangeError`` naming the first validator whose running total would leave
+    ±``MAX_INTEGER`` with ``inp``'s reward (the exact check, for totals near the bound)."""
     indices = [v.validator_index for v in inp.validators]
     totals: dict[int, int] = {}
     for chunk in _chunks(indices, 500):
@@ -193,7 +204,7 @@ def _check_validator_totals(conn: Connection, inp: EpochSettlementInput, hint: s
             f"epoch {inp.epoch}: validator {v.validator_index}'s running total",
             total,
             MAX_INTEGER,
-            hint,
+            HINT,
         )
 
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store.settle_digest import settle_digest
+from stakepool.ledger.store.totals_sql import EpochRewards, epoch_rewards
 from stakepool.store.detail_columns import DetailColumns, read_columns, split_columns
 from stakepool.store.detail_pack import PackError, split
+from stakepool.store.engine import EngineName
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +27,13 @@ class PreparedEpoch:
     blobs: tuple[bytes, bytes | None] | None
     """The detail's two blobs; ``None``: no validators, or rows the packer refuses (packed again
     at the write, after the bounds check has named what it refuses)."""
+    rewards: EpochRewards | None = None
+    """The validator totals' parameter (``totals_sql.epoch_rewards``); ``None``: an irregular
+    epoch (its rows are upserted as they are)."""
 
 
-def prepare(inp: EpochSettlementInput) -> PreparedEpoch:
+def prepare(inp: EpochSettlementInput, engine: EngineName = "sqlite") -> PreparedEpoch:
+    """``engine``: the database's (``Database.dialect.name``), whose parameter is built."""
     columns = read_columns(inp.validators)
     blobs: tuple[bytes, bytes | None] | None = None
     if inp.validators:
@@ -35,4 +41,5 @@ def prepare(inp: EpochSettlementInput) -> PreparedEpoch:
             blobs = split(inp.validators) if columns is None else split_columns(columns)
         except PackError:
             blobs = None
-    return PreparedEpoch(inp, columns, settle_digest(inp, columns), blobs)
+    rewards = None if columns is None else epoch_rewards(columns, engine)
+    return PreparedEpoch(inp, columns, settle_digest(inp, columns), blobs, rewards)

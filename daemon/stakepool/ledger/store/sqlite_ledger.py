@@ -116,7 +116,7 @@ class SqliteLedgerStore:
         self, inp: EpochSettlementInput, *, events: SettledHook | None = None
     ) -> SettleResult:
         # The CPU that needs no database off the writer (and off the event loop).
-        prepared = await asyncio.to_thread(prepare, inp)
+        prepared = await asyncio.to_thread(prepare, inp, self.db.dialect.name)
         return await self.db.write(
             lambda c: ledger_write.settle(
                 c,
@@ -137,7 +137,8 @@ class SqliteLedgerStore:
     ) -> list[SettleResult]:
         """A merged window's epochs in one transaction, with its warning events: a kill leaves
         the span settled whole or not at all."""
-        prepared = await asyncio.to_thread(lambda: [prepare(inp) for inp in inputs])
+        engine = self.db.dialect.name
+        prepared = await asyncio.to_thread(lambda: [prepare(inp, engine) for inp in inputs])
 
         def write(c: Connection) -> list[SettleResult]:
             results = [
