@@ -29,6 +29,7 @@ effective balance (scaled figures), 3 % missing an attestation (negative source/
 512-member sync committee, 32 proposers per epoch, residuals of a few Gwei.
 
     .venv/bin/python bench/bench_ledger_size.py [--validators 100000] [--epochs 4] [--repeat 3]
+        [--layouts "settle tx,finalize"]
 """
 
 from __future__ import annotations
@@ -49,8 +50,12 @@ from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
 from stakepool.ledger.store import detail_sql, ledger_read, ledger_write
-from stakepool.ledger.store.prepared_epoch import prepare
 from stakepool.store.database import Database
+
+try:  # an older daemon/ (before/after figures) prepares nothing: its "settle tx" is left out
+    from stakepool.ledger.store.prepared_epoch import prepare
+except ImportError:
+    prepare = None  # type: ignore[assignment]
 
 POLICY = LedgerPolicy(fee_bps=1000)
 LOOKUP = 777
@@ -250,6 +255,7 @@ def main() -> None:
     parser.add_argument("--validators", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--layouts", default="", help="comma-separated rows to run (default: all)")
     args = parser.parse_args()
     n, epochs = args.validators, args.epochs
     inputs = [_input(k, n) for k in range(epochs)]
@@ -273,7 +279,12 @@ def main() -> None:
         ("settle tx", lambda p: _run_settle(p, own, prepared=True)),
         ("finalize", lambda p: _run_settle(p, inputs, finalize=True)),
     ]
+    wanted = {name.strip() for name in args.layouts.split(",") if name.strip()}
+    if prepare is None:
+        wanted = (wanted or {name for name, _run in layouts}) - {"settle tx"}
     for name, run in layouts:
+        if wanted and name not in wanted:
+            continue
         sizes, writes, reads = [], [], []
         for r in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
