@@ -26,7 +26,7 @@ from stakepool.ledger.settlement import (
     settle_epoch,
 )
 from stakepool.ledger.store import detail_sql, rollup_sql, totals_sql
-from stakepool.ledger.store.bounds import check_epoch
+from stakepool.ledger.store.bounds import PoolSums, check_epoch
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     FinalRowError,
@@ -105,8 +105,11 @@ def settle(
     events: SettledHook | None = None,
     outbox_max_rows: int = DEFAULT_OUTBOX_MAX_ROWS,
     prepared: PreparedEpoch | None = None,
+    pool_sums: PoolSums | None = None,
 ) -> SettleResult:
-    """``prepared``: ``prepare(inp, engine)`` done before the transaction (else done here)."""
+    """``prepared``: ``prepare(inp, engine)`` done before the transaction (else done here);
+    ``pool_sums``: the pool's sums over the final epochs the caller keeps between transactions
+    (``bounds.PoolSums``; else the pool's bound reads every epoch)."""
     if prepared is None or prepared.input is not inp:
         prepared = prepare(inp, dialect_of(conn).name)
     columns, digest = prepared.columns, prepared.digest
@@ -141,7 +144,7 @@ def settle(
     )
     # Before any row: a value past them is refused. A regular epoch's running totals are
     # checked by the statement that moves them (totals_sql.add_epoch), sparing a scan of them.
-    check_epoch(conn, inp, settlement, columns, running_totals=columns is None)
+    check_epoch(conn, inp, settlement, columns, running_totals=columns is None, pool_sums=pool_sums)
     conn.execute(
         f"INSERT INTO ledger_epochs ({_EPOCH_COLUMNS}, merged_from, merged_to) VALUES"  # noqa: S608
         " (?, 'provisional', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"

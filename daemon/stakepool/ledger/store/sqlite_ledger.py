@@ -48,6 +48,7 @@ from stakepool.ledger.store import (
     rollup_sql,
     statements_sql,
 )
+from stakepool.ledger.store.bounds import FinalPoolSums, PoolSums
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     LedgerStore,
@@ -97,6 +98,8 @@ class SqliteLedgerStore:
         self.outbox_max_rows = outbox_max_rows
         self._credited: tuple[tuple[object, ...], FinalTotal] | None = None
         self._credited_lock = asyncio.Lock()
+        self._final_pool_sums: FinalPoolSums | None = None
+        """The pool's bound over the final epochs, as the last committed settle read it."""
 
     def reading_from(self, reads: Reads) -> SqliteLedgerStore:
         """The same ledger, its reads served by ``reads`` (``store/replicas.ReadReplicas``): the
@@ -117,7 +120,8 @@ class SqliteLedgerStore:
     ) -> SettleResult:
         # The CPU that needs no database off the writer (and off the event loop).
         prepared = await asyncio.to_thread(prepare, inp, self.db.dialect.name)
-        return await self.db.write(
+        pool = PoolSums(self._final_pool_sums)
+        result = await self.db.write(
             lambda c: ledger_write.settle(
                 c,
                 inp,
@@ -125,8 +129,17 @@ class SqliteLedgerStore:
                 events=events,
                 outbox_max_rows=self.outbox_max_rows,
                 prepared=prepared,
+                pool_sums=pool,
             )
         )
+        self._keep_pool_sums(pool)
+        return result
+
+    def _keep_pool_sums(self, pool: PoolSums) -> None:
+        """What a committed settle read of the final epochs' pool sums (each transaction has its
+        own ``PoolSums``: a settle that failed, or one still running, leaves this alone)."""
+        if pool.final is not None:
+            self._final_pool_sums = pool.final
 
     async def settle_span(
         self,
@@ -139,6 +152,7 @@ class SqliteLedgerStore:
         the span settled whole or not at all."""
         engine = self.db.dialect.name
         prepared = await asyncio.to_thread(lambda: [prepare(inp, engine) for inp in inputs])
+        pool = PoolSums(self._final_pool_sums)
 
         def write(c: Connection) -> list[SettleResult]:
             results = [
@@ -149,6 +163,7 @@ class SqliteLedgerStore:
                     events=events,
                     outbox_max_rows=self.outbox_max_rows,
                     prepared=p,
+                    pool_sums=pool,
                 )
                 for p in prepared
             ]
@@ -156,7 +171,9 @@ class SqliteLedgerStore:
                 outbox.enqueue(c, span_events, max_rows=self.outbox_max_rows)
             return results
 
-        return await self.db.write(write)
+        results = await self.db.write(write)
+        self._keep_pool_sums(pool)
+        return results
 
     async def finalize(
         self,
