@@ -29,7 +29,7 @@ effective balance (scaled figures), 3 % missing an attestation (negative source/
 512-member sync committee, 32 proposers per epoch, residuals of a few Gwei.
 
     .venv/bin/python bench/bench_ledger_size.py [--validators 100000] [--epochs 4] [--repeat 3]
-        [--layouts "settle tx,finalize"]
+        [--layouts "settle tx,finalize"] [--aged 82125]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from pathlib import Path
 
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
-from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
+from stakepool.ledger.settlement import EpochSettlementInput, LedgerState, ValidatorEpochRow
 from stakepool.ledger.store import detail_sql, ledger_read, ledger_write
 from stakepool.store.database import Database
 
@@ -56,6 +56,10 @@ try:  # an older daemon/ (before/after figures) prepares nothing: its "settle tx
     from stakepool.ledger.store.prepared_epoch import prepare
 except ImportError:
     prepare = None  # type: ignore[assignment]
+try:  # nor keeps the pool's sums between settles
+    from stakepool.ledger.store.bounds import PoolSums
+except ImportError:
+    PoolSums = None  # type: ignore[assignment,misc]
 
 POLICY = LedgerPolicy(fee_bps=1000)
 LOOKUP = 777
@@ -223,17 +227,26 @@ def _run_settle(
     *,
     finalize: bool = False,
     prepared: bool = False,
+    aged: int = 0,
 ) -> tuple[float, list[float], float | None]:
     """The ledger's own write path: bytes of its detail table, time of the whole settlement (or,
     ``finalize``, of the finalization that follows each; ``prepared``: of its transaction alone,
-    the epoch prepared before it as ``SqliteLedger.settle`` does)."""
+    the epoch prepared before it and the pool's sums kept between settles, as
+    ``SqliteLedger.settle`` does). ``aged``: the ledger holds that many final epochs first."""
     db = Database.open(path)
+    if aged:
+        db.write_sync(partial(_age, epochs=aged))
+        inputs = [replace(inp, epoch=aged + inp.epoch) for inp in inputs]
     times = []
+    pool = None
     for inp in inputs:
         # Only when asked: the bench also runs against an older daemon/ (before/after figures).
         write = partial(ledger_write.settle, inp=inp, policy=POLICY)
         if prepared:
             write = partial(write, prepared=prepare(inp))
+            if PoolSums is not None:  # the first settle reads every final epoch, the next few
+                pool = PoolSums(None if pool is None else pool.final)
+                write = partial(write, pool_sums=pool)
         start = time.perf_counter()
         db.write_sync(write)
         settled = time.perf_counter()
@@ -250,18 +263,37 @@ def _run_settle(
     return size, times, read
 
 
+def _age(conn: sqlite3.Connection, epochs: int) -> None:
+    """``epochs`` final pool rows (no validators): the ledger's age, which its reads of
+    ``ledger_epochs`` see (a year of mainnet epochs is 82,125)."""
+    conn.executemany(
+        "INSERT INTO ledger_epochs (epoch, status, reward_cl_gwei, reward_el_gwei, reward_gwei,"
+        " fee_gwei, bond_delta_gwei, unassigned_gwei, distributed_gwei, total_weight_gwei,"
+        " delegators, acc_scaled, dust_delta_scaled, state_json, input_digest, settled_at,"
+        " finalized_at) VALUES (?, 'final', 123456789, 98765432, 222222221, 22222222, 0,"
+        " 199999999, 0, 0, 0, '0', '0', ?, ?, '2026-12-07T00:00:00.000Z',"
+        " '2026-12-07T00:00:00.000Z')",
+        [(k, LedgerState().to_json(), f"aged-{k}") for k in range(epochs)],
+    )
+    ledger_write.finalize(conn, epochs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--validators", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--layouts", default="", help="comma-separated rows to run (default: all)")
+    parser.add_argument(
+        "--aged", type=int, default=0, help="final epochs the settle rows' ledger holds first"
+    )
     args = parser.parse_args()
     n, epochs = args.validators, args.epochs
     inputs = [_input(k, n) for k in range(epochs)]
     own = [replace(inp, input_digest="") for inp in inputs]  # as the feed gives them
     cells = n * epochs
-    print(f"{n} validators x {epochs} epochs, median of {args.repeat} runs")
+    aged = f", the settle rows after {args.aged} final epochs" if args.aged else ""
+    print(f"{n} validators x {epochs} epochs, median of {args.repeat} runs{aged}")
     print(
         f"{'layout':<13} {'bytes/validator-epoch':>21} {'write ms/epoch':>15} {'read ms/epoch':>14}"
     )
@@ -274,10 +306,10 @@ def main() -> None:
         ("rows+json", lambda p: _run_sql(p, _OLD, _old_rows, inputs)),
         ("int-columns", lambda p: _run_sql(p, _COLS, _col_rows, inputs)),
         ("packed", lambda p: _run_packed(p, inputs)),
-        ("settle", lambda p: _run_settle(p, inputs)),
-        ("settle+digest", lambda p: _run_settle(p, own)),
-        ("settle tx", lambda p: _run_settle(p, own, prepared=True)),
-        ("finalize", lambda p: _run_settle(p, inputs, finalize=True)),
+        ("settle", lambda p: _run_settle(p, inputs, aged=args.aged)),
+        ("settle+digest", lambda p: _run_settle(p, own, aged=args.aged)),
+        ("settle tx", lambda p: _run_settle(p, own, prepared=True, aged=args.aged)),
+        ("finalize", lambda p: _run_settle(p, inputs, finalize=True, aged=args.aged)),
     ]
     wanted = {name.strip() for name in args.layouts.split(",") if name.strip()}
     if prepare is None:
