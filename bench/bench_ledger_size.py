@@ -8,12 +8,18 @@ daemon opens it), ``--validators`` pool validators over ``--epochs`` epochs:
 * ``int-columns`` — candidate (a): one row per validator and epoch, every figure an integer
   column (components as fixed columns), ``WITHOUT ROWID``, no JSON;
 * ``packed`` — candidate (b), the layout the ledger uses: one row per epoch holding packed,
-  zlib-compressed integer columns over the pool's sorted indices (``detail_sql.write_epoch``).
+  zlib-compressed integer columns over the pool's sorted indices (``detail_sql.write_epoch``,
+  packed from the rows: the path an irregular epoch takes; ``settle`` packs a regular one from
+  its columns, ``store/detail_columns.py``).
 
 "write ms" is the detail table's write alone (building its rows or blobs + INSERT + COMMIT), the
-part the layout changes. For ``packed`` the whole ``ledger_write.settle`` is timed too ("settle
-ms", with the input's digest given, as the feed's digest of the windows is outside the ledger):
-the pool row, the validator totals (an upsert per validator) and the detail.
+part the layout changes. For ``packed`` the whole ``ledger_write.settle`` is timed too, each in
+its own transaction as the daemon runs it: ``settle`` with the input's digest given, and
+``settle+digest`` without one, as the feed's inputs come (the digest of the figures themselves is
+then part of the write: ``settle_digest``), the pool row, the bounds, the validator totals and the
+detail; ``settle tx`` the same settlement's transaction alone, what needs no database (columns,
+digest, blobs: ``prepared_epoch``) done before it as ``SqliteLedger.settle`` does; ``finalize`` is the next transaction of each epoch (``ledger_write.finalize``: the epoch
+made final, its rewards moved to the validators' final totals).
 
 Bytes are the table's (and its indexes') pages from ``dbstat``, so the database's other tables do
 not count. Figures are medians of ``--repeat`` runs; they are printed, never asserted.
@@ -23,6 +29,7 @@ effective balance (scaled figures), 3 % missing an attestation (negative source/
 512-member sync committee, 32 proposers per epoch, residuals of a few Gwei.
 
     .venv/bin/python bench/bench_ledger_size.py [--validators 100000] [--epochs 4] [--repeat 3]
+        [--layouts "settle tx,finalize"] [--aged 82125]
 """
 
 from __future__ import annotations
@@ -35,14 +42,24 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from stakepool.ledger.policy import LedgerPolicy
 from stakepool.ledger.queries import EpochRange
-from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
+from stakepool.ledger.settlement import EpochSettlementInput, LedgerState, ValidatorEpochRow
 from stakepool.ledger.store import detail_sql, ledger_read, ledger_write
 from stakepool.store.database import Database
+
+try:  # an older daemon/ (before/after figures) prepares nothing: its "settle tx" is left out
+    from stakepool.ledger.store.prepared_epoch import prepare
+except ImportError:
+    prepare = None  # type: ignore[assignment]
+try:  # nor keeps the pool's sums between settles
+    from stakepool.ledger.store.bounds import PoolSums
+except ImportError:
+    PoolSums = None  # type: ignore[assignment,misc]
 
 POLICY = LedgerPolicy(fee_bps=1000)
 LOOKUP = 777
@@ -205,15 +222,37 @@ def _run_packed(
 
 
 def _run_settle(
-    path: Path, inputs: list[EpochSettlementInput]
+    path: Path,
+    inputs: list[EpochSettlementInput],
+    *,
+    finalize: bool = False,
+    prepared: bool = False,
+    aged: int = 0,
 ) -> tuple[float, list[float], float | None]:
-    """The ledger's own write path: bytes of its detail table, time of the whole settlement."""
+    """The ledger's own write path: bytes of its detail table, time of the whole settlement (or,
+    ``finalize``, of the finalization that follows each; ``prepared``: of its transaction alone,
+    the epoch prepared before it and the pool's sums kept between settles, as
+    ``SqliteLedger.settle`` does). ``aged``: the ledger holds that many final epochs first."""
     db = Database.open(path)
+    if aged:
+        db.write_sync(partial(_age, epochs=aged))
+        inputs = [replace(inp, epoch=aged + inp.epoch) for inp in inputs]
     times = []
+    pool = None
     for inp in inputs:
+        # Only when asked: the bench also runs against an older daemon/ (before/after figures).
+        write = partial(ledger_write.settle, inp=inp, policy=POLICY)
+        if prepared:
+            write = partial(write, prepared=prepare(inp))
+            if PoolSums is not None:  # the first settle reads every final epoch, the next few
+                pool = PoolSums(None if pool is None else pool.final)
+                write = partial(write, pool_sums=pool)
         start = time.perf_counter()
-        db.write_sync(partial(ledger_write.settle, inp=inp, policy=POLICY))
-        times.append(time.perf_counter() - start)
+        db.write_sync(write)
+        settled = time.perf_counter()
+        db.write_sync(partial(ledger_write.finalize, finalized_epoch=inp.epoch + 1))
+        done = time.perf_counter()
+        times.append(done - settled if finalize else settled - start)
     start = time.perf_counter()
     db.read_sync(lambda c: ledger_read.validator_epochs(c, LOOKUP, EpochRange()))
     read = (time.perf_counter() - start) / len(inputs)
@@ -224,28 +263,60 @@ def _run_settle(
     return size, times, read
 
 
+def _age(conn: sqlite3.Connection, epochs: int) -> None:
+    """``epochs`` final pool rows (no validators): the ledger's age, which its reads of
+    ``ledger_epochs`` see (a year of mainnet epochs is 82,125)."""
+    conn.executemany(
+        "INSERT INTO ledger_epochs (epoch, status, reward_cl_gwei, reward_el_gwei, reward_gwei,"
+        " fee_gwei, bond_delta_gwei, unassigned_gwei, distributed_gwei, total_weight_gwei,"
+        " delegators, acc_scaled, dust_delta_scaled, state_json, input_digest, settled_at,"
+        " finalized_at) VALUES (?, 'final', 123456789, 98765432, 222222221, 22222222, 0,"
+        " 199999999, 0, 0, 0, '0', '0', ?, ?, '2026-12-07T00:00:00.000Z',"
+        " '2026-12-07T00:00:00.000Z')",
+        [(k, LedgerState().to_json(), f"aged-{k}") for k in range(epochs)],
+    )
+    ledger_write.finalize(conn, epochs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--validators", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--layouts", default="", help="comma-separated rows to run (default: all)")
+    parser.add_argument(
+        "--aged", type=int, default=0, help="final epochs the settle rows' ledger holds first"
+    )
     args = parser.parse_args()
     n, epochs = args.validators, args.epochs
     inputs = [_input(k, n) for k in range(epochs)]
+    own = [replace(inp, input_digest="") for inp in inputs]  # as the feed gives them
     cells = n * epochs
-    print(f"{n} validators x {epochs} epochs, median of {args.repeat} runs")
+    aged = f", the settle rows after {args.aged} final epochs" if args.aged else ""
+    print(f"{n} validators x {epochs} epochs, median of {args.repeat} runs{aged}")
     print(
-        f"{'layout':<12} {'bytes/validator-epoch':>22} {'write ms/epoch':>15} {'read ms/epoch':>14}"
+        f"{'layout':<13} {'bytes/validator-epoch':>21} {'write ms/epoch':>15} {'read ms/epoch':>14}"
     )
     print("(settle = packed through the whole ledger_write.settle: pool row, totals, detail;")
+    print(" settle+digest = the same, the digest of the figures computed as for the feed's input;")
+    print(" settle tx = settle+digest's transaction alone, the epoch prepared before it;")
+    print(" finalize = the finalization of each settled epoch;")
     print(" read = one validator's history, per epoch read: the API's per-validator history)")
     layouts: list[tuple[str, Callable[[Path], tuple[float, list[float], float | None]]]] = [
         ("rows+json", lambda p: _run_sql(p, _OLD, _old_rows, inputs)),
         ("int-columns", lambda p: _run_sql(p, _COLS, _col_rows, inputs)),
         ("packed", lambda p: _run_packed(p, inputs)),
-        ("settle", lambda p: _run_settle(p, inputs)),
+        ("settle", lambda p: _run_settle(p, inputs, aged=args.aged)),
+        ("settle+digest", lambda p: _run_settle(p, own, aged=args.aged)),
+        ("settle tx", lambda p: _run_settle(p, own, prepared=True, aged=args.aged)),
+        ("finalize", lambda p: _run_settle(p, inputs, finalize=True, aged=args.aged)),
     ]
+    wanted = {name.strip() for name in args.layouts.split(",") if name.strip()}
+    if prepare is None:
+        wanted = (wanted or {name for name, _run in layouts}) - {"settle tx"}
     for name, run in layouts:
+        if wanted and name not in wanted:
+            continue
         sizes, writes, reads = [], [], []
         for r in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
@@ -256,7 +327,7 @@ def main() -> None:
                 reads.append(read * 1000)
         shown = f"{statistics.median(reads):>14.2f}" if reads else f"{'-':>14}"
         print(
-            f"{name:<12} {statistics.median(sizes):>22.1f} {statistics.median(writes):>15.1f}"
+            f"{name:<13} {statistics.median(sizes):>21.1f} {statistics.median(writes):>15.1f}"
             f" {shown}"
         )
 

@@ -5,8 +5,10 @@ an empty slot, a reorg) served in-process; two ``stakepool run`` processes follo
 their own databases and the same delegations file: ``--before`` runs the daemon from another
 source tree (``PYTHONPATH``: e.g. an export of main), the other the tree this script is in. Once
 both settled every epoch up to ``--epochs``, every ledger table is compared row for row
-(timestamps left out: ``tests/integration/money/moneykit.LEDGER_TABLES``). Prints the row counts
-and the verdict per table; exits 1 on any difference.
+(timestamps left out: ``tests/integration/money/moneykit.LEDGER_TABLES``), and the detail's packed
+blobs byte for byte (``validator_epoch_detail``: the decoded rows alone would not show a change of
+the packing that still reads back the same). Prints the row counts and the verdict per table;
+exits 1 on any difference.
 
     git archive main daemon | tar -x -C /tmp/main-src
     .venv/bin/python bench/compare_ledgers.py --before /tmp/main-src/daemon [--epochs 20]
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,23 @@ from tests.integration.money.test_money_kill import DELEGATIONS
 from tests.integration.simkit import HaltingSimServer
 
 SLOT_MS = 250
+Rows = list[tuple[object, ...]]
+
+
+def _detail_blobs(path: Path) -> Rows:
+    """Each epoch's packed detail as stored (epoch, validators, SHA-256 of each blob)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT epoch, validators, packed, explanation FROM validator_epoch_detail"
+            " ORDER BY epoch"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [
+        (e, n, hashlib.sha256(p).hexdigest(), None if x is None else hashlib.sha256(x).hexdigest())
+        for e, n, p, x in rows
+    ]
 
 
 def _config(tmp: Path, name: str, url: str) -> Path:
@@ -97,6 +118,10 @@ async def compare(before: str, epochs: int, tmp: Path) -> bool:
             codes = [p.wait(timeout=30) for p in procs]
     print(f"both daemons stopped cleanly: {codes == [0, 0]} (exit codes {codes})")
     a, b = dump_ledger(db_a), dump_ledger(db_b)
+    a["validator_epoch_detail"], b["validator_epoch_detail"] = (
+        _detail_blobs(db_a),
+        _detail_blobs(db_b),
+    )
     same = True
     for table in a:
         verdict = "identical" if a[table] == b[table] else "DIFFERENT"

@@ -42,7 +42,7 @@ CASES = {
         "copied and verified",
     ),
     "bench_ledger_size.py": (
-        ["--validators", "300", "--epochs", "2", "--repeat", "1"],
+        ["--validators", "300", "--epochs", "2", "--repeat", "1", "--aged", "5"],
         "bytes/validator-epoch",
     ),
     "bench_retention.py": (

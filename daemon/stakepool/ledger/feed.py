@@ -245,8 +245,8 @@ class LedgerFeed:
         return explained
 
     def explanation_pending(self) -> list[int]:
-        """Epochs settled without their explanation that are still asked for it: a late
-        explanation changes their rows' digest, which only a provisional row takes."""
+        """Epochs read without their explanation that are still asked for it (between closes
+        too: ``explain_pending``)."""
         return sorted(self.windows.tracker.waiting)
 
     async def on_finalized(self, finalized_epoch: int) -> None:

@@ -224,9 +224,10 @@ class MoneyPath:
             await self.feed.on_finalized(finalized_epoch)
             written = await self.feed.on_epoch_closed(epoch)
             # Settled only now although finality covers them (their window failed at an earlier
-            # close): final now, not at a next close that may never come (a halt) — except from
-            # the first one still waiting for its explanation, whose digest that may change.
-            upto = min([finalized_epoch, *self.feed.explanation_pending()])
+            # close): final now, not at a next close that may never come (a halt). One still
+            # waiting for its explanation is final too: the explanation, when it comes, is stored
+            # on the final row with its digest (migration 0010), as an undisturbed run has it.
+            upto = finalized_epoch
             if any(e < upto for e in written):  # epoch k is final once finalized >= k + 1
                 if self.before_finalize is not None:
                     await self.before_finalize(upto)

@@ -10,14 +10,27 @@ import json
 from collections.abc import Iterator, Sequence
 
 from stakepool.ledger.settlement import ValidatorEpochRow
+from stakepool.store.detail_columns import DetailColumns, split_columns
 from stakepool.store.detail_pack import DetailEpoch, DetailRow, split
 from stakepool.store.engine import Connection
 
 
-def write_epoch(conn: Connection, epoch: int, rows: Sequence[ValidatorEpochRow]) -> None:
+def write_epoch(
+    conn: Connection,
+    epoch: int,
+    rows: Sequence[ValidatorEpochRow],
+    columns: DetailColumns | None = None,
+    blobs: tuple[bytes, bytes | None] | None = None,
+) -> None:
+    """``blobs``: the rows already packed (``prepared_epoch``); else ``columns``: the rows already
+    read into columns (``detail_columns.read_columns``), packed from them; else packed from the
+    rows (an irregular epoch, or a caller without them)."""
     if not rows:
         return
-    money, explanation = split(rows)  # read as they are: no copy of 100,000 rows
+    # Any way the same bytes; the rows are read as they are (no copy of 100,000 rows).
+    if blobs is None:
+        blobs = split(rows) if columns is None else split_columns(columns)
+    money, explanation = blobs
     conn.execute(
         "INSERT INTO validator_epoch_detail (epoch, validators, packed, explanation)"
         " VALUES (?, ?, ?, ?)",
@@ -53,6 +66,9 @@ def reward_sums(conn: Connection, first: int, last: int) -> dict[int, int]:
     """Σ reward per validator over epochs ``first..last`` (exact, any size)."""
     sums: dict[int, int] = {}
     for _epoch, packed in epochs_between(conn, first, last):
+        if not sums:  # the first (in steady state the only) epoch: no per-row Python
+            sums = dict(zip(packed.indices, map(int, packed.rewards), strict=True))
+            continue
         for index, reward in zip(packed.indices, packed.rewards, strict=True):
             sums[index] = sums.get(index, 0) + reward
     return sums

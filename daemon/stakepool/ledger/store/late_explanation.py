@@ -14,6 +14,8 @@ from dataclasses import replace
 
 from stakepool.ledger.settlement import EpochSettlementInput
 from stakepool.ledger.store import detail_sql
+from stakepool.ledger.store.settle_digest import settle_digest
+from stakepool.store.detail_columns import read_columns
 from stakepool.store.engine import Connection
 
 
@@ -23,15 +25,21 @@ def unexplained(inp: EpochSettlementInput) -> EpochSettlementInput:
     return replace(inp, validators=rows)
 
 
+def _digest(inp: EpochSettlementInput) -> str:
+    """``inp.digest()``, from its columns when regular (seconds less at 100,000 validators)."""
+    return settle_digest(inp, None if inp.input_digest else read_columns(inp.validators))
+
+
 def store_late_explanation(
-    conn: Connection, inp: EpochSettlementInput, settled_digest: str
+    conn: Connection, inp: EpochSettlementInput, settled_digest: str, digest: str
 ) -> bool:
     """True if ``inp`` differs from the input settled (``settled_digest``) only by an explanation
     that was missing then (it is stored now, and the row, final or not, takes the explained
     digest: it ends as if explained at once, the row an instance explained in time holds) or only
-    by lacking the explanation stored (nothing to do). False: a real change of input."""
+    by lacking the explanation stored (nothing to do). False: a real change of input.
+    ``digest``: ``inp``'s own."""
     if any(v.components_gwei is not None for v in inp.validators):
-        if unexplained(inp).digest() != settled_digest:
+        if _digest(unexplained(inp)) != settled_digest:
             return False
         settled = detail_sql.epoch_detail(conn, inp.epoch)
         if settled is not None:
@@ -50,7 +58,7 @@ def store_late_explanation(
             # A final row admits this one change (migration 0010): the digest is the replay key,
             # not money, and two instances must not differ by when the rewards endpoints answered.
             "UPDATE ledger_epochs SET input_digest = ? WHERE epoch = ?",
-            (inp.digest(), inp.epoch),
+            (digest, inp.epoch),
         )
         return True
     detail = detail_sql.epoch_detail(conn, inp.epoch)
@@ -71,7 +79,7 @@ def store_late_explanation(
     )
     # Read again where the explanation can no longer be had (pruned states): what was stored
     # stands, explanation included.
-    return replace(inp, validators=as_stored).digest() == settled_digest
+    return _digest(replace(inp, validators=as_stored)) == settled_digest
 
 
 def _dict(components: Mapping[str, int] | None) -> dict[str, int] | None:

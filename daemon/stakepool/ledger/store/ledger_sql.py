@@ -10,10 +10,14 @@ from stakepool.store.unit import UnitOfWork
 
 
 def last_epochs(conn: Connection) -> tuple[int | None, int | None, int | None]:
-    """``(first settled, last settled, last final)`` epoch, ``None`` where there is none."""
+    """``(first settled, last settled, last final)`` epoch, ``None`` where there is none.
+
+    Three lookups by the key, not one aggregate: ``MAX(CASE …)`` read every row (16 ms at a
+    year of mainnet epochs, on every settle); the last final epoch is found walking back from
+    the newest over the provisional ones (a few while the chain finalizes)."""
     row = conn.execute(
-        "SELECT MIN(epoch), MAX(epoch), MAX(CASE WHEN status = 'final' THEN epoch END)"
-        " FROM ledger_epochs"
+        "SELECT (SELECT MIN(epoch) FROM ledger_epochs), (SELECT MAX(epoch) FROM ledger_epochs),"
+        " (SELECT epoch FROM ledger_epochs WHERE status = 'final' ORDER BY epoch DESC LIMIT 1)"
     ).fetchone()
     return (
         None if row[0] is None else int(row[0]),

@@ -25,8 +25,8 @@ from stakepool.ledger.settlement import (
     LedgerState,
     settle_epoch,
 )
-from stakepool.ledger.store import detail_sql, rollup_sql
-from stakepool.ledger.store.bounds import check_epoch
+from stakepool.ledger.store import detail_sql, rollup_sql, totals_sql
+from stakepool.ledger.store.bounds import PoolSums, check_epoch
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     FinalRowError,
@@ -47,6 +47,7 @@ from stakepool.ledger.store.ledger_sql import (
     set_meta,
     totals_at,
 )
+from stakepool.ledger.store.prepared_epoch import PreparedEpoch, prepare
 from stakepool.store import outbox
 from stakepool.store.engine import Connection, dialect_of
 
@@ -103,8 +104,15 @@ def settle(
     *,
     events: SettledHook | None = None,
     outbox_max_rows: int = DEFAULT_OUTBOX_MAX_ROWS,
+    prepared: PreparedEpoch | None = None,
+    pool_sums: PoolSums | None = None,
 ) -> SettleResult:
-    digest = inp.digest()
+    """``prepared``: ``prepare(inp, engine)`` done before the transaction (else done here);
+    ``pool_sums``: the pool's sums over the final epochs the caller keeps between transactions
+    (``bounds.PoolSums``; else the pool's bound reads every epoch)."""
+    if prepared is None or prepared.input is not inp:
+        prepared = prepare(inp, dialect_of(conn).name)
+    columns, digest = prepared.columns, prepared.digest
     existing = conn.execute(
         f"SELECT {_EPOCH_COLUMNS} FROM ledger_epochs WHERE epoch = ?",  # noqa: S608 - constant
         (inp.epoch,),
@@ -113,7 +121,7 @@ def settle(
     if existing is not None:
         if existing[14] == digest:
             return SettleResult(_settlement_from_row(conn, existing), replayed=True)
-        if store_late_explanation(conn, inp, str(existing[14])):
+        if store_late_explanation(conn, inp, str(existing[14]), digest):
             # Money unchanged: a late explanation is stored, never taken for a reorg.
             return SettleResult(_settlement_from_row(conn, existing), replayed=True, explained=True)
         if existing[1] == "final":
@@ -134,7 +142,9 @@ def settle(
     settlement, after = settle_epoch(
         state, inp, total_weight_gwei=weight, delegators=count, policy=policy
     )
-    check_epoch(conn, inp, settlement)  # before any row: a value past the columns is refused
+    # Before any row: a value past them is refused. A regular epoch's running totals are
+    # checked by the statement that moves them (totals_sql.add_epoch), sparing a scan of them.
+    check_epoch(conn, inp, settlement, columns, running_totals=columns is None, pool_sums=pool_sums)
     conn.execute(
         f"INSERT INTO ledger_epochs ({_EPOCH_COLUMNS}, merged_from, merged_to) VALUES"  # noqa: S608
         " (?, 'provisional', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
@@ -158,18 +168,8 @@ def settle(
             None if inp.merged is None else inp.merged[1],
         ),
     )
-    detail_sql.write_epoch(conn, inp.epoch, inp.validators)
-    conn.executemany(
-        "INSERT INTO validator_totals (validator_index, first_epoch, last_epoch,"
-        " reward_total_gwei, reward_final_gwei) VALUES (?, ?, ?, ?, 0)"
-        " ON CONFLICT (validator_index) DO UPDATE SET"
-        " first_epoch = CASE WHEN excluded.first_epoch < validator_totals.first_epoch"
-        " THEN excluded.first_epoch ELSE validator_totals.first_epoch END,"
-        " last_epoch = CASE WHEN excluded.last_epoch > validator_totals.last_epoch"
-        " THEN excluded.last_epoch ELSE validator_totals.last_epoch END,"
-        " reward_total_gwei = validator_totals.reward_total_gwei + excluded.reward_total_gwei",
-        [(v.validator_index, inp.epoch, inp.epoch, v.reward_gwei) for v in inp.validators],
-    )
+    detail_sql.write_epoch(conn, inp.epoch, inp.validators, columns, prepared.blobs)
+    totals_sql.add_epoch(conn, inp, columns, prepared.rewards)
     if events is not None:
         outbox.enqueue(conn, events(settlement), max_rows=outbox_max_rows)
     return SettleResult(settlement, replayed=False, reversed_epochs=tuple(reversed_epochs))
@@ -198,11 +198,7 @@ def finalize(
     epochs = sorted(int(r[0]) for r in rows)
     if epochs:
         moved = detail_sql.reward_sums(conn, epochs[0], epochs[-1])
-        conn.executemany(
-            "UPDATE validator_totals SET reward_final_gwei = reward_final_gwei + ?"
-            " WHERE validator_index = ?",
-            [(amount, index) for index, amount in moved.items()],
-        )
+        totals_sql.add_final(conn, moved)
     if epochs and events is not None:
         outbox.enqueue(conn, events(epochs), max_rows=outbox_max_rows)
     return epochs

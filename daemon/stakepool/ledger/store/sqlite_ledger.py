@@ -48,6 +48,7 @@ from stakepool.ledger.store import (
     rollup_sql,
     statements_sql,
 )
+from stakepool.ledger.store.bounds import FinalPoolSums, PoolSums
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     LedgerStore,
@@ -56,6 +57,7 @@ from stakepool.ledger.store.interface import (
     SettleResult,
 )
 from stakepool.ledger.store.ledger_sql import delegator_exists, last_epochs
+from stakepool.ledger.store.prepared_epoch import prepare
 from stakepool.store import outbox
 from stakepool.store.database import Database
 from stakepool.store.engine import Connection
@@ -96,6 +98,8 @@ class SqliteLedgerStore:
         self.outbox_max_rows = outbox_max_rows
         self._credited: tuple[tuple[object, ...], FinalTotal] | None = None
         self._credited_lock = asyncio.Lock()
+        self._final_pool_sums: FinalPoolSums | None = None
+        """The pool's bound over the final epochs, as the last committed settle read it."""
 
     def reading_from(self, reads: Reads) -> SqliteLedgerStore:
         """The same ledger, its reads served by ``reads`` (``store/replicas.ReadReplicas``): the
@@ -114,11 +118,28 @@ class SqliteLedgerStore:
     async def settle(
         self, inp: EpochSettlementInput, *, events: SettledHook | None = None
     ) -> SettleResult:
-        return await self.db.write(
+        # The CPU that needs no database off the writer (and off the event loop).
+        prepared = await asyncio.to_thread(prepare, inp, self.db.dialect.name)
+        pool = PoolSums(self._final_pool_sums)
+        result = await self.db.write(
             lambda c: ledger_write.settle(
-                c, inp, self.policy, events=events, outbox_max_rows=self.outbox_max_rows
+                c,
+                inp,
+                self.policy,
+                events=events,
+                outbox_max_rows=self.outbox_max_rows,
+                prepared=prepared,
+                pool_sums=pool,
             )
         )
+        self._keep_pool_sums(pool)
+        return result
+
+    def _keep_pool_sums(self, pool: PoolSums) -> None:
+        """What a committed settle read of the final epochs' pool sums (each transaction has its
+        own ``PoolSums``: a settle that failed, or one still running, leaves this alone)."""
+        if pool.final is not None:
+            self._final_pool_sums = pool.final
 
     async def settle_span(
         self,
@@ -129,19 +150,30 @@ class SqliteLedgerStore:
     ) -> list[SettleResult]:
         """A merged window's epochs in one transaction, with its warning events: a kill leaves
         the span settled whole or not at all."""
+        engine = self.db.dialect.name
+        prepared = await asyncio.to_thread(lambda: [prepare(inp, engine) for inp in inputs])
+        pool = PoolSums(self._final_pool_sums)
 
         def write(c: Connection) -> list[SettleResult]:
             results = [
                 ledger_write.settle(
-                    c, inp, self.policy, events=events, outbox_max_rows=self.outbox_max_rows
+                    c,
+                    p.input,
+                    self.policy,
+                    events=events,
+                    outbox_max_rows=self.outbox_max_rows,
+                    prepared=p,
+                    pool_sums=pool,
                 )
-                for inp in inputs
+                for p in prepared
             ]
             if span_events:
                 outbox.enqueue(c, span_events, max_rows=self.outbox_max_rows)
             return results
 
-        return await self.db.write(write)
+        results = await self.db.write(write)
+        self._keep_pool_sums(pool)
+        return results
 
     async def finalize(
         self,
