@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from operator import itemgetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,15 @@ class DelegationSet:
     def schedules(self) -> dict[str, list[tuple[int, int]]]:
         """Per delegator (in sorted order), the weight change points ``[(epoch, weight from then
         on), ...]``."""
+        columns = self.columns
+        if columns.simple():
+            # Each delegator once, amount > 0, non-empty range (a big file): each schedule is
+            # its one entry's points, the same schedule_of gives, without summing or objects.
+            rows: Iterable[tuple[str, int, int, int | None]] = columns.rows()
+            ds = columns.delegators
+            if any(a >= b for a, b in zip(ds, islice(ds, 1, None), strict=False)):
+                rows = sorted(rows, key=itemgetter(0))
+            return {d: [(f, a)] if t is None else [(f, a), (t, 0)] for d, a, f, t in rows}
         by_delegator: dict[str, list[Delegation]] = {}
         for entry in self.entries:
             by_delegator.setdefault(entry.delegator, []).append(entry)

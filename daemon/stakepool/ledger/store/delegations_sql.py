@@ -134,7 +134,9 @@ def apply_per_delegator(
     # ``schedules()`` gives its delegators sorted: sorting a million ids again costs a second each.
     conn.executemany(
         "INSERT INTO delegators (id) VALUES (?) ON CONFLICT (id) DO NOTHING",
-        [(d,) for d in desired],
+        # A delegator with a schedule is known already (its rows reference it): a restart
+        # re-reads a file of a million delegators, nearly all of them known.
+        [(d,) for d in desired if current_all is None or d not in current_all],
     )
     deltas: dict[int, list[int]] = {}
     removed: list[tuple[str, int]] = []
@@ -160,9 +162,12 @@ def apply_per_delegator(
                     if w
                 )
             continue
+        wanted = desired.get(delegator, [])
+        if current == wanted:
+            continue  # the same schedule has the same tail: nothing to change (a restart)
         before = weight_at(current, boundary - 1)
         old_tail = _tail(current, boundary, before)
-        new_tail = _tail(desired.get(delegator, []), boundary, before)
+        new_tail = _tail(wanted, boundary, before)
         if old_tail == new_tail:
             continue
         _contribute(deltas, old_tail, before, -1)
