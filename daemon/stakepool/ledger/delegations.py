@@ -14,10 +14,34 @@ import csv
 import io
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from stakepool.ledger.delegation_set import (
+    Delegation,
+    DelegationColumns,
+    DelegationSet,
+    schedule_of,
+    weight_at,
+)
+
+__all__ = [  # the set's types are defined beside, and imported from here as before
+    "CSV_HEADER",
+    "MAX_DELEGATOR_ID_LENGTH",
+    "MAX_GWEI",
+    "Delegation",
+    "DelegationColumns",
+    "DelegationError",
+    "DelegationSet",
+    "load_file",
+    "parse_csv",
+    "parse_json",
+    "parse_request",
+    "parse_toml",
+    "schedule_of",
+    "weight_at",
+]
 
 MAX_DELEGATOR_ID_LENGTH = 128
 _DELEGATOR_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
@@ -32,77 +56,6 @@ CSV_HEADER = ("delegator", "amount_gwei", "from_epoch", "to_epoch")
 
 class DelegationError(ValueError):
     """A delegation input rejected whole; the message names the place and the problem."""
-
-
-@dataclass(frozen=True, slots=True)
-class Delegation:
-    delegator: str
-    amount_gwei: int
-    from_epoch: int
-    to_epoch: int | None = None
-    """Exclusive; ``None``: open-ended."""
-
-    def covers(self, epoch: int) -> bool:
-        return self.from_epoch <= epoch and (self.to_epoch is None or epoch < self.to_epoch)
-
-
-@dataclass(frozen=True, slots=True)
-class DelegationSet:
-    """A whole, validated set of delegations (file contents or an API body)."""
-
-    entries: tuple[Delegation, ...]
-    source: str
-
-    def delegators(self) -> list[str]:
-        return sorted({e.delegator for e in self.entries})
-
-    def schedules(self) -> dict[str, list[tuple[int, int]]]:
-        """Per delegator (in sorted order), the weight change points ``[(epoch, weight from then
-        on), ...]``."""
-        by_delegator: dict[str, list[Delegation]] = {}
-        for entry in self.entries:
-            by_delegator.setdefault(entry.delegator, []).append(entry)
-        out: dict[str, list[tuple[int, int]]] = {}
-        for d, entries in sorted(by_delegator.items()):
-            e = entries[0]
-            if len(entries) > 1 or e.amount_gwei <= 0:
-                out[d] = schedule_of(entries)
-            elif e.to_epoch is None:
-                # Most delegators have one entry: its schedule is known without summing (a
-                # million of them in a big file), the same points schedule_of gives.
-                out[d] = [(e.from_epoch, e.amount_gwei)]
-            elif e.to_epoch > e.from_epoch:
-                out[d] = [(e.from_epoch, e.amount_gwei), (e.to_epoch, 0)]
-            else:
-                out[d] = schedule_of(entries)
-        return out
-
-
-def schedule_of(entries: Iterable[Delegation]) -> list[tuple[int, int]]:
-    """Change points of the summed weight of ``entries``: ascending epochs, no repeated weight,
-    starting with the first epoch where the weight becomes non-zero."""
-    deltas: dict[int, int] = {}
-    for e in entries:
-        deltas[e.from_epoch] = deltas.get(e.from_epoch, 0) + e.amount_gwei
-        if e.to_epoch is not None:
-            deltas[e.to_epoch] = deltas.get(e.to_epoch, 0) - e.amount_gwei
-    points: list[tuple[int, int]] = []
-    weight = 0
-    for epoch in sorted(deltas):
-        weight += deltas[epoch]
-        if (points and points[-1][1] == weight) or (not points and weight == 0):
-            continue
-        points.append((epoch, weight))
-    return points
-
-
-def weight_at(schedule: Sequence[tuple[int, int]], epoch: int) -> int:
-    weight = 0
-    for start, value in schedule:
-        if start > epoch:
-            break
-        weight = value
-    return weight
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -236,8 +189,45 @@ def _plain_row(cells: list[str]) -> Delegation | None:
     return Delegation(delegator, gwei, from_epoch, to_epoch)
 
 
+_PLAIN_HEADERS = (",".join(CSV_HEADER), ",".join(CSV_HEADER[:3]))
+_PLAIN_LINE = re.compile(
+    r"^([A-Za-z0-9_.:@+\-]{1,128}),([0-9]{1,18}),([0-9]{1,18})(?:,([0-9]{0,18}))?\r?$", re.M
+)
+"""A row ``_plain_row`` accepts, as a whole line: a delegator id, then amounts of at most 18 ASCII
+digits (below ``MAX_GWEI`` whatever they are), nothing to strip, no quotes."""
+
+
+def _plain_file(text: str, source: str) -> DelegationSet | None:
+    """The whole file read in bulk when it is the plain form a big file takes (the exact header,
+    then only ``_PLAIN_LINE`` rows, every amount positive and every range non-empty): the
+    columns ``parse_csv`` would give, without one ``Delegation`` per row. ``None`` for anything
+    else (a comment, a blank line, a doubtful value), which then takes the row-by-row path and
+    its worded refusal."""
+    header, newline, body = text.partition("\n")
+    if header.removesuffix("\r") not in _PLAIN_HEADERS or not newline:
+        return None
+    rows = _PLAIN_LINE.findall(body)
+    lines = body.count("\n") + (0 if body.endswith("\n") or not body else 1)
+    if len(rows) != lines:
+        return None  # a line the pattern does not match: the row-by-row path says which
+    delegators = [r[0] for r in rows]
+    amounts = [int(r[1]) for r in rows]
+    from_epochs = [int(r[2]) for r in rows]
+    to_epochs = [int(r[3]) if r[3] else None for r in rows]
+    if amounts and min(amounts) < 1:
+        return None
+    if not all(t is None or t > f for f, t in zip(from_epochs, to_epochs, strict=True)):
+        return None
+    columns = DelegationColumns(delegators, amounts, from_epochs, to_epochs)
+    if sum(amounts) > _MAX_GWEI:
+        return None  # may not fit: the row-by-row path sums it exactly and names the epoch
+    return DelegationSet.of_columns(columns, source)
+
+
 def parse_csv(text: str, source: str) -> DelegationSet:
     """``delegator,amount_gwei,from_epoch,to_epoch`` with that header; ``#`` lines are comments."""
+    if (plain := _plain_file(text, source)) is not None:
+        return plain
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit

@@ -10,6 +10,7 @@ Ranges and pages are bounded so that one request can never read the whole ledger
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
@@ -251,7 +252,7 @@ class DelegationApplyResult:
     """What ``apply_delegations`` did (``POST /api/v1/delegations`` answers with it)."""
 
     effective_epoch: int
-    changes: list[DelegationChange]
+    changes: Sequence[DelegationChange]
     delegators: int
     """Delegators with weight > 0 at ``effective_epoch`` afterwards."""
     weight_before_gwei: int = 0

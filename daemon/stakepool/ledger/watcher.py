@@ -179,7 +179,7 @@ class DelegationsWatcher:
         preview = await self.store.preview_delegations(
             delegations, effective_epoch=boundary, replace_all=True, spare_source=API_SOURCE
         )
-        reason = self.guard.hold_reason(preview, len(delegations.entries))
+        reason = self.guard.hold_reason(preview, len(delegations))
         if reason is None:
             return False
         change = HeldChange(

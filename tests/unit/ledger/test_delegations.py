@@ -169,3 +169,47 @@ def test_the_schedules_of_a_set_are_those_of_its_entries_summed(entries: list[De
     }
     assert got == expected
     assert list(got) == sorted(got)
+
+
+_line = st.lists(_cell, min_size=3, max_size=4).map(",".join)
+
+
+@given(st.lists(_line, max_size=8), st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_a_file_read_in_bulk_reads_as_row_by_row(
+    lines: list[str], newline: str, three_columns: bool
+) -> None:
+    """A big file's plain form is read as columns in one pass; whatever it accepts, the row-by-row
+    path (here forced by a comment line) reads as the same delegations; whatever it declines
+    takes that path and its worded refusal."""
+    header = ",".join(delegations.CSV_HEADER[:3] if three_columns else delegations.CSV_HEADER)
+    text = newline.join([header, *lines]) + newline
+    by_row = newline.join([header, "# forces the row-by-row path", *lines]) + newline
+    try:
+        expected: DelegationSet | None = parse_csv(by_row, "f.csv")
+    except DelegationError:
+        expected = None
+    bulk = delegations._plain_file(text, "f.csv")
+    if bulk is not None:
+        assert expected is not None
+        assert bulk.entries == expected.entries
+        assert bulk.schedules() == expected.schedules()
+    if expected is None:
+        with pytest.raises(DelegationError):
+            parse_csv(text, "f.csv")
+    else:
+        assert parse_csv(text, "f.csv") == expected
+
+
+def test_a_plain_file_is_read_in_bulk_and_sums_are_still_bounded() -> None:
+    header = ",".join(delegations.CSV_HEADER)
+    plain = f"{header}\nbob,7,3,\nalice,5,1,9\n"
+    read = delegations._plain_file(plain, "f.csv")
+    assert read is not None
+    assert read.entries == (Delegation("bob", 7, 3), Delegation("alice", 5, 1, 9))
+    assert read.schedules() == {"alice": [(1, 5), (9, 0)], "bob": [(3, 7)]}
+    # Each amount fits, the sum does not: the row-by-row path sums it and names the epoch.
+    big = 10**18 - 1
+    too_much = f"{header}\n" + "".join(f"d{i},{big},0,\n" for i in range(10))
+    assert delegations._plain_file(too_much, "f.csv") is None
+    with pytest.raises(DelegationError, match="add up to"):
+        parse_csv(too_much, "f.csv")

@@ -8,37 +8,19 @@ every change is journaled with the epoch it takes effect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from stakepool.ledger.delegations import MAX_GWEI, DelegationSet, weight_at
 from stakepool.ledger.queries import DelegationApplyResult, DelegationChange
+from stakepool.ledger.store import delegations_bulk
+from stakepool.ledger.store.delegations_bulk import contribute as _contribute
+from stakepool.ledger.store.delegations_bulk import tail as _tail
 from stakepool.ledger.store.interface import LedgerError
 from stakepool.ledger.store.ledger_sql import next_epoch, schedule, totals_at
 from stakepool.store.engine import Connection
 
-
-def _tail(points: Sequence[tuple[int, int]], boundary: int, before: int) -> list[tuple[int, int]]:
-    """The schedule from ``boundary`` on, as change points relative to the weight ``before`` it."""
-    out: list[tuple[int, int]] = []
-    current = before
-    candidates = [(boundary, weight_at(points, boundary))] + [p for p in points if p[0] > boundary]
-    for epoch, weight in candidates:
-        if weight != current:
-            out.append((epoch, weight))
-            current = weight
-    return out
-
-
-def _contribute(
-    deltas: dict[int, list[int]], tail: Sequence[tuple[int, int]], before: int, sign: int
-) -> None:
-    """Add (sign=+1) or remove (sign=-1) a schedule tail's changes to the per-epoch totals."""
-    current = before
-    for epoch, weight in tail:
-        delta = deltas.setdefault(epoch, [0, 0])
-        delta[0] += sign * (weight - current)
-        delta[1] += sign * (int(weight > 0) - int(current > 0))
-        current = weight
+_WEIGHT_DELTAS = "SELECT epoch, weight_delta FROM weight_changes ORDER BY epoch"
 
 
 def _flush_changes(conn: Connection, deltas: dict[int, list[int]]) -> None:
@@ -50,12 +32,14 @@ def _flush_changes(conn: Connection, deltas: dict[int, list[int]]) -> None:
         [(e, w, n) for e, (w, n) in sorted(deltas.items()) if w or n],
     )
     conn.execute("DELETE FROM weight_changes WHERE weight_delta = 0 AND count_delta = 0")
-    # Each set is bounded when parsed, but sets that add delegators (the API's default) add up:
-    # the pool's weight, summed in SQL at every settlement, must stay within SQLite INTEGER.
+    _check_total(conn.execute(_WEIGHT_DELTAS))
+
+
+def _check_total(weight_deltas: Iterable[Sequence[Any]]) -> None:
+    """Each set is bounded when parsed, but sets that add delegators (the API's default) add up:
+    the pool's weight, summed in SQL at every settlement, must stay within SQLite INTEGER."""
     total = 0
-    for epoch, delta in conn.execute(
-        "SELECT epoch, weight_delta FROM weight_changes ORDER BY epoch"
-    ).fetchall():
+    for epoch, delta in weight_deltas:
         total += int(delta)
         if total > MAX_GWEI:
             raise LedgerError(
@@ -98,6 +82,26 @@ def apply_delegations(
     change came from ``spare_source`` are left alone (the delegations file owns the delegators it
     names and those it set before; delegators last set through the API stay as the API left them).
     """
+    boundary = _boundary(conn, delegations, effective_epoch)
+    if not delegations_bulk.has_schedules(conn):
+        # No delegator has a schedule yet (a first start with a big file): every change is
+        # from 0, the same rows as below, written in bulk.
+        weight_before, _count = totals_at(conn, boundary)
+        load = delegations_bulk.plan(delegations, boundary)
+        delegations_bulk.write(conn, load)
+        _flush_changes(conn, load.deltas)
+        _weight, count = totals_at(conn, boundary)
+        return DelegationApplyResult(boundary, load.changes, count, weight_before, 0)
+    return apply_per_delegator(
+        conn,
+        delegations,
+        effective_epoch=boundary,
+        replace_all=replace_all,
+        spare_source=spare_source,
+    )
+
+
+def _boundary(conn: Connection, delegations: DelegationSet, effective_epoch: int | None) -> int:
     earliest = next_epoch(conn)
     boundary = earliest if effective_epoch is None else effective_epoch
     if boundary < earliest:
@@ -105,6 +109,20 @@ def apply_delegations(
             f"{delegations.source}: a change cannot take effect at epoch {boundary}:"
             f" epochs before {earliest} are settled already"
         )
+    return boundary
+
+
+def apply_per_delegator(
+    conn: Connection,
+    delegations: DelegationSet,
+    *,
+    effective_epoch: int | None = None,
+    replace_all: bool = True,
+    spare_source: str | None = None,
+) -> DelegationApplyResult:
+    """``apply_delegations`` one delegator at a time: each current schedule read and compared
+    with the one the set gives, only what differs rewritten and journaled."""
+    boundary = _boundary(conn, delegations, effective_epoch)
     desired = delegations.schedules()
     weight_before, _count = totals_at(conn, boundary)
     # One pass over the stored schedules (a file may list a million delegators): read them all
@@ -116,7 +134,9 @@ def apply_delegations(
     # ``schedules()`` gives its delegators sorted: sorting a million ids again costs a second each.
     conn.executemany(
         "INSERT INTO delegators (id) VALUES (?) ON CONFLICT (id) DO NOTHING",
-        [(d,) for d in desired],
+        # A delegator with a schedule is known already (its rows reference it): a restart
+        # re-reads a file of a million delegators, nearly all of them known.
+        [(d,) for d in desired if current_all is None or d not in current_all],
     )
     deltas: dict[int, list[int]] = {}
     removed: list[tuple[str, int]] = []
@@ -142,9 +162,12 @@ def apply_delegations(
                     if w
                 )
             continue
+        wanted = desired.get(delegator, [])
+        if current == wanted:
+            continue  # the same schedule has the same tail: nothing to change (a restart)
         before = weight_at(current, boundary - 1)
         old_tail = _tail(current, boundary, before)
-        new_tail = _tail(desired.get(delegator, []), boundary, before)
+        new_tail = _tail(wanted, boundary, before)
         if old_tail == new_tail:
             continue
         _contribute(deltas, old_tail, before, -1)
@@ -206,6 +229,19 @@ def preview_delegations(
 ) -> DelegationApplyResult:
     """What ``apply_delegations`` would do, raised as ``Preview`` (run it inside ``Database.write``,
     whose rollback then undoes it): the one computation, never a second copy of the rules."""
+    boundary = _boundary(conn, delegations, effective_epoch)
+    if not delegations_bulk.has_schedules(conn):
+        # A first load's answer is its plan, known without writing a million rows only to roll
+        # them back (the daemon previews every file before applying it): the totals are the
+        # ledger's plus the plan's, as ``_flush_changes`` would leave them.
+        weight_before, count_before = totals_at(conn, boundary)
+        load = delegations_bulk.plan(delegations, boundary)
+        merged = {int(e): int(w) for e, w in conn.execute(_WEIGHT_DELTAS).fetchall()}
+        for epoch, (weight, _n) in load.deltas.items():
+            merged[epoch] = merged.get(epoch, 0) + weight
+        _check_total(sorted(merged.items()))
+        count = count_before + load.count_at(boundary)
+        raise Preview(DelegationApplyResult(boundary, load.changes, count, weight_before, 0))
     raise Preview(
         apply_delegations(
             conn,
