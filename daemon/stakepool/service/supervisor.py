@@ -47,6 +47,7 @@ from stakepool.publish.mqtt import EventPublisher
 from stakepool.publish.sdnotify import SystemdReporter
 from stakepool.service import collector
 from stakepool.service.between_closes import BetweenCloses
+from stakepool.service.credible import check_checkpoints, incredible
 from stakepool.service.doppelganger_keys import doppelganger_keys
 from stakepool.service.epoch_steps import EpochSteps, slot_backoff
 from stakepool.service.group_end import Done, first_fatal, raise_when_set
@@ -169,9 +170,13 @@ class Supervisor:
             slots_per_epoch=spec.slots_per_epoch,
             use_stream=self.settings.beacon.use_event_stream,
         )
+        clock = spec.clock()
         async with stream:
             async for event in stream:
                 data = event.data
+                if (why := incredible(data, clock)) is not None:
+                    log.warning("beacon_event_ignored", topic=event.topic, reason=why)
+                    continue
                 if self.monitor is not None:
                     await self.monitor.on_stream_event(event)
                 if isinstance(data, ChainReorgEvent):
@@ -275,9 +280,9 @@ class Supervisor:
         tracker = self.tracker
         assert tracker is not None
         checkpoints = await self.client.state.finality_checkpoints("head")
-        tracker.on_checkpoints(
-            checkpoints.data.current_justified.epoch, checkpoints.data.finalized.epoch
-        )
+        justified, finalized = checkpoints.data.current_justified, checkpoints.data.finalized
+        check_checkpoints(justified.epoch, finalized.epoch, spec.clock())
+        tracker.on_checkpoints(justified.epoch, finalized.epoch)
         last_slot = Slot(spec.clock().last_slot(epoch))
         balances: dict[ValidatorIndex, Gwei] = {}
         if self.members:

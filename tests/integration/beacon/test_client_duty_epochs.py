@@ -1,5 +1,7 @@
-"""Proposer duties that list another epoch's slots (stock Lodestar v1.5.1 answers the next epoch
-with the current epoch's slot numbers) are refused, never used to judge the wrong slots."""
+"""Duties and checkpoints that no chain holds are refused, never used to judge: proposer duties
+that list another epoch's slots (stock Lodestar v1.5.1 answers the next epoch with the current
+epoch's slot numbers) or not one proposer per slot, attester duties outside the protocol's
+bounds, finality checkpoints out of order or past their state's epoch."""
 
 from __future__ import annotations
 
@@ -143,3 +145,51 @@ async def test_attester_duties_within_the_bounds_are_taken(
     client = make_client(node.url)
     answer = await client.duties.attester(4, [40, 41, 42])  # 42 has no duty: not active
     assert [(d.validator_index, d.slot) for d in answer.data] == [(40, 33), (41, 35)]
+
+
+def checkpoints(previous: int, justified: int, finalized: int) -> dict[str, object]:
+    def point(epoch: int) -> dict[str, str]:
+        return {"epoch": str(epoch), "root": ROOT}
+
+    return {
+        "execution_optimistic": False,
+        "finalized": True,
+        "data": {
+            "previous_justified": point(previous),
+            "current_justified": point(justified),
+            "finalized": point(finalized),
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        pytest.param(checkpoints(3, 2**64 - 1, 2), "3, 18446744073709551615, 2", id="justified"),
+        pytest.param(checkpoints(3, 4, 5), "3, 4, 5", id="finalized after justified"),
+        pytest.param(checkpoints(5, 4, 3), "5, 4, 3", id="previous after justified"),
+        pytest.param(checkpoints(4, 5, 4), "4, 5, 4", id="past the slot's epoch"),
+    ],
+)
+async def test_checkpoints_no_state_holds_are_refused(
+    nodes: Nodes, make_client: MakeClient, answer: dict[str, object], why: str
+) -> None:
+    """The proxy's 2⁶⁴−1 as the justified epoch of the state at an epoch's first slot would mark
+    every member's source vote of that epoch wrong: refused, so it is asked again."""
+    node = await nodes()
+    node.ok("GET", "/eth/v1/config/spec", {"data": {"SLOTS_PER_EPOCH": "8"}})
+    node.ok("GET", "/eth/v1/beacon/states/32/finality_checkpoints", answer)  # epoch 4
+    client = make_client(node.url)
+    with pytest.raises(InconsistentAnswer) as caught:
+        await client.state.finality_checkpoints(32)
+    assert why in str(caught.value)
+
+
+async def test_checkpoints_a_state_holds_are_taken(nodes: Nodes, make_client: MakeClient) -> None:
+    node = await nodes()
+    node.ok("GET", "/eth/v1/config/spec", {"data": {"SLOTS_PER_EPOCH": "8"}})
+    node.ok("GET", "/eth/v1/beacon/states/32/finality_checkpoints", checkpoints(3, 4, 3))
+    node.ok("GET", "/eth/v1/beacon/states/head/finality_checkpoints", checkpoints(6, 7, 6))
+    client = make_client(node.url)
+    assert (await client.state.finality_checkpoints(32)).data.current_justified.epoch == 4
+    assert (await client.state.finality_checkpoints("head")).data.finalized.epoch == 6

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from stakepool.beacon import routes
 from stakepool.beacon.batching import merge_envelopes_with, normalize_ids
+from stakepool.beacon.errors import InconsistentAnswer
 from stakepool.beacon.models import (
     STATUS_GROUPS,
     Committee,
@@ -42,7 +43,7 @@ from stakepool.beacon.models.columns import (
 from stakepool.beacon.parsing import raw_parser
 from stakepool.beacon.queries.node import NodeQueries
 from stakepool.beacon.requester import Requester, StateId, none_if_not_found
-from stakepool.beacon.state_fallback import StandIn
+from stakepool.beacon.state_fallback import StandIn, slot_of
 
 D = TypeVar("D")
 
@@ -191,7 +192,11 @@ class StateQueries:
     async def finality_checkpoints(
         self, state_id: StateId = "head", *, request_timeout: float | None = None
     ) -> Envelope[FinalityCheckpoints]:
-        return await self._stand_in.at_state(
+        """Raises ``InconsistentAnswer`` for checkpoints no state holds: finalized or previous
+        justified after the current justified, or (a slot's state) any after the slot's epoch.
+        A damaged number that still parses (2⁶⁴−1) as the justified epoch would mark every
+        member's source vote wrong."""
+        answer = await self._stand_in.at_state(
             state_id,
             lambda sid: self._req.get(
                 routes.FINALITY,
@@ -201,6 +206,17 @@ class StateQueries:
             ),
             checkpoints=True,
         )
+        c = answer.data
+        epochs = (c.previous_justified.epoch, c.current_justified.epoch, c.finalized.epoch)
+        slot = slot_of(str(state_id))
+        latest = None if slot is None else slot // await self._node.slots_per_epoch()
+        if max(epochs[0], epochs[2]) > epochs[1] or (latest is not None and max(epochs) > latest):
+            raise InconsistentAnswer(
+                routes.FINALITY.name,
+                f"checkpoints no state at {state_id} holds (previous justified, justified,"
+                f" finalized epochs: {', '.join(map(str, epochs))})",
+            )
+        return answer
 
     async def root(
         self, state_id: StateId, *, request_timeout: float | None = None
