@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import psycopg
 import pytest
 
 from stakepool.ledger.policy import LedgerPolicy
@@ -187,5 +188,35 @@ async def test_the_prune_drops_a_rolled_up_partition_and_its_space(postgres_admi
                 ).fetchone()
             )
             assert tuple(int(x) for x in rolled) == (257, 1028)
+        finally:
+            db.close()
+
+
+async def test_a_partition_in_use_is_pruned_by_rows_and_dropped_later(postgres_admin: str) -> None:
+    """A long read of the detail holds the table: the drop gives up after its lock timeout
+    instead of queueing every later read and settle behind it; the rows go by DELETE, nothing
+    stalls, and a later pass drops the emptied partition."""
+    with pgkit.fresh_database(postgres_admin) as url:
+        db = Database.open(url)
+        try:
+            _settle(db, list(range(SPAN - 4, SPAN + 12)))
+            db.write_sync(lambda c: ledger_write.finalize(c, SPAN + 11))
+            policy = RetentionPolicy(period_epochs=4, detail_epochs=6)
+            with psycopg.connect(url) as reader:  # a transaction open on the table
+                reader.execute("SELECT COUNT(*) FROM validator_epoch_detail").fetchone()
+                # 255 (1020..1023) completes the first partition; 256 (1024..1027) does not.
+                assert await Retention(db, policy).run() == [255, 256]
+                assert _partitions(db) == [
+                    "validator_epoch_detail_from_0",
+                    f"validator_epoch_detail_from_{SPAN}",
+                ]
+            remaining = db.read_sync(
+                lambda c: [int(r[0]) for r in c.execute("SELECT epoch FROM validator_epoch_detail")]
+            )
+            assert sorted(remaining) == list(range(SPAN + 4, SPAN + 12))
+            _settle(db, list(range(SPAN + 12, SPAN + 16)))
+            db.write_sync(lambda c: ledger_write.finalize(c, SPAN + 15))
+            assert await Retention(db, policy).run() == [257]  # 1028..1031: the empty one goes
+            assert _partitions(db) == [f"validator_epoch_detail_from_{SPAN}"]
         finally:
             db.close()

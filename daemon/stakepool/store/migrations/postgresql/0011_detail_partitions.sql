@@ -54,6 +54,10 @@ $$;
 -- Partitions ending at or before `through` whose every row is final and inside a checked
 -- roll-up (what the delete trigger asks of each row: DROP fires no row trigger, so the check is
 -- here), detached and dropped; the first epoch of each dropped. One with any other row stays.
+-- DETACH takes an exclusive lock on the table, queued behind any read of it still running and
+-- ahead of every later one (a settle's insert too): waited for `lock_timeout` at most, here
+-- 100 ms; a partition not dropped then stays, its rows are deleted as rows, and a later pass
+-- drops it empty.
 CREATE FUNCTION stakepool_detail_drop_partitions(through bigint)
 RETURNS SETOF bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -62,6 +66,7 @@ DECLARE
     low bigint;
     blocked boolean;
 BEGIN
+    PERFORM set_config('lock_timeout', '100ms', true);
     FOR part IN
         SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'validator_epoch_detail'::regclass
@@ -80,8 +85,13 @@ BEGIN
             ' SELECT 1 FROM validator_rollups r WHERE d.epoch BETWEEN r.first_epoch AND r.last_epoch))',
             part.name) INTO blocked;
         CONTINUE WHEN blocked;
-        EXECUTE format('ALTER TABLE validator_epoch_detail DETACH PARTITION %I', part.name);
-        EXECUTE format('DROP TABLE %I', part.name);
+        BEGIN
+            EXECUTE format('ALTER TABLE validator_epoch_detail DETACH PARTITION %I', part.name);
+            EXECUTE format('DROP TABLE %I', part.name);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE NOTICE 'validator_epoch_detail: % busy, not dropped this time', part.name;
+            CONTINUE;
+        END;
         RETURN NEXT low;
     END LOOP;
 END
