@@ -12,7 +12,9 @@ Order, so that nothing is ever lost: (1) the detail is read in a few epochs per 
 off the database's thread; (2) the sums are written in chunks; (3) the stored sums are read back
 in chunks and compared with what was summed, and one short transaction checks their count and
 total by SQL and marks the period checked; only then (4) the detail is deleted, a few epochs per
-transaction (the database's trigger refuses to delete final detail of an unchecked period). A
+transaction (the database's trigger refuses to delete final detail of an unchecked period); on
+PostgreSQL a detail partition (migration 0011) whose every row is then rolled up and checked is
+dropped whole first, which returns its space to the filesystem at once. A
 difference at (3) deletes nothing and says why, critically, once. A kill anywhere redoes the
 period from (1): the detail is final, so the same sums come out. Every call is short: settlement
 and the API, which share the database's one thread, wait milliseconds, not the whole roll-up.
@@ -120,6 +122,11 @@ class Retention:
                     hint="no detail of this period was deleted; the ledger's money is untouched",
                 )
                 return None
+        # PostgreSQL: a partition now wholly rolled up goes whole (its rows with it); the rest of
+        # the period's rows, in a partition that still holds newer epochs, are deleted.
+        dropped = await self.db.write(partial(rollup_sql.drop_partitions, through=last))
+        if dropped:
+            epochs = await self.db.read(lambda c: rollup_sql.detail_epochs(c, first, last))
         for chunk in _chunks(epochs, DELETE_EPOCHS):
             await self.db.write(partial(rollup_sql.delete_detail, epochs=chunk))
         log.info(
@@ -128,6 +135,7 @@ class Retention:
             first_epoch=first,
             last_epoch=last,
             epochs=len(epochs),
+            partitions_dropped=dropped,
         )
         return period
 

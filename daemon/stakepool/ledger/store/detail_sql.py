@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from stakepool.ledger.settlement import ValidatorEpochRow
 from stakepool.store.detail_columns import DetailColumns, split_columns
 from stakepool.store.detail_pack import DetailEpoch, DetailRow, split
-from stakepool.store.engine import Connection
+from stakepool.store.engine import Connection, dialect_of
 
 
 def write_epoch(
@@ -31,11 +31,20 @@ def write_epoch(
     if blobs is None:
         blobs = split(rows) if columns is None else split_columns(columns)
     money, explanation = blobs
+    ensure_partition(conn, epoch, epoch)
     conn.execute(
         "INSERT INTO validator_epoch_detail (epoch, validators, packed, explanation)"
         " VALUES (?, ?, ?, ?)",
         (epoch, len(rows), money, explanation),
     )
+
+
+def ensure_partition(conn: Connection, first: int, last: int) -> None:
+    """PostgreSQL: the partitions of ``validator_epoch_detail`` covering ``first..last`` (migration
+    0011), created before an insert into a range that has none; one catalogue lookup when they
+    exist. SQLite's table is not partitioned."""
+    if dialect_of(conn).name == "postgresql":
+        conn.execute("SELECT stakepool_detail_partitions(?, ?)", (first, last))
 
 
 def epoch_detail(conn: Connection, epoch: int) -> DetailEpoch | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from stakepool.ledger.rollup import DayRow, DaySum
 from stakepool.ledger.store.interface import LedgerError
-from stakepool.store.engine import Connection
+from stakepool.store.engine import Connection, dialect_of
 
 _COLUMNS = (
     "validator_index, first_epoch, last_epoch, epochs, reward_gwei, attestations_included,"
@@ -165,6 +165,17 @@ def delete_detail(conn: Connection, epochs: Sequence[int]) -> int:
         "DELETE FROM validator_epoch_detail WHERE epoch = ?", [(epoch,) for epoch in epochs]
     )
     return len(epochs)
+
+
+def drop_partitions(conn: Connection, through: int) -> list[int]:
+    """PostgreSQL: the detail partitions (migration 0011) ending at or before ``through`` whose
+    every row is final and inside a checked roll-up, detached and dropped (their files return to
+    the filesystem at once); the first epoch of each. The database checks the rows itself, as the
+    delete trigger would. SQLite has no partitions: nothing (its rows are deleted)."""
+    if dialect_of(conn).name != "postgresql":
+        return []
+    rows = conn.execute("SELECT stakepool_detail_drop_partitions(?)", (through,)).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def prune_sums(conn: Connection, before_epoch: int, limit: int) -> int:

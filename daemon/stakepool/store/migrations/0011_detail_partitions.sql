@@ -1,0 +1,5 @@
+-- PostgreSQL's 0011 partitions `validator_epoch_detail` by epoch range, so that retention drops a
+-- whole partition once every epoch of it is rolled up (its space returns to the filesystem at
+-- once; a DELETE there leaves dead tuples that only VACUUM makes reusable). SQLite has no
+-- partitions: its retention deletes rows and incremental auto-vacuum returns the freed pages.
+-- Nothing changes here; the file exists so both engines share one schema version.
