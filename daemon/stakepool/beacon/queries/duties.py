@@ -188,26 +188,24 @@ def _check_attester_duties(
     if min(duties.slot) < epoch * spe or max(duties.slot) >= (epoch + 1) * spe:
         stray = [s for s in duties.slot if s // spe != epoch]
         raise InconsistentAnswer(where, f"duties for epoch {epoch} list other slots: {stray[:4]}")
-    if min(duties.committees_at_slot) < 1 or max(duties.committees_at_slot) > (
-        MAX_COMMITTEES_PER_SLOT
+    cas, length = duties.committees_at_slot, duties.committee_length
+    for bad, what in (
+        (
+            min(cas) < 1 or max(cas) > MAX_COMMITTEES_PER_SLOT,
+            "give committees per slot outside 1..64",
+        ),
+        (any(map(operator.ge, duties.committee_index, cas)), "name a committee past the slot's"),
+        (
+            min(length) < 1 or max(length) > MAX_VALIDATORS_PER_COMMITTEE,
+            "give committee lengths outside 1..2048",
+        ),
+        (
+            any(map(operator.ge, duties.validator_committee_index, length)),
+            "place a validator past its committee's length",
+        ),
     ):
-        raise InconsistentAnswer(
-            where, f"duties for epoch {epoch} give committees per slot outside 1..64"
-        )
-    if any(map(operator.ge, duties.committee_index, duties.committees_at_slot)):
-        raise InconsistentAnswer(
-            where, f"duties for epoch {epoch} name a committee past the slot's committees"
-        )
-    if min(duties.committee_length) < 1 or max(duties.committee_length) > (
-        MAX_VALIDATORS_PER_COMMITTEE
-    ):
-        raise InconsistentAnswer(
-            where, f"duties for epoch {epoch} give committee lengths outside 1..2048"
-        )
-    if any(map(operator.ge, duties.validator_committee_index, duties.committee_length)):
-        raise InconsistentAnswer(
-            where, f"duties for epoch {epoch} place a validator past its committee's length"
-        )
+        if bad:
+            raise InconsistentAnswer(where, f"duties for epoch {epoch} {what}")
     stray = sorted(set(duties.validator_index) - asked)
     if stray:
         raise InconsistentAnswer(
