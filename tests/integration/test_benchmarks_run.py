@@ -37,6 +37,8 @@ CASES = {
         ["--sizes", "100,1000", "--epochs", "3", "--queries", "20", "--size-epochs", "20"],
         "| figure | sqlite | postgresql |",
     ),
+    # PostgreSQL only (the tests' server): the partition check, migration 0011 and a prune.
+    "bench_detail_partitions.py": (["--epochs", "20", "--blob-kb", "1"], "write path:"),
     "bench_ledger_migrate.py": (
         ["--delegators", "500", "--epochs", "5", "--validators", "16"],
         "copied and verified",
@@ -68,7 +70,7 @@ def test_every_benchmark_is_covered() -> None:
 @pytest.mark.parametrize("script", sorted(CASES))
 def test_benchmark_runs_at_a_toy_size(script: str, request: pytest.FixtureRequest) -> None:
     args, expected = CASES[script]
-    if script == "bench_ledger_engines.py":
+    if script in ("bench_ledger_engines.py", "bench_detail_partitions.py"):
         args = [*args, "--pg-admin-url", request.getfixturevalue("postgres_admin")]
     if script == "bench_ledger_migrate.py":  # a PostgreSQL server: the tests' own
         args = [*args, "--admin", request.getfixturevalue("postgres_admin")]
