@@ -237,8 +237,8 @@ class LedgerFeed:
                 tracker.waiting.pop(epoch, None)
             if not again.explanation_available:
                 continue
-            tracker.waiting.pop(epoch, None)
             await self._settle(again, fetched_through=epoch)
+            tracker.waiting.pop(epoch, None)  # only once stored: a failed write asks again
             explained.append(epoch)
         if explained:
             log.info("ledger_windows_explained_between_closes", epochs=explained)
