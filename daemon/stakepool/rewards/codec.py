@@ -68,7 +68,7 @@ def encode_pieces(
 _EMPTY_ROWS = '"validators":[]'
 
 
-def decode(text: str) -> list[EpochRewards]:
+def decode(text: str | bytes) -> list[EpochRewards]:
     try:
         doc = json.loads(text)
         if doc.get("format") != FORMAT:
