@@ -161,6 +161,8 @@ class LedgerFeed:
         dirty = self._dirty_from
         try:
             await self._settle_range(start, end, written)
+            if written:  # settled: kept in the database until final, no longer needed in memory
+                self.windows.forget_before(max(written) + 1)
             if end < target and dirty is not None and self._dirty_from is None:
                 self._dirty_from = max(dirty, end + 1)  # the epochs held back are still to redo
         finally:

@@ -166,6 +166,10 @@ class RewardsFetcher:
             return _unexplained(settled, f"the node lacks a rewards endpoint: {exc}", never=True)
         except BeaconError as exc:
             return _unexplained(settled, f"rewards failed: {exc}")
+        # Explained: nothing asks for this window's start records again (a window is explained
+        # once; a late read of it reads the window again). A 100,000-validator window's are
+        # ~30 MB, and the cache would otherwise hold the last few.
+        self.windows.forget((settled.epoch, settled.block_roots))
         return replace(
             settled, validators=rows, explanation_available=True, explanation_reason=None
         )

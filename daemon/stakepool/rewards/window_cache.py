@@ -3,6 +3,7 @@
 The explanation of window ``k`` often comes later than its settlement (the rewards endpoints may
 404 until the node has the states), so the fetcher keeps the window's block facts, start records
 and end state id, keyed by epoch and block roots: a reorged window (other roots) never matches.
+An explained window is forgotten at once: only the ones still waiting for their explanation stay.
 A part of its own so the bound (``keep`` windows, oldest dropped first) lives in one place; it
 does no I/O — on a miss the settlement reader reads the window again.
 """
@@ -43,6 +44,9 @@ class WindowCache:
         self._windows.move_to_end(key)
         while len(self._windows) > self.keep:
             self._windows.popitem(last=False)
+
+    def forget(self, key: WindowKey) -> None:
+        self._windows.pop(key, None)
 
     def get(self, key: WindowKey) -> KeptWindow | None:
         return self._windows.get(key)
