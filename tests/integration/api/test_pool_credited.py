@@ -5,6 +5,7 @@ with future ends; and an epoch settled does not read every schedule again. On bo
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -131,4 +132,32 @@ async def test_a_reorg_settled_past_between_two_answers_is_recounted(db_target: 
     assert await store.pool_totals() == _recounted(db)
     await store.finalize(7)  # epoch 6: once the newest, reversed, settled again
     assert await store.pool_totals() == _recounted(db)
+    db.close()
+
+
+async def test_pool_answers_at_once_while_another_caller_brings_it_up_to_date(
+    db_target: str,
+) -> None:
+    db = Database.open(db_target)
+    store = SqliteLedgerStore(db, pool_id=POOL_ID, policy=POLICY)
+    rng = random.Random(5)
+    entries = tuple(Delegation(f"d{i:02d}", rng.randint(1, 10**9), 0) for i in range(20))
+    await store.apply_delegations(DelegationSet(entries, "delegations.csv"))
+    await store.settle(_epoch(rng, 0, 0))
+    before = await store.pool_totals()
+    await store.settle(_epoch(rng, 1, 0))
+    # The refresh after epoch 1 is slow (held here): the answer meanwhile is epoch 0's, whole.
+    store._credited_mutex.acquire()
+    try:
+        refreshing = asyncio.create_task(store.pool_totals())
+        await asyncio.sleep(0.1)
+        meanwhile = await asyncio.wait_for(store.pool_totals(), timeout=5)
+        assert meanwhile == before
+        assert meanwhile.last_settled_epoch == 0
+        assert not refreshing.done()
+    finally:
+        store._credited_mutex.release()
+    now = await refreshing
+    assert now == _recounted(db)
+    assert now.last_settled_epoch == 1
     db.close()

@@ -95,6 +95,7 @@ class SqliteLedgerStore:
         self._credited_mutex = threading.Lock()
         """The database thread and the worker thread both bring ``_credited`` up to date."""
         self._credited_lock = asyncio.Lock()
+        self._last_totals: PoolTotals | None = None
         self._final_pool_sums: FinalPoolSums | None = None
         """The pool's bound over the final epochs, as the last committed settle read it."""
 
@@ -269,10 +270,17 @@ class SqliteLedgerStore:
         return ledger_read.pool_totals(conn, self.pool_id, self._credited_at(conn))
 
     async def pool_totals(self) -> PoolTotals:
-        if self.db.path != ":memory:":
-            async with self._credited_lock:
-                await asyncio.to_thread(self.reads.snapshot_sync, self._credited_at)
-        return await self.reads.read(self._pool_totals)
+        """While another caller brings the totals up to date (after an epoch settled, a pass
+        over every delegator's entry; after a new file, over every schedule), the last complete
+        answer: consistent in itself, its ``last_settled_epoch`` says which epoch it is of."""
+        if self.db.path == ":memory:":
+            return await self.reads.read(self._pool_totals)
+        if self._credited_lock.locked() and self._last_totals is not None:
+            return self._last_totals
+        async with self._credited_lock:
+            await asyncio.to_thread(self.reads.snapshot_sync, self._credited_at)
+            self._last_totals = await self.reads.read(self._pool_totals)
+            return self._last_totals
 
     def pool_totals_sync(self) -> PoolTotals:
         return self.db.read_sync(self._pool_totals)
