@@ -24,6 +24,7 @@ two after many settles, changes and reorgs.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 
 from stakepool.ledger.accumulator import NUDGE, SCALE, accrued_scaled, to_gwei
@@ -62,14 +63,20 @@ class CreditedTotals:
 
     def __init__(self, rebuild_share: int = REBUILD_SHARE) -> None:
         self.rebuild_share = rebuild_share
+        self.full_passes = 0
+        """How many times every schedule was read (tests and benchmarks watch it)."""
         self._reset()
 
     def _reset(self) -> None:
         self.epoch: int | None = None
         """``T``: the settled epoch every entry is positioned at."""
         self.first_settled: int | None = None
-        self.rows: dict[str, int] = {}
         self.ids: list[str] = []
+        """Row → delegator; rows below ``self.built`` are in id order (the build's scan), found by
+        bisection: a dict of a million ids would cost about 100 MB more."""
+        self.built = 0
+        self.added: dict[str, int] = {}
+        """Delegators first seen after the build (a few): their rows."""
         self.k: list[int] = []
         self.w = array("q")
         self.next = array("q")
@@ -78,8 +85,6 @@ class CreditedTotals:
         self.journal_id = 0
         self.reversal_id = 0
         self.by_end: dict[int, int] = {}
-        self.full_passes = 0
-        """How many times every schedule was read (tests and benchmarks watch it)."""
 
     def refresh(self, conn: Connection) -> FinalTotal:
         """The credited totals ``(at the last final epoch, at the last settled epoch)``, as
@@ -96,7 +101,7 @@ class CreditedTotals:
         )
         acc_after = _acc_lookup(conn, first)
         stale = self._stale(conn, first, last, journal, reversal)
-        if stale is None or len(stale) > max(len(self.rows) // self.rebuild_share, REBUILD_MIN):
+        if stale is None or len(stale) > max(len(self.ids) // self.rebuild_share, REBUILD_MIN):
             self._build(conn, first, last, acc_after)
         else:
             for delegator in stale:
@@ -149,6 +154,12 @@ class CreditedTotals:
             stale.update(self.ids[r] for r in self.due.pop(epoch) if self.next[r] == epoch)
         return stale
 
+    def _row(self, delegator: str) -> int | None:
+        i = bisect_left(self.ids, delegator, 0, self.built)
+        if i < self.built and self.ids[i] == delegator:
+            return i
+        return self.added.get(delegator)
+
     def _put(
         self,
         delegator: str,
@@ -157,9 +168,11 @@ class CreditedTotals:
         acc_after: Callable[[int], int],
     ) -> None:
         k, w, upcoming = segment_at(points, epoch, acc_after)
-        row = self.rows.get(delegator)
+        row = self._row(delegator)
         if row is None:
-            row = self.rows[delegator] = len(self.k)
+            row = len(self.k)
+            if self.epoch is not None:  # not building: out of the id order
+                self.added[delegator] = row
             self.ids.append(delegator)
             self.k.append(k)
             self.w.append(w)
@@ -176,7 +189,6 @@ class CreditedTotals:
         self._reset()
         self.full_passes += 1
         self.first_settled = first
-        self.epoch = last
         current: str | None = None
         points: list[tuple[int, int]] = []
         for delegator, epoch, weight in conn.execute(
@@ -189,6 +201,8 @@ class CreditedTotals:
             points.append((int(epoch), int(weight)))
         if current is not None:
             self._put(current, points, last, acc_after)
+        self.built = len(self.ids)
+        self.epoch = last
 
     def _sum(self, acc: int) -> int:
         return sum((k + w * acc) // SCALE for k, w in zip(self.k, self.w, strict=True))
@@ -213,7 +227,8 @@ class CreditedTotals:
             " GROUP BY a.delegator",
             (end, end, self.epoch),
         ).fetchall():
-            row = self.rows[str(delegator)]
+            row = self._row(str(delegator))
+            assert row is not None  # every delegator with a schedule has an entry
             total -= (self.k[row] + self.w[row] * acc) // SCALE
             if active:
                 points = schedule(conn, str(delegator))
