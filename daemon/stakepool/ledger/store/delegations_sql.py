@@ -13,7 +13,7 @@ from typing import Any
 
 from stakepool.ledger.delegations import MAX_GWEI, DelegationSet, weight_at
 from stakepool.ledger.queries import DelegationApplyResult, DelegationChange
-from stakepool.ledger.store import delegations_bulk
+from stakepool.ledger.store import delegations_applied, delegations_bulk
 from stakepool.ledger.store.delegations_bulk import contribute as _contribute
 from stakepool.ledger.store.delegations_bulk import tail as _tail
 from stakepool.ledger.store.interface import LedgerError
@@ -83,6 +83,9 @@ def apply_delegations(
     names and those it set before; delegators last set through the API stay as the API left them).
     """
     boundary = _boundary(conn, delegations, effective_epoch)
+    mark = _mark(delegations, replace_all, spare_source)
+    if mark is not None and delegations_applied.unchanged(conn, mark, boundary):
+        return _nothing_changes(conn, boundary)  # a restart with the same file
     if not delegations_bulk.has_schedules(conn):
         # No delegator has a schedule yet (a first start with a big file): every change is
         # from 0, the same rows as below, written in bulk.
@@ -91,14 +94,35 @@ def apply_delegations(
         delegations_bulk.write(conn, load)
         _flush_changes(conn, load.deltas)
         _weight, count = totals_at(conn, boundary)
-        return DelegationApplyResult(boundary, load.changes, count, weight_before, 0)
-    return apply_per_delegator(
-        conn,
-        delegations,
-        effective_epoch=boundary,
-        replace_all=replace_all,
-        spare_source=spare_source,
+        result = DelegationApplyResult(boundary, load.changes, count, weight_before, 0)
+    else:
+        result = apply_per_delegator(
+            conn,
+            delegations,
+            effective_epoch=boundary,
+            replace_all=replace_all,
+            spare_source=spare_source,
+        )
+    if mark is not None:
+        delegations_applied.remember(conn, mark, boundary)
+    return result
+
+
+def _mark(delegations: DelegationSet, replace_all: bool, spare_source: str | None) -> str | None:
+    """The digest of a whole set (``replace_all``), which can be known unchanged; an API change
+    of a few delegators is not."""
+    if not replace_all:
+        return None
+    return delegations_applied.digest(
+        delegations, replace_all=replace_all, spare_source=spare_source
     )
+
+
+def _nothing_changes(conn: Connection, boundary: int) -> DelegationApplyResult:
+    """What ``apply_per_delegator`` answers when every tail is equal: no change, the totals as
+    they are."""
+    weight, count = totals_at(conn, boundary)
+    return DelegationApplyResult(boundary, [], count, weight, 0)
 
 
 def _boundary(conn: Connection, delegations: DelegationSet, effective_epoch: int | None) -> int:
@@ -230,6 +254,9 @@ def preview_delegations(
     """What ``apply_delegations`` would do, raised as ``Preview`` (run it inside ``Database.write``,
     whose rollback then undoes it): the one computation, never a second copy of the rules."""
     boundary = _boundary(conn, delegations, effective_epoch)
+    mark = _mark(delegations, replace_all, spare_source)
+    if mark is not None and delegations_applied.unchanged(conn, mark, boundary):
+        raise Preview(_nothing_changes(conn, boundary))
     if not delegations_bulk.has_schedules(conn):
         # A first load's answer is its plan, known without writing a million rows only to roll
         # them back (the daemon previews every file before applying it): the totals are the

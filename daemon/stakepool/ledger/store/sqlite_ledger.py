@@ -1,17 +1,18 @@
 """``LedgerStore`` on the store's ``Database`` (SQLite or PostgreSQL; the name stayed): the async face of ``ledger_write``/``ledger_read`` over ``Database``.
 
 Every write is one ``Database.write`` transaction (BEGIN IMMEDIATE … COMMIT): a crash in the
-middle leaves the previous epoch intact. The pool's dust needs a pass over every delegator, so it
-is computed at most once per (settled, final, delegations) version, cached here, and from
-``pool_totals()`` on a separate read-only connection in a worker thread (WAL lets it read a
-consistent snapshot beside the writer; on PostgreSQL a second session in one REPEATABLE READ
-snapshot), so the pass (about 2.5 s for 1M delegators) never holds
-up the database thread that settles epochs and answers the other queries.
-"""
+middle leaves the previous epoch intact. The pool's dust needs every delegator's floored accrual:
+``credited.CreditedTotals`` keeps what it can of them between epochs, so a new epoch costs one pass
+over two in-memory lists and a delegation change only its delegators (a first build reads every
+schedule once). ``pool_totals()`` brings it up to date on a separate read-only connection in a
+worker thread (WAL lets it read a consistent snapshot beside the writer; on PostgreSQL a second
+session in one REPEATABLE READ snapshot), so it never holds up the database thread that settles
+epochs and answers the other queries."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 
 from stakepool.chain.clock import ChainClock
@@ -49,6 +50,7 @@ from stakepool.ledger.store import (
     statements_sql,
 )
 from stakepool.ledger.store.bounds import FinalPoolSums, PoolSums
+from stakepool.ledger.store.credited import CreditedTotals
 from stakepool.ledger.store.interface import (
     FinalizedHook,
     LedgerStore,
@@ -66,13 +68,6 @@ from stakepool.store.replicas import Reads
 
 DEFAULT_PERIOD_EPOCHS = 225
 """``[ledger] statement_period_epochs``: one mainnet day."""
-
-
-def _version(conn: Connection) -> tuple[object, ...]:
-    _first, last, last_final = last_epochs(conn)
-    journal = conn.execute("SELECT COALESCE(MAX(id), 0) FROM delegation_journal").fetchone()[0]
-    reversals = conn.execute("SELECT COALESCE(MAX(id), 0) FROM ledger_epoch_reversals").fetchone()
-    return (last, last_final, int(journal), int(reversals[0]))
 
 
 class SqliteLedgerStore:
@@ -96,8 +91,11 @@ class SqliteLedgerStore:
         self.policy = policy
         self.period_epochs = period_epochs
         self.outbox_max_rows = outbox_max_rows
-        self._credited: tuple[tuple[object, ...], FinalTotal] | None = None
+        self._credited = CreditedTotals()
+        self._credited_mutex = threading.Lock()
+        """The database thread and the worker thread both bring ``_credited`` up to date."""
         self._credited_lock = asyncio.Lock()
+        self._last_totals: PoolTotals | None = None
         self._final_pool_sums: FinalPoolSums | None = None
         """The pool's bound over the final epochs, as the last committed settle read it."""
 
@@ -258,23 +256,31 @@ class SqliteLedgerStore:
     async def status(self) -> LedgerStatus:
         return await self.reads.read(ledger_read.status)
 
-    def _pool_totals(self, conn: Connection) -> PoolTotals:
-        version = _version(conn)
-        if self._credited is None or self._credited[0] != version:
-            self._credited = (version, ledger_read.credited_gwei(conn))
-        return ledger_read.pool_totals(conn, self.pool_id, self._credited[1])
+    def credited_passes(self) -> int:
+        """How many times the pool's totals read every delegator's schedule (a benchmark's and a
+        test's figure: once at the first answer, then only after a change of most delegators)."""
+        return self._credited.full_passes
 
-    def _credited_on_side_connection(self) -> tuple[tuple[object, ...], FinalTotal]:
-        # One snapshot for the version and the sums.
-        return self.reads.snapshot_sync(lambda c: (_version(c), ledger_read.credited_gwei(c)))
+    def _credited_at(self, conn: Connection) -> FinalTotal:
+        with self._credited_mutex:
+            return self._credited.refresh(conn)
+
+    def _pool_totals(self, conn: Connection) -> PoolTotals:
+        # Up to date already (the worker thread's refresh) unless an epoch settled since.
+        return ledger_read.pool_totals(conn, self.pool_id, self._credited_at(conn))
 
     async def pool_totals(self) -> PoolTotals:
-        if self.db.path != ":memory:":
-            async with self._credited_lock:
-                version = await self.reads.read(_version)
-                if self._credited is None or self._credited[0] != version:
-                    self._credited = await asyncio.to_thread(self._credited_on_side_connection)
-        return await self.reads.read(self._pool_totals)
+        """While another caller brings the totals up to date (after an epoch settled, a pass
+        over every delegator's entry; after a new file, over every schedule), the last complete
+        answer: consistent in itself, its ``last_settled_epoch`` says which epoch it is of."""
+        if self.db.path == ":memory:":
+            return await self.reads.read(self._pool_totals)
+        if self._credited_lock.locked() and self._last_totals is not None:
+            return self._last_totals
+        async with self._credited_lock:
+            await asyncio.to_thread(self.reads.snapshot_sync, self._credited_at)
+            self._last_totals = await self.reads.read(self._pool_totals)
+            return self._last_totals
 
     def pool_totals_sync(self) -> PoolTotals:
         return self.db.read_sync(self._pool_totals)
