@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +57,16 @@ def test_the_fast_path_writes_the_same_bytes_and_digest(inp: EpochSettlementInpu
     assert settle_digest(inp, columns) == inp.digest()
     if columns is not None:
         assert split_columns(columns) == split(inp.validators)
+
+
+@settings(max_examples=200, deadline=None)
+@given(inputs(), st.integers(1, 7))
+def test_hashed_in_slices_the_digest_is_the_same(inp: EpochSettlementInput, rows: int) -> None:
+    """A pool larger than a slice is hashed piece by piece: the same digest as the whole text."""
+    columns = read_columns(inp.validators)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("stakepool.ledger.store.settle_digest.ROWS_PER_SLICE", rows)
+        assert settle_digest(inp, columns) == inp.digest()
 
 
 def test_a_regular_epoch_takes_the_fast_path_in_any_order() -> None:
