@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 
 from stakepool.ledger.accumulator import NUDGE, SCALE, accrued_scaled, to_gwei
 from stakepool.ledger.queries import FinalTotal
-from stakepool.ledger.store.ledger_sql import last_epochs, schedule
+from stakepool.ledger.store.ledger_sql import acc_lookup, last_epochs, schedule
 from stakepool.store.engine import Connection
 
 NEVER = 2**63 - 1
@@ -239,18 +239,11 @@ class CreditedTotals:
 
 def _acc_lookup(conn: Connection, first: int | None) -> Callable[[int], int]:
     """``acc_after(k)`` as ``ledger_read.credited_gwei`` defines it: 0 before the first settled
-    epoch, the newest accumulator after the last; read per epoch asked (a few per refresh)."""
-    cache: dict[int, int] = {}
+    epoch (without a query), the newest accumulator after the last; read per epoch asked (a few
+    per refresh)."""
+    lookup = acc_lookup(conn)
 
     def acc_after(epoch: int) -> int:
-        if first is None or epoch < first:
-            return 0
-        if epoch not in cache:
-            row = conn.execute(
-                "SELECT acc_scaled FROM ledger_epochs WHERE epoch <= ? ORDER BY epoch DESC LIMIT 1",
-                (epoch,),
-            ).fetchone()
-            cache[epoch] = 0 if row is None else int(row[0])
-        return cache[epoch]
+        return 0 if first is None or epoch < first else lookup(epoch)
 
     return acc_after
