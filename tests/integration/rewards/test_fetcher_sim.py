@@ -366,3 +366,22 @@ async def test_a_node_without_rewards_endpoints_is_not_asked_again(
     assert tracker.waiting == {}
     assert [w.epoch for w in await tracker.close(5)] == [5]
     assert tracker.waiting == {}
+
+
+async def test_only_windows_waiting_for_their_explanation_stay_in_memory(
+    chain: SimChain, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    """An explained window's start records are not held (a big pool's are tens of MB); one still
+    waiting for its explanation is, so that asking again costs no read of its states."""
+    server = await serve_sim(chain)
+    client = sim_client(server.url, retries=0)
+    fetcher = RewardsFetcher(client, await _spec(client))
+    assert (await fetcher.epoch(4, POOL)).explanation_available
+    assert len(fetcher.windows) == 0
+    server.faults.set("getAttestationsRewards", "unavailable")
+    waiting = await fetcher.epoch(5, POOL)
+    assert not waiting.explanation_available
+    assert len(fetcher.windows) == 1
+    server.faults.clear()
+    assert (await fetcher.explain(waiting)).explanation_available
+    assert len(fetcher.windows) == 0
