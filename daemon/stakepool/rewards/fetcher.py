@@ -35,6 +35,7 @@ from stakepool.rewards.block_reader import BlockReader
 from stakepool.rewards.el_reader import ElRewardsReader
 from stakepool.rewards.explaining import explained_rows
 from stakepool.rewards.explanation_reader import ExplanationReader, Unexplained
+from stakepool.rewards.known_states import KnownStates
 from stakepool.rewards.plausibility_check import ImplausibleSettlement, PlausibilityCheck
 from stakepool.rewards.settlement_reader import SettlementReader
 from stakepool.rewards.settling import last_slot, settled_rows
@@ -59,7 +60,8 @@ class RewardsFetcher:
     payments; see ``execution.maths.el_reward``). ``keep_windows``: how many settled windows are
     kept in memory for a later ``explain`` without reading them again. ``chunk``: validators per
     request, read one chunk after the other and compacted at once, so a big pool's answers are
-    never all in memory as API models together.
+    never all in memory as API models together. ``known``: the pool's records at states the
+    daemon already read this epoch (by root), which the windows' ends take instead of a read.
     """
 
     def __init__(
@@ -71,10 +73,12 @@ class RewardsFetcher:
         fee_recipients: Collection[str] = (),
         keep_windows: int = 4,
         chunk: int = 10_000,
+        known: KnownStates | None = None,
     ) -> None:
         self.client = client
         self.spec = spec
-        states = StateReader(client, chunk=chunk)
+        self.known = known if known is not None else KnownStates(keep=0)
+        states = StateReader(client, chunk=chunk, known=self.known)
         self.settlement = SettlementReader(BlockReader(client, spec), states, spec)
         self.endpoints = ExplanationReader(client, states, chunk=chunk)
         self.el = ElRewardsReader(execution, fee_recipients)
@@ -113,6 +117,8 @@ class RewardsFetcher:
             )
             if not found:
                 break
+            # Whatever served these states served implausible balances: read them again.
+            self.known.forget(inputs.start_id, inputs.end_id)
             refused = ImplausibleSettlement(epoch, found)
             node = self._set_aside() if attempt == 0 else None
             if self.on_refused is None:

@@ -18,6 +18,7 @@ from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import BadRequest, Unsupported
 from stakepool.beacon.models import PendingConsolidation
 from stakepool.rewards.explaining import Record
+from stakepool.rewards.known_states import KnownStates
 from stakepool.rewards.window import pending_by_pubkey
 
 
@@ -56,11 +57,15 @@ def chunked(indices: Sequence[int], size: int) -> Iterable[Sequence[int]]:
 
 
 class StateReader:
-    """``chunk``: validators per request (at least 1)."""
+    """``chunk``: validators per request (at least 1). ``known``: states the daemon already read
+    (by root), served from memory instead of asking the node again."""
 
-    def __init__(self, client: BeaconClient, *, chunk: int) -> None:
+    def __init__(
+        self, client: BeaconClient, *, chunk: int, known: KnownStates | None = None
+    ) -> None:
         self.client = client
         self.chunk = max(1, chunk)
+        self.known = known if known is not None else KnownStates(keep=0)
 
     async def ends(self, start_id: str, end_id: str, indices: Sequence[int]) -> WindowEnds:
         """Records at the start, balances at the end, and both ends' queues, read together."""
@@ -91,6 +96,11 @@ class StateReader:
         meta = StateMeta()
         if state_id.startswith("-"):
             return out, meta
+        known = self.known.get(state_id)
+        if known is not None:
+            rows, indices = known.rows(indices)
+            out.update(known.records(rows))
+            meta = meta.add(known.finalized, known.optimistic)
         for part in chunked(indices, self.chunk):
             env = await self.client.state.validator_columns(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)
@@ -118,6 +128,11 @@ class StateReader:
     ) -> tuple[dict[int, int], StateMeta]:
         out: dict[int, int] = {}
         meta = StateMeta()
+        known = self.known.get(state_id)
+        if known is not None:
+            rows, indices = known.rows(indices)
+            out.update(known.balances(rows))
+            meta = meta.add(known.finalized, known.optimistic)
         for part in chunked(indices, self.chunk):
             env = await self.client.state.balance_columns(state_id, part)
             meta = meta.add(env.finalized, env.execution_optimistic)

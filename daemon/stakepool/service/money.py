@@ -40,6 +40,7 @@ from stakepool.ledger.store.ledger_write import DEFAULT_OUTBOX_MAX_ROWS
 from stakepool.ledger.store.sqlite_ledger import SqliteLedgerStore, open_ledger
 from stakepool.publish.api import LedgerApi
 from stakepool.rewards.fetcher import RewardsFetcher
+from stakepool.rewards.known_states import KnownStates
 from stakepool.rewards.plausibility_check import ImplausibleSettlement
 from stakepool.rewards.tracker import RewardsTracker
 from stakepool.service import collector
@@ -106,6 +107,9 @@ class MoneyPath:
             gate=self.ledger.gate,
         )
         self.feed: LedgerFeed | None = None
+        self.known_states = KnownStates()
+        """The pool's records at the states the epoch report read (by root), which the primary
+        node's windows take for their ends instead of reading them again (``rewards/known_states``)."""
         self.duties = DutyMemory()
         """The monitor's verdicts for rows not settled yet; ``duties.write`` is a
         ``MonitorKeeper.digest_writers`` hook so they survive a kill (see ``DutyMemory``)."""
@@ -129,7 +133,11 @@ class MoneyPath:
             execution.auth.get_secret_value() if execution.auth is not None else None,
         )
         fetcher = RewardsFetcher(
-            client, spec, execution=self._execution, fee_recipients=execution.fee_recipients
+            client,
+            spec,
+            execution=self._execution,
+            fee_recipients=execution.fee_recipients,
+            known=self.known_states,
         )
         if self.events is not None:
             fetcher.on_refused = self._refused

@@ -49,6 +49,7 @@ from stakepool.service import collector
 from stakepool.service.between_closes import BetweenCloses
 from stakepool.service.credible import check_checkpoints, incredible
 from stakepool.service.doppelganger_keys import doppelganger_keys
+from stakepool.service.epoch_end import EpochEndReader
 from stakepool.service.epoch_steps import EpochSteps, slot_backoff
 from stakepool.service.group_end import Done, first_fatal, raise_when_set
 from stakepool.service.money import MoneyPath
@@ -108,6 +109,7 @@ class Supervisor:
         self.ready = asyncio.Event()
         self._closed: asyncio.Queue[Epoch] = asyncio.Queue()
         self._last_balances: dict[ValidatorIndex, Gwei] | None = None
+        self._ends = EpochEndReader(client, money.known_states)
         self._last_epoch: Epoch | None = None
         self._epochs_shown = 0
 
@@ -245,7 +247,8 @@ class Supervisor:
         report = await steps.run("epoch_report", epoch, lambda: self._epoch_report(spec, epoch))
         head = report.head if report is not None else self.tracker.head if self.tracker else None
         assert head is not None  # epochs close on heads
-        records = await self._update_statuses(Slot(spec.clock().last_slot(epoch)))
+        records = await self._update_statuses(epoch, Slot(spec.clock().last_slot(epoch)))
+        self._ends.done()
         if report is not None:
             self.metrics.set_checkpoints(head.justified_epoch, head.finalized_epoch)
             self.metrics.set_balances(report.balances)
@@ -260,21 +263,26 @@ class Supervisor:
             "money", epoch, lambda: self.money.on_epoch_closed(epoch, head.finalized_epoch)
         )
 
-    async def _update_statuses(self, state_slot: Slot) -> ValidatorColumns | None:
+    async def _update_statuses(self, epoch: Epoch, state_slot: Slot) -> ValidatorColumns | None:
         """Validators by status and slashed, once per epoch; a failure only leaves them stale.
 
-        The records (as columns, no model per validator) go on to the monitor too: one request
-        per epoch serves both (None when it failed)."""
+        The records (as columns, no model per validator) go on to the monitor too: the report's
+        read serves both, and the rewards windows (``service/epoch_end``); read here only when
+        the report failed (None when this fails too)."""
         if not self.members:
             return None
-        try:
-            ids = [m.index for m in self.members]
-            answer = await self.client.state.validator_columns(state_slot, ids)
-        except BeaconError as exc:
-            log.warning("validator_statuses_failed", slot=state_slot, error=str(exc))
-            return None
-        self.metrics.set_validator_statuses(answer.data.status, slashed=sum(answer.data.slashed))
-        return answer.data
+        end = self._ends.of(epoch)
+        if end is not None:
+            columns = end.columns
+        else:
+            try:
+                ids = [m.index for m in self.members]
+                columns = (await self.client.state.validator_columns(state_slot, ids)).data
+            except BeaconError as exc:
+                log.warning("validator_statuses_failed", slot=state_slot, error=str(exc))
+                return None
+        self.metrics.set_validator_statuses(columns.status, slashed=sum(columns.slashed))
+        return columns
 
     async def _epoch_report(self, spec: ChainSpec, epoch: Epoch) -> EpochReport:
         tracker = self.tracker
@@ -287,7 +295,7 @@ class Supervisor:
         balances: dict[ValidatorIndex, Gwei] = {}
         if self.members:
             ids = [m.index for m in self.members]
-            balances = (await self.client.state.balance_columns(last_slot, ids)).data.as_dict()
+            balances = (await self._ends.read(epoch, last_slot, ids)).balances()
         previous = self._last_balances if self._last_epoch == epoch - 1 else None
         self._last_balances, self._last_epoch = balances, epoch
         head = tracker.head

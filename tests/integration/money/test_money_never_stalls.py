@@ -1,5 +1,6 @@
 """The daemon's ledger never stalls for good (issue 12, item 3), end to end: a pruning node
-(states of its last two epochs only, blocks kept) stops serving balances for several epochs; once
+(states of its last two epochs only, blocks kept) stops serving balances and validators for
+several epochs; once
 it answers again the ledger catches up — the windows it could not read in time settled as one
 merged window — with no epoch skipped, exact in total against the simulator's own books."""
 
@@ -20,6 +21,9 @@ from stakepool.sim.server import SimServer
 from tests.integration.money.moneykit import POOL, SCENARIO, SPE, VALIDATORS, detail_rows, sim_truth
 
 BALANCES = "/eth/v1/beacon/states/{state_id}/validator_balances"
+VALIDATORS_ROUTE = "/eth/v1/beacon/states/{state_id}/validators"
+"""Both routes a window's states are read by: the ends come from the epoch report's validators
+read when it succeeded (``rewards/known_states``), so the outage takes both."""
 OUTAGE_EPOCHS = 5
 
 
@@ -85,6 +89,7 @@ async def test_the_ledger_catches_up_after_a_pruning_node_failed_for_epochs(
             try:
                 await _until("epoch 3 settled", lambda: _last_settled(db) >= 3, 60, daemon)
                 sim.faults.set(BALANCES, "unavailable")
+                sim.faults.set(VALIDATORS_ROUTE, "unavailable")
                 outage_from = _head_epoch(chain)
                 await _until(
                     "the outage",
@@ -93,6 +98,7 @@ async def test_the_ledger_catches_up_after_a_pruning_node_failed_for_epochs(
                     daemon,
                 )
                 sim.faults.clear(BALANCES)
+                sim.faults.clear(VALIDATORS_ROUTE)
                 caught_up = outage_from + OUTAGE_EPOCHS + 2
                 await _until(
                     f"epoch {caught_up} settled",

@@ -1,13 +1,14 @@
 """A failed epoch report costs the epoch nothing else: the monitor still judges its proposals and
 the ledger still settles it with the verdicts (item 2 of issue 12).
 
-A corrupting middleware in front of the simulator answers the epoch report's balances request for
+A corrupting middleware in front of the simulator answers the epoch report's records request for
 the missed proposal's epoch with a malformed body — once (absorbed by the retry within the epoch),
 or every time (the report is given up for that epoch, the other steps still run)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -24,16 +25,19 @@ from tests.integration.money.moneykit import MISSED_SLOT, SCENARIO, SPE, VALIDAT
 from tests.integration.simkit import Handler, InterceptingSimServer
 
 MISSED_EPOCH = MISSED_SLOT // SPE
-REPORT_STATE = str((MISSED_EPOCH + 1) * SPE - 1)
-"""The epoch report reads the pool's balances at ``LAST(epoch)`` by slot (the ledger by root)."""
+REPORT_SLOT = (MISSED_EPOCH + 1) * SPE - 1
+"""The epoch report reads the pool's records at ``LAST(epoch)``, by the state root of the block
+at that slot (which the ledger's windows then take instead of reading it again)."""
 POOL = list(range(VALIDATORS))
 """Every validator: the missed slot's proposer is in the pool whatever the shuffling."""
 MALFORMED = b'{"execution_optimistic":false,"finalized":false,"data":[{"index":"0","balance":"12x"'
 
 
 class CorruptingSim(InterceptingSimServer):
-    """Answers the balances at ``REPORT_STATE`` with a truncated body, ``times`` times; with
-    ``headers``, the monitor's ``headers?slot=`` of the epoch's first slot instead."""
+    """Answers the report's read of the records at ``REPORT_SLOT`` with a truncated body,
+    ``times`` times; with ``headers``, the monitor's ``headers?slot=`` of the epoch's first slot
+    instead. The report's read is the one made while the epoch after ``MISSED_EPOCH`` runs: the
+    next window reads the same state as its start only once that epoch has closed."""
 
     def __init__(self, chain: SimChain, times: int, *, headers: bool = False) -> None:
         super().__init__(chain, auto_advance=True)
@@ -41,18 +45,27 @@ class CorruptingSim(InterceptingSimServer):
         self.headers = headers
         self.corrupted = 0
 
-    def _target(self, request: web.Request) -> bool:
+    async def _target(self, request: web.Request) -> bool:
         if self.headers:
             return request.path == "/eth/v1/beacon/headers" and request.query.get("slot") == str(
                 MISSED_EPOCH * SPE
             )
-        return (
-            request.path.endswith("/validator_balances")
-            and request.match_info.get("state_id") == REPORT_STATE
-        )
+        block = self.chain.block(str(REPORT_SLOT))
+        head = self.chain.state("head")
+        if (
+            block is None
+            or head is None
+            or head.slot >= (MISSED_EPOCH + 2) * SPE
+            or request.method != "POST"
+            or not request.path.endswith("/validators")
+            or request.match_info.get("state_id") != block.state_root
+        ):
+            return False
+        # The whole pool: not the explanation's read of the window's slashed validators there.
+        return len(json.loads(await request.read())["ids"]) == len(POOL)
 
     async def intercept(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self.left > 0 and self._target(request):
+        if self.left > 0 and await self._target(request):
             self.left -= 1
             self.corrupted += 1
             return web.Response(body=MALFORMED, content_type="application/json")
@@ -141,7 +154,7 @@ def _proposer(sim: CorruptingSim) -> int:
     return duty
 
 
-async def test_one_malformed_balances_answer_loses_no_missed_proposal(tmp_path: Path) -> None:
+async def test_one_malformed_report_answer_loses_no_missed_proposal(tmp_path: Path) -> None:
     sim, events, logs = await _run(tmp_path, times=1)
     assert sim.corrupted == 1
     proposer = _proposer(sim)

@@ -1,0 +1,116 @@
+"""``KnownStates``: the pool's validator records at a state already read, by state root.
+
+Closing epoch ``c``, the daemon reads the pool's records at ``LAST(c)`` for the epoch report, the
+statuses and the monitor. Window ``c`` ends at that state (its balances) and window ``c + 1``
+starts there (its records), and the windows read their states by the root of the block that pins
+them. When the report read the same root, the windows take the records from here instead of
+asking the node again: at 100,000 validators that is a validators read and a balances read
+fewer per epoch, the biggest answers the daemon decodes.
+
+Keyed by state root only, never by slot: a root names one state, so a record served from here is
+the node's answer for exactly the state the window pinned, whatever was reorged in between. A
+slot id or ``head`` is never kept. Bounded to the last ``keep`` states (two: a window's start and
+end). An answer that was refused as implausible is dropped (``forget``) so the window is read
+again from the node. Pure bookkeeping: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from stakepool.beacon.models.columns import ValidatorColumns
+from stakepool.rewards.explaining import Record
+
+
+def is_state_root(state_id: str) -> bool:
+    return len(state_id) == 66 and state_id.startswith("0x")
+
+
+@dataclass(frozen=True, slots=True)
+class KnownState:
+    """One answer of the node about a state: the pool's records and what it said of the state."""
+
+    columns: ValidatorColumns
+    finalized: bool | None
+    optimistic: bool
+
+    def rows(self, indices: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Rows of ``indices`` that this answer holds, and the indices it does not hold."""
+        index = self.columns.index
+        if len(index) == len(indices) and index.tolist() == list(indices):
+            return list(range(len(index))), []  # the usual case: the same pool, the same order
+        where = {v: row for row, v in enumerate(index)}
+        found = [where[i] for i in indices if i in where]
+        return found, [i for i in indices if i not in where]
+
+    def records(self, rows: Sequence[int]) -> dict[int, Record]:
+        c = self.columns
+        return {
+            c.index[r]: Record(
+                c.balance[r],
+                c.effective_balance[r],
+                bool(c.slashed[r]),
+                c.activation_epoch[r],
+                c.exit_epoch[r],
+                c.withdrawable_epoch[r],
+                c.pubkey[r],
+            )
+            for r in rows
+        }
+
+    def balances(self, rows: Sequence[int]) -> dict[int, int]:
+        index, balance = self.columns.index, self.columns.balance
+        return {index[r]: balance[r] for r in rows}
+
+
+class KnownStates:
+    """``keep``: how many states are kept (0: none)."""
+
+    def __init__(self, keep: int = 2) -> None:
+        self.keep = max(0, keep)
+        self._states: OrderedDict[str, KnownState] = OrderedDict()
+        self.served = 0
+        """Reads answered from here (for tests and the bench's curiosity)."""
+
+    def remember(
+        self,
+        state_root: str,
+        columns: ValidatorColumns,
+        *,
+        finalized: bool | None,
+        optimistic: bool,
+    ) -> None:
+        if not self.keep or not is_state_root(state_root):
+            return
+        for earlier in self._states.values():
+            # The pool's pubkeys and credentials hardly change between epochs: one copy of each
+            # list for all kept states (~25 MB at 100,000 validators) rather than one per state.
+            if earlier.columns.pubkey == columns.pubkey:
+                columns = replace(columns, pubkey=earlier.columns.pubkey)
+            if earlier.columns.withdrawal_credentials == columns.withdrawal_credentials:
+                columns = replace(
+                    columns, withdrawal_credentials=earlier.columns.withdrawal_credentials
+                )
+            break
+        key = state_root.lower()
+        self._states[key] = KnownState(columns, finalized, optimistic)
+        self._states.move_to_end(key)
+        while len(self._states) > self.keep:
+            self._states.popitem(last=False)
+
+    def get(self, state_id: str) -> KnownState | None:
+        if not is_state_root(state_id):
+            return None
+        known = self._states.get(state_id.lower())
+        if known is not None:
+            self.served += 1
+        return known
+
+    def forget(self, *state_ids: str) -> None:
+        for state_id in state_ids:
+            self._states.pop(state_id.lower(), None)
+
+    def __len__(self) -> int:
+        return len(self._states)
