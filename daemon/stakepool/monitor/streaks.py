@@ -65,7 +65,21 @@ class MissedStreaks:
         }
 
     def observe(self, epoch: int, outcomes: Iterable[AttestationOutcome]) -> list[MonitorEvent]:
+        events, changed = self.plan(epoch, outcomes)
+        self.apply(changed)
+        return events
+
+    def apply(self, changed: Mapping[ValidatorIndex, StreakState]) -> None:
+        """The new states ``plan`` worked out."""
+        self._state.update(changed)
+
+    def plan(
+        self, epoch: int, outcomes: Iterable[AttestationOutcome]
+    ) -> tuple[list[MonitorEvent], dict[ValidatorIndex, StreakState]]:
+        """What observing ``epoch`` tells and the validators' new states, changing nothing (so it
+        may be worked out away from the loop, then applied in one step)."""
         events: list[MonitorEvent] = []
+        changed: dict[ValidatorIndex, StreakState] = {}
         # One verdict per validator and epoch: several duties in one epoch do not occur, but if a
         # caller merges duty lists, an inclusion of any wins.
         included: dict[ValidatorIndex, bool] = {}
@@ -85,12 +99,12 @@ class MissedStreaks:
                     events.append(
                         AttestationRecovered(validator_index=v, epoch=e, missed=prev.missed)
                     )
-                self._state[v] = StreakState(e, 0, None)
+                changed[v] = StreakState(e, 0, None)
                 continue
             missed = 1 + (prev.missed if prev is not None else 0)
             first = prev.first_missed_epoch if prev is not None and prev.missed else e
             assert first is not None
-            self._state[v] = StreakState(e, missed, first)
+            changed[v] = StreakState(e, missed, first)
             events.append(
                 AttestationMissed(validator_index=v, epoch=e, slot=slot_of[v].slot, streak=missed)
             )
@@ -100,4 +114,4 @@ class MissedStreaks:
                         validator_index=v, epoch=e, streak=missed, first_missed_epoch=first
                     )
                 )
-        return events
+        return events, changed
