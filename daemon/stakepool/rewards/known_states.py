@@ -16,6 +16,7 @@ again from the node. Pure bookkeeping: no I/O.
 
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,15 +31,39 @@ def is_state_root(state_id: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class KnownState:
-    """One answer of the node about a state: the pool's records and what it said of the state."""
+    """One answer of the node about a state: the columns of the pool's records the rewards read
+    (the same arrays as the answer's, not copies; the credentials and statuses are not kept),
+    and what it said of the state."""
 
-    columns: ValidatorColumns
+    index: array[int]
+    balance: array[int]
+    effective_balance: array[int]
+    slashed: bytes
+    activation_epoch: array[int]
+    exit_epoch: array[int]
+    withdrawable_epoch: array[int]
+    pubkey: list[str]
     finalized: bool | None
     optimistic: bool
 
+    @classmethod
+    def of(cls, c: ValidatorColumns, finalized: bool | None, optimistic: bool) -> KnownState:
+        return cls(
+            c.index,
+            c.balance,
+            c.effective_balance,
+            c.slashed,
+            c.activation_epoch,
+            c.exit_epoch,
+            c.withdrawable_epoch,
+            c.pubkey,
+            finalized,
+            optimistic,
+        )
+
     def rows(self, indices: Sequence[int]) -> tuple[list[int], list[int]]:
         """Rows of ``indices`` that this answer holds, and the indices it does not hold."""
-        index = self.columns.index
+        index = self.index
         if len(index) == len(indices) and index.tolist() == list(indices):
             return list(range(len(index))), []  # the usual case: the same pool, the same order
         where = {v: row for row, v in enumerate(index)}
@@ -46,22 +71,21 @@ class KnownState:
         return found, [i for i in indices if i not in where]
 
     def records(self, rows: Sequence[int]) -> dict[int, Record]:
-        c = self.columns
         return {
-            c.index[r]: Record(
-                c.balance[r],
-                c.effective_balance[r],
-                bool(c.slashed[r]),
-                c.activation_epoch[r],
-                c.exit_epoch[r],
-                c.withdrawable_epoch[r],
-                c.pubkey[r],
+            self.index[r]: Record(
+                self.balance[r],
+                self.effective_balance[r],
+                bool(self.slashed[r]),
+                self.activation_epoch[r],
+                self.exit_epoch[r],
+                self.withdrawable_epoch[r],
+                self.pubkey[r],
             )
             for r in rows
         }
 
     def balances(self, rows: Sequence[int]) -> dict[int, int]:
-        index, balance = self.columns.index, self.columns.balance
+        index, balance = self.index, self.balance
         return {index[r]: balance[r] for r in rows}
 
 
@@ -84,18 +108,15 @@ class KnownStates:
     ) -> None:
         if not self.keep or not is_state_root(state_root):
             return
+        state = KnownState.of(columns, finalized, optimistic)
         for earlier in self._states.values():
-            # The pool's pubkeys and credentials hardly change between epochs: one copy of each
-            # list for all kept states (~25 MB at 100,000 validators) rather than one per state.
-            if earlier.columns.pubkey == columns.pubkey:
-                columns = replace(columns, pubkey=earlier.columns.pubkey)
-            if earlier.columns.withdrawal_credentials == columns.withdrawal_credentials:
-                columns = replace(
-                    columns, withdrawal_credentials=earlier.columns.withdrawal_credentials
-                )
+            # The pool's pubkeys hardly change between epochs: one list for all kept states
+            # (~15 MB at 100,000 validators) rather than one per state.
+            if earlier.pubkey == state.pubkey:
+                state = replace(state, pubkey=earlier.pubkey)
             break
         key = state_root.lower()
-        self._states[key] = KnownState(columns, finalized, optimistic)
+        self._states[key] = state
         self._states.move_to_end(key)
         while len(self._states) > self.keep:
             self._states.popitem(last=False)
