@@ -42,7 +42,10 @@ class EpochReport:
     @property
     def change(self) -> int | None:
         """Σ balance change over the epoch (not yet a reward: withdrawals are not added back)."""
-        if self.previous is None:
+        now, before = self.balances, self.previous
+        if before is None:
             return None
-        common = self.balances.keys() & self.previous.keys()
-        return sum(self.balances[i] - self.previous[i] for i in common)
+        if now.keys() == before.keys():  # the usual case; sums in C (100,000 at every close)
+            return sum(now.values()) - sum(before.values())
+        common = now.keys() & before.keys()
+        return sum(map(now.__getitem__, common)) - sum(map(before.__getitem__, common))

@@ -11,6 +11,7 @@ to its operator group (``vc-1``), so ``sum by (group)`` works there too (join on
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import cast
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -29,7 +30,8 @@ class BalanceMetrics:
         the balances change once an epoch, the scrapes come every few seconds."""
 
     def update(self, balances: Mapping[ValidatorIndex, Gwei]) -> None:
-        self._balances = {int(index): int(gwei) for index, gwei in balances.items()}
+        # ints already (NewTypes of int): a copy in C rather than two calls per validator
+        self._balances = cast(dict[int, int], dict(balances))
 
     def _value_sums(self, keys: TallyKeys) -> list[tuple[str, int]]:
         cached = self._sums

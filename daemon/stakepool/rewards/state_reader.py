@@ -98,8 +98,9 @@ class StateReader:
             return out, meta
         known = self.known.get(state_id)
         if known is not None:
+            # 100,000 records built (~0.3 s): off the loop; the kept columns never change.
             rows, indices = known.rows(indices)
-            out.update(known.records(rows))
+            out.update(await asyncio.to_thread(known.records, rows))
             meta = meta.add(known.finalized, known.optimistic)
         for part in chunked(indices, self.chunk):
             env = await self.client.state.validator_columns(state_id, part)
@@ -131,7 +132,7 @@ class StateReader:
         known = self.known.get(state_id)
         if known is not None:
             rows, indices = known.rows(indices)
-            out.update(known.balances(rows))
+            out.update(await asyncio.to_thread(known.balances, rows))
             meta = meta.add(known.finalized, known.optimistic)
         for part in chunked(indices, self.chunk):
             env = await self.client.state.balance_columns(state_id, part)
