@@ -137,7 +137,10 @@ class NodeTransport:
         if budgets:
             now = asyncio.get_running_loop().time()
             for budget in budgets:
-                budget.reschedule(now)
+                # One whose time just ran out is ending already (rescheduling it would raise
+                # "Cannot change state of expiring Timeout", and that ended the daemon).
+                if not budget.expired():
+                    budget.reschedule(now)
         return len(budgets)
 
     async def request(

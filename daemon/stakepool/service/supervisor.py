@@ -157,7 +157,9 @@ class Supervisor:
             log.warning("pool_has_no_validators", hint="set [pool] validators or validators_file")
             return ()
         found = (await self.client.state.validator_columns("head", [r.key for r in refs])).data
-        resolution = await asyncio.to_thread(resolve_pool, refs, zip(found.index, found.pubkey, strict=True))
+        resolution = await asyncio.to_thread(
+            resolve_pool, refs, zip(found.index, found.pubkey, strict=True)
+        )
         if resolution.unknown:
             log.warning("validators_not_on_chain", ids=list(resolution.unknown))
         return resolution.members
