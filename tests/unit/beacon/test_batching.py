@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stakepool.beacon.batching import (
     chunks,
@@ -107,3 +109,19 @@ def test_sync_rewards_are_summed_per_validator() -> None:
     ]
     summed = sum_sync_rewards(rows)
     assert [(r.validator_index, r.reward) for r in summed] == [(12, 2832), (900, -1416)]
+
+
+@given(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**64 - 1]), max_size=60))
+def test_plain_indices_are_written_once_each_in_first_seen_order(ids: list[int]) -> None:
+    assert normalize_ids(ids) == list(dict.fromkeys(normalize_id(i) for i in ids))
+
+
+@given(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 7, 2**64 - 1]), max_size=60))
+def test_indices_for_duties_are_written_once_each_in_first_seen_order(ids: list[int]) -> None:
+    assert normalize_indices(ids) == list(dict.fromkeys(str(i) for i in ids))
+
+
+def test_indices_for_duties_refuse_what_is_not_an_index() -> None:
+    for bad in ([True], [1, -1], [2**64], [1, "1"]):
+        with pytest.raises(ValueError, match=r"not a validator index|out of range"):
+            normalize_indices(bad)  # type: ignore[arg-type]
