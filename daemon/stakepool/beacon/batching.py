@@ -43,7 +43,8 @@ def normalize_ids(values: Iterable[int | str]) -> list[str]:
     """Normalised, de-duplicated, order kept."""
     items = list(values)
     # The common case at scale, 100,000 plain indices: a few passes in C instead of one call each
-    # (deduplicated as ints, then written: distinct ints are distinct decimals; 34 -> 20 ms).
+    # (deduplicated as ints, then written: distinct ints are distinct decimals; two thirds of the
+    # time of deduplicating the decimals, at 100,000 ids).
     if items and set(map(type, items)) == {int}:
         ints = cast(list[int], items)
         if min(ints) >= 0 and max(ints) < 2**64:
@@ -55,7 +56,7 @@ def normalize_indices(values: Iterable[int]) -> list[str]:
     """For endpoints that take indices only (duties, liveness)."""
     items = list(values)
     if items and set(map(type, items)) == {int} and min(items) >= 0 and max(items) < 2**64:
-        return list(map(str, dict.fromkeys(items)))  # 100,000 of a pool: 48 -> 20 ms, as ids
+        return list(map(str, dict.fromkeys(items)))  # as ids: half the time of one call each
     out: list[str] = []
     for value in items:
         if isinstance(value, bool) or not isinstance(value, int):

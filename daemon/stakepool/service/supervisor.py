@@ -151,7 +151,8 @@ class Supervisor:
 
     async def resolve_members(self) -> tuple[PoolMember, ...]:
         # A 100,000-line validators file and its answer: read as columns and matched in a
-        # thread (~1.5 s as models on the loop, while /healthz and /readyz waited).
+        # thread (as models on the loop, about a second in the process bench, while /healthz
+        # and /readyz waited).
         refs = await asyncio.to_thread(self.settings.pool.all_validators)
         if not refs:
             log.warning("pool_has_no_validators", hint="set [pool] validators or validators_file")
