@@ -36,7 +36,7 @@ from stakepool.ledger.store.interface import LedgerError
 from stakepool.monitor.facts import EpochReport, Started
 from stakepool.monitor.head import HeadTracker
 from stakepool.monitor.keeper import MonitorKeeper, chain_key
-from stakepool.monitor.pool import PoolMember, resolve_pool
+from stakepool.monitor.pool import PoolMember
 from stakepool.monitor.service import MonitorService
 from stakepool.publish.beacon_metrics import no_node_answers
 from stakepool.publish.disk_metrics import watch_disk
@@ -53,6 +53,7 @@ from stakepool.service.epoch_end import EpochEndReader
 from stakepool.service.epoch_steps import EpochSteps, slot_backoff
 from stakepool.service.group_end import Done, first_fatal, raise_when_set
 from stakepool.service.money import MoneyPath
+from stakepool.service.pool_members import configured_members
 from stakepool.store.database import Database, OutOfSpace
 
 log = structlog.get_logger("stakepool")
@@ -150,20 +151,7 @@ class Supervisor:
                 await asyncio.sleep(delay)
 
     async def resolve_members(self) -> tuple[PoolMember, ...]:
-        # A 100,000-line validators file and its answer: read as columns and matched in a
-        # thread (as models on the loop, about a second in the process bench, while /healthz
-        # and /readyz waited).
-        refs = await asyncio.to_thread(self.settings.pool.all_validators)
-        if not refs:
-            log.warning("pool_has_no_validators", hint="set [pool] validators or validators_file")
-            return ()
-        found = (await self.client.state.validator_columns("head", [r.key for r in refs])).data
-        resolution = await asyncio.to_thread(
-            resolve_pool, refs, zip(found.index, found.pubkey, strict=True)
-        )
-        if resolution.unknown:
-            log.warning("validators_not_on_chain", ids=list(resolution.unknown))
-        return resolution.members
+        return await configured_members(self.settings.pool, self.client)
 
     # --- loops ---------------------------------------------------------------------------------
 
