@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TypeVar, cast
+from typing import Any, TypeVar
 
 from stakepool.beacon.errors import InconsistentAnswer
 from stakepool.beacon.models.wire import Envelope
@@ -42,21 +42,27 @@ def normalize_id(value: int | str) -> str:
 def normalize_ids(values: Iterable[int | str]) -> list[str]:
     """Normalised, de-duplicated, order kept."""
     items = list(values)
-    # The common case at scale, 100,000 plain indices: a few passes in C instead of one call each
-    # (deduplicated as ints, then written: distinct ints are distinct decimals; two thirds of the
-    # time of deduplicating the decimals, at 100,000 ids).
-    if items and set(map(type, items)) == {int}:
-        ints = cast(list[int], items)
-        if min(ints) >= 0 and max(ints) < 2**64:
-            return list(map(str, dict.fromkeys(ints)))
+    plain = _plain_indices(items)
+    if plain is not None:
+        return plain
     return list(dict.fromkeys(normalize_id(v) for v in items))
+
+
+def _plain_indices(items: list[Any]) -> list[str] | None:
+    """The common case at scale, 100,000 plain indices in range, written in a few passes in C
+    rather than one call each (deduplicated as ints, then written: distinct ints are distinct
+    decimals; at 100,000 ids two thirds to half the time); None for anything else."""
+    if items and set(map(type, items)) == {int} and min(items) >= 0 and max(items) < 2**64:
+        return list(map(str, dict.fromkeys(items)))
+    return None
 
 
 def normalize_indices(values: Iterable[int]) -> list[str]:
     """For endpoints that take indices only (duties, liveness)."""
     items = list(values)
-    if items and set(map(type, items)) == {int} and min(items) >= 0 and max(items) < 2**64:
-        return list(map(str, dict.fromkeys(items)))  # as ids: half the time of one call each
+    plain = _plain_indices(items)
+    if plain is not None:
+        return plain
     out: list[str] = []
     for value in items:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -95,8 +95,6 @@ class KnownStates:
     def __init__(self, keep: int = 2) -> None:
         self.keep = max(0, keep)
         self._states: OrderedDict[str, KnownState] = OrderedDict()
-        self.served = 0
-        """Reads answered from here (for tests and the bench's curiosity)."""
 
     def remember(
         self,
@@ -124,10 +122,7 @@ class KnownStates:
     def get(self, state_id: str) -> KnownState | None:
         if not is_state_root(state_id):
             return None
-        known = self._states.get(state_id.lower())
-        if known is not None:
-            self.served += 1
-        return known
+        return self._states.get(state_id.lower())
 
     def forget(self, *state_ids: str) -> None:
         for state_id in state_ids:

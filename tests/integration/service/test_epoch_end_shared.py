@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,14 @@ from stakepool.monitor.facts import EpochReport
 from stakepool.service.root import run_daemon
 from stakepool.sim.chain import SimChain, SimConfig
 from tests.integration.listening import listen
-from tests.integration.money.moneykit import POOL, SPE, VALIDATORS, detail_rows, sim_truth
+from tests.integration.money.moneykit import (
+    POOL,
+    SPE,
+    VALIDATORS,
+    detail_rows,
+    settled,
+    sim_truth,
+)
 from tests.integration.simkit import Handler, InterceptingSimServer
 
 SETTLE_THROUGH = 6
@@ -55,19 +61,6 @@ class Reports:
         self.epochs.append(int(report.epoch))
 
 
-def _last_settled(db: Path) -> int:
-    if not db.exists():
-        return -1
-    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT MAX(epoch) FROM ledger_epochs").fetchone()
-    except sqlite3.OperationalError:
-        return -1
-    finally:
-        conn.close()
-    return -1 if row is None or row[0] is None else int(row[0])
-
-
 async def test_each_epoch_end_is_read_once_for_report_monitor_and_both_windows(
     tmp_path: Path,
 ) -> None:
@@ -96,7 +89,7 @@ async def test_each_epoch_end_is_read_once_for_report_monitor_and_both_windows(
         )
         try:
             deadline = time.monotonic() + 60
-            while _last_settled(db) < SETTLE_THROUGH:  # bounded by the deadline
+            while settled(db)[0] < SETTLE_THROUGH:  # bounded by the deadline
                 assert not daemon.done(), "the daemon stopped"
                 assert time.monotonic() < deadline, f"epoch {SETTLE_THROUGH} not settled"
                 await asyncio.sleep(0.1)
@@ -104,10 +97,10 @@ async def test_each_epoch_end_is_read_once_for_report_monitor_and_both_windows(
             stop.set()
             assert await asyncio.wait_for(daemon, 20) == 0
 
-    settled = _last_settled(db)
+    last = settled(db)[0]
     checked = 0
     for c in reports.epochs:
-        if c + 1 > settled:
+        if c + 1 > last:
             continue  # window c + 1 (which starts at LAST(c)) not settled yet
         block = chain.block(str((c + 1) * SPE - 1))
         if block is None:
@@ -117,7 +110,7 @@ async def test_each_epoch_end_is_read_once_for_report_monitor_and_both_windows(
         assert sim.validators[root] == 1, (c, sim.validators[root])
         assert sim.balances[root] == 0, (c, sim.balances[root])
         checked += 1
-    assert checked >= 3, (reports.epochs, settled)
+    assert checked >= 3, (reports.epochs, last)
     # What was served from memory is what the node would have said: each settled epoch exact.
     rows = detail_rows(db)
     epochs = sorted({int(r[0]) for r in rows})
