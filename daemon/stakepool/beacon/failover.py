@@ -193,18 +193,21 @@ class NodePool:
                 try:
                     result = parse(answer, candidate.url)
                 except MalformedResponse as exc:
-                    candidate.health.answered_badly(f"malformed: {exc.field}")
-                    log.warning(
-                        "beacon_response_malformed",
-                        node=candidate.url,
-                        endpoint=route.name,
-                        field=exc.field,
-                        reason=exc.reason,
-                    )
-                    failures.append(exc)
-                    continue
-                candidate.health.success()
-                return result
+                    error = exc
+                else:
+                    candidate.health.success()
+                    return result
+            if isinstance(error, MalformedResponse):
+                candidate.health.answered_badly(f"malformed: {error.field}")
+                log.warning(
+                    "beacon_response_malformed",
+                    node=candidate.url,
+                    endpoint=route.name,
+                    field=error.field,
+                    reason=error.reason,
+                )
+                failures.append(error)
+                continue
             if isinstance(error, Unsupported):
                 candidate.health.success()  # it answered; it just lacks the route
                 if route.name not in candidate.unsupported:

@@ -5,6 +5,11 @@ available) it must not be mistaken for "this node lacks the route". A missing ro
 by a non-JSON body (a router's plain-text page) or a router-style message such as Lodestar's
 fastify ``Route POST:/eth/v1/... not found``; anything else is data. On routes where 404 has no
 data meaning (node, config, duties, liveness, pools) every 404 means the route is missing.
+
+A 404 whose ``Content-Type`` says JSON but whose body does not decode is neither: a router page is
+not JSON, and a node's own answer was cut or spoiled on the way. It is a malformed answer, asked
+again, never "the route is missing": that is remembered for an hour, and on the header route it
+held a node's whole settlement (a body cut at ``{"code":404,"message":"Block not fou``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 from stakepool.beacon.errors import (
     BadRequest,
     BeaconError,
+    MalformedResponse,
     NodeUnavailable,
     NotFound,
     NotReady,
@@ -44,6 +50,12 @@ def error_message(answer: HttpAnswer) -> str:
     return answer.text.strip()[:300] or f"HTTP {answer.status}"
 
 
+def is_spoiled_json(answer: HttpAnswer) -> bool:
+    """Declared as JSON, yet not JSON (cut short, garbled, empty)."""
+    declared = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+    return not answer.is_json and (declared == "application/json" or declared.endswith("+json"))
+
+
 def is_missing_route(answer: HttpAnswer) -> bool:
     if not answer.is_json or not isinstance(answer.body, dict):
         return True
@@ -62,6 +74,10 @@ def classify(route: Route, answer: HttpAnswer, node: str) -> BeaconError | None:
     if status in (405, 501):
         return Unsupported(route.name, node=node, message=message)
     if status == 404:
+        if is_spoiled_json(answer):
+            return MalformedResponse(
+                route.name, "<body>", "a 404 declared as JSON is not JSON", node=node
+            )
         if not route.data_404 or is_missing_route(answer):
             return Unsupported(route.name, node=node, message=message)
         return NotFound(route.name, message, node=node)

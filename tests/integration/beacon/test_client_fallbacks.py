@@ -7,14 +7,14 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from stakepool.beacon.errors import NotFound, Unsupported
+from stakepool.beacon.errors import MalformedResponse, NotFound, Unsupported
 from tests.integration.beacon.common import (
     VALIDATORS,
     MakeClient,
     Nodes,
     serve,
 )
-from tests.integration.beacon.fakenode import error
+from tests.integration.beacon.fakenode import Reply, error
 from tests.unit.beacon.fixtures import load
 
 
@@ -101,6 +101,29 @@ async def test_data_404_is_none_not_unsupported(nodes: Nodes, make_client: MakeC
         await client.state.finality_checkpoints("0x" + "11" * 32)
     assert await client.blocks.header(12345679) is None  # not remembered as unsupported
     assert len(node.seen) == 4
+
+
+async def test_a_cut_short_json_404_is_asked_again_not_remembered_as_a_missing_route(
+    nodes: Nodes, make_client: MakeClient
+) -> None:
+    """The node's "Block not found" cut on the way (as the hostile proxy serves it) once held the
+    header route as missing for an hour, and with it a single-node daemon's whole settlement."""
+    node = await nodes()
+    path = "/eth/v1/beacon/headers/12345679"
+    cut = Reply(404, raw=b'{"code":404,"message":"Block not fou',
+                headers={"Content-Type": "application/json"})  # fmt: skip
+    node.on("GET", path, cut, error(404, "Block not found"))
+    client = make_client(node.url, retries=0)
+    with pytest.raises(MalformedResponse) as caught:
+        await client.blocks.header(12345679)
+    assert caught.value.field == "<body>"
+    assert client.health()[0].unsupported == set()
+    assert await client.blocks.header(12345679) is None  # asked again: the node's data answer
+    assert len(node.calls("GET", path)) == 2
+    # A router's own page (plain text, not declared as JSON) is still a missing route.
+    node.on("GET", path, Reply(404, raw=b"404: Not Found", headers={"Content-Type": "text/plain"}))
+    with pytest.raises(Unsupported):
+        await client.blocks.header(12345679)
 
 
 async def test_liveness_falls_back_to_the_legacy_get(nodes: Nodes, make_client: MakeClient) -> None:

@@ -7,15 +7,26 @@ from typing import Any
 import pytest
 
 from stakepool.beacon import routes
-from stakepool.beacon.errors import BadRequest, NodeUnavailable, NotFound, NotReady, Unsupported
+from stakepool.beacon.errors import (
+    BadRequest,
+    MalformedResponse,
+    NodeUnavailable,
+    NotFound,
+    NotReady,
+    Unsupported,
+)
 from stakepool.beacon.routes import Route
 from stakepool.beacon.status import classify, error_message
 from stakepool.beacon.transport import HttpAnswer, retry_after_seconds
 from tests.unit.beacon.fixtures import load
 
 
-def answer(status: int, body: Any = None, text: str = "") -> HttpAnswer:
-    return HttpAnswer(status, body, text, {}, body is not None)
+def answer(status: int, body: Any = None, text: str = "", content_type: str = "") -> HttpAnswer:
+    headers = {"content-type": content_type} if content_type else {}
+    return HttpAnswer(status, body, text, headers, body is not None)
+
+
+JSON = "application/json; charset=utf-8"
 
 
 LODESTAR_404 = load("lodestar_route_not_found").body
@@ -27,6 +38,21 @@ LODESTAR_404 = load("lodestar_route_not_found").body
         (routes.HEADER, answer(200, {}), None),
         (routes.HEADER, answer(404, {"code": 404, "message": "Block not found"}), NotFound),
         (routes.HEADER, answer(404, None, "404: Not Found"), Unsupported),
+        (routes.HEADER, answer(404, None, "404: Not Found", "text/plain"), Unsupported),
+        (routes.HEADER, answer(404, None, "<html>404</html>", "text/html"), Unsupported),
+        # Declared as JSON but cut short or garbled on the way: spoiled, not a router page.
+        (
+            routes.HEADER,
+            answer(404, None, '{"code":404,"message":"Block not fou', JSON),
+            MalformedResponse,
+        ),
+        (routes.HEADER, answer(404, None, "", "application/problem+json"), MalformedResponse),
+        (routes.LIVENESS, answer(404, None, '{"code":40', JSON), MalformedResponse),
+        (
+            routes.HEADER,
+            answer(404, {"code": 404, "message": "Block not found"}, "", JSON),
+            NotFound,
+        ),
         (routes.VALIDATORS_POST, answer(404, LODESTAR_404), Unsupported),
         (
             routes.VALIDATORS_POST,
