@@ -31,7 +31,14 @@ from collections.abc import Sequence
 
 import structlog
 
-from stakepool.beacon.errors import BeaconError
+from stakepool.beacon.errors import (
+    BeaconError,
+    InconsistentAnswer,
+    MalformedResponse,
+    NodeUnavailable,
+    NotFound,
+    Unsupported,
+)
 from stakepool.ledger.duty_memory import DutyMemory, EpochOutcomes
 from stakepool.ledger.merge import WindowMerger
 from stakepool.ledger.service import LedgerService
@@ -201,11 +208,7 @@ class LedgerFeed:
                     epoch=epoch,
                     behind_epochs=target - epoch + 1,
                     error=str(exc),
-                    hint=(
-                        "settlement is blocked at this epoch until the beacon node serves its"
-                        " states (an archive or longer state history); see"
-                        " stakepool_ledger_lag_epochs"
-                    ),
+                    hint=unavailable_hint(exc),
                 )
                 return
             for window in windows:
@@ -295,3 +298,22 @@ class LedgerFeed:
             await self.ledger.settle(kept, refresh_totals=False)
             written.append(epoch)
         return written
+
+
+def unavailable_hint(exc: Exception) -> str:
+    """What the operator can do about a window that could not be read, by why it could not: a
+    pruned state wants an archive node, a damaged answer does not."""
+    if isinstance(exc, NotFound):
+        why = "until the beacon node serves its states (an archive or longer state history)"
+    elif isinstance(exc, (MalformedResponse, InconsistentAnswer)):
+        why = (
+            "while the beacon node's answers are malformed or disagree (see"
+            " beacon_response_malformed); it asks again at each close"
+        )
+    elif isinstance(exc, Unsupported):
+        why = "until a beacon node serves the route named in the error"
+    elif isinstance(exc, NodeUnavailable):
+        why = "until a beacon node answers (see beacon_node_down)"
+    else:
+        why = "until the error above clears; it asks again at each close"
+    return f"settlement is blocked at this epoch {why}; see stakepool_ledger_lag_epochs"

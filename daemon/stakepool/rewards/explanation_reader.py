@@ -7,6 +7,10 @@ of the pool's blocks, sync-committee rewards of the blocks of ``k``, and the eff
 the pool's validators slashed in ``k``. An answer "not available" (404) raises ``Unexplained``: the
 fetcher marks the window unexplained and the tracker asks again later.
 
+Each request that comes back malformed is asked again at once (``ASKS`` in all) before the
+explanation fails: an explanation takes a dozen answers or more, and one damaged answer among them
+would otherwise cost the whole window's explanation until a later try.
+
 A part of its own because none of this is money: settlement never waits for it, and a node
 without these routes still settles. Its only state is the client, the shared ``StateReader`` and
 the chunk; the figures it returns are assembled into rows by the pure ``explaining`` module.
@@ -15,14 +19,41 @@ the chunk; the figures it returns are assembled into rows by the pure ``explaini
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import ParamSpec, TypeVar
+
+import structlog
 
 from stakepool.beacon.client import BeaconClient
+from stakepool.beacon.errors import MalformedResponse
 from stakepool.rewards.explaining import AttestationFigures, EndpointFigures
 from stakepool.rewards.maths import sync_seat_reward
 from stakepool.rewards.state_reader import StateReader, chunked
 from stakepool.rewards.window import WindowFacts, seat_positions, single_seat_member
 from stakepool.rewards.window_cache import KeptWindow
+
+T = TypeVar("T")
+P = ParamSpec("P")
+log = structlog.get_logger(__name__)
+
+ASKS = 3
+"""Times one rewards request is asked when its answers come back malformed."""
+
+
+async def asked_again(
+    what: str, call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """``call(*args, **kwargs)``, asked again at once when the answer is malformed (``ASKS`` in all). Only a
+    malformed answer: "not available" and a missing route are answers, and a node that is down
+    is the transport's to retry."""
+    for ask in range(1, ASKS + 1):
+        try:
+            return await call(*args, **kwargs)
+        except MalformedResponse as exc:
+            if ask == ASKS:
+                raise
+            log.info("rewards_answer_asked_again", what=what, ask=ask, error=str(exc))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 class Unexplained(Exception):
@@ -47,7 +78,7 @@ class ExplanationReader:
             self._block_rewards(window.facts, pool),
             self._sync_rewards(window.facts, k, window.end_state_id, indices),
             # The EB slash_validator used: the one in force during epoch k (end state).
-            self.states.records(window.end_state_id, slashed),
+            asked_again("records", self.states.records, window.end_state_id, slashed),
         )
         return EndpointFigures(
             attestations=att,
@@ -65,7 +96,12 @@ class ExplanationReader:
             return None
         parts: list[AttestationFigures] = []
         for part in chunked(indices, self.chunk):
-            answer = await self.client.rewards.attestation_columns(duty_epoch, part)
+            answer = await asked_again(
+                "attestation_rewards",
+                self.client.rewards.attestation_columns,
+                duty_epoch,
+                part,
+            )
             if answer is None:
                 raise Unexplained(f"attestation rewards for epoch {duty_epoch} not available yet")
             # 100,000 rows made into figures: in a thread, so the event loop keeps its turns.
@@ -77,7 +113,8 @@ class ExplanationReader:
 
     async def _block_rewards(self, facts: WindowFacts, pool: set[int]) -> dict[int, list[int]]:
         ours = [b for b in facts.blocks if b.proposer in pool]
-        answers = await asyncio.gather(*(self.client.rewards.block(b.root) for b in ours))
+        block = self.client.rewards.block
+        answers = await asyncio.gather(*(asked_again("block_rewards", block, b.root) for b in ours))
         out: dict[int, list[int]] = {}
         for b, answer in zip(ours, answers, strict=True):
             if answer is None:
@@ -97,14 +134,17 @@ class ExplanationReader:
         blocks = [b for b in facts.blocks if b.sync_bits is not None]
         if not blocks:
             return {}
-        committee = (await self.client.state.sync_committee(state_id, epoch)).data.validators
+        committee = (
+            await asked_again("sync_committee", self.client.state.sync_committee, state_id, epoch)
+        ).data.validators
         seats = seat_positions(committee, indices)
         if not seats:
             return {}
         probe = single_seat_member(committee, prefer=sorted(seats))
         ask = sorted(set(seats) | ({probe} if probe is not None else set()))
+        sync = self.client.rewards.sync_committee
         answers = await asyncio.gather(
-            *(self.client.rewards.sync_committee(b.root, ask) for b in blocks)
+            *(asked_again("sync_committee_rewards", sync, b.root, ask) for b in blocks)
         )
         out: dict[int, list[int]] = {}
         for b, answer in zip(blocks, answers, strict=True):
