@@ -110,7 +110,7 @@ class MonitorContext:
 
 
 def drop_if_dependent_root_changed(
-    cache: dict[Epoch, tuple[str | None, list[D]]], epoch: Epoch, root: str | None
+    cache: dict[Epoch, tuple[str | None, D]], epoch: Epoch, root: str | None
 ) -> None:
     """Duties cached with another dependent root than the head now reports were computed on a
     fork that lost: drop them, so the next use reads them again."""

@@ -20,10 +20,11 @@ from stakepool.beacon.errors import BeaconError, NotFound
 from stakepool.beacon.models.blocks import SignedBeaconBlock
 from stakepool.beacon.models.duty_columns import AttesterDutyColumns
 from stakepool.beacon.models.state import Checkpoint
-from stakepool.chain.types import Epoch, ValidatorIndex
+from stakepool.chain.types import Epoch, Slot, ValidatorIndex
 from stakepool.monitor.attestation_count import apply_count, plan_count
 from stakepool.monitor.attestations import (
     AttesterDutyRef,
+    InclusionBlock,
     committee_lengths_from_committees,
     committee_lengths_from_duties,
     evaluate_attestations,
@@ -48,8 +49,11 @@ class AttestationsPart:
         self._scan = scan
         """Told of each canonical block fetched here (slashings, exits in it)."""
         self.streaks = MissedStreaks(ctx.thresholds.missed_attestation_streak)
-        self.duty_cache: dict[Epoch, tuple[str | None, list[AttesterDutyRef]]] = {}
-        """Epoch → (dependent root, our duties)."""
+        self.duty_cache: dict[Epoch, tuple[str | None, AttesterDutyColumns]] = {}
+        """Epoch → (dependent root, our duties). Kept as the answer's columns without the pubkeys
+        (judged by index): a few arrays, where one object per duty (200,000 for two epochs at
+        100,000 validators) lived on between epochs and made each full collection of the garbage
+        collector walk them all."""
         self.justified: dict[Epoch, Checkpoint] = {}
         """Epoch → the justified checkpoint at its first slot, read while the epoch was recent."""
         self.through: Epoch | None = None
@@ -83,21 +87,19 @@ class AttestationsPart:
         epoch's attester duties only while it is recent: asking again for everyone could cost
         every member's verdict of that epoch)."""
         self.duty_cache = {
-            e: (root, [d for d in refs if d.validator_index in ours])
-            for e, (root, refs) in self.duty_cache.items()
+            e: (root, cols.only(ours)) for e, (root, cols) in self.duty_cache.items()
         }
         for e in self.duty_cache:
             if from_epoch is None or e >= from_epoch:  # members from their boundary on only
                 self.unknown[e] = self.unknown.get(e, frozenset()) | added
 
-    async def duties(self, epoch: int) -> list[AttesterDutyRef]:
+    async def duties(self, epoch: int) -> AttesterDutyColumns:
         e = Epoch(epoch)
         cached = self.duty_cache.get(e)
         if cached is None:
             self.unknown.pop(e, None)
             answer = await self.ctx.client.duties.attester_columns(e, self.ctx.ours)
-            refs = await asyncio.to_thread(_duty_refs, answer.data)  # 100,000 objects: off the loop
-            cached = self.duty_cache[e] = (answer.dependent_root, refs)
+            cached = self.duty_cache[e] = (answer.dependent_root, answer.data.without_pubkeys())
         elif e in self.unknown:
             missing = sorted(self.unknown.pop(e) & set(self.ctx.ours))
             try:
@@ -108,7 +110,8 @@ class AttestationsPart:
                 log.info("attester_duties_of_new_members_unknown", epoch=e, error=str(exc))
                 added = None
             if added is not None:
-                cached = self.duty_cache[e] = (cached[0], cached[1] + _duty_refs(added.data))
+                both = AttesterDutyColumns.concat([cached[1], added.data.without_pubkeys()])
+                cached = self.duty_cache[e] = (cached[0], both)
         return cached[1]
 
     async def justified_at(self, k: Epoch) -> Checkpoint:
@@ -134,15 +137,14 @@ class AttestationsPart:
         ctx = self.ctx
         if self.through is not None and k <= self.through:
             return None
-        duties = await self.duties(k)
+        columns = await self.duties(k)
         first, last = ctx.start(k), ctx.last(k + 1)
         await ctx.blocks.load(first, last, self._scan)  # a retried epoch's window, if pruned
         window = [inclusion_block(b) for b in ctx.blocks.blocks(first, last)]
-        lengths = committee_lengths_from_duties(duties)
         spe, mcps = ctx.spe, ctx.spec.max_committees_per_slot
-        for slot in slots_needing_committees(
-            k, duties, window, lengths, slots_per_epoch=spe, max_committees_per_slot=mcps
-        ):
+        # One object per duty, made here and dropped with the evaluation: off the loop.
+        duties, lengths, needing = await asyncio.to_thread(_prepare, k, columns, window, spe, mcps)
+        for slot in needing:
             committees = await ctx.client.state.committees(slot, slot=slot)
             for key, length in committee_lengths_from_committees(committees.data).items():
                 lengths.setdefault(key, length)  # the duties' own lengths win over `committees`
@@ -225,6 +227,19 @@ class AttestationsPart:
             self.retries[k] = attempts
             behind.append(k)
         return latest, earlier
+
+
+def _prepare(
+    k: int, columns: AttesterDutyColumns, window: list[InclusionBlock], spe: int, mcps: int
+) -> tuple[list[AttesterDutyRef], dict[tuple[int, int], int], list[Slot]]:
+    """The duties as refs, the committee lengths they give, and the slots whose committees must
+    be read besides."""
+    duties = _duty_refs(columns)
+    lengths = committee_lengths_from_duties(duties)
+    needing = slots_needing_committees(
+        k, duties, window, lengths, slots_per_epoch=spe, max_committees_per_slot=mcps
+    )
+    return duties, lengths, needing
 
 
 def _duty_refs(duties: AttesterDutyColumns) -> list[AttesterDutyRef]:

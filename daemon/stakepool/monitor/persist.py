@@ -5,7 +5,7 @@ Every tracker exposes ``state`` and accepts ``state=`` (``MissedStreaks``, ``Pro
 ``to_json(state)`` turns such a value into JSON-ready data; ``from_json(type, data)`` rebuilds it.
 
 The codec covers the types those states use: ints (and their ``NewType``s), str, bool, float,
-None, enums (stored by value), frozen dataclasses (by field name), ``tuple[X, ...]``,
+None, enums (stored by value), frozen dataclasses and ``msgspec`` structs (by field name), ``tuple[X, ...]``,
 ``frozenset[X]`` (stored sorted) and ``Mapping[K, V]`` (stored as a list of ``[key, value]``
 pairs: JSON object keys would be strings). Anything else raises ``TypeError`` rather than
 guessing.
@@ -20,6 +20,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar, Union, get_args, get_origin
 
+import msgspec
+
 T = TypeVar("T")
 
 
@@ -27,10 +29,13 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 """Init field names per dataclass: ``dataclasses.fields`` is too slow to ask 100,000 times."""
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: Any) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+        if issubclass(cls, msgspec.Struct):
+            names = _FIELDS[cls] = cls.__struct_fields__
+        else:
+            names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
     return names
 
 
@@ -43,7 +48,9 @@ def to_json(value: Any) -> Any:
         return value.value
     if isinstance(value, int):
         return int(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, msgspec.Struct) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    ):
         return {name: to_json(getattr(value, name)) for name in _field_names(t)}
     if isinstance(value, Mapping):
         return [[to_json(k), to_json(v)] for k, v in sorted(value.items())]
@@ -79,10 +86,9 @@ def from_json(tp: Any, data: Any) -> Any:
     if isinstance(tp, type):
         if issubclass(tp, enum.Enum):
             return tp(data)
-        if dataclasses.is_dataclass(tp):
+        if dataclasses.is_dataclass(tp) or issubclass(tp, msgspec.Struct):
             hints = typing.get_type_hints(tp)
-            fields = [f for f in dataclasses.fields(tp) if f.init]
-            return tp(**{f.name: from_json(hints[f.name], data[f.name]) for f in fields})
+            return tp(**{name: from_json(hints[name], data[name]) for name in _field_names(tp)})
         if tp is bool or tp is str:
             if not isinstance(data, tp):
                 raise TypeError(f"expected {tp.__name__}, got {data!r}")

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from stakepool.beacon.models.columns import ValidatorColumns
 from stakepool.beacon.models.state import ValidatorInfo, ValidatorStatus
@@ -50,8 +51,12 @@ def credential_type(withdrawal_credentials: str) -> CredentialType:
         return CredentialType.UNKNOWN
 
 
-@dataclass(frozen=True, slots=True)
-class ValidatorSnapshot:
+class ValidatorSnapshot(msgspec.Struct, frozen=True, gc=False):
+    """A validator's record as last seen. A ``Struct`` without garbage-collector tracking (it holds
+    no container, so no cycle): the tracker keeps one per pool member between epochs, and 100,000
+    tracked objects made every full collection walk them (each collection held the loop).
+    """
+
     index: ValidatorIndex
     epoch: Epoch
     """The epoch of the state the record was read from."""

@@ -19,7 +19,8 @@ the tracker through plain data for persistence.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from stakepool.chain.types import Epoch, ValidatorIndex
 from stakepool.monitor.attestations import AttestationOutcome
@@ -31,8 +32,10 @@ from stakepool.monitor.events import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class StreakState:
+class StreakState(msgspec.Struct, frozen=True, gc=False):
+    """One validator's streak. Untracked by the garbage collector (plain values, no cycle
+    possible): one per pool member lives between epochs, see ``ValidatorSnapshot``."""
+
     last_epoch: Epoch
     """The last epoch observed for the validator."""
     missed: int

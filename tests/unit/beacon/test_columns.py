@@ -173,3 +173,25 @@ def test_attester_duties_as_columns_keep_the_models_and_the_dependent_root() -> 
     with pytest.raises(MalformedResponse) as caught:
         decode_attester_duties(raw(duties), "attester_duties")
     assert caught.value.field == "data[0].validator_committee_index"
+
+
+@given(
+    st.lists(st.integers(0, 40), min_size=0, max_size=30),
+    st.frozensets(st.integers(0, 40)),
+)
+def test_attester_duties_of_some_members_are_their_rows_in_order(
+    owners: list[int], members: frozenset[int]
+) -> None:
+    """``only`` (the monitor keeps its cached duties to the pool as it changes): the rows of the
+    members, in answer order, every column along."""
+    template = body("attester_duties")["data"][0]
+    rows = [
+        {**template, "validator_index": str(v), "slot": str(100 + i), "committee_index": str(i)}
+        for i, v in enumerate(owners)
+    ]
+    answer = {"dependent_root": "0x" + "ab" * 32, "execution_optimistic": False, "data": rows}
+    columns = decode_attester_duties(raw(answer), "attester_duties").data
+    kept = columns.only(members)
+    assert tuple(kept.rows()) == tuple(d for d in columns.rows() if d.validator_index in members)
+    bare = columns.without_pubkeys().only(members)
+    assert [d.model_copy(update={"pubkey": ""}) for d in kept.rows()] == list(bare.rows())

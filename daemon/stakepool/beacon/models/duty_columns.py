@@ -8,8 +8,8 @@ their ``dependent_root``: the monitor drops cached duties when it changes.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import msgspec
 
@@ -87,6 +87,22 @@ class AttesterDutyColumns:
             slot=array("Q", (d.slot for d in duties)),
         )
 
+    def without_pubkeys(self) -> AttesterDutyColumns:
+        """The same duties with every pubkey ``""``, for a holder that goes by index: 100,000
+        pubkeys are ~15 MB of strings, one shared empty string is a list of references."""
+        return replace(self, pubkey=[""] * len(self))
+
+    def only(self, members: Collection[int]) -> AttesterDutyColumns:
+        """The rows of ``members``' duties, in answer order."""
+        index = self.validator_index
+        rows = [i for i, v in enumerate(index) if v in members]
+        if len(rows) == len(index):
+            return self
+        return AttesterDutyColumns(
+            [self.pubkey[i] for i in rows],
+            *(array("Q", map(getattr(self, name).__getitem__, rows)) for name in _NUMBERS),
+        )
+
     @staticmethod
     def concat(parts: Sequence[AttesterDutyColumns]) -> AttesterDutyColumns:
         if len(parts) == 1:
@@ -94,9 +110,13 @@ class AttesterDutyColumns:
         out = AttesterDutyColumns([], *(array("Q") for _ in range(6)))
         for p in parts:
             out.pubkey.extend(p.pubkey)
-            for name in AttesterDutyColumns.__slots__[1:]:
+            for name in _NUMBERS:
                 getattr(out, name).extend(getattr(p, name))
         return out
+
+
+_NUMBERS = AttesterDutyColumns.__slots__[1:]
+"""The integer columns, in field order (after ``pubkey``)."""
 
 
 def _columns(data: list[_DutyWire]) -> AttesterDutyColumns:
