@@ -30,4 +30,5 @@ def test_streak_states_are_untracked() -> None:
     states = list(t.state.values())
     assert len(states) == 49
     assert not any(gc.is_tracked(s) for s in states)
-    assert t.streak(1) == 2 and t.streak(2) == 1
+    assert t.streak(1) == 2
+    assert t.streak(2) == 1
