@@ -43,9 +43,9 @@ ASKS = 3
 async def asked_again(
     what: str, call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
 ) -> T:
-    """``call(*args, **kwargs)``, asked again at once when the answer is malformed (``ASKS`` in all). Only a
-    malformed answer: "not available" and a missing route are answers, and a node that is down
-    is the transport's to retry."""
+    """``call(*args, **kwargs)``, asked again at once when the answer is malformed (``ASKS`` in
+    all). Only a malformed answer: "not available" and a missing route are answers, and a node
+    that is down is the transport's to retry."""
     for ask in range(1, ASKS + 1):
         try:
             return await call(*args, **kwargs)
