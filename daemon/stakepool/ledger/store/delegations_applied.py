@@ -31,7 +31,9 @@ def digest(delegations: DelegationSet, *, replace_all: bool, spare_source: str |
     h = hashlib.sha256()
     for text in (delegations.source, str(replace_all), str(spare_source)):
         h.update(text.encode() + b"\x00")
-    h.update(b"\x00".join(d.encode() for d in columns.delegators))
+    # One join, then one encode: the same bytes as joining each id's UTF-8 (NUL is one byte in
+    # UTF-8), without a million small ``bytes``.
+    h.update("\x00".join(columns.delegators).encode())
     h.update(array("q", columns.amounts).tobytes())
     h.update(array("q", columns.from_epochs).tobytes())
     h.update(array("q", [-1 if t is None else t for t in columns.to_epochs]).tobytes())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from typing import overload
 
 from stakepool.ledger.delegations import DelegationSet, weight_at
@@ -114,7 +113,7 @@ def _sorted(delegations: DelegationSet) -> tuple[list[str], list[int], list[int]
     columns = delegations.columns
     ds, amounts = list(columns.delegators), list(columns.amounts)
     froms, tos = list(columns.from_epochs), list(columns.to_epochs)
-    if any(a >= b for a, b in zip(ds, islice(ds, 1, None), strict=False)):
+    if not columns.ascending():
         order = sorted(range(len(ds)), key=ds.__getitem__)
         ds = [ds[i] for i in order]
         amounts = [amounts[i] for i in order]
