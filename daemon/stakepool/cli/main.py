@@ -106,11 +106,11 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_duties(args, settings)
 
     from stakepool.service.demo import run_demo  # noqa: PLC0415
-    from stakepool.service.malloc_arenas import limit_malloc_arenas  # noqa: PLC0415
+    from stakepool.service.malloc_tuning import tune_malloc  # noqa: PLC0415
     from stakepool.service.root import run_daemon  # noqa: PLC0415 - keep `version` light
     from stakepool.service.terminal import live_view, wants_live_view  # noqa: PLC0415
 
-    limit_malloc_arenas()  # before any worker thread allocates
+    tune_malloc()  # before any worker thread allocates
 
     if command == "demo":
         return asyncio.run(
