@@ -4,11 +4,12 @@ When: window ``k`` is settled once epoch ``k + 1`` has closed, i.e. when the mon
 attestations of ``k`` (their inclusion window ends at ``LAST(k + 1)``), so each row carries its
 duty outcome. The ledger is therefore one epoch behind the head, still provisional until finality.
 
-How reorgs and late explanations are handled: every input not yet final is kept; settling an
-epoch again with different figures makes the ledger reverse that epoch and every later one (rows
-kept in its audit trail), and the feed then settles the later epochs again from what it kept. A
-``chain_reorg`` marks its first changed epoch dirty; the next close fetches the windows again from
-there, and the ledger's input digest decides which epochs really changed (same figures → no-op).
+How reorgs and late explanations are handled: every input not yet final is kept (packed:
+``kept_input``); settling an epoch again with different figures makes the ledger reverse that
+epoch and every later one (rows kept in its audit trail), and the feed then settles the later
+epochs again from what it kept. A ``chain_reorg`` marks its first changed epoch dirty; the next
+close fetches the windows again from there, and the ledger's input digest decides which epochs
+really changed (same figures → no-op).
 
 Read ahead: window ``k`` is read from the node as soon as epoch ``k`` closes and written one
 epoch later. Its start state ``LAST(k − 1)`` is then still after the finalized checkpoint: a node
@@ -40,6 +41,7 @@ from stakepool.beacon.errors import (
     Unsupported,
 )
 from stakepool.ledger.duty_memory import DutyMemory, EpochOutcomes
+from stakepool.ledger.kept_input import KeptInput
 from stakepool.ledger.merge import WindowMerger
 from stakepool.ledger.service import LedgerService
 from stakepool.ledger.settlement import EpochSettlementInput, ValidatorEpochRow
@@ -100,6 +102,14 @@ def settlement_input(window: EpochRewards, outcomes: EpochOutcomes | None) -> Ep
     )
 
 
+def _input_and_kept(
+    window: EpochRewards, outcomes: EpochOutcomes | None
+) -> tuple[EpochSettlementInput, KeptInput]:
+    """The input to settle now, and the same packed to keep until final (one thread hop)."""
+    inp = settlement_input(window, outcomes)
+    return inp, KeptInput.pack(inp)
+
+
 class LedgerFeed:
     """Drives the ledger from the epoch worker; every money write goes through ``LedgerService``."""
 
@@ -125,7 +135,7 @@ class LedgerFeed:
             ledger,
             lambda w: settlement_input(w, self.duties.outcomes(w.epoch)),
         )
-        self._inputs: dict[int, EpochSettlementInput] = {}
+        self._inputs: dict[int, KeptInput] = {}
         self._dirty_from: int | None = None
         self.behind = False
         """The last pass ended short of its target (a window unread, a write refused): the
@@ -282,8 +292,8 @@ class LedgerFeed:
         to the fork a reorg just abandoned."""
         # Pure, one row per pool validator: in a thread, so the event loop keeps its turns.
         outcomes = self.duties.outcomes(window.epoch)
-        inp = await asyncio.to_thread(settlement_input, window, outcomes)
-        self._inputs[window.epoch] = inp
+        inp, kept_input = await asyncio.to_thread(_input_and_kept, window, outcomes)
+        self._inputs[window.epoch] = kept_input
         result = await self.ledger.settle(inp, refresh_totals=False)
         written = [] if result.replayed else [window.epoch]
         later = sorted(e for e in result.reversed_epochs if window.epoch < e <= fetched_through)
@@ -295,7 +305,8 @@ class LedgerFeed:
             kept = self._inputs.get(epoch)
             if kept is None:
                 break  # not kept (settled before a restart): the next close fetches it again
-            await self.ledger.settle(kept, refresh_totals=False)
+            again = await asyncio.to_thread(kept.unpack)
+            await self.ledger.settle(again, refresh_totals=False)
             written.append(epoch)
         return written
 

@@ -148,3 +148,40 @@ async def test_a_late_explanation_is_stored_in_place_without_rewriting(
         assert late[table] == expected[table], table
     store.db.close()
     fresh_store.db.close()
+
+
+async def test_a_correction_settles_the_later_epochs_again_from_what_the_feed_kept(
+    tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
+) -> None:
+    """A witness shows epoch 5 settled from figures another node disagrees with: the ledger
+    reverses 5, 6 and 7, and the feed settles 6 and 7 again from the inputs it kept (packed while
+    they wait for finality), so their validator rows come back exactly as they were."""
+    old_node = await serve_sim(_chain(SCENARIO))
+    new = _chain(
+        SimScenario(
+            slashings=SCENARIO.slashings,
+            deposits=SCENARIO.deposits,
+            exits=SCENARIO.exits,
+            missed_slots=SCENARIO.missed_slots | {FORK_SLOT},
+            orphaned_slots=SCENARIO.orphaned_slots,
+        )
+    )
+    new_client = sim_client((await serve_sim(new)).url)
+    store, ledger = await _ledger(tmp_path / "corrected.sqlite")
+    feed = await _feed(sim_client(old_node.url), ledger)
+    for closed in range(2, 9):
+        await feed.on_epoch_closed(closed)
+    before = dump_ledger(tmp_path / "corrected.sqlite")
+
+    witness = RewardsFetcher(new_client, await _spec(new_client))
+    written = await feed.correct(await witness.epoch(5, POOL))
+
+    assert written == [5, 6, 7]
+    after = dump_ledger(tmp_path / "corrected.sqlite")
+    assert sorted(int(str(r[0])) for r in after["ledger_epoch_reversals"]) == [5, 6, 7]
+    assert after["ledger_epochs"][4] != before["ledger_epochs"][4]  # 5: the witness's figures
+    for epoch in (6, 7):
+        again = [r for r in after["validator_epochs"] if r[0] == epoch]
+        assert again == [r for r in before["validator_epochs"] if r[0] == epoch]
+        assert again
+    store.db.close()
