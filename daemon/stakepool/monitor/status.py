@@ -89,16 +89,22 @@ def column_snapshots(columns: ValidatorColumns, epoch: int) -> Iterator[Validato
     index, status, slashed = columns.index, columns.status, columns.slashed
     effective, credentials = columns.effective_balance, columns.withdrawal_credentials
     exit_epoch, withdrawable = columns.exit_epoch, columns.withdrawable_epoch
+    # The tracker keeps a snapshot per member between epochs; most share their effective
+    # balance and their (far future) exit epochs, and each array read makes a new int object
+    # (32 bytes): one object per distinct value instead (~10 MB fewer at 100,000 members).
+    shared: dict[int, int] = {}
+    one = shared.setdefault
     for i in order:
+        e, x, w = effective[i], exit_epoch[i], withdrawable[i]
         yield ValidatorSnapshot(
             ValidatorIndex(index[i]),
             at,
             status[i],
-            Gwei(effective[i]),
+            Gwei(one(e, e)),
             bool(slashed[i]),
             credential_type(credentials[i]),
-            Epoch(exit_epoch[i]),
-            Epoch(withdrawable[i]),
+            Epoch(one(x, x)),
+            Epoch(one(w, w)),
         )
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from stakepool.beacon.models.columns import ValidatorColumns
+from stakepool.beacon.models.hex_columns import HexColumn
 from stakepool.rewards.explaining import Record
 
 
@@ -42,12 +43,19 @@ class KnownState:
     activation_epoch: array[int]
     exit_epoch: array[int]
     withdrawable_epoch: array[int]
-    pubkey: list[str]
+    pubkey: Sequence[str]
     finalized: bool | None
     optimistic: bool
 
     @classmethod
-    def of(cls, c: ValidatorColumns, finalized: bool | None, optimistic: bool) -> KnownState:
+    def of(
+        cls,
+        c: ValidatorColumns,
+        finalized: bool | None,
+        optimistic: bool,
+        pubkey: Sequence[str] | None = None,
+    ) -> KnownState:
+        """``pubkey``: the answer's pubkeys as text, when already made (``KnownStates``)."""
         return cls(
             c.index,
             c.balance,
@@ -56,7 +64,7 @@ class KnownState:
             c.activation_epoch,
             c.exit_epoch,
             c.withdrawable_epoch,
-            c.pubkey,
+            c.pubkey if pubkey is None else pubkey,
             finalized,
             optimistic,
         )
@@ -95,6 +103,10 @@ class KnownStates:
     def __init__(self, keep: int = 2) -> None:
         self.keep = max(0, keep)
         self._states: OrderedDict[str, KnownState] = OrderedDict()
+        self._pubkeys: tuple[HexColumn, list[str]] | None = None
+        """The last answer's pubkeys, packed and as text: the records the windows build take
+        their pubkey from the text (``records``), and the pool's pubkeys hardly change between
+        epochs, so one list of strings (~15 MB at 100,000 validators) serves every kept state."""
 
     def remember(
         self,
@@ -106,13 +118,9 @@ class KnownStates:
     ) -> None:
         if not self.keep or not is_state_root(state_root):
             return
-        state = KnownState.of(columns, finalized, optimistic)
-        for earlier in self._states.values():
-            # The pool's pubkeys hardly change between epochs: one list for all kept states
-            # (~15 MB at 100,000 validators) rather than one per state.
-            if earlier.pubkey == state.pubkey:
-                state = replace(state, pubkey=earlier.pubkey)
-            break
+        if self._pubkeys is None or self._pubkeys[0] != columns.pubkey:
+            self._pubkeys = (columns.pubkey, list(columns.pubkey))
+        state = KnownState.of(columns, finalized, optimistic, self._pubkeys[1])
         key = state_root.lower()
         self._states[key] = state
         self._states.move_to_end(key)

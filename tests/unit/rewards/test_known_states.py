@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stakepool.beacon.models.columns import ValidatorColumns
+from stakepool.beacon.models.hex_columns import HexColumn
 from stakepool.beacon.models.state import ValidatorStatus
 from stakepool.rewards.explaining import Record
 from stakepool.rewards.known_states import KnownStates
@@ -32,8 +33,8 @@ def _columns(indices: list[int], salt: int = 0) -> ValidatorColumns:
         activation_epoch=array("Q", [i % 5 for i in indices]),
         exit_epoch=array("Q", [FAR if i % 3 else 100 + i for i in indices]),
         withdrawable_epoch=array("Q", [FAR if i % 3 else 356 + i for i in indices]),
-        pubkey=[f"0x{i:096x}" for i in indices],
-        withdrawal_credentials=[f"0x01{i:062x}" for i in indices],
+        pubkey=HexColumn.of([f"0x{i:096x}" for i in indices], 48),
+        withdrawal_credentials=HexColumn.of([f"0x01{i:062x}" for i in indices], 32),
     )
 
 

@@ -23,9 +23,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import msgspec
-import numpy as np
 
 from stakepool.beacon.errors import MalformedResponse
+from stakepool.beacon.models.hex_columns import (
+    HexColumn,
+    Refused,
+    hex_column,
+    packed_hex_column,
+)
 from stakepool.beacon.models.state import (
     ValidatorBalance,
     ValidatorInfo,
@@ -87,10 +92,6 @@ _BALANCES = msgspec.json.Decoder(_BalancesWire)
 _ANY: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 
 
-class Refused(Exception):
-    """The fast path will not vouch for the answer; the slow path says why."""
-
-
 def uint64_column(values: Sequence[str]) -> array[int]:
     """Decimal strings → ``array('Q')``: one check of the whole column (ASCII digits only, 1 to
     20 of them), then the array's own range check of each value; ``Refused`` for anything else."""
@@ -105,34 +106,6 @@ def uint64_column(values: Sequence[str]) -> array[int]:
         return array("Q", map(int, values))
     except OverflowError:
         raise Refused from None
-
-
-_HEX_DIGIT = np.zeros(256, dtype=np.bool_)
-_HEX_DIGIT[[ord(c) for c in "0123456789abcdefABCDEF"]] = True
-_UPPER = np.zeros(256, dtype=np.bool_)
-_UPPER[[ord(c) for c in "ABCDEF"]] = True
-
-
-def hex_column(values: Sequence[str], nbytes: int) -> list[str]:
-    """``0x``-prefixed hex of exactly ``nbytes`` each, lower-cased; whole-column checks only
-    (numpy over the bytes of all values side by side: one row per value)."""
-    if not values:
-        return []
-    width, n = 2 + 2 * nbytes, len(values)
-    if set(map(len, values)) != {width}:
-        raise Refused
-    try:
-        flat = "".join(values).encode("ascii")
-    except UnicodeEncodeError:
-        raise Refused from None
-    grid = np.frombuffer(flat, dtype=np.uint8).reshape(n, width)
-    if not (
-        (grid[:, 0] == ord("0")).all()
-        and (grid[:, 1] == ord("x")).all()
-        and _HEX_DIGIT[grid[:, 2:]].all()
-    ):
-        raise Refused
-    return [v.lower() for v in values] if _UPPER[grid[:, 2:]].any() else list(values)
 
 
 def _root(value: str | None) -> Root | None:
@@ -155,9 +128,9 @@ class ValidatorColumns:
     activation_epoch: array[int]
     exit_epoch: array[int]
     withdrawable_epoch: array[int]
-    pubkey: list[str]
-    """Lower-case ``0x`` hex."""
-    withdrawal_credentials: list[str]
+    pubkey: HexColumn
+    """Read as lower-case ``0x`` hex; kept as bytes."""
+    withdrawal_credentials: HexColumn
 
     def __len__(self) -> int:
         return len(self.index)
@@ -191,7 +164,19 @@ class ValidatorColumns:
     @staticmethod
     def empty() -> ValidatorColumns:
         q = [array("Q") for _ in range(7)]
-        return ValidatorColumns(q[0], q[1], [], q[2], b"", q[3], q[4], q[5], q[6], [], [])
+        return ValidatorColumns(
+            q[0],
+            q[1],
+            [],
+            q[2],
+            b"",
+            q[3],
+            q[4],
+            q[5],
+            q[6],
+            HexColumn(b"", 48),
+            HexColumn(b"", 32),
+        )
 
     @staticmethod
     def concat(parts: Sequence[ValidatorColumns]) -> ValidatorColumns:
@@ -202,7 +187,7 @@ class ValidatorColumns:
         for part in parts:
             for name in ValidatorColumns.__slots__:
                 column = getattr(out, name)
-                if isinstance(column, bytes):
+                if isinstance(column, (bytes, HexColumn)):
                     object.__setattr__(out, name, column + getattr(part, name))
                 else:
                     column += getattr(part, name)
@@ -224,8 +209,8 @@ class ValidatorColumns:
             activation_epoch=array("Q", (r.activation_epoch for r in records)),
             exit_epoch=array("Q", (r.exit_epoch for r in records)),
             withdrawable_epoch=array("Q", (r.withdrawable_epoch for r in records)),
-            pubkey=[r.pubkey for r in records],
-            withdrawal_credentials=[r.withdrawal_credentials for r in records],
+            pubkey=HexColumn.of([r.pubkey for r in records], 48),
+            withdrawal_credentials=HexColumn.of([r.withdrawal_credentials for r in records], 32),
         )
 
 
@@ -275,8 +260,8 @@ def _validator_columns(data: list[_InfoWire]) -> ValidatorColumns:
         activation_epoch=uint64_column([r.activation_epoch for r in records]),
         exit_epoch=uint64_column([r.exit_epoch for r in records]),
         withdrawable_epoch=uint64_column([r.withdrawable_epoch for r in records]),
-        pubkey=hex_column([r.pubkey for r in records], 48),
-        withdrawal_credentials=hex_column([r.withdrawal_credentials for r in records], 32),
+        pubkey=packed_hex_column([r.pubkey for r in records], 48),
+        withdrawal_credentials=packed_hex_column([r.withdrawal_credentials for r in records], 32),
     )
 
 
