@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from stakepool.chain.balance_view import BalanceView
 from stakepool.chain.spec import ChainSpec
 from stakepool.chain.types import Epoch, Gwei, Slot, ValidatorIndex
 from stakepool.monitor.head import HeadView
@@ -37,6 +38,8 @@ class EpochReport:
 
     @property
     def total(self) -> Gwei:
+        if isinstance(self.balances, BalanceView):
+            return Gwei(self.balances.total())
         return Gwei(sum(self.balances.values()))
 
     @property
@@ -45,7 +48,13 @@ class EpochReport:
         now, before = self.balances, self.previous
         if before is None:
             return None
-        if now.keys() == before.keys():  # the usual case; sums in C (100,000 at every close)
+        if (
+            isinstance(now, BalanceView)
+            and isinstance(before, BalanceView)
+            and now.same_validators(before)
+        ):
+            return now.total() - before.total()  # the usual case: sums over the arrays
+        if now.keys() == before.keys():  # sums in C (100,000 at every close)
             return sum(now.values()) - sum(before.values())
         common = now.keys() & before.keys()
         return sum(map(now.__getitem__, common)) - sum(map(before.__getitem__, common))

@@ -15,6 +15,7 @@ from typing import cast
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from stakepool.chain.balance_view import BalanceView
 from stakepool.chain.types import Gwei, ValidatorIndex
 from stakepool.monitor.tally_keys import TallyKeys
 
@@ -24,12 +25,16 @@ class BalanceMetrics:
 
     def __init__(self, keys: Callable[[], TallyKeys]) -> None:
         self._keys = keys
-        self._balances: dict[int, int] = {}
-        self._sums: tuple[TallyKeys, dict[int, int], list[tuple[str, int]]] | None = None
+        self._balances: Mapping[int, int] = {}
+        self._sums: tuple[TallyKeys, Mapping[int, int], list[tuple[str, int]]] | None = None
         """The per-value sums of the last scrape, for the keys and balances they were made of:
         the balances change once an epoch, the scrapes come every few seconds."""
 
     def update(self, balances: Mapping[ValidatorIndex, Gwei]) -> None:
+        if isinstance(balances, BalanceView):
+            # Never changed once read: no copy of 100,000 entries. cast: NewTypes of int.
+            self._balances = cast(Mapping[int, int], balances)
+            return
         # ints already (NewTypes of int): a copy in C rather than two calls per validator
         self._balances = cast(dict[int, int], dict(balances))
 
@@ -45,7 +50,7 @@ class BalanceMetrics:
         pool = GaugeMetricFamily(
             "stakepool_pool_balance_gwei",
             "Sum of the pool validators' balances at the last processed epoch, Gwei.",
-            value=sum(self._balances.values()),
+            value=_total(self._balances),
         )
         balance = GaugeMetricFamily(
             "stakepool_validator_balance_gwei",
@@ -76,7 +81,16 @@ class BalanceMetrics:
             yield count
 
 
-def _sums(keys: TallyKeys, balances: dict[int, int]) -> list[tuple[str, int]]:
+def _total(balances: Mapping[int, int]) -> int:
+    if isinstance(balances, BalanceView):
+        return balances.total()
+    return sum(balances.values())
+
+
+def _sums(keys: TallyKeys, balances: Mapping[int, int]) -> list[tuple[str, int]]:
+    if isinstance(balances, BalanceView):
+        # Looked up by member: a dict for this pass only (the view would keep its row index).
+        balances = dict(zip(balances.index, balances.balance, strict=True))
     out = []
     for value, members in sorted(keys.members_by_value().items(), key=_numeric_first):
         known = [balances[i] for i in members if i in balances]

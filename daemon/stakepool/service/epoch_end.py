@@ -15,14 +15,17 @@ not depend on which id was used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
+
+import numpy as np
 
 from stakepool.beacon.client import BeaconClient
 from stakepool.beacon.errors import NotFound
 from stakepool.beacon.models import Envelope
 from stakepool.beacon.models.columns import ValidatorColumns
+from stakepool.chain.balance_view import BalanceView
 from stakepool.chain.types import Gwei, Slot, ValidatorIndex
 from stakepool.rewards.known_states import KnownStates
 
@@ -35,8 +38,11 @@ class EpochEnd:
     state_id: str
     columns: ValidatorColumns
 
-    def balances(self) -> dict[ValidatorIndex, Gwei]:
+    def balances(self) -> Mapping[ValidatorIndex, Gwei]:
+        """Over the answer's own arrays (``BalanceView``); as a dict if an index came twice."""
         c = self.columns
+        if np.unique(np.frombuffer(c.index, dtype=np.uint64)).size == len(c.index):
+            return BalanceView(c.index, c.balance)
         # cast: NewTypes of int, nothing to convert; a comprehension would cost 100k calls.
         return cast(dict[ValidatorIndex, Gwei], dict(zip(c.index, c.balance, strict=True)))
 

@@ -20,6 +20,7 @@ port cannot be bound) escapes and stops the daemon with exit code 1.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import structlog
 
@@ -109,7 +110,7 @@ class Supervisor:
         self.monitor: MonitorService | None = None
         self.ready = asyncio.Event()
         self._closed: asyncio.Queue[Epoch] = asyncio.Queue()
-        self._last_balances: dict[ValidatorIndex, Gwei] | None = None
+        self._last_balances: Mapping[ValidatorIndex, Gwei] | None = None
         self._ends = EpochEndReader(client, money.known_states)
         self._last_epoch: Epoch | None = None
         self._epochs_shown = 0
@@ -285,10 +286,8 @@ class Supervisor:
         check_checkpoints(justified.epoch, finalized.epoch, spec.clock())
         tracker.on_checkpoints(justified.epoch, finalized.epoch)
         last_slot = Slot(spec.clock().last_slot(epoch))
-        balances: dict[ValidatorIndex, Gwei] = {}
-        if self.members:
-            ids = [m.index for m in self.members]
-            balances = (await self._ends.read(epoch, last_slot, ids)).balances()
+        ids = [m.index for m in self.members]
+        balances = (await self._ends.read(epoch, last_slot, ids)).balances() if ids else {}
         previous = self._last_balances if self._last_epoch == epoch - 1 else None
         self._last_balances, self._last_epoch = balances, epoch
         head = tracker.head

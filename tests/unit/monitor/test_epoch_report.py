@@ -3,9 +3,12 @@ the validators seen at both ends (a validator that joined or left does not count
 
 from __future__ import annotations
 
+from array import array
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stakepool.chain.balance_view import BalanceView
 from stakepool.chain.types import Epoch, Gwei, Root, Slot, ValidatorIndex
 from stakepool.monitor.facts import EpochReport
 from stakepool.monitor.head import HeadView
@@ -28,3 +31,28 @@ def test_change_is_the_sum_of_changes_over_validators_at_both_ends(
         assert report.change is None
     else:
         assert report.change == sum(now[i] - before[i] for i in now if i in before)
+
+
+def _view(balances: dict[ValidatorIndex, Gwei]) -> BalanceView:
+    return BalanceView(array("Q", balances), array("Q", balances.values()))
+
+
+@given(balances, st.one_of(st.none(), balances), st.booleans(), st.booleans())
+def test_the_report_over_the_answers_arrays_tells_what_the_dicts_tell(
+    now: dict[ValidatorIndex, Gwei],
+    before: dict[ValidatorIndex, Gwei] | None,
+    same_keys: bool,
+    before_as_view: bool,
+) -> None:
+    """The daemon's reports hold the balances as the answer's arrays (``BalanceView``)."""
+    if before is not None and same_keys:
+        before = {i: Gwei(b // 2) for i, b in now.items()}
+    expected = EpochReport(Epoch(5), Slot(47), now, before, HEAD)
+    view = _view(now)
+    earlier = _view(before) if before is not None and before_as_view else before
+    report = EpochReport(Epoch(5), Slot(47), view, earlier, HEAD)
+    assert (report.total, report.change) == (expected.total, expected.change)
+    assert dict(view) == now
+    assert len(view) == len(now)
+    assert all(i in view and view[i] == b for i, b in now.items())
+    assert ValidatorIndex(41) not in view

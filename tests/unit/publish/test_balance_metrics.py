@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import sys
+from array import array
+from collections.abc import Mapping
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from stakepool.chain.balance_view import BalanceView
+from stakepool.chain.types import Gwei, ValidatorIndex
 from stakepool.publish.metrics import Metrics
 
 POOL = [(0, "vc-1"), (1, "vc-1"), (2, None), (3, "vc-2")]
 BALANCES = {0: 32_000_000_100, 1: 31_999_999_000, 2: 32_000_000_000, 3: 33_000_000_000}
+AS_READ: list[Mapping[ValidatorIndex, Gwei]] = [
+    {ValidatorIndex(i): Gwei(b) for i, b in BALANCES.items()},
+    BalanceView(array("Q", BALANCES), array("Q", BALANCES.values())),  # as the daemon holds them
+]
 
 
 def series(m: Metrics, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -22,10 +31,13 @@ def series(m: Metrics, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     }
 
 
-def test_per_validator_balances_and_each_validator_s_operator_group_below_the_limit() -> None:
+@pytest.mark.parametrize("read", AS_READ, ids=["dict", "view"])
+def test_per_validator_balances_and_each_validator_s_operator_group_below_the_limit(
+    read: Mapping[ValidatorIndex, Gwei],
+) -> None:
     m = Metrics(per_validator_limit=4)
     m.set_pool(POOL)
-    m.set_balances(BALANCES)
+    m.set_balances(read)
     balances = series(m, "stakepool_validator_balance_gwei")
     assert balances == {(("validator", str(i)),): float(b) for i, b in BALANCES.items()}
     assert series(m, "stakepool_pool_balance_gwei") == {(): float(sum(BALANCES.values()))}
@@ -39,10 +51,13 @@ def test_per_validator_balances_and_each_validator_s_operator_group_below_the_li
     assert series(m, "stakepool_group_validators") == {}
 
 
-def test_above_the_limit_a_group_carries_its_stake_and_size_and_sum_gives_the_pool() -> None:
+@pytest.mark.parametrize("read", AS_READ, ids=["dict", "view"])
+def test_above_the_limit_a_group_carries_its_stake_and_size_and_sum_gives_the_pool(
+    read: Mapping[ValidatorIndex, Gwei],
+) -> None:
     m = Metrics(per_validator_limit=3)
     m.set_pool(POOL)
-    m.set_balances(BALANCES)
+    m.set_balances(read)
     balances = series(m, "stakepool_validator_balance_gwei")
     assert balances == {
         (("group", "vc-1"),): float(BALANCES[0] + BALANCES[1]),
