@@ -65,7 +65,7 @@ def packed(window: EpochRewards) -> bytes:
     """``window``'s JSON, compressed as it is encoded: a 100,000-validator window is ~50 MB of
     JSON and ~2 MB packed, so neither the whole text nor its copies are ever held."""
     packer = zlib.compressobj(PACK_LEVEL)
-    parts = [packer.compress(piece.encode()) for piece in codec.encode_pieces([window])]
+    parts = [packer.compress(piece) for piece in codec.encode_bytes([window])]
     parts.append(packer.flush())
     return b"".join(parts)
 

@@ -95,6 +95,9 @@ def test_a_kept_window_reads_back_exactly(kept: list[EpochRewards]) -> None:
 def test_the_pieces_make_the_same_text(kept: list[EpochRewards], rows: int) -> None:
     assert "".join(codec.encode_pieces(kept, rows_per_piece=rows)) == codec.encode(kept)
     assert codec.decode("".join(codec.encode_pieces(kept, rows_per_piece=rows))) == kept
+    # What the database keeps (packed from the bytes): the same text's UTF-8.
+    packed = b"".join(codec.encode_bytes(kept, rows_per_piece=rows))
+    assert packed == codec.encode(kept).encode()
 
 
 @pytest.mark.parametrize(
