@@ -210,19 +210,14 @@ def _plain_file(text: str, source: str) -> DelegationSet | None:
     lines = body.count("\n") + (0 if body.endswith("\n") or not body else 1)
     if len(rows) != lines:
         return None  # a line the pattern does not match: the row-by-row path says which
-    if not rows:
-        return DelegationSet.of_columns(DelegationColumns([], [], [], []), source)
-    # Transposed in C, and each column converted by one ``map``: no Python frame per row.
-    ids, amount_texts, from_texts, to_texts = zip(*rows, strict=True)
-    delegators: list[str] = list(ids)
-    amounts = list(map(int, amount_texts))
-    from_epochs = list(map(int, from_texts))
-    to_epochs: list[int | None] = (
-        [int(t) if t else None for t in to_texts] if any(to_texts) else [None] * len(rows)
-    )
+    delegators = [r[0] for r in rows]
+    amounts = [int(r[1]) for r in rows]
+    from_epochs = [int(r[2]) for r in rows]
+    to_epochs = [int(r[3]) if r[3] else None for r in rows]
     if amounts and min(amounts) < 1:
         return None
-    if any(to_texts) and not all(
+    open_ended = to_epochs.count(None) == len(to_epochs)  # the common file: nothing to compare
+    if not open_ended and not all(
         t is None or t > f for f, t in zip(from_epochs, to_epochs, strict=True)
     ):
         return None
