@@ -29,6 +29,14 @@ from tests.integration.money.moneykit import POOL, SCENARIO, SPE, dump_ledger
 
 FORK_SLOT = 5 * SPE + 3
 POLICY = LedgerPolicy(fee_bps=700)
+FORKED = SimScenario(
+    slashings=SCENARIO.slashings,
+    deposits=SCENARIO.deposits,
+    exits=SCENARIO.exits,
+    missed_slots=SCENARIO.missed_slots | {FORK_SLOT},
+    orphaned_slots=SCENARIO.orphaned_slots,
+)
+"""The same history, but the proposer of a slot in epoch 5 never published: the other fork."""
 DELEGATIONS = DelegationSet(
     (Delegation("alice", 32 * 10**9, 0), Delegation("bob", 5 * 10**9, 0, 6)), "test"
 )
@@ -67,15 +75,7 @@ async def test_a_deep_reorg_reverses_and_recomputes_like_a_fresh_run(
     tmp_path: Path, serve_sim: ServeSim, sim_client: MakeSimClient
 ) -> None:
     old = _chain(SCENARIO)
-    new = _chain(
-        SimScenario(
-            slashings=SCENARIO.slashings,
-            deposits=SCENARIO.deposits,
-            exits=SCENARIO.exits,
-            missed_slots=SCENARIO.missed_slots | {FORK_SLOT},
-            orphaned_slots=SCENARIO.orphaned_slots,
-        )
-    )
+    new = _chain(FORKED)
     assert old.block_root_at_slot(FORK_SLOT - 1) == new.block_root_at_slot(FORK_SLOT - 1)
     assert old.block_root_at_slot(FORK_SLOT) != new.block_root_at_slot(FORK_SLOT)
     old_node, new_node = await serve_sim(old), await serve_sim(new)
@@ -157,15 +157,7 @@ async def test_a_correction_settles_the_later_epochs_again_from_what_the_feed_ke
     reverses 5, 6 and 7, and the feed settles 6 and 7 again from the inputs it kept (packed while
     they wait for finality), so their validator rows come back exactly as they were."""
     old_node = await serve_sim(_chain(SCENARIO))
-    new = _chain(
-        SimScenario(
-            slashings=SCENARIO.slashings,
-            deposits=SCENARIO.deposits,
-            exits=SCENARIO.exits,
-            missed_slots=SCENARIO.missed_slots | {FORK_SLOT},
-            orphaned_slots=SCENARIO.orphaned_slots,
-        )
-    )
+    new = _chain(FORKED)
     new_client = sim_client((await serve_sim(new)).url)
     store, ledger = await _ledger(tmp_path / "corrected.sqlite")
     feed = await _feed(sim_client(old_node.url), ledger)
